@@ -1,0 +1,75 @@
+"""The error classes every layer of wfdsl raises.
+
+This module is the bottom of the dependency graph: it imports nothing from
+wfdsl, so dsl/, interpreter/, designer/ and the CLI can all raise and catch
+the same classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from wfdsl.dsl.findings import Finding
+
+__all__ = [
+    "ExpressionError",
+    "HandlerRejected",
+    "RunAlreadyExists",
+    "RunNotFound",
+    "ValidationError",
+    "WfdslError",
+]
+
+
+class WfdslError(Exception):
+    """Base class of every error wfdsl raises on purpose."""
+
+
+class ValidationError(WfdslError):
+    """A document or an input failed validation; carries every finding."""
+
+    def __init__(self, findings: Iterable[Finding], summary: str | None = None) -> None:
+        self.findings: Sequence[Finding] = tuple(findings)
+        errors = [f for f in self.findings if f.severity == "error"]
+        if summary is None:
+            shown = "\n".join(f.format() for f in (errors or self.findings)[:20])
+            more = len(errors or self.findings) - 20
+            summary = f"{len(errors)} error(s) in the document" + (f":\n{shown}" if shown else "")
+            if more > 0:
+                summary += f"\n... and {more} more"
+        super().__init__(summary)
+
+
+class ExpressionError(WfdslError):
+    """An expression could not be parsed or evaluated.
+
+    ``column`` is 1-based within the expression text when known.
+    """
+
+    def __init__(self, message: str, *, expression: str | None = None,
+                 column: int | None = None) -> None:
+        self.message = message
+        self.expression = expression
+        self.column = column
+        super().__init__(message)
+
+    # The name under which the interpreter reports this error in runs.
+    error_name = "ExpressionError"
+
+
+class HandlerRejected(WfdslError):
+    """A handler's ``when`` guard did not hold, or its arguments were invalid."""
+
+    def __init__(self, message: str, *, details: Any = None) -> None:
+        self.details = details
+        super().__init__(message)
+
+
+class RunNotFound(WfdslError):
+    """No run with that id exists in the store."""
+
+
+class RunAlreadyExists(WfdslError):
+    """A submit named a run id that ``id_reuse`` does not allow to be reused."""

@@ -471,7 +471,7 @@ def _call(node: FunctionCall) -> Evaluator:
         return _failing(_unknown_function(node.name), column)
     if not spec.accepts(len(node.arguments)):
         return _failing(ExpressionError(
-            f"{node.name}() takes {spec.arity()} argument(s), got {len(node.arguments)}: "
+            f"{node.name}() takes {spec.arity()}, got {len(node.arguments)}: "
             f"{spec.signature}"), column)
     arguments = tuple(compile_tree(argument) for argument in node.arguments)
     if node.name == "coalesce":

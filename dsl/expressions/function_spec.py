@@ -48,12 +48,14 @@ class FunctionSpec(NamedTuple):
         return count >= self.min_args and (self.max_args is None or count <= self.max_args)
 
     def arity(self) -> str:
-        """The allowed argument counts in words: 'exactly 1', '1 to 3', 'at least 2'."""
+        """The allowed argument counts in words: 'exactly 1 argument', '1 to 3 arguments'."""
         if self.max_args is None:
-            return f"at least {self.min_args}"
-        if self.min_args == self.max_args:
-            return f"exactly {self.min_args}"
-        return f"{self.min_args} to {self.max_args}"
+            count, last = f"at least {self.min_args}", self.min_args
+        elif self.min_args == self.max_args:
+            count, last = f"exactly {self.min_args}", self.min_args
+        else:
+            count, last = f"{self.min_args} to {self.max_args}", self.max_args
+        return f"{count} argument{'' if last == 1 else 's'}"
 
 
 _ORDINALS = ("first", "second", "third", "fourth", "fifth")

@@ -49,6 +49,12 @@ MAP = "map"
 #: never copied.
 SCALAR_TYPES: frozenset[type] = frozenset({type(None), bool, int, float, str})
 
+# Item types for which Python's own list operations (==, <, tuple keys) agree
+# with the language: no bool (True == 1 in Python, not here), no containers.
+_PLAIN_EQUALITY_TYPES: frozenset[type] = frozenset({type(None), int, float, str})
+_NUMBER_TYPE_SET: frozenset[type] = frozenset({int, float})
+_STRING_TYPE_SET: frozenset[type] = frozenset({str})
+
 _EXACT_KINDS: dict[type, str] = {
     type(None): NULL,
     bool: BOOL,
@@ -126,21 +132,32 @@ def equal(left: Any, right: Any, budget: Budget | None = None) -> bool:
 def _equal(left: Any, right: Any, budget: Budget, depth: int) -> bool:
     if left is right:
         return True
-    budget.spend()
     left_kind, right_kind = kind_of(left), kind_of(right)
     if left_kind != right_kind:
         return False
     if left_kind == LIST:
-        if depth >= MAX_DEPTH:
-            raise too_deep("a compared value")
-        return len(left) == len(right) and all(
-            _equal(a, b, budget, depth + 1) for a, b in zip(left, right, strict=True)
-        )
-    if left_kind == MAP:
-        if depth >= MAX_DEPTH:
-            raise too_deep("a compared value")
         if len(left) != len(right):
             return False
+        if depth >= MAX_DEPTH:
+            raise too_deep("a compared value")
+        # Spent before the walk: the whole comparison is paid for up front.
+        budget.spend(len(left) + 1)
+        if type(left) is type(right) and set(map(type, left)) | set(map(type, right)) <= _PLAIN_EQUALITY_TYPES:
+            return bool(left == right)  # at C speed
+        for a, b in zip(left, right, strict=True):
+            item_type = type(a)
+            if item_type is type(b) and item_type in SCALAR_TYPES:
+                if a != b:
+                    return False
+            elif not _equal(a, b, budget, depth + 1):
+                return False
+        return True
+    if left_kind == MAP:
+        if len(left) != len(right):
+            return False
+        if depth >= MAX_DEPTH:
+            raise too_deep("a compared value")
+        budget.spend(len(left) + 1)
         for key, item in _items(left, MAP):
             if key not in right or not _equal(item, right[key], budget, depth + 1):
                 return False
@@ -165,8 +182,11 @@ def compare(left: Any, right: Any, operator: str, budget: Budget | None = None) 
     return _compare(left, right, operator, budget or Budget(operator), 0)
 
 
+_NUMBER_TYPES = frozenset({int, float})
+_ORDERED_TYPES = frozenset({int, float, str})
+
+
 def _compare(left: Any, right: Any, operator: str, budget: Budget, depth: int) -> int:
-    budget.spend()
     left_kind, right_kind = kind_of(left), kind_of(right)
     if left_kind == right_kind and left_kind in (NUMBER, STRING):
         a, b = _plain_scalar(left, left_kind), _plain_scalar(right, right_kind)
@@ -174,11 +194,22 @@ def _compare(left: Any, right: Any, operator: str, budget: Budget, depth: int) -
     if left_kind == right_kind == LIST:
         if depth >= MAX_DEPTH:
             raise too_deep("a compared value")
+        budget.spend(min(len(left), len(right)) + 1)
+        item_types = set(map(type, left)) | set(map(type, right))
+        if type(left) is type(right) and (item_types <= _NUMBER_TYPE_SET or item_types <= _STRING_TYPE_SET):
+            return int(left > right) - int(left < right)  # at C speed
         for a, b in zip(left, right, strict=False):
+            a_type, b_type = type(a), type(b)
+            if (a_type is b_type and a_type in _ORDERED_TYPES) or (
+                a_type in _NUMBER_TYPES and b_type in _NUMBER_TYPES
+            ):
+                if a != b:
+                    return -1 if a < b else 1
+                continue
             order = _compare(a, b, operator, budget, depth + 1)
             if order:
                 return order
-        return (len(left) > len(right)) - (len(left) < len(right))
+        return int(len(left) > len(right)) - int(len(left) < len(right))
     raise ExpressionError(
         f"cannot compare {describe(left)} with {describe(right)} using '{operator}'"
         + _compare_hint(left_kind, right_kind)
@@ -208,19 +239,23 @@ def export(value: Any) -> Any:
 
 
 def _export(value: Any, budget: Budget, depth: int) -> Any:
-    value_type = type(value)
-    if value_type in SCALAR_TYPES:
-        return value
-    budget.spend()
     kind = kind_of(value)
     if kind == LIST:
         if depth >= MAX_DEPTH:
             raise too_deep("the value")
-        return [_export(item, budget, depth + 1) for item in value]
+        budget.spend(len(value) + 1)
+        if set(map(type, value)) <= SCALAR_TYPES:
+            return list(value)  # at C speed
+        return [item if type(item) in SCALAR_TYPES else _export(item, budget, depth + 1)
+                for item in value]
     if kind == MAP:
         if depth >= MAX_DEPTH:
             raise too_deep("the value")
-        return {str(key): _export(item, budget, depth + 1) for key, item in _items(value, kind)}
+        budget.spend(len(value) + 1)
+        return {
+            str(key): item if type(item) in SCALAR_TYPES else _export(item, budget, depth + 1)
+            for key, item in _items(value, kind)
+        }
     return _plain_scalar(value, kind)
 
 
@@ -304,15 +339,18 @@ def canonical_key(value: Any, budget: Budget, depth: int = 0) -> Hashable:
         return (STRING, value)
     if value_type is int or value_type is float:
         return (NUMBER, value)  # 1 and 1.0 hash alike, as they should
-    budget.spend()
     kind = kind_of(value)
     if kind == LIST:
         if depth >= MAX_DEPTH:
             raise too_deep("the value")
+        budget.spend(len(value) + 1)
+        if set(map(type, value)) <= _PLAIN_EQUALITY_TYPES:
+            return (LIST, tuple(value))  # Python's tuple equality is ours here
         return (LIST, tuple(canonical_key(item, budget, depth + 1) for item in value))
     if kind == MAP:
         if depth >= MAX_DEPTH:
             raise too_deep("the value")
+        budget.spend(len(value) + 1)
         return (MAP, frozenset(
             (str(key), canonical_key(item, budget, depth + 1)) for key, item in _items(value, kind)
         ))

@@ -14,15 +14,15 @@ the innermost failing operation is the one reported.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from wfdsl.errors import ExpressionError, WfdslError
+from wfdsl.errors import ExpressionError
 
-from .data import LIST, MAP, NUMBER, STRING, describe, equal, kind_of
-from .function_spec import FunctionSpec, preview
-from .functions import BUILTIN_FUNCTIONS
+from .access import read_item, unknown_name
+from .calls import compile_call
+from .data import STRING, describe, equal, kind_of
+from .evaluator import Evaluator, Scope, located
 from .hooks import Hooks
 from .nodes import (
     Arithmetic,
@@ -41,10 +41,7 @@ from .nodes import (
 )
 from .operators import ARITHMETIC, ORDERINGS, is_member, negate, power
 
-__all__ = ["Evaluator", "compile_tree", "unexpected_error"]
-
-Scope = Mapping[str, Any]
-Evaluator = Callable[[Scope, Hooks], Any]
+__all__ = ["compile_tree"]
 
 _NOT_FOUND = object()
 
@@ -52,35 +49,6 @@ _NOT_FOUND = object()
 def compile_tree(node: Node) -> Evaluator:
     """The evaluator for a syntax tree (already checked for depth by the parser)."""
     return _COMPILERS[type(node)](node)
-
-
-# -- errors ---------------------------------------------------------------------
-
-def _located(error: ExpressionError, column: int) -> ExpressionError:
-    if error.column is None:
-        error.column = column
-    return error
-
-
-def unexpected_error(error: Exception, operation: str, column: int | None = None) -> ExpressionError:
-    """An ExpressionError standing for a Python exception escaping an operation."""
-    if isinstance(error, RecursionError):
-        return ExpressionError(f"{operation}: the value is nested too deeply", column=column)
-    if isinstance(error, MemoryError):
-        return ExpressionError(f"{operation}: the value is too large", column=column)
-    return ExpressionError(f"{operation} failed: {type(error).__name__}: {error}", column=column)
-
-
-def _unknown_name(name: str, scope: Scope, column: int) -> ExpressionError:
-    try:
-        available = sorted(str(key) for key in scope)
-    except Exception:  # pragma: no cover - a scope that cannot list its names
-        available = []
-    close = difflib.get_close_matches(name, available, n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    shown = ", ".join(available[:12]) + (", ..." if len(available) > 12 else "")
-    where = f" (names here: {shown})" if available else ""
-    return ExpressionError(f"unknown name '{name}'{hint}{where}", column=column)
 
 
 # -- constants and names ------------------------------------------------------------
@@ -118,48 +86,12 @@ def _name(node: Name) -> Evaluator:
         try:
             return scope[name]
         except KeyError:
-            raise _unknown_name(name, scope, column) from None
+            raise unknown_name(name, scope, column) from None
 
     return read_name
 
 
 # -- paths ------------------------------------------------------------------------
-
-def _step(container: Any, key: Any, column: int) -> Any:
-    """container[key] by the language's rules: missing or null gives null."""
-    container_type = type(container)
-    if container_type is dict:
-        if type(key) is str:
-            return container.get(key)
-    elif container_type is list:
-        if type(key) is int:
-            size = len(container)
-            return container[key] if -size <= key < size else None
-    elif container is None:
-        return None
-    return _step_slowly(container, key, column)
-
-
-def _step_slowly(container: Any, key: Any, column: int) -> Any:
-    kind, key_kind = kind_of(container), kind_of(key)
-    if kind == MAP:
-        if key_kind == STRING:
-            return container.get(str(key))
-        raise ExpressionError(f"map keys are strings; cannot look up {describe(key)} in a map",
-                              column=column)
-    if kind == LIST:
-        if key_kind == NUMBER and not isinstance(key, float):
-            index, size = int(key), len(container)
-            return container[index] if -size <= index < size else None
-        hint = "; use len(x) for its length" if key in ("length", "size", "count") else ""
-        shown = f"key {preview(str(key))}" if key_kind == STRING else describe(key)
-        raise ExpressionError(f"list items are numbered; cannot look up {shown} in a list{hint}",
-                              column=column)
-    shown = f"key {preview(str(key))}" if key_kind == STRING else f"item {describe(key)}"
-    raise ExpressionError(
-        f"cannot look up {shown} in {describe(container)}: only maps and lists have items",
-        column=column)
-
 
 def _path(node: Path) -> Evaluator:
     root = compile_tree(node.root)
@@ -177,7 +109,7 @@ def _path(node: Path) -> Evaluator:
         for is_static, key, column in steps:
             if value is None:
                 return None
-            value = _step(value, key if is_static else key(scope, hooks), column)
+            value = read_item(value, key if is_static else key(scope, hooks), column)
         return value
 
     return read_path
@@ -191,10 +123,10 @@ def _one_key_path(root: Name, key: str, column: int) -> Evaluator:
         try:
             value = scope[name]
         except KeyError:
-            raise _unknown_name(name, scope, root_column) from None
+            raise unknown_name(name, scope, root_column) from None
         if type(value) is dict:
             return value.get(key)
-        return _step(value, key, column)
+        return read_item(value, key, column)
 
     return read_key
 
@@ -214,7 +146,7 @@ def _unary(node: Unary) -> Evaluator:
         try:
             return negate(value)
         except ExpressionError as error:
-            raise _located(error, column) from None
+            raise located(error, column) from None
 
     return negative
 
@@ -227,7 +159,7 @@ def _binary(operation: Callable[[Any, Any], Any], left: Evaluator, right: Evalua
         try:
             return operation(a, b)
         except ExpressionError as error:
-            raise _located(error, column) from None
+            raise located(error, column) from None
 
     return binary
 
@@ -246,7 +178,7 @@ def _arithmetic(node: Arithmetic) -> Evaluator:
             try:
                 total = operation(total, value)
             except ExpressionError as error:
-                raise _located(error, column) from None
+                raise located(error, column) from None
         return total
 
     return chain
@@ -290,7 +222,7 @@ def _comparison(node: Comparison) -> Evaluator:
                 if not test(left, right):
                     return False
             except ExpressionError as error:
-                raise _located(error, column) from None
+                raise located(error, column) from None
             left = right
         return True
 
@@ -364,7 +296,7 @@ def _ordered(ordering: Callable[[Any, Any], Any], value: Any, constant: Any, col
     try:
         return bool(ordering(value, constant))
     except ExpressionError as error:
-        raise _located(error, column) from None
+        raise located(error, column) from None
 
 
 def _in_strings(left: Evaluator, options: frozenset[str], negated: bool, column: int) -> Evaluator:
@@ -378,7 +310,7 @@ def _in_strings(left: Evaluator, options: frozenset[str], negated: bool, column:
         try:
             return is_member(value, as_list) is not negated
         except ExpressionError as error:
-            raise _located(error, column) from None
+            raise located(error, column) from None
 
     return member
 
@@ -462,92 +394,9 @@ def _map(node: MapLiteral) -> Evaluator:
     return build_map
 
 
-# -- calls --------------------------------------------------------------------------
-
 def _call(node: FunctionCall) -> Evaluator:
-    column = node.start + 1
-    spec = BUILTIN_FUNCTIONS.get(node.name)
-    if spec is None:
-        return _failing(_unknown_function(node.name), column)
-    if not spec.accepts(len(node.arguments)):
-        return _failing(ExpressionError(
-            f"{node.name}() takes {spec.arity()}, got {len(node.arguments)}: "
-            f"{spec.signature}"), column)
     arguments = tuple(compile_tree(argument) for argument in node.arguments)
-    if node.name == "coalesce":
-        return _coalesce(arguments)
-    return _guarded(_invoke(spec, arguments), f"{node.name}()", column)
-
-
-def _unknown_function(name: str) -> ExpressionError:
-    close = difflib.get_close_matches(name, list(BUILTIN_FUNCTIONS), n=1)
-    hint = f"; did you mean {close[0]}()?" if close else ""
-    return ExpressionError(f"unknown function '{name}'{hint} (only built-in functions can be called)")
-
-
-def _failing(error: ExpressionError, column: int) -> Evaluator:
-    """An evaluator that always raises: parse succeeds, so the validator can
-    report an unknown function as a finding with its own code."""
-    message = error.message
-
-    def fail(scope: Scope, hooks: Hooks) -> Any:
-        raise ExpressionError(message, column=column)
-
-    return fail
-
-
-def _coalesce(arguments: tuple[Evaluator, ...]) -> Evaluator:
-    def first_present(scope: Scope, hooks: Hooks) -> Any:
-        for argument in arguments:
-            value = argument(scope, hooks)
-            if value is not None:
-                return value
-        return None
-
-    return first_present
-
-
-def _invoke(spec: FunctionSpec, arguments: tuple[Evaluator, ...]) -> Evaluator:
-    function = spec.implementation
-    if spec.uses_hooks:
-        def call_with_hooks(scope: Scope, hooks: Hooks) -> Any:
-            return function(hooks, *[argument(scope, hooks) for argument in arguments])
-
-        return call_with_hooks
-    if len(arguments) == 1:
-        (only,) = arguments
-
-        def call_one(scope: Scope, hooks: Hooks) -> Any:
-            return function(only(scope, hooks))
-
-        return call_one
-    if len(arguments) == 2:
-        first, second = arguments
-
-        def call_two(scope: Scope, hooks: Hooks) -> Any:
-            return function(first(scope, hooks), second(scope, hooks))
-
-        return call_two
-
-    def call_many(scope: Scope, hooks: Hooks) -> Any:
-        return function(*[argument(scope, hooks) for argument in arguments])
-
-    return call_many
-
-
-def _guarded(evaluator: Evaluator, operation: str, column: int) -> Evaluator:
-    """Locate errors at the call and turn stray Python exceptions into ExpressionError."""
-    def guarded(scope: Scope, hooks: Hooks) -> Any:
-        try:
-            return evaluator(scope, hooks)
-        except ExpressionError as error:
-            raise _located(error, column) from None
-        except WfdslError:
-            raise  # a hook's own error, e.g. from the interpreter: not ours to reword
-        except Exception as error:
-            raise unexpected_error(error, operation, column) from error
-
-    return guarded
+    return compile_call(node.name, arguments, node.start + 1)
 
 
 _COMPILERS: dict[type[Node], Callable[[Any], Evaluator]] = {

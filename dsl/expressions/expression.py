@@ -9,8 +9,9 @@ from typing import Any
 
 from wfdsl.errors import ExpressionError, WfdslError
 
-from .compiler import Evaluator, compile_tree, unexpected_error
+from .compiler import compile_tree
 from .data import SCALAR_TYPES, export
+from .evaluator import Evaluator, unexpected_error
 from .hooks import NO_HOOKS, Hooks
 from .nodes import (
     Arithmetic,

@@ -131,6 +131,10 @@ class Expression:
         except ExpressionError as error:
             error.expression = self.source
             raise
+        except Exception as error:  # pragma: no cover - export raises ExpressionError only
+            failure = unexpected_error(error, "copying the result")
+            failure.expression = self.source
+            raise failure from error
 
     def value_in(self, scope: Mapping[str, Any], hooks: Hooks = NO_HOOKS) -> Any:
         """Like :meth:`evaluate`, but the value may share lists and maps with

@@ -20,6 +20,7 @@ from typing import Any
 from wfdsl.errors import ExpressionError
 
 from .data import render_text
+from .evaluator import unexpected_error
 from .expression import Expression, PathKey, parse_expression
 from .hooks import NO_HOOKS, Hooks
 from .limits import MAX_LENGTH
@@ -216,7 +217,7 @@ class Template:
         pieces: list[str] = []
         total = 0
         for part in self.parts:
-            piece = part if type(part) is str else render_text(part.value_in(scope, hooks))  # type: ignore[union-attr]
+            piece = part if isinstance(part, str) else _rendered(part, scope, hooks)
             total += len(piece)
             if total > MAX_LENGTH:
                 raise ExpressionError(
@@ -230,3 +231,17 @@ class Template:
         for part in self.parts:
             if isinstance(part, Expression):
                 yield ((), part.offset, part)
+
+
+def _rendered(expression: Expression, scope: Mapping[str, Any], hooks: Hooks) -> str:
+    value = expression.value_in(scope, hooks)
+    try:
+        return render_text(value)
+    except ExpressionError as error:
+        if error.expression is None:
+            error.expression, error.column = expression.source, 1
+        raise
+    except Exception as error:  # pragma: no cover - render_text raises ExpressionError only
+        failure = unexpected_error(error, "rendering the template", 1)
+        failure.expression = expression.source
+        raise failure from error

@@ -1,0 +1,157 @@
+"""The persisted shapes the engine, the machine and the store exchange.
+
+These are deliberately plain: JSON-able values, epoch-second floats for time,
+no model objects. The store persists them; the machine (``machine.py``) keeps
+its own per-thread bookkeeping inside :attr:`RunRow.state`, which the store
+treats as an opaque JSON document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "FINAL_STATUSES",
+    "CommitResult",
+    "Definition",
+    "Event",
+    "InboxMessage",
+    "Lease",
+    "RunFilter",
+    "RunRow",
+    "RunStatus",
+    "RunUpdate",
+]
+
+RunStatus = Literal["running", "waiting", "paused", "completed", "failed", "cancelled"]
+FINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+ACTIVE_STATUSES: frozenset[str] = frozenset({"running", "waiting", "paused"})
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """A workflow document as stored: runs are pinned to ``hash``."""
+
+    hash: str
+    name: str
+    version: str | None
+    source: str
+    file: str | None = None
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRow:
+    """One run as stored. ``state`` is the machine's own JSON (threads, waits,
+    undo log, join bookkeeping ...). ``ready_at`` is when the run next needs
+    attention: ``<= now`` means "drive it now", a future time is its earliest
+    timer, ``None`` means it only wakes on a message or a control request.
+    ``row_version`` increases with every committed update (optimistic
+    concurrency: a commit against an older version is refused)."""
+
+    id: str
+    workflow: str
+    version: str | None
+    definition_hash: str
+    status: RunStatus
+    input: Any = None
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    output: Any = None
+    error: Mapping[str, Any] | None = None
+    started_at: float = 0.0
+    ended_at: float | None = None
+    ready_at: float | None = None
+    state: Mapping[str, Any] = field(default_factory=dict)
+    search: Mapping[str, Any] = field(default_factory=dict)
+    parent_run: str | None = None
+    row_version: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """One history entry (DSL.md §10). ``seq`` is per run, from 1, gapless."""
+
+    run_id: str
+    seq: int
+    type: str
+    time: float
+    state: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboxMessage:
+    """A message on a run's channel. ``seq`` is per store, increasing; the
+    order of a run's messages is the order of their ``seq``. Channels starting
+    with ``__`` are internal (child run results, control requests)."""
+
+    run_id: str
+    channel: str
+    data: Any = None
+    seq: int = 0
+    sent_at: float = 0.0
+    consumed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who may drive a run: ``owner`` until ``expires_at``; ``generation``
+    increases each time the lease changes hands, and commits carry it, so a
+    process that lost its lease cannot write."""
+
+    run_id: str
+    owner: str
+    generation: int
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunUpdate:
+    """Everything one transition (or a run's batch of transitions) commits.
+
+    ``run`` is the new row; ``expected_version`` the ``row_version`` it was
+    computed from; ``events`` are appended (their ``seq`` continue the run's
+    history); ``consumed`` are inbox seqs now consumed; ``outbox`` are messages
+    to other runs (or this one) written in the same transaction;
+    ``new_runs`` are runs created in the same transaction (subflow children,
+    with their first events in ``new_run_events``); ``inbox_seen`` is the
+    highest inbox seq the machine looked at: when newer messages exist for the
+    run, the store keeps ``ready_at`` at now so no wake-up is lost.
+    ``lease`` (when driving under one) is checked: owner and generation must
+    still match.
+    """
+
+    run: RunRow
+    expected_version: int
+    events: tuple[Event, ...] = ()
+    consumed: tuple[int, ...] = ()
+    outbox: tuple[InboxMessage, ...] = ()
+    new_runs: tuple[RunRow, ...] = ()
+    new_run_events: tuple[Event, ...] = ()
+    inbox_seen: int = 0
+    lease: Lease | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    """Per update of a group commit: ``ok``, or why it was refused
+    (``"conflict"``: the row changed since it was read; ``"lease_lost"``)."""
+
+    run_id: str
+    outcome: Literal["ok", "conflict", "lease_lost"]
+    row_version: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFilter:
+    """``list_runs`` criteria; ``where`` is expression text over search
+    attributes and ``workflow``, ``status``, ``started_at``, ``ended_at``."""
+
+    status: str | None = None
+    workflow: str | None = None
+    where: str | None = None
+    limit: int = 100
+    offset: int = 0

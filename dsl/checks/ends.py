@@ -1,0 +1,71 @@
+"""WF204 next-or-end: every state that completes says where its thread goes.
+
+Exactly one of ``next`` and ``end: true`` is required for every state type
+except ``choice``, ``succeed``, ``fail`` and a ``wait`` whose every ``any``
+alternative names its own ``next`` (DSL.md §2). A ``next`` or ``end`` on a
+choice, succeed or fail is a key the schema does not allow; the schema stage
+reports that one, so it is not repeated here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..findings import Finding
+from ..source import JsonPath
+from .context import CheckContext
+from .stategraph import iter_scopes, next_or_end_problem
+
+__all__ = ["check_ends"]
+
+
+def check_ends(ctx: CheckContext) -> Iterator[Finding]:
+    for info in iter_scopes(ctx.workflow):
+        for state in info.scope.states.values():
+            problem = next_or_end_problem(state)
+            if problem == "both":
+                yield ctx.finding(
+                    "WF204",
+                    f"state '{state.name}' has both `next: {state.next}` and `end: true`: "
+                    "a thread either goes on or ends",
+                    state.path,
+                    key=True,
+                    suggestion="keep one of them",
+                )
+            elif problem == "neither":
+                end_path = (*state.path, "end")
+                written = _written(ctx, end_path)
+                if ctx.source_map.node((*state.path, "next")) is not None or (
+                    written is not None and written != "false"
+                ):
+                    continue  # a `next` or `end` of the wrong type: the schema's WF104
+                if written == "false":
+                    yield ctx.finding(
+                        "WF204",
+                        f"state '{state.name}' has `end: false` and no `next`: "
+                        "`end: false` does not say where to go",
+                        end_path,
+                        suggestion="write `next: <state>`, or `end: true` to end the thread here",
+                    )
+                else:
+                    yield ctx.finding(
+                        "WF204",
+                        f"state '{state.name}' ({state.type}) has neither `next` nor `end`",
+                        state.path,
+                        key=True,
+                        suggestion="add `next: <state>`, or `end: true` to end the thread here",
+                    )
+
+
+def _written(ctx: CheckContext, path: JsonPath) -> str | None:
+    """The source text of a one-line scalar at ``path`` (lower case), or None when absent."""
+    node = ctx.source_map.node(path)
+    if node is None:
+        return None
+    span = node.value
+    lines = ctx.workflow.source_text.splitlines()
+    if span.line > len(lines) or (span.end_line is not None and span.end_line != span.line):
+        return ""
+    line = lines[span.line - 1]
+    end = span.end_col - 1 if span.end_col is not None else len(line)
+    return line[span.col - 1 : end].strip().lower()

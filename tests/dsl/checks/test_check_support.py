@@ -16,7 +16,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from wfdsl.dsl.checks import CheckContext, run_checks
 from wfdsl.dsl.findings import Finding, sort_findings
 

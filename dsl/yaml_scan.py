@@ -78,12 +78,12 @@ def too_deep(text: str, limit: int) -> tuple[int, int] | None:
     root), the one a user recognises as "this value is too deep"; it is the
     root when the chain has only one element.
     """
-    block: list[tuple[int, int, int]] = []  # (indent, line, col) of open block collections
+    block: list[tuple[int, int, int, str]] = []  # (indent, line, col, kind) of open blocks
     flow: list[tuple[int, int]] = []  # (line, col) of open brackets
     skip_indent: int | None = None  # inside a block scalar: lines indented past this are text
 
     def chain_start() -> tuple[int, int]:
-        chain = [(ln, col) for _, ln, col in block] + flow
+        chain = [(ln, col) for _, ln, col, _ in block] + flow
         return chain[1] if len(chain) > 1 else chain[0]
 
     for number, line in enumerate(split_lines(text), start=1):
@@ -102,14 +102,22 @@ def too_deep(text: str, limit: int) -> tuple[int, int] | None:
                 continue
             while block and block[-1][0] > indent:
                 block.pop()
-            if not block or block[-1][0] < indent:
-                block.append((indent, number, indent + 1))
+            # A sequence may sit at its parent key's indent (`x:` then `- a`),
+            # so a level is a (indent, kind) pair, not an indent alone.
+            kind = "seq" if line[indent : indent + 2] == "- " or line[indent:] == "-" else "map"
+            if block and block[-1][0] == indent and block[-1][3] != kind and kind == "map":
+                block.pop()
+            if not block or block[-1][0] < indent or block[-1][3] != kind:
+                block.append((indent, number, indent + 1, kind))
             i = indent
             while line[i : i + 2] == "- " or line[i:] == "-":
                 i += 1
                 while i < len(line) and line[i] == " ":
                     i += 1
-                block.append((i, number, i + 1))
+                if line[i : i + 2] == "- " or line[i:] == "-":
+                    block.append((i, number, i + 1, "seq"))
+                elif _value_start(line, i) is not None:
+                    block.append((i, number, i + 1, "map"))
             if len(block) > limit:
                 return chain_start()
             if i < len(line) and line[i] not in "[{":

@@ -1,0 +1,401 @@
+"""Carrying out a :class:`~wfdsl.interpreter.steps.CallAction`.
+
+The engine hands each ``CallAction`` to :meth:`ActionRunner.run` (usually as
+a task on its loop) and feeds the returned
+:class:`~wfdsl.interpreter.steps.ActionOutcome` (stamped with the runner's
+clock when the call ended) back to the machine. The runner never raises for
+anything the action did; every failure becomes an outcome with an error name
+and a message (DSL.md §5):
+
+- the error name is the exception's ``error`` attribute when it is a
+  non-empty string, else its class name; the message is ``str(exc)``, cut
+  at 4,000 characters;
+- ``ActionNotFound``: no action has that name; ``ArgumentError``: ``args``
+  do not fit the signature; ``Timeout``: the attempt outlived
+  ``call.timeout``; ``SerializationError``: the value is not JSON;
+  ``Cancelled``: the action itself raised ``CancelledError``.
+
+Sync callables run in a worker thread (a bounded ``ThreadPoolExecutor``),
+async ones on the caller's loop, ``inline`` ones (``noop``) directly on the
+loop. A thread cannot be killed: a sync action that times out is reported as
+``Timeout`` at once and its thread runs on until the function returns (its
+result is dropped), holding one of ``max_threads`` until then. Async actions
+are cancelled at their timeout.
+
+Return values are checked and copied by :func:`json_value`: dicts with
+string keys, lists, strings, finite floats, ints, bools and ``None`` pass;
+tuples become lists and subclasses (``IntEnum``, ``StrEnum``) their plain
+type; anything else (sets, bytes, datetimes, NaN, non-string keys), nesting
+deeper than 64 or more than a million values is a ``SerializationError``
+naming the path to the offending value. The copy means an action that keeps
+mutating what it returned cannot change the recorded result.
+
+``repeat_actions=True`` runs every action a second time after a success
+(same args, same context and idempotency key) and reports the second
+result: a test mode for finding actions that are not idempotent, as steno's
+repeat injection does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import math
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from wfdsl.dsl.durations import format_duration
+
+from .actions import ActionContext, ActionNotFound, ActionRegistry, ActionSpec, default_registry
+from .builtin_actions import Builtins
+from .clock import Clock, SystemClock
+from .steps import ActionOutcome, CallAction
+
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "MAX_JSON_VALUES",
+    "ActionRunner",
+    "ActionTimeout",
+    "SerializationError",
+    "error_name",
+    "json_value",
+]
+
+MAX_JSON_DEPTH = 64
+MAX_JSON_VALUES = 1_000_000
+_MAX_MESSAGE = 4_000
+
+HeartbeatHook = Callable[[CallAction, Any], None]
+
+
+class SerializationError(Exception):
+    """An action returned something JSON cannot hold."""
+
+    error = "SerializationError"
+
+
+class ActionTimeout(Exception):
+    """An attempt outlived its ``timeout``; reported under the name ``Timeout``."""
+
+    error = "Timeout"
+
+
+def error_name(exc: BaseException) -> str:
+    """The name a failure is reported and caught under (DSL.md §5)."""
+    name = getattr(exc, "error", None)
+    if isinstance(name, str) and name:
+        return name
+    return type(exc).__name__
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except Exception as inner:  # a broken __str__ must not lose the failure
+        text = f"<{type(exc).__name__} whose message could not be read: {inner!r}>"
+    if len(text) > _MAX_MESSAGE:
+        text = text[:_MAX_MESSAGE] + f" ... [{len(text) - _MAX_MESSAGE} more characters cut]"
+    return text
+
+
+class ActionRunner:
+    """Executes :class:`CallAction` commands against a registry.
+
+    ``registry`` defaults to the process-wide default registry; the built-in
+    actions are consulted after it (``builtins``, default: built from
+    ``allow_shell`` and ``http_transport``). ``clock`` stamps each outcome's
+    ``now`` (default: the system clock). ``on_heartbeat(call, details)``
+    receives ``ctx.heartbeat()`` calls, always on the loop that runs the call
+    (calls from worker threads are handed over with ``call_soon_threadsafe``).
+    """
+
+    def __init__(
+        self,
+        registry: ActionRegistry | None = None,
+        *,
+        clock: Clock | None = None,
+        max_threads: int = 32,
+        allow_shell: bool = False,
+        http_transport: Any = None,
+        builtins: Builtins | None = None,
+        repeat_actions: bool = False,
+        on_heartbeat: HeartbeatHook | None = None,
+    ) -> None:
+        if max_threads < 1:
+            raise ValueError(f"max_threads must be at least 1, got {max_threads}")
+        self.registry = default_registry() if registry is None else registry
+        self.builtins = (
+            Builtins(allow_shell=allow_shell, http_transport=http_transport)
+            if builtins is None
+            else builtins
+        )
+        self.repeat_actions = repeat_actions
+        self.clock: Clock = SystemClock() if clock is None else clock
+        self._max_threads = max_threads
+        self._on_heartbeat = on_heartbeat
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._sync_loop: asyncio.AbstractEventLoop | None = None
+        self._sync_lock = threading.Lock()
+        self._lock = threading.Lock()
+
+    # -------------------------------------------------------------- lookup
+
+    def resolve(self, name: str) -> ActionSpec:
+        """The action a task's ``action`` names: the registry chain first, then
+        the built-ins. Raises :class:`ActionNotFound` listing what exists."""
+        spec = self.registry.lookup(name) or self.builtins.registry.lookup(name)
+        if spec is None:
+            raise ActionNotFound(
+                name,
+                self.registry.names() + self.builtins.registry.names(),
+                self.registry.problems(),
+            )
+        return spec
+
+    def names(self) -> list[str]:
+        """Every action name this runner can call, sorted."""
+        return sorted(set(self.registry.names()) | set(self.builtins.registry.names()))
+
+    # -------------------------------------------------------------- running
+
+    async def run(self, call: CallAction) -> ActionOutcome:
+        """Carry out ``call`` on the running loop; never raises for what the
+        action does (cancelling the task that awaits this does propagate)."""
+        try:
+            spec = self.resolve(call.action)
+            ctx = self._context(call) if spec.ctx_param is not None else None
+            kwargs = spec.bind(call.args, ctx)
+            value = await self._invoke(spec, kwargs, call)
+            if self.repeat_actions:
+                value = await self._invoke(spec, spec.bind(call.args, ctx), call)
+            value = json_value(value, action=call.action)
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            return self._failure(call, exc)
+        except Exception as exc:
+            return self._failure(call, exc)
+        return ActionOutcome(now=self.clock.now(), call_id=call.call_id, ok=True, value=value)
+
+    def run_sync(self, call: CallAction) -> ActionOutcome:
+        """:meth:`run` for callers without an event loop (tests, simple
+        drivers): runs on a private loop kept for the runner's lifetime, one
+        call at a time. Raises ``RuntimeError`` inside a running loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError(
+                "ActionRunner.run_sync was called inside a running event loop; "
+                "use `await runner.run(call)` there"
+            )
+        with self._sync_lock:
+            if self._sync_loop is None or self._sync_loop.is_closed():
+                self._sync_loop = asyncio.new_event_loop()
+            return self._sync_loop.run_until_complete(self.run(call))
+
+    async def _invoke(self, spec: ActionSpec, kwargs: dict[str, Any], call: CallAction) -> Any:
+        timeout = call.timeout
+        if spec.inline:
+            value = spec.fn(**kwargs)
+        elif spec.is_async:
+            if timeout is None:
+                return await spec.fn(**kwargs)
+            return await self._within(spec.fn(**kwargs), timeout, call, thread=False)
+        else:
+            loop = asyncio.get_running_loop()
+            future = loop.run_in_executor(self._pool(), functools.partial(spec.fn, **kwargs))
+            if timeout is None:
+                value = await future
+            else:
+                value = await self._within(future, timeout, call, thread=True)
+        if asyncio.iscoroutine(value):  # a sync wrapper that returned a coroutine
+            if timeout is None:
+                return await value
+            return await self._within(value, timeout, call, thread=False)
+        return value
+
+    async def _within(
+        self, awaitable: Any, timeout: float, call: CallAction, *, thread: bool
+    ) -> Any:
+        try:
+            async with asyncio.timeout(timeout) as scope:
+                return await awaitable
+        except TimeoutError:
+            if not scope.expired():
+                raise  # the action's own TimeoutError, reported under its own name
+            note = "; its worker thread runs on until the function returns" if thread else ""
+            raise ActionTimeout(
+                f"action '{call.action}' did not finish within "
+                f"{format_duration(timeout)} (attempt {call.attempt}){note}"
+            ) from None
+
+    def _failure(self, call: CallAction, exc: BaseException) -> ActionOutcome:
+        name = "Cancelled" if isinstance(exc, asyncio.CancelledError) else error_name(exc)
+        return ActionOutcome(
+            now=self.clock.now(),
+            call_id=call.call_id,
+            ok=False,
+            error=name,
+            message=_message(exc),
+        )
+
+    def _context(self, call: CallAction) -> ActionContext:
+        hook = self._on_heartbeat
+        beat: Callable[[Any], None] | None = None
+        if hook is not None:
+            loop = asyncio.get_running_loop()
+            loop_thread = threading.get_ident()
+
+            def beat(details: Any) -> None:
+                if threading.get_ident() == loop_thread:
+                    hook(call, details)
+                    return
+                with contextlib.suppress(RuntimeError):  # loop gone: the call was abandoned
+                    loop.call_soon_threadsafe(hook, call, details)
+
+        return ActionContext(
+            run_id=call.run_id,
+            state=call.state,
+            action=call.action,
+            attempt=call.attempt,
+            idempotency_key=call.idempotency_key,
+            call_id=call.call_id,
+            undo=call.undo,
+            timeout=call.timeout,
+            on_heartbeat=beat,
+        )
+
+    def _pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        executor = self._executor
+        if executor is None:
+            with self._lock:
+                if self._executor is None:
+                    self._executor = concurrent.futures.ThreadPoolExecutor(
+                        max_workers=self._max_threads, thread_name_prefix="wfdsl-action"
+                    )
+                executor = self._executor
+        return executor
+
+    # -------------------------------------------------------------- closing
+
+    async def aclose(self) -> None:
+        """Release the built-ins' resources on this loop and the worker threads
+        (threads still running an abandoned call finish on their own)."""
+        await self.builtins.aclose()
+        self._shutdown()
+
+    def close(self) -> None:
+        """Release everything from outside a loop (also closes the private
+        loop of :meth:`run_sync`)."""
+        with self._sync_lock:
+            loop, self._sync_loop = self._sync_loop, None
+        if loop is not None and not loop.is_closed():
+            loop.run_until_complete(self.builtins.aclose())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> ActionRunner:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+# ------------------------------------------------------------------ JSON
+
+
+def json_value(value: Any, *, action: str | None = None) -> Any:
+    """A plain-JSON copy of ``value`` (see the module docstring for the rules),
+    or :class:`SerializationError` naming the path to what is not JSON."""
+    kind = type(value)
+    if value is None or kind is str or kind is bool or kind is int:
+        return value
+    budget = [MAX_JSON_VALUES]
+    return _walk(value, "result", 0, budget, action)
+
+
+def _walk(value: Any, path: str, depth: int, budget: list[int], action: str | None) -> Any:
+    kind = type(value)
+    if value is None or kind is str or kind is bool or kind is int:
+        return value
+    if kind is float:
+        if math.isfinite(value):
+            return value
+        raise _not_json(action, path, f"{value!r}, which JSON cannot hold (use null or a string)")
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise SerializationError(
+            f"{_who(action)} returned more than {MAX_JSON_VALUES} values; "
+            "store large data elsewhere and return a reference"
+        )
+    if kind is dict or kind is list or kind is tuple or isinstance(value, (dict, list, tuple)):
+        if depth >= MAX_JSON_DEPTH:
+            raise _not_json(
+                action, path, f"nested deeper than {MAX_JSON_DEPTH} levels (or a cycle)"
+            )
+        if isinstance(value, dict):
+            copy: dict[str, Any] = {}
+            for key, item in value.items():
+                if type(key) is not str:
+                    if not isinstance(key, str):
+                        raise _not_json(
+                            action,
+                            path,
+                            f"a map with the {type(key).__name__} key {key!r}; JSON keys are strings",
+                        )
+                    key = str.__str__(key)
+                copy[key] = _walk(item, f"{path}[{key!r}]", depth + 1, budget, action)
+            return copy
+        return [
+            _walk(item, f"{path}[{index}]", depth + 1, budget, action)
+            for index, item in enumerate(value)
+        ]
+    if isinstance(value, bool):  # pragma: no cover - bool cannot be subclassed
+        return bool(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return _walk(float(value), path, depth, budget, action)
+    if isinstance(value, Mapping):
+        hint = "convert it with dict()"
+    elif isinstance(value, (set, frozenset)):
+        hint = "convert it with sorted() or list()"
+    elif isinstance(value, (bytes, bytearray)):
+        hint = "decode it to text or base64"
+    elif hasattr(value, "isoformat"):
+        hint = "convert it with .isoformat()"
+    else:
+        hint = "return dicts with string keys, lists, strings, numbers, booleans or None"
+    raise _not_json(action, path, f"a {_type_name(value)}; {hint}")
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    return (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
+
+
+def _who(action: str | None) -> str:
+    return f"action '{action}'" if action else "the action"
+
+
+def _not_json(action: str | None, path: str, what: str) -> SerializationError:
+    return SerializationError(f"{_who(action)} returned a value JSON cannot hold: {path} is {what}")

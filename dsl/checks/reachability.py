@@ -47,15 +47,16 @@ def check_reachability(ctx: CheckContext) -> Iterator[Finding]:
             continue
         where = "" if info.is_root else f" in {describe_scope(info)}"
         seen = reachable(scope)
-        for state in scope.states.values():
-            if state.name not in seen:
-                yield ctx.finding(
-                    "WF202",
-                    f"state '{state.name}'{where} is unreachable: no path from "
-                    f"`start` ('{scope.start}') leads to it",
-                    state.path,
-                    key=True,
-                )
+        for name, behind in _unreachable_entries(scope, seen):
+            also = ", ".join(f"'{n}'" for n in behind)
+            yield ctx.finding(
+                "WF202",
+                f"state '{name}'{where} is unreachable: no path from "
+                f"`start` ('{scope.start}') leads to it"
+                + (f" (nor to {also} behind it)" if behind else ""),
+                scope.states[name].path,
+                key=True,
+            )
         ending = _can_reach_end(scope)
         for name in scope.states:
             if name not in seen or name in ending:
@@ -77,6 +78,29 @@ def check_reachability(ctx: CheckContext) -> Iterator[Finding]:
                 key=True,
                 suggestion="give the loop a way out to an `end: true`, `succeed` or `fail` state",
             )
+
+
+def _unreachable_entries(scope: Scope, seen: set[str]) -> list[tuple[str, list[str]]]:
+    """Unreachable states that nothing unreachable leads to, each with the ones behind it.
+
+    A chain or loop of unreachable states is one finding at its entry (the
+    first state in document order for a loop nothing enters), not one per state.
+    """
+    order = list(scope.states)
+    lost = [name for name in order if name not in seen]
+    entered = {t for n in lost for t in successors(scope, scope.states[n]) if t != n}
+    entries = [name for name in lost if name not in entered]
+    covered: set[str] = set()
+    out: list[tuple[str, list[str]]] = []
+    while True:
+        for name in entries:
+            behind = sorted(_reach_from(scope, name) - covered - seen - {name}, key=order.index)
+            covered |= {name, *behind}
+            out.append((name, behind))
+        rest = [name for name in lost if name not in covered]
+        if not rest:
+            return sorted(out, key=lambda found: order.index(found[0]))
+        entries = rest[:1]
 
 
 def _can_reach_end(scope: Scope) -> set[str]:

@@ -289,6 +289,24 @@ def test_reachability(text: str, fragment: str) -> None:
     assert_findings(text, fragment)
 
 
+def test_an_unreachable_chain_or_loop_is_one_finding_at_its_entry() -> None:
+    assert_findings(
+        """
+        wfdsl: "1"
+        name: t
+        start: work
+        states:
+          work: {type: task, action: noop, end: true}
+          a: {type: task, action: noop, next: b}  # <- WF202 at a:
+          b: {type: task, action: noop, next: a}
+          c: {type: task, action: noop, next: d}  # <- WF202 at c:
+          d: {type: task, action: noop, end: true}
+        """,
+        "state 'a' is unreachable: no path from `start` ('work') leads to it (nor to 'b' behind it)",
+        "(nor to 'd' behind it)",
+    )
+
+
 def test_a_broken_graph_gives_no_reachability_knock_ons() -> None:
     """`cleanup` is unreachable and `work` cannot end only because of the typo."""
     assert_findings(

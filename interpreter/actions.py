@@ -233,7 +233,7 @@ class ActionSpec:
             required=tuple(required),
             var_keyword=var_keyword,
             ctx_param=ctx_param,
-            signature=f"{getattr(fn, '__name__', type(fn).__name__)}{sig}",
+            signature=f"{getattr(fn, '__name__', type(fn).__name__)}{_shown(sig)}",
             inline=inline,
         )
 
@@ -274,6 +274,24 @@ class ActionSpec:
             names = ", ".join(f"'{m}'" for m in missing)
             parts.append(f"is missing required argument{'s' if len(missing) > 1 else ''} {names}")
         return f"action '{self.name}' {' and '.join(parts)}; its signature is {self.signature}"
+
+
+class _Source(str):
+    """An annotation kept as text (``from __future__ import annotations``),
+    shown without quotes in messages."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _shown(sig: inspect.Signature) -> inspect.Signature:
+    def plain(annotation: Any) -> Any:
+        return _Source(annotation) if isinstance(annotation, str) else annotation
+
+    params = [p.replace(annotation=plain(p.annotation)) for p in sig.parameters.values()]
+    return sig.replace(parameters=params, return_annotation=plain(sig.return_annotation))
 
 
 def _is_ctx(p: inspect.Parameter) -> bool:

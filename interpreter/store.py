@@ -24,12 +24,24 @@ from .records import (
     RunUpdate,
 )
 
-__all__ = ["Store", "StoreError"]
+__all__ = ["RunNotActive", "Store", "StoreError"]
 
 
 class StoreError(Exception):
     """The store could not do what was asked (disk full, I/O error, locked
-    past the busy timeout). Nothing was committed."""
+    past the busy timeout, a file with a newer schema). Nothing was committed."""
+
+
+class RunNotActive(StoreError):
+    """A message was sent to a run that has finished. Refused rather than
+    stored: a finished run never consumes it, and DSL.md §10 promises that a
+    message is never lost once ``signal`` returned (Temporal refuses signals
+    to closed workflows the same way)."""
+
+    def __init__(self, run_id: str, status: str) -> None:
+        self.run_id = run_id
+        self.status = status
+        super().__init__(f"run {run_id!r} is {status}: it takes no more messages")
 
 
 class Store(Protocol):
@@ -63,20 +75,56 @@ class Store(Protocol):
     def get_run(self, run_id: str) -> RunRow | None: ...
 
     def list_runs(self, criteria: RunFilter) -> list[RunRow]:
-        """Runs matching, newest first, without their history."""
+        """Runs matching, newest first, without their history.
+
+        ``where`` names search attributes and the built-ins ``workflow``,
+        ``status``, ``started_at``, ``ended_at``; a run's own search attribute
+        of the same name (when not null) wins over the built-in. An attribute
+        a run does not have reads as null. A run for which ``where`` raises
+        (``amount > 5`` with ``amount`` a string) does not match. Invalid
+        text raises ``wfdsl.ExpressionError``."""
         ...
 
-    def history(self, run_id: str, after_seq: int = 0) -> list[Event]: ...
+    def history(self, run_id: str, after_seq: int = 0) -> list[Event]:
+        """The run's events with ``seq > after_seq`` in order ([] for no run)."""
+        ...
 
     def commit(self, updates: Sequence[RunUpdate], *, now: float) -> list[CommitResult]:
         """Apply every update whose ``expected_version`` and lease still match,
-        all in one transaction; refuse the others without failing the group."""
+        all in one transaction; refuse the others without failing the group.
+
+        Results are in the order of ``updates``. Updates are applied in order,
+        so a later update sees an earlier one's outbox. Per update:
+
+        - ``conflict`` when the stored ``row_version`` differs from
+          ``expected_version``; also when the update finishes the run (a
+          final status) while the run has unconsumed messages newer than
+          ``inbox_seen``: the machine must look at them first (no message
+          sent before the run ended is silently dropped), and when a
+          ``new_runs`` id is taken by a run that is not this run's child;
+        - ``lease_lost`` when ``lease`` is given and the run's lease owner or
+          generation differ (an expired lease nobody took over still commits);
+        - otherwise ``ok`` with the new ``row_version`` (expected + 1).
+
+        Only the run's mutable columns are written: ``status``, ``vars``,
+        ``output``, ``error``, ``ended_at``, ``ready_at``, ``state``,
+        ``search``. ``ready_at`` is forced to ``None`` for a finished run and
+        to at most ``now`` when newer unconsumed messages exist. Outbox
+        messages to runs that do not exist or have finished are dropped (the
+        engine checks targets it cares about); their active targets get
+        ``ready_at <= now``. A ``new_runs`` child whose id already exists with
+        the same ``parent_run`` is kept as it is (a recovered parent does not
+        start it twice). The lease is left as it is (``release`` ends it).
+        """
         ...
 
     # --- inbox ---------------------------------------------------------------
     def send(self, run_id: str, channel: str, data: Any, *, now: float) -> InboxMessage:
         """Append a message to a run's inbox and mark the run ready; durable on
-        return. Raises ``wfdsl.RunNotFound``."""
+        return. Raises ``wfdsl.RunNotFound``, and :class:`RunNotActive` for a
+        finished run. Does not change ``row_version`` (a commit computed
+        before the message arrived still applies; ``inbox_seen`` keeps the
+        wake-up)."""
         ...
 
     def inbox(self, run_id: str, *, after_seq: int = 0) -> list[InboxMessage]:
@@ -88,22 +136,34 @@ class Store(Protocol):
         self, owner: str, *, now: float, lease_seconds: float, limit: int
     ) -> list[tuple[RunRow, Lease]]:
         """Take the lease of up to ``limit`` active runs whose ``ready_at <= now``
-        and whose lease is free or expired (one transaction); newest
-        generation in the returned lease."""
+        and whose lease is free, expired or already ``owner``'s (one
+        transaction), earliest ``ready_at`` first. Runs ``owner`` already
+        holds are included so the engine learns that a run it is driving
+        became ready again (a message arrived while an action was in flight);
+        it must not start a second drive of such a run. The generation goes up
+        when the lease changes hands (including a free lease taken again) and
+        stays when ``owner`` already held it; the lease runs until
+        ``now + lease_seconds``."""
         ...
 
     def claim(self, run_id: str, owner: str, *, now: float, lease_seconds: float) -> Lease | None:
-        """Take one run's lease if it is free, expired or already ours."""
+        """Take one run's lease if it is free, expired or already ours; None
+        when another owner holds it. Raises ``wfdsl.RunNotFound``."""
         ...
 
     def renew(self, leases: Sequence[Lease], *, now: float, lease_seconds: float) -> list[Lease]:
         """Extend leases still held; the ones lost are left out of the result."""
         ...
 
-    def release(self, leases: Sequence[Lease]) -> None: ...
+    def release(self, leases: Sequence[Lease]) -> None:
+        """Give up leases still held (owner and generation match); the
+        generation is kept, so the next claim gets a higher one."""
 
-    def next_ready_at(self) -> float | None:
-        """The earliest ``ready_at`` among active runs (what the loop sleeps on)."""
+    def next_ready_at(self, owner: str | None = None) -> float | None:
+        """The earliest ``ready_at`` among active runs (what the loop sleeps on).
+
+        With ``owner``, a run leased to another owner counts from when its
+        lease expires, so a loop does not spin on work it cannot claim."""
         ...
 
     def change_counter(self) -> int:

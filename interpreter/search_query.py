@@ -1,0 +1,359 @@
+"""``list_runs(where=...)``: expression text over search attributes, as SQL.
+
+DSL.md §8: ``--where "status == 'waiting' and email == 'a@b.c'"`` uses the
+expression grammar over search attribute names and the built-ins
+``workflow``, ``status``, ``started_at``, ``ended_at``. The meaning is the
+expression language's own, evaluated per run over a scope of the built-ins
+overlaid with the run's non-null search attributes, where a missing name
+reads as null; a run matches when the value is truthy, and a run for which
+evaluation raises (``amount > 5`` on a string) does not match.
+
+The common shapes (``name OP literal`` with ``== != < <= > >= in, not in``,
+combined with ``and``, ``or``, ``not``) are translated to SQL over the
+``search`` table so its ``(name, value)`` index does the work. Because
+evaluation can fail, each sub-expression becomes TWO SQL conditions: "is
+true" and "is false", both false where evaluation would raise; ``not`` swaps
+them and ``and``/``or`` follow Python's short-circuit (``a and b`` is false
+when ``a`` is false, whatever ``b`` would do). Anything else is evaluated in
+Python over candidate rows (only the id, search JSON and built-in columns are
+read); conjuncts of a top-level ``and`` that do translate still narrow the
+candidates in SQL.
+
+Value encoding in ``search.value`` (a column without a declared type, so
+values keep their storage class): numbers and strings as themselves, bools,
+lists and maps as their compact JSON in a BLOB, null attributes not stored.
+SQLite's cross-type order is NULL < numbers < TEXT < BLOB, which is what the
+range bounds below rely on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from wfdsl.dsl.expressions import Expression, parse_expression
+from wfdsl.dsl.expressions.nodes import (
+    Comparison,
+    ListLiteral,
+    Literal,
+    Logical,
+    Name,
+    Node,
+    Unary,
+)
+
+from wfdsl.errors import ExpressionError
+
+__all__ = [
+    "BUILTIN_COLUMNS",
+    "WherePlan",
+    "encode_search",
+    "plan_where",
+    "where_matches",
+]
+
+#: Built-in names and the ``runs`` column each reads (a run's own search
+#: attribute of the same name shadows it).
+BUILTIN_COLUMNS: Mapping[str, str] = {
+    "workflow": "r.workflow",
+    "status": "r.status",
+    "started_at": "r.started_at",
+    "ended_at": "r.ended_at",
+}
+
+# Past this, nested not/and/or would make SQL text larger than evaluating in
+# Python costs (each level may repeat its operands' conditions).
+_MAX_SQL = 20_000
+_INT64 = 2**63
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+Sql = tuple[str, tuple[Any, ...]]
+_TRUE: Sql = ("1", ())
+_FALSE: Sql = ("0", ())
+
+
+def encode_search(search: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(name, stored value) rows for a run's search attributes (nulls omitted)."""
+    rows: list[tuple[str, Any]] = []
+    for name, value in search.items():
+        kind = type(value)
+        if value is None:
+            continue
+        if kind is str or kind is float:
+            rows.append((name, value))
+        elif kind is int:
+            # SQLite integers are 64-bit; the expression language allows up to
+            # 2**63 in magnitude, which only a REAL can hold.
+            rows.append((name, value if -_INT64 < value < _INT64 else float(value)))
+        else:
+            rows.append((name, _dumps(value).encode()))
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class WherePlan:
+    """How to run one ``where``: ``sql`` (a condition over ``runs r``, or
+    None) with ``params``; when ``exact`` the SQL alone decides, otherwise it
+    only narrows the candidates and ``expression`` decides per row."""
+
+    expression: Expression
+    sql: str | None
+    params: tuple[Any, ...]
+    exact: bool
+
+
+def plan_where(text: str) -> WherePlan:
+    """Translate ``where`` text; raises ExpressionError when it does not parse."""
+    expression = parse_expression(text)
+    tree = expression.program.tree
+    whole = _translate(tree)
+    if whole is not None and len(whole[0][0]) <= _MAX_SQL:
+        true_sql, true_params = whole[0]
+        return WherePlan(expression, true_sql, true_params, exact=True)
+    # Narrow with the conjuncts that translate: each is necessary for a match.
+    conjuncts = tree.operands if isinstance(tree, Logical) and tree.operator == "and" else ()
+    parts: list[Sql] = []
+    for operand in conjuncts:
+        pair = _translate(operand)
+        if pair is not None and len(pair[0][0]) <= _MAX_SQL:
+            parts.append(pair[0])
+    if not parts:
+        return WherePlan(expression, None, (), exact=False)
+    return WherePlan(
+        expression,
+        " AND ".join(f"({sql})" for sql, _ in parts),
+        tuple(param for _, params in parts for param in params),
+        exact=False,
+    )
+
+
+class _Scope(dict[str, Any]):
+    """A where scope: a name no run attribute or built-in gives reads as null."""
+
+    def __missing__(self, name: str) -> None:
+        return None
+
+
+def where_matches(
+    expression: Expression,
+    search: Mapping[str, Any],
+    *,
+    workflow: str,
+    status: str,
+    started_at: float,
+    ended_at: float | None,
+) -> bool:
+    """The Python meaning of ``where`` for one run (the SQL must agree)."""
+    scope = _Scope(workflow=workflow, status=status, started_at=started_at, ended_at=ended_at)
+    for name, value in search.items():
+        if value is not None:
+            scope[name] = value
+    try:
+        return bool(expression.value_in(scope))
+    except ExpressionError:
+        return False
+
+
+# --- translation ------------------------------------------------------------------
+# Each translated node is a pair (is_true, is_false) of SQL conditions.
+
+Pair = tuple[Sql, Sql]
+
+
+def _translate(node: Node) -> Pair | None:
+    if isinstance(node, Unary) and node.operator == "not":
+        inner = _translate(node.operand)
+        return None if inner is None else (inner[1], inner[0])
+    if isinstance(node, Logical):
+        pairs = [_translate(operand) for operand in node.operands]
+        if any(pair is None for pair in pairs):
+            return None
+        result = pairs[0]
+        assert result is not None
+        for pair in pairs[1:]:
+            assert pair is not None
+            result = _and(result, pair) if node.operator == "and" else _or(result, pair)
+            if len(result[0][0]) + len(result[1][0]) > 2 * _MAX_SQL:
+                return None
+        return result
+    if isinstance(node, Comparison) and len(node.rest) == 1:
+        operator, right = node.rest[0].operator, node.rest[0].operand
+        left = node.first
+        if isinstance(right, Name) and not isinstance(left, Name):
+            mirrored = _MIRROR.get(operator)
+            if mirrored is None:
+                return None
+            left, right, operator = right, left, mirrored
+        if isinstance(left, Name):
+            return _atom(left.name, operator, right)
+    return None
+
+
+def _and(a: Pair, b: Pair) -> Pair:
+    # `a and b` gives a when a is falsy (b is never evaluated), else b.
+    return _all(a[0], b[0]), _any(a[1], _all(a[0], b[1]))
+
+
+def _or(a: Pair, b: Pair) -> Pair:
+    # `a or b` gives a when a is truthy, else b.
+    return _any(a[0], _all(a[1], b[0])), _all(a[1], b[1])
+
+
+def _all(a: Sql, b: Sql) -> Sql:
+    if a == _FALSE or b == _FALSE:
+        return _FALSE
+    if a == _TRUE:
+        return b
+    if b == _TRUE:
+        return a
+    return f"({a[0]}) AND ({b[0]})", a[1] + b[1]
+
+
+def _any(a: Sql, b: Sql) -> Sql:
+    if a == _TRUE or b == _TRUE:
+        return _TRUE
+    if a == _FALSE:
+        return b
+    if b == _FALSE:
+        return a
+    return f"({a[0]}) OR ({b[0]})", a[1] + b[1]
+
+
+def _negate(a: Sql) -> Sql:
+    if a == _TRUE:
+        return _FALSE
+    if a == _FALSE:
+        return _TRUE
+    return f"NOT ({a[0]})", a[1]
+
+
+_MIRROR = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_OPPOSITE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+_NUMERIC = "typeof({v}) IN ('integer', 'real')"
+
+
+def _literal(node: Node) -> tuple[bool, Any]:
+    """(True, value) for a scalar literal SQL can compare exactly."""
+    if not isinstance(node, Literal):
+        return False, None
+    value = node.value
+    if type(value) is int and not -_INT64 < value < _INT64:
+        return False, None
+    if value is None or type(value) in (bool, int, float, str):
+        return True, value
+    return False, None
+
+
+def _equals(value: Any) -> Sql:
+    """Condition on ``{v}``: JSON-equal to a non-null scalar literal."""
+    if type(value) is str:
+        return "(typeof({v}) = 'text' AND {v} = ?)", (value,)
+    if type(value) is bool:
+        return "(typeof({v}) = 'blob' AND {v} = ?)", (_dumps(value).encode(),)
+    return f"({_NUMERIC} AND {{v}} = ?)", (value,)
+
+
+def _member(values: list[Any]) -> Sql:
+    """Condition on ``{v}``: equal to one of the non-null scalar literals."""
+    groups: dict[str, list[Any]] = {"text": [], "number": [], "blob": []}
+    for value in values:
+        if type(value) is str:
+            groups["text"].append(value)
+        elif type(value) is bool:
+            groups["blob"].append(_dumps(value).encode())
+        else:
+            groups["number"].append(value)
+    parts: list[str] = []
+    params: list[Any] = []
+    for kind, items in groups.items():
+        if not items:
+            continue
+        marks = ", ".join("?" * len(items))
+        test = _NUMERIC if kind == "number" else f"typeof({{v}}) = '{kind}'"
+        parts.append(f"({test} AND {{v}} IN ({marks}))")
+        params.extend(items)
+    return " OR ".join(parts) or "0", tuple(params)
+
+
+def _ordered(operator: str, value: Any) -> Sql:
+    """Condition on ``{v}``: same kind as the literal and ordered as asked.
+
+    The extra bound keeps an index range scan inside the literal's kind.
+    """
+    if type(value) is str:
+        bound = "{v} >= ''" if operator in ("<", "<=") else "{v} < x''"
+        return f"(typeof({{v}}) = 'text' AND {{v}} {operator} ? AND {bound})", (value,)
+    bound = "{v} < ''" if operator in (">", ">=") else "{v} IS NOT NULL"
+    return f"({_NUMERIC} AND {{v}} {operator} ? AND {bound})", (value,)
+
+
+def _atom(name: str, operator: str, right: Node) -> Pair | None:
+    """(true, false) for ``name OP right`` with a literal right side."""
+    present: Sql | None  # when the value is there: the "true" condition
+    present_false: Sql | None = None  # when there: "false" (None: not present)
+    null_true: bool  # a missing/null value makes it true (else false)
+    if operator in ("in", "not in"):
+        if not isinstance(right, ListLiteral):
+            return None
+        values = []
+        for item in right.items:
+            ok, value = _literal(item)
+            if not ok:
+                return None
+            values.append(value)
+        present = _member([value for value in values if value is not None])
+        null_true = None in values
+    else:
+        ok, value = _literal(right)
+        if not ok:
+            return None
+        if operator in ("==", "!="):
+            if value is None:
+                present, null_true = _FALSE, True
+            else:
+                present, null_true = _equals(value), False
+        elif type(value) in (int, float, str):
+            # Ordering only holds between two numbers or two strings; any
+            # other pair (null included) raises, which matches nothing.
+            present = _ordered(operator, value)
+            present_false = _ordered(_OPPOSITE[operator], value)
+            true = _value_test(name, present, null=False)
+            false = _value_test(name, present_false, null=False)
+            return true, false
+        else:
+            return _FALSE, _FALSE
+    true = _value_test(name, present, null=null_true)
+    false = _negate(true)
+    if operator in ("!=", "not in"):
+        true, false = false, true
+    return true, false
+
+
+def _value_test(name: str, present: Sql, *, null: bool) -> Sql:
+    """``present`` applied to the run's value of ``name``, or ``null`` when it
+    has none (a missing attribute, or a built-in column that is NULL)."""
+    condition, params = present
+    in_search: Sql = (
+        "r.key IN (SELECT run_key FROM search WHERE name = ? AND "
+        + condition.replace("{v}", "value")
+        + ")",
+        (name, *params),
+    )
+    if present == _FALSE:
+        in_search = _FALSE
+    absent: Sql = ("r.key NOT IN (SELECT run_key FROM search WHERE name = ?)", (name,))
+    column = BUILTIN_COLUMNS.get(name)
+    if column is None:
+        return _any(in_search, absent) if null else in_search
+    # A built-in: the run's own search attribute of that name wins.
+    from_column: Sql = (
+        f"{column} IS NOT NULL AND " + condition.replace("{v}", column),
+        params,
+    )
+    if present == _FALSE:
+        from_column = _FALSE
+    if null:
+        from_column = _any(from_column, (f"{column} IS NULL", ()))
+    return _any(in_search, _all(absent, from_column))

@@ -1,0 +1,178 @@
+"""The SQLite store's schema and its forward-only migrations.
+
+The schema version lives in ``PRAGMA user_version`` (an integer in the file
+header, readable before any table exists) and ``PRAGMA application_id`` marks
+the file as a wfdsl store, so a stranger's database is refused instead of
+being "migrated". Migrations are an ordered list of functions: migration
+``n`` takes a file from version ``n`` to ``n + 1``; every pending one runs in
+ONE ``BEGIN IMMEDIATE`` transaction together with the new ``user_version``,
+and the version is re-read inside that transaction, so two processes opening
+the same new file at once migrate it exactly once.
+
+Why not sqlite-utils' ``Migrations``: it records applied migrations by name in
+its own table and reads the pending list outside the transaction that applies
+them (two processes opening one file race, and the loser fails on a unique
+index), has no notion of "this file is newer than me", and costs ~140 ms of
+imports on every CLI start. The integer version does all three jobs here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+
+from .store import StoreError
+
+__all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+
+#: 'wfds' in ASCII: ``PRAGMA application_id`` of every wfdsl store.
+APPLICATION_ID = 0x77666473
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _v1_initial(conn: sqlite3.Connection) -> None:
+    statements = (
+        # Definitions are content-addressed: a run pins the exact text it
+        # started with (DSL.md §1 `version`).
+        """CREATE TABLE definitions (
+            hash TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            version TEXT,
+            source TEXT NOT NULL,
+            file TEXT,
+            created_at REAL NOT NULL
+        )""",
+        "CREATE INDEX definitions_by_name ON definitions (name, created_at)",
+        # `key` is the rowid: the child tables reference it instead of the
+        # text id, which saves the id's bytes in every event, message and
+        # search row (a parked run must stay under ~2 KB). JSON columns are
+        # declared TEXT on purpose: a column typed "JSON" gets NUMERIC
+        # affinity and SQLite would turn the JSON text '5' into the integer 5.
+        """CREATE TABLE runs (
+            key INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            workflow TEXT NOT NULL,
+            version TEXT,
+            definition_hash TEXT NOT NULL REFERENCES definitions (hash),
+            status TEXT NOT NULL,
+            input TEXT,
+            vars TEXT NOT NULL,
+            output TEXT,
+            error TEXT,
+            started_at REAL NOT NULL,
+            ended_at REAL,
+            ready_at REAL,
+            state TEXT NOT NULL,
+            search TEXT NOT NULL,
+            parent_run TEXT,
+            row_version INTEGER NOT NULL,
+            lease_owner TEXT,
+            lease_generation INTEGER NOT NULL DEFAULT 0,
+            lease_expires_at REAL
+        )""",
+        # Only runs with something due are in this index (the store keeps
+        # ready_at NULL for finished runs): parked runs waiting for a message
+        # cost nothing here, and the loop's "what is next" is its first entry.
+        "CREATE INDEX runs_ready ON runs (ready_at) WHERE ready_at IS NOT NULL",
+        # The few runs some process is driving right now, for next_ready_at.
+        "CREATE INDEX runs_leased ON runs (lease_expires_at) WHERE lease_owner IS NOT NULL",
+        # list_runs is newest first, with or without status/workflow filters.
+        "CREATE INDEX runs_by_started ON runs (started_at)",
+        "CREATE INDEX runs_by_status ON runs (status, started_at)",
+        "CREATE INDEX runs_by_workflow ON runs (workflow, status, started_at)",
+        # History is read and appended per run: clustered on (run, seq).
+        """CREATE TABLE events (
+            run_key INTEGER NOT NULL REFERENCES runs (key) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            time REAL NOT NULL,
+            state TEXT,
+            data TEXT,
+            PRIMARY KEY (run_key, seq)
+        ) WITHOUT ROWID""",
+        # AUTOINCREMENT: a message seq is never reused, even after the newest
+        # message's run was replaced and deleted, so "seq > inbox_seen" stays
+        # a sound test for "newer than what the machine looked at".
+        """CREATE TABLE inbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_key INTEGER NOT NULL REFERENCES runs (key) ON DELETE CASCADE,
+            channel TEXT NOT NULL,
+            data TEXT,
+            sent_at REAL NOT NULL,
+            consumed INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX inbox_by_run ON inbox (run_key, consumed, seq)",
+        # `value` has no declared type, so every value keeps its own storage
+        # class (a TEXT '5' never equals the INTEGER 5, as in JSON). Numbers
+        # and strings are stored as themselves, bools, lists and maps as
+        # their JSON in a BLOB; null attributes have no row.
+        """CREATE TABLE search (
+            run_key INTEGER NOT NULL REFERENCES runs (key) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            value NOT NULL,
+            PRIMARY KEY (run_key, name)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX search_by_value ON search (name, value)",
+        """CREATE TABLE schedules (
+            name TEXT PRIMARY KEY,
+            state TEXT NOT NULL
+        ) WITHOUT ROWID""",
+    )
+    for statement in statements:
+        conn.execute(statement)
+
+
+#: Migration ``i`` takes the schema from version ``i`` to ``i + 1``.
+MIGRATIONS: Sequence[Migration] = (_v1_initial,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _versions(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    user_version = conn.execute("PRAGMA user_version").fetchone()[0]
+    application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    return int(user_version), int(application_id), int(tables)
+
+
+def _check(where: str, user_version: int, application_id: int, tables: int) -> None:
+    if application_id not in (0, APPLICATION_ID) or (application_id == 0 and tables):
+        raise StoreError(
+            f"{where} is an SQLite database but not a wfdsl store "
+            f"(application_id {application_id:#x}, {tables} schema objects); "
+            "point --db at a new file or at an existing wfdsl store"
+        )
+    if user_version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{where} has wfdsl store schema version {user_version}, newer than the "
+            f"{SCHEMA_VERSION} this wfdsl understands; upgrade wfdsl to open it "
+            "(the file was left unchanged)"
+        )
+
+
+def migrate(conn: sqlite3.Connection, where: str) -> int:
+    """Bring the file forward to :data:`SCHEMA_VERSION`; return the version found.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``). Raises
+    StoreError for a newer schema or a database that is not a wfdsl store.
+    """
+    found, application_id, tables = _versions(conn)
+    _check(where, found, application_id, tables)
+    if found == SCHEMA_VERSION:
+        return found
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have migrated between the read above and the
+        # write lock: decide again under the lock.
+        found, application_id, tables = _versions(conn)
+        _check(where, found, application_id, tables)
+        for migration in MIGRATIONS[found:]:
+            migration(conn)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID:d}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return found

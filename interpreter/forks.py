@@ -1,0 +1,158 @@
+"""parallel and map: forking threads, joining them, failing them together.
+
+Each branch / iteration is a :class:`Thread` whose ``vars`` start as the
+forking thread's vars (shared, never changed in place: writes copy along
+their path). Thread ids are path prefixes: ``fan_out/notify``, ``lines[3]``.
+
+Decisions: the result of ``join: any`` / ``{count: N}`` holds only the
+branches that completed; a map's result lists outputs in item order. Undo
+entries of branches that completed or failed, and of branches cancelled
+because a sibling failed, join the forking thread's log (a saga must undo
+them too); the branches cancelled because the join was already satisfied
+are dropped with their entries (DSL.md §2: their undo actions are not run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from wfdsl.dsl.model import MapState, ParallelState
+
+from . import flow
+from .context import Context
+from .run_state import Thread
+from .scope import Failure
+
+__all__ = ["child_done", "child_failed", "enter_map", "enter_parallel"]
+
+
+def _prefix(thread: Thread) -> str:
+    return f"{thread.id}/" if thread.id else ""
+
+
+def _scope_key(thread: Thread, *parts: str) -> str:
+    return "/".join(p for p in (thread.sk, *parts) if p)
+
+
+def enter_parallel(ctx: Context, thread: Thread, state: ParallelState) -> None:
+    kids: list[str] = []
+    thread.ph = "fork"
+    thread.fork = {"kids": kids, "out": {}, "n": 0, "need": state.join.needed(len(state.branches))}
+    for branch in state.branches:
+        kid = Thread(
+            f"{_prefix(thread)}{state.name}/{branch.name}",
+            parent=thread.id,
+            sk=_scope_key(thread, state.name, branch.name),
+            key=branch.name,
+            at=branch.scope.start,
+            vars=thread.vars,
+            bind=thread.bind,
+        )
+        ctx.threads[kid.id] = kid
+        kids.append(kid.id)
+        ctx.event("branch_started", kid.id, {"branch": branch.name})
+    if thread.fork["need"] <= 0:
+        _join(ctx, thread, state)
+
+
+def enter_map(ctx: Context, thread: Thread, state: MapState) -> None:
+    path = thread.path(state.name)
+    try:
+        items = ctx.evaluate(state.items, thread, path)
+        if not isinstance(items, list):
+            raise ctx.expression_failure(path, f"items must be a list, got {type(items).__name__}")
+    except Failure as failure:
+        flow.fail_state(ctx, thread, state, failure.error, failure.message)
+        return
+    thread.ph = "fork"
+    thread.fork = {
+        "kids": [],
+        "out": [None] * len(items),
+        "n": 0,
+        "need": len(items),
+        "next": 0,
+        "items": items,
+    }
+    if not items:
+        _join(ctx, thread, state)
+        return
+    limit = state.concurrency if state.concurrency > 0 else len(items)
+    for _ in range(min(limit, len(items))):
+        _start_iteration(ctx, thread, state)
+
+
+def _start_iteration(ctx: Context, thread: Thread, state: MapState) -> None:
+    fork = thread.fork
+    assert fork is not None
+    index = fork["next"]
+    fork["next"] = index + 1
+    bind = {**(thread.bind or {}), state.as_: fork["items"][index], "index": index}
+    kid = Thread(
+        f"{_prefix(thread)}{state.name}[{index}]",
+        parent=thread.id,
+        sk=_scope_key(thread, state.name),
+        key=index,
+        at=state.do.start,
+        vars=thread.vars,
+        bind=bind,
+    )
+    ctx.threads[kid.id] = kid
+    fork["kids"].append(kid.id)
+    ctx.event("branch_started", kid.id, {"index": index})
+
+
+def child_done(ctx: Context, kid: Thread, output: Any) -> None:
+    """A branch or iteration ended with ``output``: record it, maybe join."""
+    parent = ctx.threads[kid.parent or ""]
+    state = ctx.state_of(parent)
+    assert isinstance(state, ParallelState | MapState) and parent.fork is not None
+    fork = parent.fork
+    ctx.threads.pop(kid.id, None)
+    fork["kids"].remove(kid.id)
+    parent.undo.extend(kid.undo)
+    fork["out"][kid.key] = output
+    fork["n"] += 1
+    ctx.event("branch_completed", kid.id, {"output": output})
+    if isinstance(state, MapState) and fork["next"] < len(fork["items"]):
+        _start_iteration(ctx, parent, state)
+    if fork["n"] >= fork["need"]:
+        _join(ctx, parent, state)
+
+
+def _join(ctx: Context, thread: Thread, state: ParallelState | MapState) -> None:
+    fork = thread.fork
+    assert fork is not None
+    for kid_id in list(fork["kids"]):
+        kid = ctx.threads.get(kid_id)
+        if kid is not None:
+            flow.cancel_thread(ctx, kid, None)
+    result = fork["out"]
+    if isinstance(result, Mapping):
+        # Branch outputs in document order, whatever order they finished in.
+        names = [b.name for b in state.branches] if isinstance(state, ParallelState) else []
+        result = {name: result[name] for name in names if name in result}
+    flow.complete_state(
+        ctx,
+        thread,
+        state,
+        extra={"result": result},
+        first=(state.result, result) if state.result is not None else None,
+    )
+
+
+def child_failed(ctx: Context, kid: Thread, error: Mapping[str, Any]) -> None:
+    """A branch failed: cancel its siblings, fail the fork state (its catch)."""
+    parent = ctx.threads[kid.parent or ""]
+    state = ctx.state_of(parent)
+    fork = parent.fork
+    assert fork is not None
+    ctx.threads.pop(kid.id, None)
+    parent.undo.extend(kid.undo)
+    ctx.event("branch_completed", kid.id, {"error": dict(error)})
+    for kid_id in list(fork["kids"]):
+        sibling = ctx.threads.get(kid_id)
+        if sibling is not None and sibling is not kid:
+            flow.cancel_thread(ctx, sibling, parent.undo)
+    parent.undo.sort(key=lambda entry: entry["seq"])
+    flow.fail_state(ctx, parent, state, str(error.get("error")), str(error.get("message", "")))

@@ -1,0 +1,489 @@
+"""The pure transition function: (workflow, run, trigger) -> Transition.
+
+``advance`` never reads a clock, a file or a database: time comes in the
+trigger (``now``), messages in ``inbox``, secrets in ``secrets``; everything
+else (uuids, retry jitter, child run ids, call ids) is derived from the run's
+state, so the same inputs always give the same transition.
+
+One call runs every thread as far as it goes without the outside world:
+a set -> choice -> task chain is one transition (``steps`` counts states
+entered). The run's state JSON is described in ``run_state.py``; the rules
+for each state type live in tasks, waits, forks, compensation and handlers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from wfdsl.dsl.model import (
+    ChoiceState,
+    CompensateState,
+    EmitState,
+    FailState,
+    MapState,
+    ParallelState,
+    SetState,
+    State,
+    SubflowState,
+    SucceedState,
+    TaskState,
+    WaitState,
+    Workflow,
+)
+
+from wfdsl.errors import ExpressionError
+
+from . import compensation, flow, forks, handlers, tasks, waits
+from .context import Context
+from .records import InboxMessage, RunRow
+from .run_state import RunState, Thread
+from .scope import Failure
+from .steps import (
+    ActionOutcome,
+    CallHandler,
+    CancelRun,
+    PauseRun,
+    Recover,
+    ResumeRun,
+    StartChild,
+    StartRun,
+    StepRun,
+    Transition,
+    Trigger,
+    Wake,
+)
+
+__all__ = ["advance", "new_run"]
+
+
+def new_run(
+    workflow: Workflow,
+    *,
+    run_id: str,
+    input: Any,
+    now: float,
+    parent_run: str | None = None,
+    break_at: Sequence[str] = (),
+) -> RunRow:
+    """A run row ready for its :class:`StartRun` trigger (status ``running``,
+    ``ready_at`` now). Initial vars are evaluated by StartRun, which records
+    ``run_started`` first, so an error in them fails the run visibly."""
+    state = RunState()
+    state.break_at = list(break_at)
+    version = None if workflow.version is None else str(workflow.version)
+    return RunRow(
+        id=run_id,
+        workflow=workflow.name,
+        version=version,
+        definition_hash=workflow.source_hash,
+        status="running",
+        input=input,
+        started_at=now,
+        ready_at=now,
+        state=state.to_json(),
+        parent_run=parent_run,
+    )
+
+
+def advance(
+    workflow: Workflow,
+    run: RunRow,
+    trigger: Trigger,
+    *,
+    inbox: Sequence[InboxMessage] = (),
+    max_steps: int | None = None,
+    secrets: Mapping[str, str] | None = None,
+) -> Transition:
+    """The run's next transition for ``trigger``. ``inbox``: the run's
+    unconsumed messages in seq order; ``max_steps``: stop entering states
+    after this many (the run stays ready); ``secrets``: what ``secret()`` reads
+    (their values are masked in event data)."""
+    ctx = Context(workflow, run, trigger.now, inbox=inbox, secrets=secrets, max_steps=max_steps)
+    if ctx.status is not None:
+        # A finished run only answers queries; anything else is a late arrival.
+        if isinstance(trigger, CallHandler):
+            handlers.call(ctx, trigger)
+        return _idle(run, ctx)
+    if not _apply(ctx, trigger):
+        return _idle(run, ctx)
+    _see_inbox(ctx)
+    _check_deadline(ctx)
+    _run(ctx)
+    return _finish(ctx)
+
+
+# ----------------------------------------------------------- triggers
+
+
+def _apply(ctx: Context, trigger: Trigger) -> bool:
+    """Apply the trigger itself; False when it changes nothing."""
+    state = ctx.state
+    if isinstance(trigger, StartRun):
+        if state.seq:
+            return False
+        _start(ctx)
+    elif isinstance(trigger, ActionOutcome):
+        thread = next(
+            (
+                t
+                for t in ctx.threads.values()
+                if t.call is not None and t.call["id"] == trigger.call_id
+            ),
+            None,
+        )
+        if thread is None:
+            return False
+        if thread.ph == "comp":
+            compensation.on_outcome(ctx, thread, trigger)
+        else:
+            tasks.on_outcome(ctx, thread, trigger)
+    elif isinstance(trigger, CallHandler):
+        return handlers.call(ctx, trigger)
+    elif isinstance(trigger, CancelRun):
+        _cancel(ctx, trigger)
+    elif isinstance(trigger, PauseRun):
+        if state.paused:
+            return False
+        state.paused = True
+        ctx.event("paused", None, {"reason": "requested"})
+    elif isinstance(trigger, ResumeRun):
+        if not state.paused:
+            return False
+        state.paused = False
+        ctx.event("resumed", None, {})
+    elif isinstance(trigger, StepRun):
+        if not state.paused:
+            state.paused = True
+            ctx.event("paused", None, {"reason": "step"})
+        ctx.stepping = True
+    elif isinstance(trigger, Recover):
+        _recover(ctx)
+    else:
+        assert isinstance(trigger, Wake)
+    return True
+
+
+def _start(ctx: Context) -> None:
+    workflow = ctx.workflow
+    ctx.event(
+        "run_started",
+        None,
+        {"input": ctx.run.input, "workflow": workflow.name, "version": workflow.version},
+    )
+    root = Thread("", at=workflow.start)
+    ctx.threads[""] = root
+    if workflow.vars is not None:
+        try:
+            initial = ctx.evaluate(workflow.vars, root, "vars")
+            if not isinstance(initial, Mapping):
+                raise ctx.expression_failure("vars", "vars must be a map")
+        except Failure as failure:
+            flow.finish_run(
+                ctx, "failed", error={"error": failure.error, "message": failure.message}
+            )
+            return
+        root.vars = dict(initial)
+
+
+def _cancel(ctx: Context, trigger: CancelRun) -> None:
+    root = ctx.state.root
+    if trigger.compensate and root is not None and root.comp is None:
+        entries = flow.collect_all_undo(ctx, root)
+        if entries:
+            ctx.state.paused = False
+            compensation.begin(ctx, root, entries, {"cancel": True})
+            return
+    flow.finish_run(ctx, "cancelled")
+
+
+def _recover(ctx: Context) -> None:
+    """Re-issue every call in flight exactly as first issued (same call id,
+    args and idempotency key), and every child run start."""
+    for thread in ctx.threads.values():
+        if thread.call is not None:
+            tasks.issue(ctx, thread.call)
+        elif thread.ph == "child" and thread.child is not None:
+            _start_child_command(ctx, thread)
+
+
+def _see_inbox(ctx: Context) -> None:
+    """``signal_received`` for each message the machine sees for the first time."""
+    seen = ctx.state.seen
+    for message in ctx.inbox:
+        if message.seq > seen:
+            ctx.event("signal_received", None, {"channel": message.channel, "seq": message.seq})
+            ctx.state.seen = max(ctx.state.seen, message.seq)
+
+
+def _check_deadline(ctx: Context) -> None:
+    timeout = ctx.workflow.timeout
+    if timeout is not None and ctx.active() and ctx.now >= ctx.run.started_at + timeout:
+        flow.fail_run(
+            ctx,
+            {
+                "error": "Timeout",
+                "message": (f"run '{ctx.run.id}' ran longer than its timeout of {timeout:g}s"),
+            },
+        )
+
+
+# ---------------------------------------------------------------- loop
+
+
+def _run(ctx: Context) -> None:
+    """Run every thread as far as it goes; stop when nothing moves."""
+    progressed = True
+    while progressed and ctx.status is None:
+        progressed = False
+        for thread in list(ctx.threads.values()):
+            if ctx.status is not None:
+                return
+            if ctx.threads.get(thread.id) is not thread:
+                continue
+            if ctx.active():
+                if thread.ph == "wait":
+                    progressed |= waits.poll(ctx, thread)
+                elif thread.ph == "retry":
+                    progressed |= tasks.fire_retry(ctx, thread)
+                elif thread.ph == "comp":
+                    progressed |= compensation.fire_retry(ctx, thread)
+                elif thread.ph == "child":
+                    progressed |= _poll_child(ctx, thread)
+            while thread.ph == "run" and ctx.threads.get(thread.id) is thread and ctx.can_step():
+                if not _enter(ctx, thread):
+                    break
+                progressed = True
+
+
+def _enter(ctx: Context, thread: Thread) -> bool:
+    """Enter the thread's current state; False when a break point paused the run."""
+    assert thread.at is not None
+    path = thread.path(thread.at)
+    state = ctx.scopes[thread.sk].states[thread.at]
+    if (
+        ctx.state.break_at
+        and ctx.state.brk != path
+        and (thread.at in ctx.state.break_at or path in ctx.state.break_at)
+    ):
+        ctx.state.paused = True
+        ctx.state.brk = path
+        ctx.stepping = False
+        ctx.event("paused", path, {"reason": "break", "state": path})
+        return False
+    if ctx.state.brk == path:
+        ctx.state.brk = None
+    ctx.steps += 1
+    ctx.event("state_entered", path, {"type": state.type})
+    _dispatch(ctx, thread, state, path)
+    return True
+
+
+def _dispatch(ctx: Context, thread: Thread, state: State, path: str) -> None:
+    if isinstance(state, TaskState):
+        tasks.enter(ctx, thread, state)
+    elif isinstance(state, WaitState):
+        waits.enter(ctx, thread, state)
+    elif isinstance(state, ParallelState):
+        forks.enter_parallel(ctx, thread, state)
+    elif isinstance(state, MapState):
+        forks.enter_map(ctx, thread, state)
+    elif isinstance(state, CompensateState):
+        entries = thread.undo
+        thread.undo = []
+        compensation.begin(ctx, thread, entries, {"next": True})
+    else:
+        try:
+            _simple(ctx, thread, state, path)
+        except Failure as failure:
+            flow.fail_state(ctx, thread, state, failure.error, failure.message)
+
+
+def _simple(ctx: Context, thread: Thread, state: State, path: str) -> None:
+    """States that complete at once: choice, set, emit, succeed, fail, subflow."""
+    if isinstance(state, ChoiceState):
+        target = state.default
+        for rule in state.choices:
+            if ctx.evaluate(rule.when, thread, path):
+                target = rule.next
+                break
+        else:
+            if target is None:
+                raise Failure(
+                    "NoChoiceMatched",
+                    (f"run '{ctx.run.id}' state '{path}': no choice holds and there is no default"),
+                )
+        flow.complete_state(ctx, thread, state, next_state=target)
+    elif isinstance(state, SetState):
+        flow.complete_state(ctx, thread, state)
+    elif isinstance(state, EmitState):
+        data = ctx.evaluate(state.data, thread, path) if state.data is not None else None
+        target = ctx.evaluate(state.run, thread, path) if state.run is not None else None
+        if target is not None and not isinstance(target, str):
+            raise ctx.expression_failure(path, f"run must be a run id (text), got {target!r}")
+        ctx.send(target, state.signal, data)
+        flow.complete_state(ctx, thread, state)
+    elif isinstance(state, SucceedState):
+        ctx.assign(thread, state.set, path)
+        explicit = state.output is not None
+        output = ctx.evaluate(state.output, thread, path) if state.output is not None else None
+        flow.reset(thread)
+        flow.end_thread(ctx, thread, output, explicit=explicit or not thread.is_root)
+    elif isinstance(state, FailState):
+        error = ctx.evaluate(state.error, thread, path)
+        message = ctx.evaluate(state.message, thread, path) if state.message is not None else ""
+        failure = {"error": str(error), "message": str(message)}
+        if state.compensate and thread.undo:
+            entries = thread.undo
+            thread.undo = []
+            compensation.begin(ctx, thread, entries, {"fail": failure})
+        else:
+            flow.reset(thread)
+            flow.fail_thread(ctx, thread, failure)
+    elif isinstance(state, SubflowState):
+        _enter_subflow(ctx, thread, state, path)
+
+
+# -------------------------------------------------------------- subflow
+
+
+def _enter_subflow(ctx: Context, thread: Thread, state: SubflowState, path: str) -> None:
+    child_input = ctx.evaluate(state.input, thread, path) if state.input is not None else None
+    thread.visits[state.name] = thread.visits.get(state.name, 0) + 1
+    child_id = f"{ctx.run.id}/{tasks.visit_path(thread, state.name)}"
+    thread.child = {"id": child_id, "path": path, "workflow": state.workflow, "input": child_input}
+    _start_child_command(ctx, thread)
+    if not state.wait:
+        flow.complete_state(
+            ctx,
+            thread,
+            state,
+            extra={"result": child_id},
+            first=(state.result, child_id) if state.result is not None else None,
+        )
+        return
+    thread.ph = "child"
+    _poll_child(ctx, thread)
+
+
+def _start_child_command(ctx: Context, thread: Thread) -> None:
+    child = thread.child
+    assert child is not None
+    ctx.command(
+        StartChild(
+            run_id=child["id"],
+            parent_run=ctx.run.id,
+            state=child["path"],
+            workflow=child["workflow"],
+            input=child["input"],
+            base_file=ctx.workflow.file,
+        )
+    )
+
+
+def _poll_child(ctx: Context, thread: Thread) -> bool:
+    child = thread.child
+    assert child is not None
+    found = ctx.take_child(child["id"])
+    if found is None:
+        return False
+    seq, data = found
+    state = ctx.state_of(thread)
+    assert isinstance(state, SubflowState)
+    ctx.event(
+        "signal_consumed", child["path"], {"channel": "__child__", "seq": seq, "child": child["id"]}
+    )
+    status = data.get("status")
+    if status == "completed":
+        output = data.get("output")
+        flow.complete_state(
+            ctx,
+            thread,
+            state,
+            extra={"result": output},
+            first=(state.result, output) if state.result is not None else None,
+        )
+        return True
+    error = data.get("error") or {}
+    name = error.get("error") if status == "failed" else "Cancelled"
+    message = error.get("message") or f"child run '{child['id']}' was {status}"
+    flow.reset(thread)
+    flow.fail_state(ctx, thread, state, str(name or "Error"), str(message))
+    return True
+
+
+# --------------------------------------------------------------- result
+
+
+def _status(ctx: Context) -> tuple[str, float | None]:
+    if ctx.status is not None:
+        return ctx.status, None
+    if ctx.state.paused:
+        return "paused", None
+    timers: list[float] = []
+    busy = False
+    for thread in ctx.threads.values():
+        if thread.ph == "run":
+            return "running", ctx.now
+        if thread.call is not None:
+            busy = True
+        elif thread.due is not None:
+            timers.append(thread.due)
+        elif thread.ph == "wait":
+            due = waits.next_due(thread)
+            if due is not None:
+                timers.append(due)
+    if ctx.workflow.timeout is not None:
+        timers.append(ctx.run.started_at + ctx.workflow.timeout)
+    ready_at = min(timers) if timers else None
+    return ("running" if busy else "waiting"), ready_at
+
+
+def _search(ctx: Context, vars_: Mapping[str, Any], status: str) -> dict[str, Any]:
+    """Search attributes after the transition; an expression that fails
+    (or reads what is not there yet) gives null instead of failing the run."""
+    scope = {"input": ctx.run.input, "vars": vars_, "run": {**ctx.run_info, "status": status}}
+    values: dict[str, Any] = {}
+    for name, value in ctx.workflow.search.items():
+        try:
+            values[name] = value.evaluate(scope, ctx.hooks)
+        except ExpressionError:
+            values[name] = None
+    return values
+
+
+def _finish(ctx: Context) -> Transition:
+    for channel, data in ctx.local if ctx.status is None else ():
+        ctx.outbox.append(
+            InboxMessage(run_id=ctx.run.id, channel=channel, data=data, sent_at=ctx.now)
+        )
+    status, ready_at = _status(ctx)
+    vars_ = ctx.root_vars
+    run = dataclasses.replace(
+        ctx.run,
+        status=status,  # type: ignore[arg-type]
+        vars=vars_,
+        output=ctx.output,
+        error=ctx.error,
+        ended_at=ctx.ended_at,
+        ready_at=ready_at,
+        state=ctx.state.to_json(),
+        search=_search(ctx, vars_, status) if ctx.workflow.search else ctx.run.search,
+    )
+    inbox_seen = max((m.seq for m in ctx.inbox), default=0)
+    return Transition(
+        run=run,
+        events=tuple(ctx.events),
+        commands=tuple(ctx.commands),
+        consumed=tuple(ctx.consumed),
+        outbox=tuple(ctx.outbox),
+        inbox_seen=max(inbox_seen, ctx.state.seen),
+        steps=ctx.steps,
+    )
+
+
+def _idle(run: RunRow, ctx: Context) -> Transition:
+    """Nothing changed (a late outcome, a rejected handler call, a query):
+    the run as it was, plus any reply the engine must still deliver."""
+    return Transition(run=run, commands=tuple(ctx.commands), status="idle")

@@ -1,0 +1,230 @@
+"""The machine's own bookkeeping, kept in :attr:`RunRow.state` as JSON.
+
+The store persists this document with every commit, so it is small and flat:
+one record per live thread of control, optional keys left out when empty.
+While ``advance`` works it holds mutable :class:`Thread` objects (cheaper than
+rebuilding frozen records at each step); ``to_json`` writes them back.
+
+Layout of ``RunRow.state`` (version 1)::
+
+    {"v": 1,
+     "seq": 12,            # last history seq written (events continue from it)
+     "calls": 3,           # call-id counter: call ids are "1", "2", ... per run
+     "seen": 40,           # highest inbox seq the machine has looked at
+     "paused": true,       # only when paused
+     "break_at": [...],    # only when set: state names or paths to pause before
+     "brk": "a/b",         # the break already taken (entering it again proceeds)
+     "threads": [...]}     # root thread first, then branches/iterations
+
+A thread (keys other than ``id`` and ``ph`` are omitted when empty)::
+
+    {"id": "fan_out/notify",   # path prefix: "" root, "m[3]" map iteration
+     "parent": "",             # the forking thread's id (absent for the root)
+     "sk": "fan_out/notify",   # scope key: which Scope the states are in
+     "key": "notify",          # branch name or iteration index
+     "at": "email",            # current state
+     "ph": "call",             # run|call|retry|wait|fork|child|comp|done
+     "vars": {...},            # own vars (not for the root: run.vars holds them)
+     "bind": {"line": ..., "index": 3},   # map item names in scope
+     "att": 2, "t0": 17.0,     # task attempt and time of its first attempt
+     "call": {...},            # action call in flight (id, action, args, key, attempt)
+     "due": 19.0,              # retry timer
+     "wait": {"due": {"1": 99.0}, "done": [1], "win": {"0": 1}},
+     "fork": {"kids": [...], "out": {...} or [...], "n": 1, "need": 2,
+              "next": 4, "items": [...]},
+     "child": {"id": ..., "workflow": ..., "input": ...},
+     "undo": [{"seq": 7, "path": "charge", "sk": "", "name": "charge",
+               "st": "started"|"done", "call": {...}, "args": {...}}],
+     "visits": {"charge": 2},
+     "comp": {"todo": [...], "then": {...}, "cur": {...}}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["RunState", "Thread"]
+
+STATE_VERSION = 1
+
+_OPTIONAL = (
+    "parent",
+    "sk",
+    "key",
+    "at",
+    "bind",
+    "att",
+    "t0",
+    "call",
+    "due",
+    "wait",
+    "fork",
+    "child",
+    "undo",
+    "visits",
+    "comp",
+)
+
+
+class Thread:
+    """One thread of control: the root, a parallel branch or a map iteration."""
+
+    __slots__ = (
+        "at",
+        "att",
+        "bind",
+        "call",
+        "child",
+        "comp",
+        "due",
+        "fork",
+        "id",
+        "key",
+        "parent",
+        "ph",
+        "sk",
+        "t0",
+        "undo",
+        "vars",
+        "visits",
+        "wait",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        *,
+        parent: str | None = None,
+        sk: str = "",
+        key: str | int | None = None,
+        at: str | None = None,
+        ph: str = "run",
+        vars: dict[str, Any] | None = None,
+        bind: dict[str, Any] | None = None,
+    ) -> None:
+        self.id = id
+        self.parent = parent
+        self.sk = sk
+        self.key = key
+        self.at = at
+        self.ph = ph
+        self.vars: dict[str, Any] = vars if vars is not None else {}
+        self.bind: dict[str, Any] | None = bind
+        self.att = 0
+        self.t0: float | None = None
+        self.call: dict[str, Any] | None = None
+        self.due: float | None = None
+        self.wait: dict[str, Any] | None = None
+        self.fork: dict[str, Any] | None = None
+        self.child: dict[str, Any] | None = None
+        self.undo: list[dict[str, Any]] = []
+        self.visits: dict[str, int] = {}
+        self.comp: dict[str, Any] | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], root_vars: Mapping[str, Any]) -> Thread:
+        is_root = data.get("parent") is None
+        thread = cls(
+            data["id"],
+            parent=data.get("parent"),
+            sk=data.get("sk", ""),
+            key=data.get("key"),
+            at=data.get("at"),
+            ph=data["ph"],
+            # Vars are never changed in place (writes copy along their path),
+            # so sharing the caller's dicts is safe and avoids a deep copy.
+            vars=dict(root_vars) if is_root else dict(data.get("vars") or {}),
+            bind=data.get("bind"),
+        )
+        thread.att = data.get("att", 0)
+        thread.t0 = data.get("t0")
+        thread.call = data.get("call")
+        thread.due = data.get("due")
+        wait = data.get("wait")
+        thread.wait = (
+            {"due": dict(wait["due"]), "done": list(wait["done"]), "win": dict(wait.get("win", {}))}
+            if wait
+            else None
+        )
+        fork = data.get("fork")
+        if fork:
+            fork = dict(fork)
+            fork["kids"] = list(fork["kids"])
+            out = fork["out"]
+            fork["out"] = list(out) if isinstance(out, list) else dict(out)
+        thread.fork = fork
+        thread.child = data.get("child")
+        thread.undo = [dict(entry) for entry in data.get("undo", ())]
+        thread.visits = dict(data.get("visits", {}))
+        comp = data.get("comp")
+        thread.comp = dict(comp, todo=[dict(e) for e in comp["todo"]]) if comp else None
+        return thread
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "ph": self.ph}
+        for name in _OPTIONAL:
+            value = getattr(self, name)
+            if value is None or value == [] or value == {} or (name == "att" and not value):
+                continue
+            data[name] = value
+        if self.parent is not None:
+            data["vars"] = self.vars
+        return data
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent is None
+
+    def path(self, state: str) -> str:
+        """The state path used in events and keys: ``fan_out/notify/email``."""
+        return f"{self.id}/{state}" if self.id else state
+
+
+class RunState:
+    """The whole machine state of one run, mutable while ``advance`` works."""
+
+    __slots__ = ("break_at", "brk", "calls", "paused", "seen", "seq", "threads")
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.calls = 0
+        self.seen = 0
+        self.paused = False
+        self.break_at: list[str] = []
+        self.brk: str | None = None
+        self.threads: dict[str, Thread] = {}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], root_vars: Mapping[str, Any]) -> RunState:
+        state = cls()
+        state.seq = data.get("seq", 0)
+        state.calls = data.get("calls", 0)
+        state.seen = data.get("seen", 0)
+        state.paused = data.get("paused", False)
+        state.break_at = list(data.get("break_at", ()))
+        state.brk = data.get("brk")
+        for item in data.get("threads", ()):
+            thread = Thread.from_json(item, root_vars)
+            state.threads[thread.id] = thread
+        return state
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "v": STATE_VERSION,
+            "seq": self.seq,
+            "calls": self.calls,
+            "seen": self.seen,
+        }
+        if self.paused:
+            data["paused"] = True
+        if self.break_at:
+            data["break_at"] = self.break_at
+        if self.brk is not None:
+            data["brk"] = self.brk
+        data["threads"] = [thread.to_json() for thread in self.threads.values()]
+        return data
+
+    @property
+    def root(self) -> Thread | None:
+        return self.threads.get("")

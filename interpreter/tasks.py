@@ -1,0 +1,224 @@
+"""task states: calls, outcomes, retries on durable timers, the undo log.
+
+A call's ``idempotency_key`` is ``run/state-path/attempt``; a state entered
+again (a loop) gets ``#visit`` after its path from the second visit on
+(``run/remind#2/1``), so each visit is a distinct effect while the attempts
+of one visit share the path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from wfdsl.dsl.model import TaskState
+
+from . import flow
+from .context import Context
+from .run_state import Thread
+from .scope import Failure
+from .steps import ActionOutcome, CallAction
+
+__all__ = ["enter", "fire_retry", "issue", "on_outcome", "visit_path"]
+
+
+def visit_path(thread: Thread, name: str) -> str:
+    path = thread.path(name)
+    visit = thread.visits.get(name, 1)
+    return path if visit <= 1 else f"{path}#{visit}"
+
+
+def enter(ctx: Context, thread: Thread, state: TaskState) -> None:
+    thread.visits[state.name] = thread.visits.get(state.name, 0) + 1
+    thread.att = 1
+    thread.t0 = ctx.now
+    start_attempt(ctx, thread, state)
+
+
+def start_attempt(ctx: Context, thread: Thread, state: TaskState) -> None:
+    path = thread.path(state.name)
+    try:
+        args = (
+            ctx.evaluate(state.args, thread, path, attempt=thread.att)
+            if state.args is not None
+            else {}
+        )
+        if not isinstance(args, Mapping):
+            raise ctx.expression_failure(path, f"args must be a map, got {type(args).__name__}")
+    except Failure as failure:
+        flow.fail_state(ctx, thread, state, failure.error, failure.message, thread.att)
+        return
+    vpath = visit_path(thread, state.name)
+    call: dict[str, Any] = {
+        "id": ctx.next_call_id(),
+        "path": path,
+        "action": state.action,
+        "args": args,
+        "attempt": thread.att,
+        "key": f"{ctx.run.id}/{vpath}/{thread.att}",
+    }
+    if state.timeout is not None:
+        call["timeout"] = state.timeout
+    thread.call = call
+    thread.ph = "call"
+    thread.due = None
+    ctx.event(
+        "action_started",
+        path,
+        {
+            "call_id": call["id"],
+            "action": state.action,
+            "args": args,
+            "attempt": thread.att,
+            "key": call["key"],
+        },
+    )
+    if state.undo is not None:
+        _log_start(ctx, thread, state, vpath, call)
+    issue(ctx, call)
+
+
+def _log_start(
+    ctx: Context, thread: Thread, state: TaskState, vpath: str, call: Mapping[str, Any]
+) -> None:
+    """Record, when the task starts, that it may need undoing (§6)."""
+    recorded = {k: call[k] for k in ("action", "args", "key", "attempt", "path")}
+    for entry in thread.undo:
+        if entry["path"] == vpath and entry["st"] == "started":
+            entry["call"] = recorded
+            return
+    thread.undo.append(
+        {
+            "seq": ctx.state.seq,
+            "path": vpath,
+            "sk": thread.sk,
+            "name": state.name,
+            "st": "started",
+            "call": recorded,
+        }
+    )
+
+
+def issue(ctx: Context, call: Mapping[str, Any]) -> None:
+    ctx.command(
+        CallAction(
+            call_id=call["id"],
+            run_id=ctx.run.id,
+            state=call["path"],
+            action=call["action"],
+            args=call["args"],
+            attempt=call["attempt"],
+            idempotency_key=call["key"],
+            timeout=call.get("timeout"),
+            undo=bool(call.get("undo")),
+        )
+    )
+
+
+def fire_retry(ctx: Context, thread: Thread) -> bool:
+    """A retry whose delay is over starts its attempt."""
+    if thread.due is None or ctx.now < thread.due:
+        return False
+    state = ctx.state_of(thread)
+    assert isinstance(state, TaskState)
+    start_attempt(ctx, thread, state)
+    return True
+
+
+def on_outcome(ctx: Context, thread: Thread, outcome: ActionOutcome) -> None:
+    call = thread.call
+    assert call is not None
+    thread.call = None
+    state = ctx.state_of(thread)
+    assert isinstance(state, TaskState)
+    path = call["path"]
+    vpath = visit_path(thread, state.name)
+    if outcome.ok:
+        ctx.event(
+            "action_completed",
+            path,
+            {"call_id": call["id"], "attempt": call["attempt"], "result": outcome.value},
+        )
+        extra = {"result": outcome.value}
+        try:
+            ctx.assign(
+                thread,
+                state.set,
+                path,
+                extra,
+                (state.result, outcome.value) if state.result is not None else None,
+            )
+            if state.undo is not None:
+                _log_done(ctx, thread, state, vpath, extra)
+        except Failure as failure:
+            flow.fail_state(ctx, thread, state, failure.error, failure.message, call["attempt"])
+            return
+        flow.go_next(ctx, thread, state)
+        return
+    error = outcome.error or "Error"
+    message = outcome.message or ""
+    ctx.event(
+        "action_failed",
+        path,
+        {"call_id": call["id"], "attempt": call["attempt"], "error": error, "message": message},
+    )
+    if schedule_retry(ctx, thread, state, vpath, error, path):
+        return
+    if state.undo is not None and error != "Timeout":
+        # The action failed: there is nothing to undo. After a Timeout the
+        # effect may have happened, so the entry stays (re-run, then undone).
+        thread.undo = [e for e in thread.undo if not (e["path"] == vpath and e["st"] == "started")]
+    flow.fail_state(ctx, thread, state, error, message, call["attempt"])
+
+
+def _log_done(
+    ctx: Context, thread: Thread, state: TaskState, vpath: str, extra: Mapping[str, Any]
+) -> None:
+    """The undo args are evaluated when the task completes (they may read what
+    the task wrote, e.g. ``vars.payment.id``), against the vars after its
+    ``result`` and ``set``."""
+    assert state.undo is not None
+    args = (
+        ctx.evaluate(state.undo.args, thread, thread.path(state.name), extra)
+        if state.undo.args is not None
+        else {}
+    )
+    for entry in thread.undo:
+        if entry["path"] == vpath and entry["st"] == "started":
+            entry["st"] = "done"
+            entry["args"] = args
+            return
+
+
+def schedule_retry(
+    ctx: Context, thread: Thread, state: TaskState, vpath: str, error: str, path: str
+) -> bool:
+    """A durable retry timer when the policy for ``error`` allows another attempt."""
+    policy = state.retry_policy_for(error)
+    if policy is None or not policy.retries(error):
+        return False
+    if policy.max_attempts and thread.att >= policy.max_attempts:
+        return False
+    seed, fraction = jitter(ctx.run.id, vpath, thread.att)
+    delay = policy.delay(thread.att, fraction)
+    first = thread.t0 if thread.t0 is not None else ctx.now
+    if policy.max_duration is not None and ctx.now + delay - first > policy.max_duration:
+        return False
+    thread.att += 1
+    thread.due = ctx.now + delay
+    thread.ph = "retry"
+    ctx.event(
+        "retry_scheduled",
+        path,
+        {"attempt": thread.att, "delay": delay, "due": thread.due, "seed": seed, "error": error},
+    )
+    return True
+
+
+def jitter(run_id: str, vpath: str, attempt: int) -> tuple[int, float]:
+    """The jitter seed for a retry (recorded in ``retry_scheduled``) and the
+    fraction in [0, 1) drawn from it: a hash, so a replay draws the same."""
+    digest = hashlib.blake2b(f"{run_id}/{vpath}/{attempt}".encode(), digest_size=4).digest()
+    seed = int.from_bytes(digest, "big")
+    return seed, seed / 2**32

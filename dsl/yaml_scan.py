@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 __all__ = ["UnquotedExpression", "line_starts", "split_lines", "too_deep", "unquoted_expression"]
 
-# The line breaks ruamel's reader counts (YAML 1.1 and 1.2 both), so a line
-# number computed here is the one in ruamel's marks.
-_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+# The line breaks ruamel's reader counts in its marks (only these; NEL and
+# U+2028 are ordinary characters to it), so line numbers here agree with it.
+_BREAK = re.compile("\r\n|[\r\n]")
 _BLOCK_SCALAR = re.compile(r"[|>][0-9+-]*\s*(#.*)?$")
 _NODE_PROPERTY = re.compile(r"([&!][^\s]*\s+)+")
 

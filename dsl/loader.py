@@ -13,6 +13,7 @@ Everything that can go wrong with the text becomes a :class:`Finding`
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -162,7 +163,12 @@ def parse_document(text: str, file: str | None = None) -> LoadedDocument:
     # there, so all of them are reported instead of only the first.
     yaml.allow_duplicate_keys = True
     try:
-        root = yaml.compose(body)
+        with warnings.catch_warnings():
+            # ruamel warns (ReusedAnchorWarning) where YAML allows a later
+            # anchor to replace an earlier one; a warning must not escape as
+            # an exception under `-W error`, and it changes nothing we report.
+            warnings.simplefilter("ignore")
+            root = yaml.compose(body)
     except RecursionError:
         return _failed(text, file, _nesting_finding(file, 1, 1))
     except MarkedYAMLError as exc:
@@ -220,8 +226,10 @@ def parse_document(text: str, file: str | None = None) -> LoadedDocument:
         )
     builder = PlainBuilder(yaml, body, file, MAX_DEPTH)
     try:
-        data = builder.build(root)
-        tree = yaml.constructor.construct_document(root)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = builder.build(root)
+            tree = yaml.constructor.construct_document(root)
     except RecursionError:
         return _failed(text, file, _nesting_finding(file, 1, 1))
     except MarkedYAMLError as exc:

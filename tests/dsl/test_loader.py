@@ -236,3 +236,9 @@ def test_read_source_reads_utf8_and_reports_the_rest(tmp_path: Path) -> None:
     big = tmp_path / "big.yaml"
     big.write_bytes(b"a: " + b"x" * MAX_DOCUMENT_BYTES)
     assert read_source(big)[1] is not None
+
+
+def test_a_reused_anchor_is_allowed_and_warns_nothing() -> None:
+    # ruamel emits a ReusedAnchorWarning; under -W error it must not escape
+    doc = parse_document("a: &x 1\nb: &x 2\nc: *x\n")
+    assert doc.ok and doc.data == {"a": 1, "b": 2, "c": 2}

@@ -13,7 +13,7 @@ from wfdsl.dsl.loader import LoadedDocument, parse_document
 from wfdsl.dsl.schema_check import check_embedded_schemas, check_schema
 from wfdsl.dsl.yaml_scan import split_lines
 
-FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 FRAGMENTS = [
     "{",

@@ -1,0 +1,299 @@
+"""The compiler's leaf work: values, expressions, durations, timestamps and var paths.
+
+Each helper compiles one node of the document and, when the node is wrong,
+records a finding at that node and returns a harmless stand-in, so the
+compiler carries on and reports every mistake of the document at once. The
+schema has already reported wrong *types*; these helpers stay silent about
+them (a value of the wrong type is simply skipped) so a mistake is never
+reported twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from wfdsl.errors import ExpressionError
+
+from .durations import parse_duration, parse_timestamp
+from .expressions import (
+    BUILTIN_FUNCTIONS,
+    NO_HOOKS,
+    CompiledValue,
+    Constant,
+    Expression,
+    compile_string,
+    compile_value,
+    contains_expression,
+    parse_expression,
+)
+from .findings import CODES, Finding
+from .model import VarPath
+from .source import JsonPath, SourceMap, Span
+
+__all__ = ["VAR_PATH", "Leaves"]
+
+#: ``payment.id``: identifiers joined by dots (DSL.md §4).
+VAR_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_FIXED_SCOPE_NAMES = frozenset({"input", "vars", "run", "result", "error", "args", "index"})
+
+
+class Leaves:
+    """Compiles leaves of one document and collects the findings about them."""
+
+    def __init__(self, source_map: SourceMap, text: str, file: str | None) -> None:
+        self.source_map = source_map
+        self.lines = text.splitlines()
+        self.file = file
+        self.findings: list[Finding] = []
+
+    # ------------------------------------------------------------ findings
+
+    def report(
+        self,
+        code: str,
+        path: JsonPath,
+        message: str,
+        *,
+        key: bool = False,
+        suggestion: str | None = None,
+    ) -> None:
+        """A finding of ``code`` at the value (or the key) of ``path``."""
+        span = self.source_map.locate(path, key=key)
+        self.findings.append(
+            Finding(
+                code=code,
+                severity=CODES[code].severity,
+                message=message,
+                file=self.file,
+                line=span.line,
+                col=span.col,
+                path=tuple(path),
+                suggestion=suggestion,
+                end_line=span.end_line,
+                end_col=span.end_col,
+            )
+        )
+
+    # -------------------------------------------------------------- values
+
+    def value(self, raw: Any, path: JsonPath) -> CompiledValue:
+        """A document value compiled once; a broken expression becomes ``Constant(None)``."""
+        try:
+            compiled = compile_value(raw)
+        except ExpressionError:
+            self._report_value_errors(raw, path)
+            return Constant(None)
+        self._check_constants(compiled, path)
+        return compiled
+
+    def optional_value(
+        self, data: dict[str, Any], key: str, path: JsonPath
+    ) -> CompiledValue | None:
+        if key not in data:
+            return None
+        return self.value(data[key], (*path, key))
+
+    def _report_value_errors(self, raw: Any, path: JsonPath) -> None:
+        """Every string under ``raw`` that fails to compile, each at its own node."""
+        reported = False
+        for leaf_path, leaf in _strings(raw, path):
+            if not contains_expression(leaf):
+                continue
+            try:
+                compile_string(leaf)
+            except ExpressionError as error:
+                reported = True
+                self._report_syntax(error, leaf, leaf_path)
+        if not reported:
+            # Not an expression: a number JSON cannot hold, or nesting past the bound.
+            try:
+                compile_value(raw)
+            except ExpressionError as error:
+                self.report("WF105", path, f"this value cannot be used: {error.message}")
+
+    def _report_syntax(self, error: ExpressionError, text: str, path: JsonPath) -> None:
+        where = self._inside(path, text, error.column)
+        self.report(
+            "WF301", path, f"expression syntax error in {_shown(text)}: {error.message}{where}"
+        )
+
+    def _check_constants(self, compiled: CompiledValue, path: JsonPath) -> None:
+        """WF305: an expression that reads nothing and calls only deterministic
+        built-ins has one value forever; if evaluating it fails, it always will."""
+        for inner, _offset, expression in compiled.expressions():
+            failure = _constant_failure(expression)
+            if failure is not None:
+                leaf_path = (*path, *inner)
+                self.report(
+                    "WF305", leaf_path, f"'${{ {expression.source} }}' always fails: {failure}"
+                )
+
+    def _inside(self, path: JsonPath, text: str, column: int | None) -> str:
+        """`` (at line L, column C)`` for a column inside a string node, when the
+        string sits verbatim on its first line (plain or quoted without escapes)."""
+        if column is None:
+            return ""
+        node = self.source_map.node(tuple(path))
+        if node is None:
+            return ""
+        span: Span = node.value
+        if not 1 <= span.line <= len(self.lines):
+            return ""
+        line = self.lines[span.line - 1]
+        start = span.col - 1
+        if line[start : start + 1] in ("'", '"'):
+            start += 1
+        if line[start : start + len(text)] != text:
+            return f" (column {column} of the text)"
+        return f" (at line {span.line}, column {start + column})"
+
+    # ---------------------------------------------------------- durations
+
+    def duration(self, raw: Any, path: JsonPath) -> tuple[float | None, CompiledValue | None]:
+        """Seconds for a literal duration, or the compiled expression computing one."""
+        if isinstance(raw, str) and contains_expression(raw):
+            return None, self.value(raw, path)
+        if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+            return None, None  # the schema reports the type
+        try:
+            return parse_duration(raw), None
+        except ValueError as error:
+            self.report("WF502", path, str(error))
+            return None, None
+
+    def literal_duration(self, raw: Any, path: JsonPath) -> float | None:
+        """A duration that must be literal (retry intervals, timeouts)."""
+        seconds, expr = self.duration(raw, path)
+        if expr is not None:
+            self.report(
+                "WF502",
+                path,
+                f"{_shown(raw)} must be a literal duration (such as 30s or 5m), not an expression",
+            )
+        return seconds
+
+    def timestamp(self, raw: Any, path: JsonPath) -> tuple[float | None, CompiledValue | None]:
+        """Epoch seconds for a literal ``until``, or the compiled expression."""
+        if isinstance(raw, str) and contains_expression(raw):
+            return None, self.value(raw, path)
+        if not isinstance(raw, str):
+            if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+                self.report(
+                    "WF503",
+                    path,
+                    f"invalid timestamp {raw!r}; expected ISO 8601 text such as "
+                    "2024-05-01T12:00:00Z (quote it)",
+                )
+            return None, None
+        try:
+            return parse_timestamp(raw).timestamp(), None
+        except ValueError as error:
+            self.report("WF503", path, str(error))
+            return None, None
+
+    # ----------------------------------------------------------- var paths
+
+    def var_path(self, raw: Any, path: JsonPath, *, key: bool = False) -> VarPath | None:
+        """A target in ``vars`` (``set`` key, ``result``, ``as``). An invalid one is
+        reported and still returned as written, so later checks see the write."""
+        if not isinstance(raw, str):
+            return None
+        if not VAR_PATH.fullmatch(raw):
+            self.report(
+                "WF212",
+                path,
+                f"{_shown(raw)} is not a var path",
+                key=key,
+                suggestion=_var_path_hint(raw),
+            )
+        elif raw.startswith("vars."):
+            self.report(
+                "WF212",
+                path,
+                f"{_shown(raw)} names a var inside `vars`: targets are already relative to `vars`",
+                key=key,
+                suggestion=f"write '{raw[5:]}'",
+            )
+        return VarPath.parse(raw)
+
+    def item_name(self, raw: Any, path: JsonPath) -> str:
+        """A map state's ``as``: one identifier that does not hide a scope name."""
+        if not isinstance(raw, str):
+            return "item"
+        if not _IDENTIFIER.fullmatch(raw):
+            self.report(
+                "WF212",
+                path,
+                f"{_shown(raw)} is not a name: a map's `as` is one identifier "
+                "that expressions in the body read (`item`, `line`)",
+            )
+        elif raw in _FIXED_SCOPE_NAMES:
+            self.report(
+                "WF212",
+                path,
+                f"'{raw}' would hide the scope name `{raw}` inside the map body",
+                suggestion="choose another name, such as 'item'",
+            )
+        return raw
+
+
+def _var_path_hint(raw: str) -> str:
+    if not raw:
+        return "write a name such as 'payment' or 'payment.id'"
+    if ".." in raw or raw.startswith(".") or raw.endswith("."):
+        fixed = ".".join(part for part in raw.split(".") if part)
+        if fixed and VAR_PATH.fullmatch(fixed):
+            return f"did you mean '{fixed}'?"
+    fixed = re.sub(r"[^A-Za-z0-9_.]+", "_", raw.strip()).strip("._")
+    if fixed and VAR_PATH.fullmatch(fixed):
+        return (
+            f"a var path is names of letters, digits and _ joined by dots: did you mean '{fixed}'?"
+        )
+    return "a var path is names of letters, digits and _ joined by dots, such as 'payment.id'"
+
+
+def _shown(raw: Any) -> str:
+    text = repr(raw)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _strings(raw: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str]]:
+    stack: list[tuple[JsonPath, Any]] = [(tuple(path), raw)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            yield where, value
+        elif isinstance(value, dict):
+            stack.extend(((*where, str(k)), v) for k, v in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend(((*where, i), v) for i, v in reversed(list(enumerate(value))))
+
+
+def _constant_failure(expression: Expression) -> str | None:
+    if expression.name_uses:
+        return None
+    for call in expression.calls:
+        spec = BUILTIN_FUNCTIONS.get(call.name)
+        # Unknown functions and wrong arities are the checks' findings (WF302/WF304).
+        if (
+            spec is None
+            or not spec.deterministic
+            or spec.uses_hooks
+            or not spec.accepts(call.arg_count)
+        ):
+            return None
+    return _evaluate_constant(expression.source)
+
+
+@functools.lru_cache(maxsize=2048)
+def _evaluate_constant(source: str) -> str | None:
+    """Why the expression ``source`` fails with an empty scope, or None."""
+    try:
+        parse_expression(source).value_in({}, NO_HOOKS)
+    except ExpressionError as error:
+        return error.message
+    return None

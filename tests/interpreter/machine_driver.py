@@ -223,7 +223,7 @@ class Driver:
             )
         return self.apply(ActionOutcome(now=self.now, call_id=call.call_id, ok=True, value=value))
 
-    def settle(self, *, max_time: float = 10**9, rounds: int = 10_000) -> RunRow:
+    def settle(self, *, max_time: float = float("inf"), rounds: int = 10_000) -> RunRow:
         """Perform calls, fire timers (jumping time) until the run ends or only
         messages could wake it."""
         for _ in range(rounds):

@@ -274,7 +274,10 @@ def _member(values: list[Any]) -> Sql:
         test = _NUMERIC if kind == "number" else f"typeof({{v}}) = '{kind}'"
         parts.append(f"({test} AND {{v}} IN ({marks}))")
         params.extend(items)
-    return " OR ".join(parts) or "0", tuple(params)
+    if not parts:
+        return _FALSE
+    # Parenthesised: it is spliced after "name = ? AND".
+    return "(" + " OR ".join(parts) + ")", tuple(params)
 
 
 def _ordered(operator: str, value: Any) -> Sql:

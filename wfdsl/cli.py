@@ -1,0 +1,58 @@
+"""The ``wfdsl`` command line (DSL.md §13).
+
+``main`` is the console script. The group lives here; each family of
+commands lives in a ``cli_*.py`` module of its own and is added to the group
+below, so the interpreter's commands (run, worker, runs, signal, ...) land as
+new modules plus one line each, not as edits to the ones already here.
+
+Exit codes: 0 success, 1 the document has errors (``validate``), 2 a usage
+error or an invalid document (click's default for usage, §13 for ``graph``
+and ``run``), 70 an internal error, which is always a bug in wfdsl: every
+mistake a user can make is reported as a finding or a usage error instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import click
+
+from wfdsl import cli_graph, cli_validate
+
+__all__ = ["EXIT_INTERNAL", "cli", "main"]
+
+EXIT_INTERNAL = 70  # EX_SOFTWARE in sysexits.h
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="wfdsl", prog_name="wfdsl")
+def cli() -> None:
+    """Durable YAML state-machine workflows on one SQLite file."""
+
+
+cli.add_command(cli_validate.validate)
+cli.add_command(cli_validate.schema)
+cli.add_command(cli_graph.graph)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line; never lets a traceback reach the user.
+
+    Set ``WFDSL_DEBUG=1`` to see the traceback of an internal error.
+    """
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="wfdsl")
+    except Exception as exc:
+        if os.environ.get("WFDSL_DEBUG"):
+            raise
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        click.echo(
+            f"wfdsl: internal error: {type(exc).__name__}"
+            + (f": {detail}" if detail else "")
+            + " (this is a bug in wfdsl, not in your workflow; rerun with WFDSL_DEBUG=1"
+            " for the traceback and report it)",
+            err=True,
+        )
+        sys.exit(EXIT_INTERNAL)

@@ -13,7 +13,6 @@ for each state type live in tasks, waits, forks, compensation and handlers.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -460,18 +459,27 @@ def _finish(ctx: Context) -> Transition:
         )
     status, ready_at = _status(ctx)
     vars_ = ctx.root_vars
-    run = dataclasses.replace(
-        ctx.run,
+    old = ctx.run
+    # Built directly: dataclasses.replace costs as much as the rest of a step.
+    run = RunRow(
+        id=old.id,
+        workflow=old.workflow,
+        version=old.version,
+        definition_hash=old.definition_hash,
         status=status,  # type: ignore[arg-type]
+        input=old.input,
         vars=vars_,
         output=ctx.output,
         error=ctx.error,
+        started_at=old.started_at,
         ended_at=ctx.ended_at,
         ready_at=ready_at,
         state=ctx.state.to_json(),
-        search=_search(ctx, vars_, status) if ctx.workflow.search else ctx.run.search,
+        search=_search(ctx, vars_, status) if ctx.workflow.search else old.search,
+        parent_run=old.parent_run,
+        row_version=old.row_version,
     )
-    inbox_seen = max((m.seq for m in ctx.inbox), default=0)
+    inbox_seen = ctx.inbox[-1].seq if ctx.inbox else 0
     return Transition(
         run=run,
         events=tuple(ctx.events),

@@ -162,14 +162,39 @@ class Thread:
         return thread
 
     def to_json(self) -> dict[str, Any]:
+        # Written out key by key: this runs at every commit of every run.
         data: dict[str, Any] = {"id": self.id, "ph": self.ph}
-        for name in _OPTIONAL:
-            value = getattr(self, name)
-            if value is None or value == [] or value == {} or (name == "att" and not value):
-                continue
-            data[name] = value
         if self.parent is not None:
+            data["parent"] = self.parent
             data["vars"] = self.vars
+        if self.sk:
+            data["sk"] = self.sk
+        if self.key is not None:
+            data["key"] = self.key
+        if self.at is not None:
+            data["at"] = self.at
+        if self.bind:
+            data["bind"] = self.bind
+        if self.att:
+            data["att"] = self.att
+        if self.t0 is not None:
+            data["t0"] = self.t0
+        if self.call is not None:
+            data["call"] = self.call
+        if self.due is not None:
+            data["due"] = self.due
+        if self.wait is not None:
+            data["wait"] = self.wait
+        if self.fork is not None:
+            data["fork"] = self.fork
+        if self.child is not None:
+            data["child"] = self.child
+        if self.undo:
+            data["undo"] = self.undo
+        if self.visits:
+            data["visits"] = self.visits
+        if self.comp is not None:
+            data["comp"] = self.comp
         return data
 
     @property

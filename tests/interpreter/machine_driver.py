@@ -40,13 +40,15 @@ from wfdsl.interpreter.steps import (
 
 
 def load(text: str) -> Workflow:
-    """The compiled workflow of ``text`` (the public loader when it exists)."""
-    try:
-        from wfdsl.dsl.api import load as api_load  # type: ignore[import-not-found]
-    except ImportError:
-        api_load = None
-    if api_load is not None:
-        return api_load(text)  # type: ignore[no-any-return]
+    """The compiled workflow of ``text``, validated like ``wfdsl.load``."""
+    from wfdsl.dsl.api import load as api_load
+
+    return api_load(text)
+
+
+def load_unchecked(text: str) -> Workflow:
+    """Compiled without the validator's checks: for documents the checker
+    refuses but the machine must still handle (e.g. a choice without default)."""
     from wfdsl.dsl.compiler import compile_document
     from wfdsl.dsl.loader import parse_document
 

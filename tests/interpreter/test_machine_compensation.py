@@ -21,7 +21,8 @@ states:
   reserve:
     type: task
     action: stock.reserve
-    undo: {action: stock.release, args: {r: "${ result }"}}
+    result: reservation
+    undo: {action: stock.release, args: {r: "${ vars.reservation }"}}
     retry: {max_attempts: 2, initial_interval: 1s}
     next: charge
   charge:

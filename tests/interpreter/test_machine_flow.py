@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from machine_driver import Driver
+from machine_driver import Driver, load_unchecked
 
 ROUTE = """
 wfdsl: "1"
@@ -56,7 +56,7 @@ states:
     choices: [{when: "${ input.x }", next: done}]
   done: {type: succeed}
 """
-    d = Driver(text, input={"x": False})
+    d = Driver(load_unchecked(text), input={"x": False})
     d.start()
     assert d.run.error is not None and d.run.error["error"] == "NoChoiceMatched"
 

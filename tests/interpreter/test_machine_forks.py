@@ -126,7 +126,7 @@ def test_map_runs_at_most_concurrency_iterations_and_keeps_item_order() -> None:
 
 
 def test_map_with_unlimited_concurrency_and_an_empty_list() -> None:
-    d = Driver(lines(0), input={"lines": [{"price": 1}] * 5})
+    d = Driver(lines(100), input={"lines": [{"price": 1}] * 5})
     d.start()
     assert len(d.pending) == 5
     d = Driver(lines(3), input={"lines": []})
@@ -162,7 +162,7 @@ states:
     type: map
     items: [a, b]
     as: letter
-    concurrency: 0
+    concurrency: 10
     do:
       start: p
       states:

@@ -183,7 +183,13 @@ Command = CallAction | CancelAction | StartChild | ReplyHandler
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Transition:
     """The machine's answer to one trigger. ``run`` has ``row_version`` unchanged
-    (the store bumps it); ``events`` continue the run's history."""
+    (the store bumps it); ``events`` continue the run's history.
+
+    ``status == "idle"``: nothing to commit (a late or duplicate outcome, a
+    repeated start/pause/resume, a rejected handler call, a query); ``run`` is
+    the row passed in, but ``commands`` may still hold a :class:`ReplyHandler`
+    the engine must deliver. ``outbox`` messages addressed to the run itself
+    are its own ``emit`` s that no wait took in this transition."""
 
     run: RunRow
     events: tuple[Event, ...] = ()

@@ -63,6 +63,7 @@ class Leaves:
     ) -> None:
         """A finding of ``code`` at the value (or the key) of ``path``."""
         span = self.source_map.locate(path, key=key)
+        message = _subject(path) + message
         self.findings.append(
             Finding(
                 code=code,
@@ -162,7 +163,7 @@ class Leaves:
         try:
             return parse_duration(raw), None
         except ValueError as error:
-            self.report("WF502", path, str(error))
+            self.report("WF502", path, str(error), suggestion=_duration_hint(raw))
             return None, None
 
     def literal_duration(self, raw: Any, path: JsonPath) -> float | None:
@@ -239,6 +240,74 @@ class Leaves:
                 suggestion="choose another name, such as 'item'",
             )
         return raw
+
+
+_UNIT_WORDS = re.compile(
+    r"\s*([0-9]+(?:\.[0-9]+)?)\s*(milliseconds?|millis|msecs?|ms|seconds?|secs?|s|minutes?|mins?|m"
+    r"|hours?|hrs?|h|days?|d|weeks?|wks?|w)\s*,?\s*(?:and\s+)?",
+    re.IGNORECASE,
+)
+_UNIT_LETTER = {
+    "mil": "ms",
+    "ms": "ms",
+    "mse": "ms",
+    "s": "s",
+    "se": "s",
+    "m": "m",
+    "mi": "m",
+    "h": "h",
+    "ho": "h",
+    "hr": "h",
+    "d": "d",
+    "da": "d",
+    "w": "w",
+    "we": "w",
+    "wk": "w",
+}
+
+
+def _duration_hint(raw: Any) -> str | None:
+    """``did you mean '10m'?`` for durations written with words (``10 minutes``)."""
+    if not isinstance(raw, str):
+        return None
+    out, position = [], 0
+    while position < len(raw):
+        match = _UNIT_WORDS.match(raw, position)
+        if match is None or match.end() == position:
+            return None
+        word = match.group(2).lower()
+        unit = (
+            _UNIT_LETTER.get(word[:3]) or _UNIT_LETTER.get(word[:2]) or _UNIT_LETTER.get(word[:1])
+        )
+        if unit is None:
+            return None
+        out.append(match.group(1) + unit)
+        position = match.end()
+    fixed = "".join(out)
+    try:
+        parse_duration(fixed)
+    except ValueError:
+        return None
+    return f"did you mean '{fixed}'?" if fixed and fixed != raw else None
+
+
+def _subject(path: JsonPath) -> str:
+    """``state 'nap': `` for a node inside a state (the innermost), ``handler 'x': ``..."""
+    if len(path) >= 2 and path[0] == "states":
+        name, i = path[1], 2
+        while i < len(path):
+            if path[i] == "branches" and path[i + 2 : i + 3] == ("states",) and len(path) > i + 3:
+                name, i = path[i + 3], i + 4
+            elif path[i] == "do" and path[i + 1 : i + 2] == ("states",) and len(path) > i + 2:
+                name, i = path[i + 2], i + 3
+            else:
+                break
+        return f"state '{name}': "
+    if len(path) >= 2 and path[0] == "handlers":
+        return f"handler '{path[1]}': "
+    if path and path[0] in ("schedule", "defaults"):
+        return f"{path[0]}: "
+    return ""
 
 
 def _var_path_hint(raw: str) -> str:

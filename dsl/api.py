@@ -23,6 +23,7 @@ docs/decisions.md "Front end"):
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from collections.abc import Iterable, Mapping
@@ -72,7 +73,23 @@ def compile_text(
     returned even when there are errors (the designer draws what it can),
     so callers that run it must check :func:`~wfdsl.dsl.findings.has_errors`
     first, or use :func:`load`, which raises.
+
+    Results are cached by (text, file, strict): the records are frozen, and
+    the designer and the engine validate the same text again and again.
     """
+    workflow, findings = _compile_cached(text, file, strict)
+    return workflow, list(findings)
+
+
+@functools.lru_cache(maxsize=64)
+def _compile_cached(
+    text: str, file: str | None, strict: bool
+) -> tuple[Workflow | None, tuple[Finding, ...]]:
+    workflow, findings = _compile(text, file, strict)
+    return workflow, tuple(findings)
+
+
+def _compile(text: str, file: str | None, strict: bool) -> tuple[Workflow | None, list[Finding]]:
     loaded = parse_document(text, file)
     if not loaded.ok:
         return None, _finish(loaded.findings, file, strict)

@@ -55,6 +55,7 @@ __all__ = [
     "default_registry",
     "load_entry_points",
     "load_modules",
+    "registrations",
 ]
 
 ENTRY_POINT_GROUP = "wfdsl.actions"
@@ -64,6 +65,15 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*\Z")
 
 _log = logging.getLogger("wfdsl.actions")
+
+# Bumped by every registration in any registry, so a runner can cache what a
+# name resolves to and know when the cache may be stale.
+_registrations = 0
+
+
+def registrations() -> int:
+    """A counter that changes whenever any registry gains an action."""
+    return _registrations
 
 
 # ------------------------------------------------------------------ errors
@@ -240,7 +250,7 @@ class ActionSpec:
     def bind(self, args: Mapping[str, Any], ctx: ActionContext | None) -> dict[str, Any]:
         """The keyword arguments for one call; raises :class:`ArgumentError`
         naming the action, what is missing or unexpected, and the signature."""
-        if not isinstance(args, Mapping):
+        if type(args) is not dict and not isinstance(args, Mapping):
             raise ArgumentError(
                 f"action '{self.name}' takes its args as a map of names to values, "
                 f"got a {type(args).__name__}; its signature is {self.signature}"
@@ -366,6 +376,8 @@ class ActionRegistry:
                     "name (rename one of them)"
                 )
             self._specs[name] = spec
+            global _registrations
+            _registrations += 1
         return spec
 
     def action(self, name: str, *, inline: bool = False) -> Callable[[_F], _F]:

@@ -523,3 +523,38 @@ def test_a_closed_runner_can_run_again(registry: ActionRegistry) -> None:
         await runner.aclose()
 
     asyncio.run(main())
+
+
+def test_a_sync_call_that_timed_out_while_queued_never_runs(registry: ActionRegistry) -> None:
+    started = threading.Event()
+    release = threading.Event()
+    ran: list[str] = []
+
+    def first() -> None:
+        started.set()
+        release.wait(5)
+        ran.append("first")
+
+    def second() -> None:
+        ran.append("second")
+
+    registry.register("first", first)
+    registry.register("second", second)
+
+    async def main(runner: ActionRunner) -> tuple[ActionOutcome, ActionOutcome]:
+        busy = asyncio.create_task(runner.run(call("first", call_id="1")))
+        await asyncio.to_thread(started.wait, 5)  # the only worker thread is taken
+        queued = await runner.run(call("second", call_id="2", timeout=0.02))
+        release.set()
+        return await busy, queued
+
+    with ActionRunner(registry, max_threads=1) as runner:
+        done, queued = asyncio.run(main(runner))
+        assert done.ok and queued.error == "Timeout"
+        assert runner.run_sync(call("second", call_id="3")).ok, "the thread is free again"
+    assert ran == ["first", "second"], "the abandoned call was skipped, not run late"
+
+
+def test_worker_threads_are_daemons(registry: ActionRegistry, runner: ActionRunner) -> None:
+    registry.register("daemon", lambda: threading.current_thread().daemon)
+    assert runner.run_sync(call("daemon")).value is True

@@ -1,0 +1,131 @@
+"""Workflow definitions: from what a user hands ``submit`` to a compiled,
+stored, cached :class:`Workflow`.
+
+A definition is stored by the hash of its text and every run is pinned to
+that hash (DSL.md §1), so editing a file never changes a running run: a
+process that picks the run up later recompiles the stored text, not the file.
+Compiled workflows are cached by hash, so the hot path never parses YAML.
+
+Subflows name a path relative to the parent document's file or the name of a
+stored definition (§2); :meth:`Definitions.resolve_child` implements that.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from wfdsl.dsl import api
+from wfdsl.dsl.findings import has_errors
+from wfdsl.dsl.model import Workflow
+
+from wfdsl.errors import ValidationError, WfdslError
+
+from .records import Definition
+from .store import Store
+
+__all__ = ["Definitions", "SubflowNotFound", "document_text"]
+
+
+class SubflowNotFound(WfdslError):
+    """A subflow names neither a readable file nor a stored definition."""
+
+    error_name = "SubflowNotFound"
+
+
+def document_text(doc: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[str, str | None]:
+    """The text of a document and its file (absolute), from a path, YAML text
+    or a mapping. A mapping becomes YAML text, so it can be
+    stored and recompiled like any other document."""
+    if isinstance(doc, Mapping):
+        return api.dump_mapping(doc), None
+    if isinstance(doc, os.PathLike):
+        path = Path(doc)
+        return path.read_text(encoding="utf-8"), str(path.resolve())
+    if isinstance(doc, str):
+        if "\n" not in doc and (doc.endswith((".yaml", ".yml", ".json")) or os.path.isfile(doc)):
+            path = Path(doc)
+            try:
+                return path.read_text(encoding="utf-8"), str(path.resolve())
+            except OSError as exc:
+                raise ValidationError((), f"cannot read workflow file {doc!r}: {exc}") from exc
+        return doc, None
+    raise TypeError(
+        f"a workflow document is a path, YAML text or a mapping, not a {type(doc).__name__}"
+    )
+
+
+def compile_text(text: str, file: str | None) -> Workflow:
+    """Validate and compile (raises ``ValidationError`` with every finding)."""
+    workflow, findings = api.compile_text(text, file)
+    if workflow is None or has_errors(findings):
+        raise ValidationError(findings)
+    return workflow
+
+
+class Definitions:
+    """Compiles, stores and caches workflows for one engine."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._by_hash: dict[str, Workflow] = {}
+
+    def submit(self, doc: str | os.PathLike[str] | Mapping[str, Any]) -> Workflow:
+        """Compile ``doc`` and store its definition (idempotent per text)."""
+        text, file = document_text(doc)
+        workflow = compile_text(text, file)
+        self._remember(workflow)
+        return workflow
+
+    def load_file(self, path: str) -> Workflow:
+        return self.submit(Path(path))
+
+    def get(self, definition_hash: str) -> Workflow:
+        """The compiled workflow a run is pinned to (cache, else the store)."""
+        workflow = self._by_hash.get(definition_hash)
+        if workflow is not None:
+            return workflow
+        stored = self._store.get_definition(definition_hash)
+        if stored is None:
+            raise WfdslError(f"definition {definition_hash[:12]} is not in the store")
+        workflow = compile_text(stored.source, stored.file)
+        # Key by the stored hash even if the compiler's differs, so a run's
+        # pin always finds its workflow.
+        self._by_hash[definition_hash] = workflow
+        return workflow
+
+    def resolve_child(self, reference: str, base_file: str | None) -> Workflow:
+        """A subflow's workflow: a file relative to the parent's file (or the
+        working directory), else the newest stored definition of that name."""
+        candidates = []
+        if base_file:
+            candidates.append(Path(base_file).parent / reference)
+        candidates.append(Path(reference))
+        for candidate in candidates:
+            if candidate.is_file():
+                return self.submit(candidate)
+        stored = self._store.find_definition(reference)
+        if stored is not None:
+            return self.get(stored.hash)
+        where = f" (looked beside {base_file})" if base_file else ""
+        raise SubflowNotFound(
+            f"subflow {reference!r} is neither a workflow file{where} "
+            "nor the name of a stored definition"
+        )
+
+    def _remember(self, workflow: Workflow) -> None:
+        if workflow.source_hash in self._by_hash:
+            return
+        version = None if workflow.version is None else str(workflow.version)
+        self._store.put_definition(
+            Definition(
+                hash=workflow.source_hash,
+                name=workflow.name,
+                version=version,
+                source=workflow.source_text,
+                file=workflow.file,
+            )
+        )
+        self._by_hash[workflow.source_hash] = workflow

@@ -1,0 +1,515 @@
+"""The engine: the public face of the interpreter (DSL.md §12).
+
+``Engine`` is the one imperative shell that combines the store, the actions
+and the clock (ARCHITECTURE.md). It validates and stores definitions
+(``definitions.py``), creates runs, and drives them with a
+:class:`~wfdsl.interpreter.engine_loop.Driver`, either in the caller's
+thread (``run_until_complete``, ``run_until_idle``) or on an application's
+asyncio loop (``async with engine`` / ``await engine.serve()``).
+
+Control requests (``call``, ``cancel``, ``pause``, ``resume``, ``step``)
+work from any process sharing the file: they take the run's lease (waiting
+briefly if another process holds it), apply one transition, commit and
+release. ``signal`` only appends to the inbox, which needs no lease.
+
+Decisions where DSL.md is silent (docs/engine.md): times are epoch seconds
+(UTC floats) everywhere, as in the store and history; generated run ids are
+26-character sortable ids (48-bit milliseconds + 80 random bits, Crockford
+base32), so listing by id lists by creation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets as _secrets
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from types import TracebackType
+from typing import Any, TypeVar
+
+from wfdsl.dsl.model import Workflow
+
+from wfdsl.errors import HandlerRejected, RunNotFound, WfdslError
+
+from . import machine
+from .action_runner import ActionRunner
+from .actions import ActionRegistry, default_registry, load_modules
+from .clock import Clock, SystemClock, VirtualClock
+from .definitions import Definitions
+from .engine_loop import Driver, not_started
+from .input_check import check_input
+from .records import FINAL_STATUSES, Lease, RunFilter, RunRow
+from .run_view import Run
+from .schedules import Schedules, register_schedule
+from .sqlite_store import SqliteStore
+from .steps import (
+    ActionOutcome,
+    CallAction,
+    CallHandler,
+    CancelRun,
+    PauseRun,
+    ReplyHandler,
+    ResumeRun,
+    StartRun,
+    StepRun,
+    Trigger,
+)
+from .store import RunNotActive, Store
+
+__all__ = ["Engine", "new_run_id"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+# How long a control request waits for another process to let go of a run.
+_CONTROL_WAIT = 5.0
+
+
+def new_run_id() -> str:
+    """A 26-character id that sorts by creation time (ULID layout)."""
+    value = (int(time.time() * 1000) << 80) | int.from_bytes(_secrets.token_bytes(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+class Engine:
+    """Durable workflow runs on one SQLite file.
+
+    ``path`` is the database (``":memory:"`` for tests); ``clock`` a
+    :class:`SystemClock` (default) or :class:`VirtualClock`; ``actions`` an
+    :class:`ActionRegistry` whose actions this engine uses (on top of the
+    process-wide ``wfdsl.action`` registry). ``synchronous`` is SQLite's
+    (``FULL`` survives power loss; ``NORMAL`` only process crashes).
+    ``owner`` names this engine in run leases (default: host, pid, random).
+    ``allow_shell`` enables the built-in ``shell`` action. ``secrets`` is
+    where ``secret('NAME')`` reads (default: the environment).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = ":memory:",
+        clock: Clock | None = None,
+        actions: ActionRegistry | None = None,
+        *,
+        synchronous: str = "FULL",
+        owner: str | None = None,
+        lease_seconds: float = 30.0,
+        allow_shell: bool = False,
+        secrets: Mapping[str, str] | None = None,
+        store: Store | None = None,
+    ) -> None:
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.store: Store = (
+            store if store is not None else SqliteStore(str(path), synchronous=synchronous)
+        )
+        registry = default_registry().child("engine")
+        if actions is not None:
+            registry.merge(actions)
+        self.actions = registry
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease_seconds = lease_seconds
+        self.definitions = Definitions(self.store)
+        self._runner = ActionRunner(registry, clock=self.clock, allow_shell=allow_shell)
+        self.driver = Driver(
+            self.store,
+            self.definitions,
+            self._execute,
+            self.clock,
+            owner=self.owner,
+            lease_seconds=lease_seconds,
+            secrets=os.environ if secrets is None else secrets,
+        )
+        self._aio: asyncio.AbstractEventLoop | None = None
+        self._serving: asyncio.Task[None] | None = None
+        self._stop: asyncio.Event | None = None
+        self._closed = False
+        self._schedules: Any = None
+
+    # ------------------------------------------------------------ actions
+
+    def action(self, name: str, *, inline: bool = False) -> Callable[[_F], _F]:
+        """Decorator registering a sync or async callable for this engine."""
+        return self.actions.action(name, inline=inline)
+
+    async def _execute(self, call: CallAction) -> ActionOutcome:
+        return await self._runner.run(call)
+
+    # ------------------------------------------------------------ runs
+
+    def submit(
+        self,
+        doc: str | os.PathLike[str] | Mapping[str, Any],
+        input: Any = None,
+        run_id: str | None = None,
+        *,
+        break_at: str | None = None,
+    ) -> Run:
+        """Validate ``doc`` (a path, YAML text or a mapping) and ``input``,
+        store the definition and create the run (``id_reuse`` applies).
+        Raises ``ValidationError`` with every finding or violation, or
+        ``RunAlreadyExists``."""
+        workflow = self.register(doc)
+        check_input(workflow.input_schema, input, workflow=workflow.name)
+        return self.start(workflow, input=input, run_id=run_id, break_at=break_at)
+
+    def register(self, doc: str | os.PathLike[str] | Mapping[str, Any]) -> Workflow:
+        """Validate and store a definition without starting a run (a workflow
+        with a ``schedule`` is then fired by workers on this store)."""
+        workflow = self.definitions.submit(doc)
+        if workflow.imports:
+            load_modules(workflow.imports, origin=f"imports: of {workflow.name}")
+        register_schedule(self, workflow)
+        return workflow
+
+    def start(
+        self,
+        workflow: Workflow,
+        *,
+        input: Any = None,
+        run_id: str | None = None,
+        id_reuse: str | None = None,
+        break_at: str | None = None,
+    ) -> Run:
+        """Create a run of an already registered, compiled workflow (input
+        unchecked); what ``submit`` and schedules share."""
+        now = self.clock.now()
+        row = machine.new_run(
+            workflow,
+            run_id=run_id or new_run_id(),
+            input=input,
+            now=now,
+            break_at=(break_at,) if break_at else (),
+        )
+        row = self.store.create_run(row, (), id_reuse=id_reuse or workflow.id_reuse, now=now)
+        self.driver.poke(row.id)
+        return self._view(row)
+
+    def get(self, run_id: str) -> Run:
+        """The run as stored now; raises ``RunNotFound``."""
+        return self._view(self._row(run_id))
+
+    def list_runs(
+        self,
+        where: str | None = None,
+        status: str | None = None,
+        workflow: str | None = None,
+        limit: int = 100,
+    ) -> list[Run]:
+        """Runs matching, newest first; ``where`` is an expression over search
+        attributes and ``workflow``, ``status``, ``started_at``, ``ended_at``."""
+        rows = self.store.list_runs(
+            RunFilter(status=status, workflow=workflow, where=where, limit=limit)
+        )
+        return [self._view(row) for row in rows]
+
+    def history(self, run_id: str) -> list[Any]:
+        self._row(run_id)
+        return self.store.history(run_id)
+
+    def _row(self, run_id: str) -> RunRow:
+        row = self.store.get_run(run_id)
+        if row is None:
+            raise RunNotFound(f"no run with id {run_id!r}")
+        return row
+
+    def _view(self, row: RunRow) -> Run:
+        run_id = row.id
+        return Run.from_row(row, lambda: self.store.history(run_id))
+
+    # ------------------------------------------------------------ messages and control
+
+    def signal(self, run_id: str, channel: str, data: Any = None) -> None:
+        """Append a message to the run's inbox; durable when this returns."""
+        try:
+            self.store.send(run_id, channel, data, now=self.clock.now())
+        except RunNotActive as exc:
+            raise WfdslError(str(exc)) from None
+        self.driver.poke(run_id)
+
+    def call(self, run_id: str, handler: str, args: Any = None) -> Any:
+        """Call a handler (§7): its return value, or ``HandlerRejected``."""
+        call_id = uuid.uuid4().hex
+        reply = self._control(
+            run_id,
+            lambda now: CallHandler(now=now, handler=handler, args=args, call_id=call_id),
+            call_id=call_id,
+        )
+        if reply is None:
+            raise WfdslError(f"run {run_id!r}: handler {handler!r} gave no answer")
+        if not reply.ok:
+            raise HandlerRejected(
+                reply.message or f"handler {handler!r} rejected the call",
+                details={"error": reply.error},
+            )
+        return reply.value
+
+    def cancel(self, run_id: str, compensate: bool = False) -> Run:
+        """Cancel a run (``compensate``: run its undo actions first)."""
+        self._control(run_id, lambda now: CancelRun(now=now, compensate=compensate))
+        return self.get(run_id)
+
+    def pause(self, run_id: str) -> Run:
+        """No new transition starts until ``resume`` (actions in flight finish)."""
+        self._control(run_id, lambda now: PauseRun(now=now))
+        return self.get(run_id)
+
+    def resume(self, run_id: str) -> Run:
+        self._control(run_id, lambda now: ResumeRun(now=now))
+        return self.get(run_id)
+
+    def step(self, run_id: str) -> Run:
+        """On a paused run: perform exactly one transition, stay paused."""
+        self._control(run_id, lambda now: StepRun(now=now))
+        return self.get(run_id)
+
+    def _control(
+        self, run_id: str, make: Callable[[float], Trigger], *, call_id: str | None = None
+    ) -> ReplyHandler | None:
+        row = self._row(run_id)
+        lease = None if row.status in FINAL_STATUSES else self._take_lease(run_id)
+        driver = self.driver
+        try:
+            for _ in range(20):
+                row = self._row(run_id)
+                now = self.clock.now()
+                triggers: list[Trigger] = [make(now)]
+                if not_started(row):
+                    # Control of a run no loop has started yet: start it first.
+                    triggers.insert(0, StartRun(now=now))
+                prepared = driver.prepare(row, lease, triggers, now)
+                update = prepared.update
+                calls = [c for c in prepared.commands if isinstance(c, CallAction)]
+                if calls and run_id not in driver.held:
+                    # This engine's loop does not hold the run, so whoever
+                    # claims it next re-issues the calls (Recover).
+                    update = replace(update, run=replace(update.run, ready_at=now))
+                if prepared.changed:
+                    (result,) = self.store.commit([update], now=now)
+                    if result.outcome == "conflict":
+                        continue
+                    if result.outcome == "lease_lost":
+                        raise WfdslError(f"run {run_id!r}: another process took the run over")
+                    committed = replace(update.run, row_version=result.row_version)
+                    held = driver.held.get(run_id)
+                    if held is not None:
+                        held.row = committed
+                    for command in prepared.commands:
+                        if isinstance(command, CallAction) and held is not None:
+                            driver.start_call(committed, held.lease, command)
+                        elif hasattr(command, "call_id") and not isinstance(command, ReplyHandler):
+                            driver.cancel_call(run_id, command.call_id)
+                    if driver.on_transition is not None and update.events:
+                        driver.on_transition(committed, update.events)
+                driver.poke(run_id)
+                if call_id is None:
+                    return None
+                return next(
+                    (
+                        c
+                        for c in prepared.commands
+                        if isinstance(c, ReplyHandler) and c.call_id == call_id
+                    ),
+                    None,
+                )
+            raise WfdslError(f"run {run_id!r} keeps changing; try again")
+        finally:
+            if lease is not None and run_id not in driver.held:
+                self.store.release([lease])
+
+    def _take_lease(self, run_id: str) -> Lease | None:
+        held = self.driver.held.get(run_id)
+        if held is not None:
+            return held.lease
+        deadline = time.monotonic() + min(_CONTROL_WAIT, self.lease_seconds)
+        while True:
+            lease = self.store.claim(
+                run_id, self.owner, now=self.clock.now(), lease_seconds=self.lease_seconds
+            )
+            if lease is not None:
+                return lease
+            row = self._row(run_id)
+            if row.status in FINAL_STATUSES:
+                return None
+            if time.monotonic() >= deadline:
+                raise WfdslError(
+                    f"run {run_id!r} is being driven by another process that did not let go "
+                    f"within {min(_CONTROL_WAIT, self.lease_seconds):g}s; try again"
+                )
+            time.sleep(0.02)
+
+    # ------------------------------------------------------------ driving in this thread
+
+    def run_until_complete(self, run_id: str, timeout: float | None = None) -> Run:
+        """Drive until the run ends. On a ``VirtualClock`` skip ahead to the
+        next timer whenever nothing else is ready, and return the run as it is
+        (e.g. ``waiting``) once nothing can progress; on real time raise
+        ``TimeoutError`` after ``timeout`` seconds."""
+        self._row(run_id)
+        return self._run_sync(self._drive_until(run_id, timeout))
+
+    def run_until_idle(self) -> None:
+        """Drive every run until nothing is ready now, without moving time."""
+        self._run_sync(self._drive_idle())
+
+    def _run_sync(self, coro: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            coro.close()
+            raise RuntimeError(
+                "run_until_complete/run_until_idle drive in the calling thread and cannot "
+                "run inside an event loop; use `async with engine:` and `await engine.wait(run_id)`"
+            )
+        if self._aio is None or self._aio.is_closed():
+            self._aio = asyncio.new_event_loop()
+        return self._aio.run_until_complete(coro)
+
+    async def _drive_until(self, run_id: str, timeout: float | None) -> Run:
+        driver = self.driver
+        driver.bind(asyncio.get_running_loop())
+        virtual = isinstance(self.clock, VirtualClock)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            progressed = driver.tick()
+            row = self._row(run_id)
+            if row.status in FINAL_STATUSES:
+                return self._view(row)
+            if progressed or driver.pending or driver.poked:
+                continue
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"run {run_id!r} did not end within {timeout:g}s")
+            if virtual and not driver.in_flight:
+                assert isinstance(self.clock, VirtualClock)
+                nxt = self.store.next_ready_at(self.owner)
+                if nxt is not None and nxt <= self.clock.now():
+                    # Ready but not claimable by us (another process's lease).
+                    if not self._others_hold_work():
+                        return self._view(row)
+                elif not self.clock.skip_to_next(nxt):
+                    return self._view(row)
+                continue
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if remaining is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(driver.idle(), remaining + 0.001)
+            else:
+                await driver.idle()
+
+    def _others_hold_work(self) -> bool:
+        return False
+
+    async def _drive_idle(self) -> None:
+        driver = self.driver
+        driver.bind(asyncio.get_running_loop())
+        while True:
+            progressed = driver.tick()
+            if progressed or driver.pending or driver.poked:
+                continue
+            if driver.in_flight:
+                await driver.idle(until=self.clock.now())
+                continue
+            return
+
+    # ------------------------------------------------------------ serving on an app's loop
+
+    async def serve(self) -> None:
+        """Drive every run (and fire schedules) on the running loop until
+        cancelled or :meth:`stop` is called."""
+        driver = self.driver
+        driver.bind(asyncio.get_running_loop())
+        self._stop = asyncio.Event()
+
+        schedules = Schedules(self)
+        while not self._stop.is_set():
+            schedules.fire_due()
+            progressed = driver.tick()
+            if progressed or driver.pending or driver.poked:
+                await asyncio.sleep(0)
+                continue
+            await driver.idle(until=schedules.next_due())
+
+    def stop(self) -> None:
+        """Ask :meth:`serve` to return after the current tick."""
+        if self._stop is not None:
+            self._stop.set()
+        self.driver.wake()
+
+    async def wait(self, run_id: str, poll: float = 0.05) -> Run:
+        """While serving: wait until the run ends."""
+        while True:
+            run = self.get(run_id)
+            if run.done:
+                return run
+            await asyncio.sleep(poll)
+
+    async def __aenter__(self) -> Engine:
+        self._serving = asyncio.get_running_loop().create_task(self.serve())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+        if self._serving is not None:
+            self._serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._serving
+            self._serving = None
+        self._release_all()
+
+    # ------------------------------------------------------------ closing
+
+    def _release_all(self) -> None:
+        driver = self.driver
+        leases = [h.lease for h in driver.held.values()]
+        for held in driver.held.values():
+            for task in held.calls.values():
+                task.cancel()
+        driver.held.clear()
+        if leases:
+            with contextlib.suppress(Exception):
+                self.store.release(leases)
+
+    def close(self) -> None:
+        """Release leases and the store; another engine can carry on."""
+        if self._closed:
+            return
+        self._closed = True
+        self._release_all()
+        if self._aio is not None and not self._aio.is_closed():
+            loop = self._aio
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
+        self.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Engine(owner={self.owner!r}, clock={self.clock!r})"

@@ -1,0 +1,501 @@
+"""The driving loop: claim ready runs, advance them, group-commit, execute.
+
+One :meth:`Driver.tick` is the hot path (ARCHITECTURE.md "Speed"):
+
+1. gather work: runs with action outcomes that came back, runs this process
+   holds whose timer came due or that were poked, and a batch of ready runs
+   claimed from the store (``claim_ready`` takes their leases);
+2. call the pure machine for each (several triggers of one run are chained);
+3. commit every run's update in ONE store transaction (group commit);
+4. execute the commands of the updates that committed: start action calls
+   as asyncio tasks (their outcomes become triggers of a later tick), answer
+   handler calls, cancel calls of dropped branches.
+
+A run is held in memory (row + lease) only while an action of it is in
+flight; a run that only waits is released and costs rows, not memory. A
+conflict (someone committed to the run since it was read) reloads the row
+and re-applies the same triggers: the machine is pure, so that is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from wfdsl.dsl.model import Workflow
+
+from wfdsl.errors import WfdslError
+
+from . import machine
+from .clock import Clock
+from .definitions import Definitions
+from .records import FINAL_STATUSES, Event, InboxMessage, Lease, RunRow, RunUpdate
+from .steps import (
+    ActionOutcome,
+    CallAction,
+    CancelAction,
+    Command,
+    Recover,
+    ReplyHandler,
+    StartChild,
+    StartRun,
+    Transition,
+    Trigger,
+    Wake,
+)
+from .store import Store
+
+__all__ = ["ActionExecutor", "Driver", "Prepared", "not_started"]
+
+_log = logging.getLogger("wfdsl.engine")
+
+#: Signature of what runs one action call and reports how it went.
+ActionExecutor = Callable[[CallAction], Any]
+
+#: Child runs report their end to the parent on this internal channel.
+CHILD_CHANNEL = "__child__"
+
+
+@dataclass(slots=True)
+class _Held:
+    """A run this process drives right now: an action of it is in flight."""
+
+    row: RunRow
+    lease: Lease
+    calls: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Work:
+    row: RunRow
+    lease: Lease | None
+    triggers: list[Trigger]
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A run's transitions of one tick, ready to commit."""
+
+    update: RunUpdate
+    commands: list[Command]
+    triggers: list[Trigger]
+    changed: bool
+
+
+class Driver:
+    """Drives runs of one store for one engine (one owner id)."""
+
+    def __init__(
+        self,
+        store: Store,
+        definitions: Definitions,
+        execute: ActionExecutor,
+        clock: Clock,
+        *,
+        owner: str,
+        lease_seconds: float,
+        secrets: Mapping[str, str],
+        batch: int = 512,
+        poll_interval: float = 0.05,
+    ) -> None:
+        self.store = store
+        self.definitions = definitions
+        self.execute = execute
+        self.clock = clock
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+        self.secrets = secrets
+        self.batch = batch
+        self.poll_interval = poll_interval
+        self.held: dict[str, _Held] = {}
+        self.pending: dict[str, list[Trigger]] = {}
+        self.poked: set[str] = set()
+        self.replies: dict[str, ReplyHandler] = {}
+        self.break_at: dict[str, str] = {}
+        self.on_transition: Callable[[RunRow, Sequence[Event]], None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_renew = 0.0
+        self._seen_counter = -1
+        self.committed = 0
+
+    # ---------------------------------------------------------------- waking
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> asyncio.Event:
+        """Attach to the event loop that drives from now on."""
+        if self._loop is not loop or self._wake is None:
+            self._loop = loop
+            self._wake = asyncio.Event()
+        return self._wake
+
+    def wake(self) -> None:
+        """Something arrived (thread-safe): the loop stops sleeping."""
+        loop, event = self._loop, self._wake
+        if loop is None or event is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            event.set()
+        else:
+            with contextlib.suppress(RuntimeError):  # loop closed: nobody sleeps
+                loop.call_soon_threadsafe(event.set)
+
+    def poke(self, run_id: str) -> None:
+        """A run got a message or control request from this process."""
+        self.poked.add(run_id)
+        self.wake()
+
+    @property
+    def in_flight(self) -> int:
+        return sum(len(h.calls) for h in self.held.values())
+
+    # ---------------------------------------------------------------- one tick
+
+    def tick(self) -> int:
+        """Advance everything ready now; returns how many runs committed."""
+        now = self.clock.now()
+        self._renew(now)
+        work = self._gather(now)
+        if not work:
+            return 0
+        prepared: dict[str, Prepared] = {}
+        for run_id, item in work.items():
+            try:
+                prepared[run_id] = self.prepare(item.row, item.lease, item.triggers, now)
+            except Exception as exc:  # a poison run must not stop the others (G7)
+                _log.exception("run %r: cannot advance, leaving it for later", run_id)
+                self._park(item, exc, now)
+        to_commit = [p for p in prepared.values() if p.changed]
+        results = self.store.commit([p.update for p in to_commit], now=now) if to_commit else []
+        release: list[Lease] = []
+        for p, result in zip(to_commit, results, strict=True):
+            run_id = p.update.run.id
+            if result.outcome == "ok":
+                row = replace(p.update.run, row_version=result.row_version)
+                self._after_commit(row, p.update.lease, p.commands, p.update.events)
+                self.committed += 1
+            elif result.outcome == "conflict":
+                # Someone else committed (a handler call, a signal): reload
+                # and apply the same triggers again next tick.
+                self.pending.setdefault(run_id, [])[:0] = p.triggers
+                fresh = self.store.get_run(run_id)
+                held = self.held.get(run_id)
+                if fresh is not None and held is not None:
+                    held.row = fresh
+                elif fresh is not None and p.update.lease is not None:
+                    self.held[run_id] = _Held(fresh, p.update.lease)
+                self.poked.add(run_id)
+            else:  # lease_lost: another process drives it now
+                self._drop(run_id)
+        for p in prepared.values():
+            if not p.changed:
+                self._settle(p.update.run, p.update.lease, release)
+        for p, result in zip(to_commit, results, strict=True):
+            if result.outcome == "ok":
+                row = replace(p.update.run, row_version=result.row_version)
+                self._settle(row, p.update.lease, release)
+        if release:
+            self.store.release(release)
+        return len([r for r in results if r.outcome == "ok"])
+
+    def _gather(self, now: float) -> dict[str, _Work]:
+        work: dict[str, _Work] = {}
+        counter = self.store.change_counter()
+        external = counter != self._seen_counter
+        self._seen_counter = counter
+        for run_id, held in list(self.held.items()):
+            triggers = self.pending.pop(run_id, [])
+            due = held.row.ready_at is not None and held.row.ready_at <= now
+            if external or run_id in self.poked:
+                fresh = self.store.get_run(run_id)
+                if fresh is None:
+                    self._drop(run_id)
+                    continue
+                if fresh.row_version != held.row.row_version:
+                    held.row = fresh
+                due = due or (fresh.ready_at is not None and fresh.ready_at <= now)
+            self.poked.discard(run_id)
+            if triggers or due:
+                work[run_id] = _Work(held.row, held.lease, triggers or [Wake(now=now)])
+        # Outcomes of runs no longer held (lease lost, then regained) wait
+        # for the claim below.
+        # Claiming is a write transaction: only when something may be ready.
+        nxt = self.store.next_ready_at(self.owner)
+        if external or self.poked or self.pending or (nxt is not None and nxt <= now):
+            claimed = self.store.claim_ready(
+                self.owner, now=now, lease_seconds=self.lease_seconds, limit=self.batch
+            )
+        else:
+            claimed = []
+        # A poke is a hint to claim; a poked run that is not ready (paused,
+        # held elsewhere) is not work.
+        self.poked.clear()
+        for row, lease in claimed:
+            self.poked.discard(row.id)
+            triggers = self.pending.pop(row.id, [])
+            if row.id in work:
+                work[row.id].row, work[row.id].lease = row, lease
+                continue
+            held = self.held.get(row.id)
+            if held is not None:
+                held.row, held.lease = row, lease
+                work[row.id] = _Work(row, lease, triggers or [Wake(now=now)])
+            else:
+                # Taken over (start-up, expired lease, or released while it
+                # waited): re-issue calls that were started and never ended.
+                first: Trigger = StartRun(now=now) if not_started(row) else Recover(now=now)
+                work[row.id] = _Work(row, lease, [first, *triggers])
+        return work
+
+    # ---------------------------------------------------------------- advancing
+
+    def prepare(
+        self, row: RunRow, lease: Lease | None, triggers: Sequence[Trigger], now: float
+    ) -> Prepared:
+        """Apply ``triggers`` in order to ``row``: one update, its commands."""
+        workflow = self.definitions.get(row.definition_hash)
+        inbox = self.store.inbox(row.id)
+        start = row
+        events: list[Event] = []
+        commands: list[Command] = []
+        consumed: list[int] = []
+        outbox: list[InboxMessage] = []
+        inbox_seen = 0
+        progressed = False
+        for trigger in triggers:
+            t = self._advance(workflow, row, trigger, inbox)
+            row = t.run
+            events.extend(t.events)
+            commands.extend(t.commands)
+            if t.consumed:
+                consumed.extend(t.consumed)
+                gone = set(t.consumed)
+                inbox = [m for m in inbox if m.seq not in gone]
+            outbox.extend(t.outbox)
+            inbox_seen = max(inbox_seen, t.inbox_seen)
+            progressed = progressed or t.status == "progressed"
+        new_runs, new_run_events, child_outbox = self._children(workflow, row, commands, now)
+        outbox.extend(child_outbox)
+        if row.parent_run and row.status in FINAL_STATUSES and start.status not in FINAL_STATUSES:
+            # A child's end reaches its parent in the same transaction.
+            outbox.append(
+                InboxMessage(
+                    run_id=row.parent_run,
+                    channel=CHILD_CHANNEL,
+                    data={
+                        "run_id": row.id,
+                        "status": row.status,
+                        "output": row.output,
+                        "error": None if row.error is None else dict(row.error),
+                    },
+                    sent_at=now,
+                )
+            )
+        changed = bool(events or consumed or outbox or new_runs or row != start or inbox_seen)
+        update = RunUpdate(
+            run=row,
+            expected_version=start.row_version,
+            events=tuple(events),
+            consumed=tuple(consumed),
+            outbox=tuple(outbox),
+            new_runs=tuple(new_runs),
+            new_run_events=tuple(new_run_events),
+            inbox_seen=inbox_seen,
+            lease=lease,
+        )
+        return Prepared(update, commands, list(triggers), changed)
+
+    def _advance(
+        self, workflow: Workflow, row: RunRow, trigger: Trigger, inbox: Sequence[InboxMessage]
+    ) -> Transition:
+        return machine.advance(workflow, row, trigger, inbox=tuple(inbox), secrets=self.secrets)
+
+    def _children(
+        self, workflow: Workflow, parent: RunRow, commands: Iterable[Command], now: float
+    ) -> tuple[list[RunRow], list[Event], list[InboxMessage]]:
+        rows: list[RunRow] = []
+        events: list[Event] = []
+        outbox: list[InboxMessage] = []
+        for command in commands:
+            if not isinstance(command, StartChild):
+                continue
+            if self.store.get_run(command.run_id) is not None:
+                continue  # a recovered parent: the child exists already
+            try:
+                child_wf = self.definitions.resolve_child(
+                    command.workflow, command.base_file or workflow.file
+                )
+                from .input_check import check_input
+
+                check_input(child_wf.input_schema, command.input, workflow=child_wf.name)
+                child = machine.new_run(
+                    child_wf,
+                    run_id=command.run_id,
+                    input=command.input,
+                    now=now,
+                    parent_run=command.parent_run,
+                )
+            except WfdslError as exc:
+                outbox.append(
+                    InboxMessage(
+                        run_id=parent.id,
+                        channel=CHILD_CHANNEL,
+                        data={
+                            "run_id": command.run_id,
+                            "status": "failed",
+                            "output": None,
+                            "error": {
+                                "error": getattr(exc, "error_name", type(exc).__name__),
+                                "message": str(exc),
+                            },
+                        },
+                        sent_at=now,
+                    )
+                )
+                continue
+            rows.append(child)
+        return rows, events, outbox
+
+    # ---------------------------------------------------------------- after commit
+
+    def _after_commit(
+        self,
+        row: RunRow,
+        lease: Lease | None,
+        commands: Sequence[Command],
+        events: Sequence[Event],
+    ) -> None:
+        held = self.held.get(row.id)
+        if held is not None:
+            held.row = row
+        if self.on_transition is not None and events:
+            self.on_transition(row, events)
+        for command in commands:
+            if isinstance(command, CallAction):
+                self.start_call(row, lease, command)
+            elif isinstance(command, CancelAction):
+                self.cancel_call(row.id, command.call_id)
+            elif isinstance(command, ReplyHandler):
+                self.replies[command.call_id] = command
+
+    def start_call(self, row: RunRow, lease: Lease | None, call: CallAction) -> None:
+        """Run one action call as a task on the driving loop."""
+        held = self.held.get(row.id)
+        if held is None:
+            if lease is None:
+                return
+            held = self.held[row.id] = _Held(row, lease)
+        if call.call_id in held.calls:
+            return
+        loop = self._loop or asyncio.get_event_loop()
+        task = loop.create_task(self._run_call(call))
+        held.calls[call.call_id] = task
+
+    async def _run_call(self, call: CallAction) -> None:
+        try:
+            outcome = await self.execute(call)
+        except asyncio.CancelledError:
+            return
+        except Exception as exc:  # the executor reports errors; this is a last resort
+            outcome = ActionOutcome(
+                now=self.clock.now(),
+                call_id=call.call_id,
+                ok=False,
+                error=type(exc).__name__,
+                message=str(exc),
+            )
+        held = self.held.get(call.run_id)
+        if held is not None:
+            held.calls.pop(call.call_id, None)
+        self.pending.setdefault(call.run_id, []).append(outcome)
+        if self._wake is not None:
+            self._wake.set()
+
+    def cancel_call(self, run_id: str, call_id: str) -> None:
+        held = self.held.get(run_id)
+        if held is None:
+            return
+        task = held.calls.pop(call_id, None)
+        if task is not None:
+            task.cancel()
+
+    def _settle(self, row: RunRow, lease: Lease | None, release: list[Lease]) -> None:
+        """Keep a run in memory only while one of its calls is in flight."""
+        held = self.held.get(row.id)
+        if held is not None and held.calls and row.status not in FINAL_STATUSES:
+            held.row = row
+            return
+        if held is not None and not self.pending.get(row.id):
+            del self.held[row.id]
+            if lease is None:
+                lease = held.lease
+        if lease is not None and row.id not in self.held and not self.pending.get(row.id):
+            release.append(lease)
+
+    def _drop(self, run_id: str) -> None:
+        held = self.held.pop(run_id, None)
+        if held is not None:
+            for task in held.calls.values():
+                task.cancel()
+        self.pending.pop(run_id, None)
+
+    def _park(self, item: _Work, exc: Exception, now: float) -> None:
+        # Leave the run untouched but not ready, so it cannot spin the loop;
+        # its lease lapses and a restart (or a fix) picks it up again.
+        self.held.pop(item.row.id, None)
+        self.pending.pop(item.row.id, None)
+
+    def _renew(self, now: float) -> None:
+        if not self.held or now - self._last_renew < self.lease_seconds / 3:
+            return
+        self._last_renew = now
+        leases = [h.lease for h in self.held.values()]
+        kept = {
+            lease.run_id: lease
+            for lease in self.store.renew(leases, now=now, lease_seconds=self.lease_seconds)
+        }
+        for run_id in list(self.held):
+            lease = kept.get(run_id)
+            if lease is None:
+                self._drop(run_id)
+            else:
+                self.held[run_id].lease = lease
+
+    # ---------------------------------------------------------------- sleeping
+
+    async def idle(self, *, until: float | None = None) -> None:
+        """Sleep until the next timer, a wake-up, or the poll interval for
+        other processes' commits (``change_counter``), whichever is first."""
+        wake = self.bind(asyncio.get_running_loop())
+        if wake.is_set():
+            wake.clear()
+            return
+        due = self.store.next_ready_at(self.owner)
+        if until is not None:
+            due = until if due is None else min(due, until)
+        deadline = time.monotonic() + self.poll_interval
+        counter = self.store.change_counter()
+        while not wake.is_set():
+            step_until = None if due is None else due
+            # The wall-clock poll slice: check other processes' commits.
+            try:
+                await asyncio.wait_for(self.clock.wait(step_until, wake), self.poll_interval)
+                break
+            except TimeoutError:
+                pass
+            if self.store.change_counter() != counter or time.monotonic() >= deadline:
+                break
+        wake.clear()
+
+
+def not_started(row: RunRow) -> bool:
+    """A run created by ``submit`` or a parent, that no trigger has touched yet."""
+    return not row.state.get("seq")

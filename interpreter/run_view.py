@@ -1,0 +1,106 @@
+"""The public :class:`Run`: a snapshot of one run for users of the API.
+
+Times are epoch seconds (UTC) as floats, the same numbers the store, the
+history events and ``VirtualClock.now()`` use, so a test can compare them
+with the clock directly; :meth:`Run.started` / :meth:`Run.ended` give aware
+datetimes for display. ``history()`` reads the store each time it is called
+(a snapshot never holds a run's whole history in memory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .records import Event, RunRow
+
+__all__ = ["Event", "Run"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Run:
+    """One run as it was when it was read (DSL.md §12)."""
+
+    id: str
+    workflow: str
+    version: str | None
+    status: str
+    input: Any = None
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    output: Any = None
+    error: Mapping[str, Any] | None = None
+    started_at: float = 0.0
+    ended_at: float | None = None
+    search: Mapping[str, Any] = field(default_factory=dict)
+    parent_run: str | None = None
+    definition_hash: str = ""
+    _history: Callable[[], list[Event]] | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_row(cls, row: RunRow, history: Callable[[], list[Event]] | None = None) -> Run:
+        return cls(
+            id=row.id,
+            workflow=row.workflow,
+            version=row.version,
+            status=row.status,
+            input=row.input,
+            vars=row.vars,
+            output=row.output,
+            error=row.error,
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            search=row.search,
+            parent_run=row.parent_run,
+            definition_hash=row.definition_hash,
+            _history=history,
+        )
+
+    @property
+    def done(self) -> bool:
+        """Whether the run has ended (completed, failed or cancelled)."""
+        return self.status in ("completed", "failed", "cancelled")
+
+    @property
+    def started(self) -> datetime:
+        """``started_at`` as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.started_at, UTC)
+
+    @property
+    def ended(self) -> datetime | None:
+        """``ended_at`` as an aware UTC datetime, ``None`` while it runs."""
+        return None if self.ended_at is None else datetime.fromtimestamp(self.ended_at, UTC)
+
+    def history(self) -> list[Event]:
+        """Every event of the run, oldest first (read from the store now)."""
+        return [] if self._history is None else self._history()
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain mapping for ``--json`` output and the HTTP API."""
+        return {
+            "id": self.id,
+            "workflow": self.workflow,
+            "version": self.version,
+            "status": self.status,
+            "input": self.input,
+            "vars": dict(self.vars),
+            "output": self.output,
+            "error": None if self.error is None else dict(self.error),
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "search": dict(self.search),
+            "parent_run": self.parent_run,
+            "definition_hash": self.definition_hash,
+        }
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """One history event as a plain mapping."""
+    return {
+        "seq": event.seq,
+        "type": event.type,
+        "time": event.time,
+        "state": event.state,
+        "data": dict(event.data),
+    }

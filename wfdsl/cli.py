@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import click
 
-from wfdsl import cli_graph, cli_validate
+from wfdsl import cli_graph, cli_run, cli_runs, cli_validate
 
 __all__ = ["EXIT_INTERNAL", "cli", "main"]
 
@@ -35,6 +35,10 @@ def cli() -> None:
 cli.add_command(cli_validate.validate)
 cli.add_command(cli_validate.schema)
 cli.add_command(cli_graph.graph)
+cli.add_command(cli_run.run)
+cli.add_command(cli_run.worker)
+for command in cli_runs.COMMANDS:
+    cli.add_command(command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -209,9 +209,17 @@ def main() -> None:
         "checks": lambda: list(run_checks(CheckContext(workflow, doc.source_map, "bench.yaml"))),
     }
     try:
+        from wfdsl.dsl import api
         from wfdsl.dsl.api import validate_text
 
-        stages["total (validate_text)"] = lambda: validate_text(text, "bench.yaml")
+        def total() -> object:
+            # compile_text caches by text; a cold run is what a new document costs.
+            cache_clear = getattr(getattr(api, "_compile_cached", None), "cache_clear", None)
+            if cache_clear is not None:
+                cache_clear()
+            return validate_text(text, "bench.yaml")
+
+        stages["total (validate_text)"] = total
     except ImportError:  # the api module lands separately
         pass
     baselines: dict[str, Callable[[], object]] = {

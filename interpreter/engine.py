@@ -354,7 +354,8 @@ class Engine:
         (e.g. ``waiting``) once nothing can progress; on real time raise
         ``TimeoutError`` after ``timeout`` seconds."""
         self._row(run_id)
-        return self._run_sync(self._drive_until(run_id, timeout))
+        run: Run = self._run_sync(self._drive_until(run_id, timeout))
+        return run
 
     def run_until_idle(self) -> None:
         """Drive every run until nothing is ready now, without moving time."""

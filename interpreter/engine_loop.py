@@ -244,9 +244,9 @@ class Driver:
             if row.id in work:
                 work[row.id].row, work[row.id].lease = row, lease
                 continue
-            held = self.held.get(row.id)
-            if held is not None:
-                held.row, held.lease = row, lease
+            already = self.held.get(row.id)
+            if already is not None:
+                already.row, already.lease = row, lease
                 work[row.id] = _Work(row, lease, triggers or [Wake(now=now)])
             else:
                 # Taken over (start-up, expired lease, or released while it

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]
 from wfdsl.dsl.model import Workflow
 
 from wfdsl.errors import RunAlreadyExists, WfdslError

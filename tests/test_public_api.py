@@ -19,6 +19,14 @@ DOCUMENTED = {
     "load",
     "validate",
     "Finding",
+    # DSL.md §12: the engine and what it hands out
+    "Engine",
+    "Run",
+    "Event",
+    "ActionContext",
+    "VirtualClock",
+    "SystemClock",
+    "action",
 }
 
 

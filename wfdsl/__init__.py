@@ -14,15 +14,27 @@ from wfdsl.errors import (
     ValidationError,
     WfdslError,
 )
+from wfdsl.interpreter.actions import ActionContext, action
+from wfdsl.interpreter.clock import SystemClock, VirtualClock
+from wfdsl.interpreter.engine import Engine
+from wfdsl.interpreter.records import Event
+from wfdsl.interpreter.run_view import Run
 
 __all__ = [
+    "ActionContext",
+    "Engine",
+    "Event",
     "ExpressionError",
     "Finding",
     "HandlerRejected",
+    "Run",
     "RunAlreadyExists",
     "RunNotFound",
+    "SystemClock",
     "ValidationError",
+    "VirtualClock",
     "WfdslError",
+    "action",
     "load",
     "validate",
 ]

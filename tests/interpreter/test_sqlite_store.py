@@ -113,9 +113,7 @@ def test_json_scalars_survive_text_affinity(store: SqliteStore) -> None:
 
 def test_history_after_seq(store: SqliteStore) -> None:
     create(store)
-    update = RunUpdate(
-        run=make_run(), expected_version=0, events=(event("r1", 2), event("r1", 3))
-    )
+    update = RunUpdate(run=make_run(), expected_version=0, events=(event("r1", 2), event("r1", 3)))
     assert store.commit([update], now=11.0)[0].outcome == "ok"
     assert [e.seq for e in store.history("r1")] == [1, 2, 3]
     assert store.history("r1", after_seq=2) == [event("r1", 3)]
@@ -131,7 +129,12 @@ def test_schedules_round_trip(store: SqliteStore) -> None:
 
 def test_list_runs_filters_and_orders_newest_first(store: SqliteStore) -> None:
     for number in range(5):
-        create(store, f"r{number}", started_at=float(number), status="waiting" if number % 2 else "running")
+        create(
+            store,
+            f"r{number}",
+            started_at=float(number),
+            status="waiting" if number % 2 else "running",
+        )
     assert [r.id for r in store.list_runs(RunFilter())] == ["r4", "r3", "r2", "r1", "r0"]
     assert [r.id for r in store.list_runs(RunFilter(status="waiting"))] == ["r3", "r1"]
     assert [r.id for r in store.list_runs(RunFilter(workflow="nope"))] == []
@@ -202,13 +205,31 @@ def test_group_commit_refuses_conflict_and_lost_lease_but_applies_the_rest(
 ) -> None:
     for run_id in ("a", "b", "c", "d"):
         create(store, run_id)
-    leases = {run.id: lease for run, lease in store.claim_ready("me", now=20.0, lease_seconds=30, limit=10)}
+    leases = {
+        run.id: lease
+        for run, lease in store.claim_ready("me", now=20.0, lease_seconds=30, limit=10)
+    }
     assert sorted(leases) == ["a", "b", "c", "d"]
     stale_lease = replace(leases["c"], generation=leases["c"].generation - 1)
     updates = [
-        RunUpdate(run=make_run("a", vars={"x": 1}), expected_version=0, events=(event("a", 2),), lease=leases["a"]),
-        RunUpdate(run=make_run("b", vars={"x": 2}), expected_version=7, events=(event("b", 2),), lease=leases["b"]),
-        RunUpdate(run=make_run("c", vars={"x": 3}), expected_version=0, events=(event("c", 2),), lease=stale_lease),
+        RunUpdate(
+            run=make_run("a", vars={"x": 1}),
+            expected_version=0,
+            events=(event("a", 2),),
+            lease=leases["a"],
+        ),
+        RunUpdate(
+            run=make_run("b", vars={"x": 2}),
+            expected_version=7,
+            events=(event("b", 2),),
+            lease=leases["b"],
+        ),
+        RunUpdate(
+            run=make_run("c", vars={"x": 3}),
+            expected_version=0,
+            events=(event("c", 2),),
+            lease=stale_lease,
+        ),
         RunUpdate(run=make_run("d", vars={"x": 4}), expected_version=0, events=(event("d", 2),)),
     ]
     results = store.commit(updates, now=21.0)
@@ -257,7 +278,12 @@ def test_commit_writes_consumed_outbox_and_children(store: SqliteStore) -> None:
     other_run = store.get_run("other")
     assert other_run is not None and other_run.ready_at == 10.0  # already earlier than now
     # A recovered parent re-creating the same child keeps the existing one.
-    again = RunUpdate(run=got, expected_version=1, new_runs=(replace(child, vars={"dup": 1}),), inbox_seen=message.seq)
+    again = RunUpdate(
+        run=got,
+        expected_version=1,
+        new_runs=(replace(child, vars={"dup": 1}),),
+        inbox_seen=message.seq,
+    )
     assert store.commit([again], now=13.0)[0].outcome == "ok"
     kept = store.get_run("child")
     assert kept is not None and kept.vars == child.vars
@@ -266,7 +292,9 @@ def test_commit_writes_consumed_outbox_and_children(store: SqliteStore) -> None:
 def test_a_new_run_id_taken_by_a_stranger_is_a_conflict(store: SqliteStore) -> None:
     parent = create(store, "parent")
     create(store, "taken")
-    update = RunUpdate(run=parent, expected_version=0, new_runs=(make_run("taken", parent_run="parent"),))
+    update = RunUpdate(
+        run=parent, expected_version=0, new_runs=(make_run("taken", parent_run="parent"),)
+    )
     assert store.commit([update], now=11.0)[0].outcome == "conflict"
 
 
@@ -278,7 +306,12 @@ def test_outbox_wakes_an_active_target_and_skips_finished_ones(store: SqliteStor
         InboxMessage(run_id="sleeper", channel="wake"),
         InboxMessage(run_id="done", channel="late"),
     )
-    assert store.commit([RunUpdate(run=sender, expected_version=0, outbox=outbox)], now=15.0)[0].outcome == "ok"
+    assert (
+        store.commit([RunUpdate(run=sender, expected_version=0, outbox=outbox)], now=15.0)[
+            0
+        ].outcome
+        == "ok"
+    )
     sleeper = store.get_run("sleeper")
     assert sleeper is not None and sleeper.ready_at == 15.0
     assert store.inbox("done") == []
@@ -294,7 +327,10 @@ def test_finished_runs_leave_the_ready_index(store: SqliteStore) -> None:
 
 
 def test_commit_of_an_unknown_run_is_a_conflict(store: SqliteStore) -> None:
-    assert store.commit([RunUpdate(run=make_run("ghost"), expected_version=0)], now=1.0)[0].outcome == "conflict"
+    assert (
+        store.commit([RunUpdate(run=make_run("ghost"), expected_version=0)], now=1.0)[0].outcome
+        == "conflict"
+    )
     assert store.commit([], now=1.0) == []
 
 
@@ -365,10 +401,15 @@ def test_a_run_cannot_finish_over_a_message_it_has_not_seen(store: SqliteStore) 
     run = create(store)
     message = store.send("r1", "late", 1, now=30.0)
     done = replace(run, status="completed", ended_at=31.0)
-    assert store.commit([RunUpdate(run=done, expected_version=0)], now=31.0)[0].outcome == "conflict"
-    assert store.commit(
-        [RunUpdate(run=done, expected_version=0, inbox_seen=message.seq)], now=31.0
-    )[0].outcome == "ok"
+    assert (
+        store.commit([RunUpdate(run=done, expected_version=0)], now=31.0)[0].outcome == "conflict"
+    )
+    assert (
+        store.commit([RunUpdate(run=done, expected_version=0, inbox_seen=message.seq)], now=31.0)[
+            0
+        ].outcome
+        == "ok"
+    )
     # Consuming it in the same update counts as seeing it.
     other = create(store, "r2")
     message = store.send("r2", "late", 1, now=30.0)
@@ -392,7 +433,9 @@ def test_claim_ready_takes_due_runs_in_order(store: SqliteStore) -> None:
     assert store.claim_ready("you", now=35.0, lease_seconds=10, limit=10) == []
     # Ours again: same generation, longer lease.
     again = store.claim_ready("me", now=35.0, lease_seconds=10, limit=1)
-    assert [(r.id, lease.generation, lease.expires_at) for r, lease in again] == [("early", 1, 45.0)]
+    assert [(r.id, lease.generation, lease.expires_at) for r, lease in again] == [
+        ("early", 1, 45.0)
+    ]
 
 
 def test_expired_lease_is_taken_over_and_the_old_owner_cannot_commit(store: SqliteStore) -> None:
@@ -401,15 +444,24 @@ def test_expired_lease_is_taken_over_and_the_old_owner_cannot_commit(store: Sqli
     assert store.claim("r1", "new", now=14.0, lease_seconds=5) is None  # still held
     [(_, new)] = store.claim_ready("new", now=16.0, lease_seconds=5, limit=1)
     assert new.generation == old.generation + 1
-    assert store.commit([RunUpdate(run=run, expected_version=0, lease=old)], now=16.0)[0].outcome == "lease_lost"
+    assert (
+        store.commit([RunUpdate(run=run, expected_version=0, lease=old)], now=16.0)[0].outcome
+        == "lease_lost"
+    )
     assert store.renew([old], now=16.0, lease_seconds=5) == []
-    assert store.commit([RunUpdate(run=run, expected_version=0, lease=new)], now=16.0)[0].outcome == "ok"
+    assert (
+        store.commit([RunUpdate(run=run, expected_version=0, lease=new)], now=16.0)[0].outcome
+        == "ok"
+    )
 
 
 def test_an_expired_lease_nobody_took_still_commits(store: SqliteStore) -> None:
     run = create(store)
     [(_, lease)] = store.claim_ready("me", now=10.0, lease_seconds=1, limit=1)
-    assert store.commit([RunUpdate(run=run, expected_version=0, lease=lease)], now=100.0)[0].outcome == "ok"
+    assert (
+        store.commit([RunUpdate(run=run, expected_version=0, lease=lease)], now=100.0)[0].outcome
+        == "ok"
+    )
 
 
 def test_claim_renew_release(store: SqliteStore) -> None:
@@ -467,7 +519,9 @@ def test_new_file_is_migrated_and_in_wal_mode(db_path: str) -> None:
     try:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
         assert {"definitions", "runs", "events", "inbox", "search", "schedules"} <= tables
     finally:
         conn.close()

@@ -1,10 +1,16 @@
 """YAML text in, a positioned tree, a plain JSON copy and findings out.
 
-The loader is the one place that talks to ruamel.yaml. It composes the text
-once into ruamel's node graph and walks that graph itself, because the nodes
-still hold what the constructed objects lose: every key twice when a key is
-duplicated, where each node ends, and which nodes an alias shares. From the
-same nodes ruamel then constructs the round-trip tree the designer edits.
+The loader is the one place that talks to the YAML libraries. It composes the
+text into a node graph and walks that graph itself, because the nodes still
+hold what constructed objects lose: every key twice when a key is duplicated,
+where each node ends, and which nodes an alias shares.
+
+Two composers give the same graph: libyaml (through PyYAML), ten times
+faster, for the validation path; and ruamel.yaml's round-trip composer, the
+reference. Whenever libyaml fails or meets something only ruamel reproduces
+exactly, the text is composed again with ruamel, so every finding's position
+and wording is ruamel's. The round-trip tree the designer edits is built from
+the text only when asked for (:attr:`LoadedDocument.tree`).
 
 Everything that can go wrong with the text becomes a :class:`Finding`
 (WF001-WF009); :func:`parse_document` never raises for any input.
@@ -13,19 +19,27 @@ Everything that can go wrong with the text becomes a :class:`Finding`
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.nodes import MappingNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
+
+try:
+    import yaml as pyyaml  # type: ignore[import-untyped]
+    from yaml.cyaml import CParser  # type: ignore[import-untyped]
+except ImportError:  # PyYAML without libyaml, or none at all: ruamel alone
+    CParser = None
 
 from .findings import CODES, Finding
 from .source import JsonPath, SourceMap
-from .yaml_plain import PlainBuilder
+from .yaml_plain import PLAIN, NeedsRuamel, PlainBuilder
 from .yaml_scan import line_starts, split_lines, too_deep, unquoted_expression
 
 __all__ = [
@@ -49,19 +63,19 @@ bound as expressions. ruamel's composer recurses a few frames per level and
 fails near 200 levels, so this also keeps it far from the stack limit."""
 
 
-@dataclass(frozen=True, slots=True)
+# No slots: `tree` is a cached property, kept in the instance's __dict__.
+@dataclass(frozen=True)
 class LoadedDocument:
-    """One parsed document: its text, ruamel tree, plain data, positions and findings.
+    """One parsed document: its text, plain data, positions and findings.
 
-    ``tree`` is the ruamel round-trip root (a ``CommentedMap``) the designer
-    edits, ``data`` a plain JSON copy (dict/list/str/int/float/bool/None) the
-    schema check and the compiler read. Both are ``None`` when the text could
-    not be read as one mapping.
+    ``data`` is a plain JSON copy (dict/list/str/int/float/bool/None) the
+    schema check and the compiler read; ``None`` when the text could not be
+    read as one mapping. :attr:`tree` is the ruamel round-trip root the
+    designer edits, built on first access.
     """
 
     text: str
     file: str | None
-    tree: Any
     data: Any
     source_map: SourceMap
     findings: tuple[Finding, ...]
@@ -70,6 +84,28 @@ class LoadedDocument:
     def ok(self) -> bool:
         """No error finding, and a mapping to work on."""
         return self.data is not None and not any(f.severity == "error" for f in self.findings)
+
+    @cached_property
+    def tree(self) -> Any:
+        """The ruamel round-trip root (a ``CommentedMap``), or ``None`` without ``data``.
+
+        Built from ``text`` on first access and kept: validation never needs
+        it, and it costs as much as the rest of the loading together.
+        """
+        if self.data is None:
+            return None
+        body = self.text[1:] if self.text.startswith("\ufeff") else self.text
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _round_trip_yaml().load(body)
+
+
+def _round_trip_yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    # Duplicates are found in the node graph, where every occurrence is still
+    # there, so all of them are reported instead of only the first.
+    yaml.allow_duplicate_keys = True
+    return yaml
 
 
 def _finding(
@@ -140,7 +176,7 @@ def _too_large(file: str | None) -> Finding:
 def _failed(
     text: str, file: str | None, *findings: Finding, nodes: SourceMap | None = None
 ) -> LoadedDocument:
-    return LoadedDocument(text, file, None, None, nodes or SourceMap(file), tuple(findings))
+    return LoadedDocument(text, file, None, nodes or SourceMap(file), tuple(findings))
 
 
 def parse_document(text: str, file: str | None = None) -> LoadedDocument:
@@ -158,10 +194,78 @@ def parse_document(text: str, file: str | None = None) -> LoadedDocument:
     deep = too_deep(body, MAX_DEPTH)
     if deep is not None:
         return _failed(text, file, _nesting_finding(file, *deep))
-    yaml = YAML(typ="rt")
-    # Duplicates are found in the node graph, where every occurrence is still
-    # there, so all of them are reported instead of only the first.
-    yaml.allow_duplicate_keys = True
+    if CParser is not None:
+        fast = _parse_fast(text, body, file)
+        if fast is not None:
+            return fast
+    return _parse_ruamel(text, body, file)
+
+
+# Texts libyaml reads differently from ruamel go to ruamel directly: libyaml
+# counts NEL, LS and PS as line breaks and a BOM inside the text as no column,
+# accepts tabs where ruamel refuses them, and a directive may switch ruamel to
+# YAML 1.1. None of these belongs in a workflow; they only cost speed.
+_FAST_REFUSES = re.compile("[\t\x85\ufeff\u2028\u2029]|^%", re.MULTILINE)
+# An anchor or alias name: libyaml ends it at the first character outside
+# [0-9A-Za-z_-] (and fails if there is none), ruamel only at a blank or flow
+# indicator. A name that continues past that run is read differently.
+_ANCHOR_OR_ALIAS = re.compile(
+    r"(?:^|[\s\[{,])[&*][0-9A-Za-z_-]+[^\s,\[\]{}0-9A-Za-z_-]", re.MULTILINE
+)
+
+
+def _fast_refuses(body: str) -> bool:
+    if _FAST_REFUSES.search(body):
+        return True
+    return ("&" in body or "*" in body) and _ANCHOR_OR_ALIAS.search(body) is not None
+
+
+class _Composer(CParser if CParser is not None else object):  # type: ignore[misc]
+    """libyaml's composer, leaving plain scalars untyped (YAML 1.1 would type them)."""
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+    def resolve(self, kind: Any, value: str, implicit: tuple[bool, bool]) -> str:
+        if kind is pyyaml.ScalarNode:
+            return PLAIN if implicit[0] else "tag:yaml.org,2002:str"
+        return "tag:yaml.org,2002:seq" if kind is pyyaml.SequenceNode else "tag:yaml.org,2002:map"
+
+
+def _parse_fast(text: str, body: str, file: str | None) -> LoadedDocument | None:
+    """The document from libyaml's nodes, or ``None`` when ruamel must say it."""
+    if _fast_refuses(body):
+        return None
+    try:
+        composer = _Composer(body)
+        try:
+            root = composer.get_single_node()
+        finally:
+            composer.dispose()
+    except MemoryError:
+        raise
+    except Exception:  # any parse error: ruamel's message and position are the finding
+        return None
+    if root is None or root.id != "mapping":
+        return None
+    if "&" in body and _alias_blowup(root) is not None:
+        return None
+    builder = PlainBuilder(_round_trip_yaml(), body, file, MAX_DEPTH, fast=True)
+    try:
+        data = builder.build(root)
+    except (NeedsRuamel, RecursionError):
+        return None
+    if builder.too_deep_at is not None:
+        return None
+    return LoadedDocument(text, file, data, SourceMap(file, builder.nodes), tuple(builder.findings))
+
+
+def _parse_ruamel(text: str, body: str, file: str | None) -> LoadedDocument:
+    """The document from ruamel's nodes: the reference, and every finding's source."""
+    yaml = _round_trip_yaml()
     try:
         with warnings.catch_warnings():
             # ruamel warns (ReusedAnchorWarning) where YAML allows a later
@@ -240,7 +344,10 @@ def parse_document(text: str, file: str | None = None) -> LoadedDocument:
     if builder.too_deep_at is not None:
         line, col = builder.too_deep_at
         return _failed(text, file, _nesting_finding(file, line, col), nodes=source_map)
-    return LoadedDocument(text, file, tree, data, source_map, tuple(builder.findings))
+    doc = LoadedDocument(text, file, data, source_map, tuple(builder.findings))
+    # The tree was needed anyway (constructing it is what finds some errors).
+    doc.__dict__["tree"] = tree
+    return doc
 
 
 def _nesting_finding(file: str | None, line: int, col: int) -> Finding:
@@ -312,7 +419,7 @@ def _reader_finding(text: str, file: str | None, exc: ReaderError) -> Finding:
     )
 
 
-def _alias_blowup(root: Node) -> tuple[Node, JsonPath, int] | None:
+def _alias_blowup(root: Any) -> tuple[Any, JsonPath, int] | None:
     """Where aliases expand past :data:`MAX_ALIAS_NODES`, without expanding anything.
 
     Each node's expanded size is memoised by identity, so nine levels of nine
@@ -323,7 +430,7 @@ def _alias_blowup(root: Node) -> tuple[Node, JsonPath, int] | None:
     """
     sizes: dict[int, int] = {}
 
-    def size(node: Node) -> int:
+    def size(node: Any) -> int:
         known = sizes.get(id(node))
         if known is not None:
             return known
@@ -347,23 +454,26 @@ def _alias_blowup(root: Node) -> tuple[Node, JsonPath, int] | None:
             continue
         seen_once.add(id(visited))
         stack.extend(child for _, child in _children(visited))
-    node: Node = root
+    node: Any = root
     path: JsonPath = ()
     while True:
         bigger = [(k, c) for k, c in _children(node) if sizes[id(c)] > MAX_ALIAS_NODES]
         if not bigger:
             break
         key, child = max(bigger, key=lambda kc: sizes[id(kc[1])])
-        if id(child) in shared or child.anchor is not None:
+        if id(child) in shared or getattr(child, "anchor", None) is not None:
             break
         node, path = child, (*path, key)
     return node, path, added
 
 
-def _children(node: Node) -> Iterator[tuple[str | int, Node]]:
-    """A node's children with their path key (the key's text for mappings)."""
-    if isinstance(node, MappingNode):
+def _children(node: Any) -> Iterator[tuple[str | int, Any]]:
+    """A node's children with their path key (the key's text for mappings).
+
+    ``id`` rather than the class: PyYAML's nodes have the same shape as ruamel's.
+    """
+    if node.id == "mapping":
         for key, value in node.value:
-            yield (key.value if isinstance(key, ScalarNode) else "?"), value
-    elif isinstance(node, SequenceNode):
+            yield (key.value if key.id == "scalar" else "?"), value
+    elif node.id == "sequence":
         yield from enumerate(node.value)

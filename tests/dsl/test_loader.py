@@ -91,6 +91,24 @@ def test_every_path_of_data_is_in_the_source_map() -> None:
         pytest.param("a: ~\n", None, id="null"),
         pytest.param("a: &x true\nb: *x\n", True, id="anchored-bool"),
         pytest.param("a: |\n  two\n  lines\n", "two\nlines\n", id="literal-block"),
+        pytest.param("a: >-\n  folded\n  lines\n", "folded lines", id="folded-block"),
+        pytest.param("a: no\n", "no", id="no-is-a-string-in-yaml-1.2"),
+        pytest.param("a: on\n", "on", id="on-is-a-string-in-yaml-1.2"),
+        pytest.param("a: Off\n", "Off", id="off-is-a-string-in-yaml-1.2"),
+        pytest.param("a: y\n", "y", id="y-is-a-string"),
+        pytest.param("a: True\n", True, id="capitalised-true"),
+        pytest.param("a: 0o17\n", 15, id="yaml-1.2-octal"),
+        pytest.param("a: 017\n", 17, id="leading-zero-is-decimal-as-ruamel-reads-it"),
+        pytest.param("a: 1:20\n", "1:20", id="no-sexagesimal-in-yaml-1.2"),
+        pytest.param("a: 1e3\n", 1000.0, id="exponent-float"),
+        pytest.param("a: -.5\n", -0.5, id="float-without-leading-digit"),
+        pytest.param("a: 0b101\n", 5, id="binary-int"),
+        pytest.param("a: null\nb: 1\n", None, id="null-word"),
+        pytest.param("a:\nb: 1\n", None, id="empty-value"),
+        pytest.param("a: ! 1\n", 1, id="non-specific-tag-still-resolves"),
+        pytest.param(
+            "a: 2024-01-02 03:04:05 +01:00\n", "2024-01-02 03:04:05 +01:00", id="spaced-timestamp"
+        ),
     ],
 )
 def test_scalars_become_plain_json(text: str, expected: Any) -> None:
@@ -98,6 +116,11 @@ def test_scalars_become_plain_json(text: str, expected: Any) -> None:
     assert doc.findings == ()
     assert doc.data["a"] == expected
     assert type(doc.data["a"]) is type(expected)
+
+
+def test_a_timestamp_ruamel_cannot_construct_is_a_finding() -> None:
+    doc = parse_document("a: 2024-13-45\n")
+    assert _codes(doc) == [("WF001", 1, 1)] and "month" in doc.findings[0].message
 
 
 def test_non_string_keys_keep_their_text_and_do_not_collide() -> None:
@@ -236,6 +259,15 @@ def test_read_source_reads_utf8_and_reports_the_rest(tmp_path: Path) -> None:
     big = tmp_path / "big.yaml"
     big.write_bytes(b"a: " + b"x" * MAX_DOCUMENT_BYTES)
     assert read_source(big)[1] is not None
+
+
+def test_the_tree_is_built_on_first_access_and_kept() -> None:
+    doc = parse_document("# a comment\nb: 1\na: [x, y]  # trailing\n")
+    assert "tree" not in vars(doc)  # validation never paid for it
+    tree = doc.tree
+    assert list(tree) == ["b", "a"] and tree["a"] == ["x", "y"]
+    assert doc.tree is tree
+    assert "# trailing" in str(tree.ca.items)  # comments kept for the designer
 
 
 def test_a_reused_anchor_is_allowed_and_warns_nothing() -> None:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from wfdsl.dsl import schema_check
 from wfdsl.dsl.findings import Finding
-from wfdsl.dsl.loader import parse_document
+from wfdsl.dsl.loader import LoadedDocument, parse_document
 from wfdsl.dsl.schema_check import check_embedded_schemas, check_schema, schema, schema_text
+from wfdsl.dsl.schema_compiled import Unsupported, compile_schema
 
 REPO = Path(__file__).resolve().parents[2]
 INVALID = REPO / "tests" / "dsl" / "invalid"
@@ -292,3 +299,99 @@ def test_schema_is_loaded_once_from_the_package() -> None:
 def test_a_document_that_did_not_load_gives_no_schema_findings() -> None:
     doc = parse_document("- a\n")
     assert list(check_schema(doc)) == [] and list(check_embedded_schemas(doc)) == []
+
+
+# ---- the fast check says exactly what the plain validator says --------------------------------
+
+MUTANTS = [None, True, 0, 1, 1.5, 2.0, "", "x", "task", "wait", "parallel", "map", "1h"]
+MUTANTS += ["${ x }", "Bad Name", [], ["a"], {}, {"a": 1}, {"start": "a", "states": {}}]
+MUTANTS += [{"type": "task"}, {"signal": "s"}, {"timer": "1h", "next": "a"}, {"type": "nope"}]
+MUTANT_KEYS = ["type", "next", "end", "action", "args", "retry", "catch", "undo", "signal"]
+MUTANT_KEYS += ["timer", "any", "as", "count", "choices", "default", "branches", "do", "items"]
+MUTANT_KEYS += ["output", "x-a", "bogus", "set", "join", "start", "states", "max_attempts"]
+
+
+def _plain_validator_findings(doc: LoadedDocument) -> list[Finding]:
+    """What check_schema said before the predicate and the dispatch: the reference."""
+    mapper = schema_check._Mapper(doc)
+    seen: set[tuple[str, tuple[str | int, ...]]] = set()
+    out = []
+    for error in schema_check._validator().iter_errors(doc.data):
+        for finding in mapper.convert(error):
+            if (finding.code, finding.path) not in seen:
+                seen.add((finding.code, finding.path))
+                out.append(finding)
+    return out
+
+
+def _mutated(draw: st.DrawFn, value: Any, depth: int = 0) -> Any:
+    if isinstance(value, dict) and value and depth < 6 and draw(st.booleans()):
+        key = draw(st.sampled_from(sorted(value)))
+        action = draw(st.sampled_from(["descend", "descend", "delete", "add", "replace"]))
+        if action == "descend":
+            value[key] = _mutated(draw, value[key], depth + 1)
+        elif action == "delete":
+            del value[key]
+        elif action == "add":
+            value[draw(st.sampled_from(MUTANT_KEYS))] = copy.deepcopy(
+                draw(st.sampled_from(MUTANTS))
+            )
+        else:
+            value[key] = copy.deepcopy(draw(st.sampled_from(MUTANTS)))
+        return value
+    if isinstance(value, list) and value and depth < 6 and draw(st.booleans()):
+        index = draw(st.integers(0, len(value) - 1))
+        value[index] = _mutated(draw, value[index], depth + 1)
+        return value
+    return copy.deepcopy(draw(st.sampled_from(MUTANTS)))
+
+
+@pytest.fixture(scope="module")
+def example_data() -> list[dict[str, Any]]:
+    return [
+        parse_document(path.read_text(encoding="utf-8")).data
+        for path in sorted((REPO / "examples").glob("*.yaml"))
+    ]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_findings_equal_the_plain_validators_on_mutated_examples(
+    example_data: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    document = copy.deepcopy(data.draw(st.sampled_from(example_data)))
+    for _ in range(data.draw(st.integers(1, 3))):
+        if not isinstance(document, dict):
+            break
+        states = document.get("states")
+        if isinstance(states, dict) and states and data.draw(st.booleans()):
+            name = data.draw(st.sampled_from(sorted(states)))
+            states[name] = _mutated(data.draw, states[name])
+        else:
+            document = _mutated(data.draw, document)
+    if not isinstance(document, dict):
+        return
+    doc = dataclasses.replace(parse_document("a: 1\n", "t.yaml"), data=document)
+    whole, _ = schema_check._predicates() or (None, None)
+    assert whole is not None
+    assert whole(document) == schema_check._validator().is_valid(document)
+    assert list(check_schema(doc)) == _plain_validator_findings(doc)
+
+
+def test_a_valid_document_costs_no_jsonschema_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = parse_document((REPO / "examples" / "order_saga.yaml").read_text(encoding="utf-8"))
+
+    def refuse() -> None:
+        raise AssertionError("jsonschema walked a valid document")
+
+    monkeypatch.setattr(schema_check, "_explaining_validator", refuse)
+    assert list(check_schema(doc)) == []
+
+
+def test_the_predicate_refuses_schemas_it_does_not_implement() -> None:
+    with pytest.raises(Unsupported, match="unevaluatedProperties"):
+        compile_schema({"type": "object", "unevaluatedProperties": False})
+    with pytest.raises(Unsupported, match="const/enum"):
+        compile_schema({"enum": [1, "a"]})
+    assert compile_schema({"type": "integer"})(2.0)  # jsonschema: 2.0 is an integer
+    assert not compile_schema({"type": "number"})(True)

@@ -37,11 +37,16 @@ def _short(text: str) -> str:
     return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
 
 
-def _node(node: Node, box: tuple[float, float, float, float]) -> list[str]:
+def _node(node: Node, box: tuple[float, float, float, float], exits: str = "") -> list[str]:
     x, y, w, h = box
     cx, cy = x + w / 2, y + h / 2
-    attrs = f"class={quoteattr('node ' + node.type)} data-id={quoteattr(node.id)}"
+    attrs = f"class={quoteattr(f'node {node.type} node--{node.type}')} data-id={quoteattr(node.id)}"
     attrs += f" data-path={quoteattr(format_path(node.path))}"
+    if node.type not in ("start", "end", "join"):
+        # Focusable with a spoken name that says where it leads, so the graph
+        # works from the keyboard and with a screen reader.
+        spoken = f"{node.label}: {node.type}" + (f"; {exits}" if exits else "")
+        attrs += f' tabindex="0" role="button" aria-label={quoteattr(spoken)}'
     out = [f"<g {attrs}>", f"<title>{escape(node.id)} ({escape(node.type)})</title>"]
     if node.type == "start":
         out.append(f'<circle cx="{cx}" cy="{cy}" r="{w / 2}" fill="#202124"/>')
@@ -114,8 +119,10 @@ def to_svg(graph: Graph, drawing: Layout | None = None) -> str:
         colour = _EDGE_COLOUR.get(edge.kind, "#202124")
         dash = ' stroke-dasharray="5 3"' if edge.kind in ("catch", "branch", "join") else ""
         coords = " ".join(f"{px},{py}" for px, py in points)
+        back = " edge--back" if i in drawing.back_edges else ""
         lines.append(
-            f"<g class={quoteattr('edge ' + edge.kind)} data-source={quoteattr(edge.source)} "
+            f"<g class={quoteattr(f'edge {edge.kind} edge--{edge.kind}{back}')} "
+            f'data-edge="{i}" data-source={quoteattr(edge.source)} '
             f"data-target={quoteattr(edge.target)}>"
             f'<polyline points="{coords}" fill="none" stroke="{colour}"{dash} '
             'marker-end="url(#arrow)"/>'
@@ -132,7 +139,13 @@ def to_svg(graph: Graph, drawing: Layout | None = None) -> str:
                 f"{escape(_short(edge.label))}</text>"
             )
         lines.append("</g>")
+    exits: dict[str, list[str]] = {}
+    for edge in graph.edges:
+        target = graph.node(edge.target).label if edge.kind != "end" else "end"
+        exits.setdefault(edge.source, []).append(
+            f"{edge.label} to {target}" if edge.label else f"to {target}"
+        )
     for node in graph.nodes:
-        lines.extend(_node(node, drawing.nodes[node.id]))
+        lines.extend(_node(node, drawing.nodes[node.id], ", ".join(exits.get(node.id, ()))))
     lines.append("</svg>")
     return "\n".join(lines) + "\n"

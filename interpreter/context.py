@@ -8,9 +8,11 @@ waits, forks, compensation, handlers) all work through it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from wfdsl.dsl.checks.sites import iter_sites
 from wfdsl.dsl.expressions import CompiledValue
 from wfdsl.dsl.model import Assignment, Scope, State, VarPath, Workflow
 
@@ -51,7 +53,12 @@ class Context:
         #: Messages this run sent itself during this transition: [channel, data].
         self.local: list[list[Any]] = []
         secrets = secrets or {}
-        self.secret_values = tuple(value for value in secrets.values() if value)
+        # Only the values of secrets this workflow reads are redacted: the
+        # mapping is usually the whole environment, whose short values ("1",
+        # "C") would otherwise be starred out of every event.
+        self.secret_values = tuple(
+            value for name in secret_names(workflow) if (value := secrets.get(name))
+        )
         self.hooks = RunHooks(run.id, now, secrets)
         self.steps = 0
         self.max_steps = max_steps
@@ -113,8 +120,9 @@ class Context:
         payload: Mapping[str, Any] = data or {}
         if record is not None:
             payload = {**payload, "hooks": record}
-        if self.secret_values and payload:
-            payload = redact(payload, self.secret_values)
+        secret_values = self.secret_values + self.hooks.dynamic_secret_values(self.secret_values)
+        if secret_values and payload:
+            payload = redact(payload, secret_values)
         self.events.append(
             Event(
                 run_id=self.run.id,
@@ -259,3 +267,23 @@ class Context:
     def next_call_id(self) -> str:
         self.state.calls += 1
         return str(self.state.calls)
+
+
+_SECRET_NAMES: dict[str, frozenset[str]] = {}
+
+
+def secret_names(workflow: Workflow) -> frozenset[str]:
+    """Names passed as constant text to ``secret()`` anywhere in the workflow
+    (cached per definition: the walk runs once per content hash)."""
+    key = workflow.source_hash or str(id(workflow))
+    names = _SECRET_NAMES.get(key)
+    if names is None:
+        found: set[str] = set()
+        for site in iter_sites(workflow):
+            for _path, _offset, expression in site.value.expressions():
+                if "secret" in expression.source:
+                    found.update(
+                        re.findall(r"secret\(\s*['\"]([^'\"]+)['\"]\s*\)", expression.source)
+                    )
+        names = _SECRET_NAMES[key] = frozenset(found)
+    return names

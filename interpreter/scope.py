@@ -108,6 +108,7 @@ class RunHooks:
     __slots__ = (
         "_n",
         "_now",
+        "_read_secrets",
         "_run_id",
         "_secrets",
         "_seq",
@@ -125,6 +126,7 @@ class RunHooks:
         self.used_now = False
         self.used_uuids: list[str] = []
         self.used_secrets = False
+        self._read_secrets: list[str] = []
 
     def at_seq(self, seq: int) -> None:
         """The history position evaluation happens at (names the uuids)."""
@@ -144,7 +146,15 @@ class RunHooks:
 
     def secret(self, name: str) -> str | None:
         self.used_secrets = True
-        return self._secrets.get(name)
+        value = self._secrets.get(name)
+        if value:
+            self._read_secrets.append(value)
+        return value
+
+    def dynamic_secret_values(self, known: tuple[str, ...]) -> tuple[str, ...]:
+        """Secret values read in this transition under names not known
+        statically (``secret(vars.name)``), to redact as well."""
+        return tuple(v for v in self._read_secrets if v not in known)
 
     def take_record(self) -> dict[str, Any] | None:
         """What now()/uuid() handed out since the last call, for event data."""

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import click
 
 from wfdsl import cli_graph, cli_run, cli_runs, cli_validate
+from wfdsl.designer.serve import serve
 
 __all__ = ["EXIT_INTERNAL", "cli", "main"]
 
@@ -37,6 +38,7 @@ cli.add_command(cli_validate.schema)
 cli.add_command(cli_graph.graph)
 cli.add_command(cli_run.run)
 cli.add_command(cli_run.worker)
+cli.add_command(serve)
 for command in cli_runs.COMMANDS:
     cli.add_command(command)
 

@@ -1,0 +1,417 @@
+"""The JSON API of designer/API.md: thin handlers over the workspace, the
+front end and the engine. Every failure leaves as the one error shape."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from wfdsl.dsl.api import compile_text
+from wfdsl.dsl.findings import has_errors
+from wfdsl.dsl.loader import parse_document
+from wfdsl.dsl.schema_check import schema as wfdsl_schema
+from wfdsl.interpreter.engine import Engine
+from wfdsl.interpreter.run_view import event_to_json
+
+from wfdsl.errors import ValidationError, WfdslError
+
+from .edits import EditError, apply_edit
+from .responses import ApiError
+from .security import csrf_for
+from .sse import event_stream, state_statuses
+from .starters import STARTERS
+from .view import document_view
+from .workspace import PathRefused, Workspace
+
+__all__ = ["Context", "routes"]
+
+
+@dataclass
+class Context:
+    """What every handler needs; kept on ``app.state.wfdsl``."""
+
+    workspace: Workspace
+    engine: Engine
+    token: str
+    allow_shell: bool = False
+    actions: tuple[str, ...] = ()
+    version: str = ""
+    #: definition hash -> workspace file, for runs started from here
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def csrf(self) -> str:
+        return csrf_for(self.token)
+
+
+def ctx(request: Request) -> Context:
+    context: Context = request.app.state.wfdsl
+    return context
+
+
+# ------------------------------------------------------------------ helpers
+
+
+async def body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if raw and content_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "bad_json", f"the body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_request", "the body must be a JSON object")
+    return data
+
+
+def field_of(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...] = str) -> Any:
+    value = data.get(name)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        expected = (
+            kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        )
+        raise ApiError(400, "bad_request", f"field {name!r} is required ({expected})")
+    return value
+
+
+def file_path(request: Request) -> str:
+    rel: str = request.path_params["path"]
+    try:
+        ctx(request).workspace.resolve(rel)
+    except PathRefused as exc:
+        raise ApiError(400, "bad_path", str(exc)) from None
+    return rel
+
+
+def read_file(context: Context, rel: str) -> str:
+    try:
+        return context.workspace.read(rel)
+    except FileNotFoundError:
+        raise ApiError(404, "not_found", f"no workflow file {rel!r} in the workspace") from None
+    except PathRefused as exc:
+        raise ApiError(400, "bad_path", str(exc)) from None
+    except UnicodeDecodeError:
+        raise ApiError(400, "bad_request", f"{rel!r} is not UTF-8 text") from None
+
+
+def get_run(context: Context, run_id: str) -> Any:
+    try:
+        return context.engine.get(run_id)
+    except WfdslError as exc:
+        if type(exc).__name__ == "RunNotFound":
+            raise ApiError(404, "no_such_run", str(exc)) from None
+        raise
+
+
+def file_summary(context: Context, rel: str, size: int, modified: float) -> dict[str, Any]:
+    summary: dict[str, Any] = {"path": rel, "size": size, "modified": modified, "name": None}
+    try:
+        text = context.workspace.read(rel)
+    except (OSError, PathRefused, UnicodeDecodeError):
+        return {**summary, "ok": False, "errors": 1, "warnings": 0, "runs": None}
+    workflow, findings = compile_text(text, rel)
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = sum(f.severity == "warning" for f in findings)
+    runs = None
+    if workflow is not None:
+        summary["name"] = workflow.name
+        everything = context.engine.list_runs(workflow=workflow.name, limit=1000)
+        runs = {
+            "total": len(everything),
+            "running": sum(r.status in ("running", "waiting", "paused") for r in everything),
+            "failed": sum(r.status == "failed" for r in everything),
+        }
+    return {**summary, "ok": errors == 0, "errors": errors, "warnings": warnings, "runs": runs}
+
+
+def workspace_files(context: Context) -> list[dict[str, Any]]:
+    return [file_summary(context, f.path, f.size, f.modified) for f in context.workspace.files()]
+
+
+def uses_shell(data: Any) -> bool:
+    """Whether any mapping in the document names the built-in ``shell`` action."""
+    if isinstance(data, Mapping):
+        if data.get("action") == "shell":
+            return True
+        return any(uses_shell(v) for v in data.values())
+    if isinstance(data, list):
+        return any(uses_shell(v) for v in data)
+    return False
+
+
+# ------------------------------------------------------------------ workspace and files
+
+
+async def session(request: Request) -> Response:
+    c = ctx(request)
+    return JSONResponse(
+        {
+            "csrf": c.csrf,
+            "workspace": str(c.workspace.root),
+            "allow_shell": c.allow_shell,
+            "version": c.version,
+        }
+    )
+
+
+async def workspace(request: Request) -> Response:
+    return JSONResponse({"files": workspace_files(ctx(request))})
+
+
+async def templates_list(request: Request) -> Response:
+    return JSONResponse({"templates": [{"id": k, "title": v.title} for k, v in STARTERS.items()]})
+
+
+async def create_file(request: Request) -> Response:
+    c = ctx(request)
+    data = await body(request)
+    rel = field_of(data, "path")
+    template = data.get("template") or "blank"
+    if template not in STARTERS:
+        raise ApiError(400, "bad_request", f"no starter template {template!r}")
+    try:
+        c.workspace.resolve(rel)
+    except PathRefused as exc:
+        raise ApiError(400, "bad_path", str(exc)) from None
+    name = rel.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    text = STARTERS[template].text(name)
+    try:
+        c.workspace.write(rel, text, create=True)
+    except FileExistsError:
+        raise ApiError(409, "exists", f"{rel!r} already exists") from None
+    return JSONResponse({"path": rel, "text": text}, status_code=201)
+
+
+async def get_file(request: Request) -> Response:
+    c = ctx(request)
+    rel = file_path(request)
+    text = read_file(c, rel)
+    return JSONResponse({"path": rel, "text": text, "view": document_view(text, rel)})
+
+
+async def put_file(request: Request) -> Response:
+    c = ctx(request)
+    rel = file_path(request)
+    text = field_of(await body(request), "text")
+    try:
+        c.workspace.write(rel, text)
+    except PathRefused as exc:
+        raise ApiError(400, "bad_path", str(exc)) from None
+    return JSONResponse({"path": rel, "saved": True, "view": document_view(text, rel)})
+
+
+async def validate_file(request: Request) -> Response:
+    rel = file_path(request)
+    text = field_of(await body(request), "text")
+    return JSONResponse(document_view(text, rel))
+
+
+async def graph(request: Request) -> Response:
+    text = field_of(await body(request), "text")
+    return JSONResponse(document_view(text))
+
+
+async def edit_file(request: Request) -> Response:
+    rel = file_path(request)
+    data = await body(request)
+    text = field_of(data, "text")
+    op = field_of(data, "op", dict)
+    try:
+        edited = apply_edit(text, op)
+    except EditError as exc:
+        message = str(exc)
+        status, code = (422, "invalid") if "does not load" in message else (400, "bad_request")
+        raise ApiError(status, code, message) from None
+    return JSONResponse({"text": edited, **document_view(edited, rel)})
+
+
+async def schema(request: Request) -> Response:
+    return JSONResponse(wfdsl_schema())
+
+
+# ------------------------------------------------------------------ runs
+
+
+def run_json(run: Any) -> dict[str, Any]:
+    data: dict[str, Any] = run.to_json()
+    return data
+
+
+async def list_runs(request: Request) -> Response:
+    c = ctx(request)
+    q = request.query_params
+    try:
+        limit = int(q.get("limit", "100"))
+    except ValueError:
+        raise ApiError(400, "bad_request", "limit is a number") from None
+    try:
+        runs = c.engine.list_runs(
+            where=q.get("where") or None,
+            status=q.get("status") or None,
+            workflow=q.get("workflow") or None,
+            limit=max(1, min(limit, 1000)),
+        )
+    except WfdslError as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
+    return JSONResponse({"runs": [run_json(r) for r in runs]})
+
+
+async def start_run(request: Request) -> Response:
+    c = ctx(request)
+    data = await body(request)
+    rel = field_of(data, "file")
+    try:
+        c.workspace.resolve(rel)
+    except PathRefused as exc:
+        raise ApiError(400, "bad_path", str(exc)) from None
+    text = read_file(c, rel)
+    run_id = data.get("run_id")
+    if run_id is not None and (not isinstance(run_id, str) or not run_id):
+        raise ApiError(400, "bad_request", "run_id is text")
+    workflow, findings = compile_text(text, rel)
+    if workflow is None or has_errors(findings):
+        raise ApiError(
+            422, "invalid", f"{rel} has errors; fix them first", [f.to_json() for f in findings]
+        )
+    plain = parse_document(text, rel).data
+    if uses_shell(plain) and not c.allow_shell:
+        raise ApiError(
+            403,
+            "shell_refused",
+            f"{rel} uses the built-in shell action; start `wfdsl serve` with --allow-shell "
+            "to run it",
+        )
+    imports = [m for m in workflow.imports if m not in c.actions]
+    if imports and not c.allow_shell:
+        raise ApiError(
+            403,
+            "imports_refused",
+            f"{rel} imports {', '.join(imports)}; pass them with --actions to `wfdsl serve` "
+            "(or --allow-shell) to run it",
+        )
+    try:
+        run = c.engine.submit(text, data.get("input"), run_id=run_id)
+    except ValidationError as exc:
+        raise ApiError(
+            422, "invalid", str(exc).splitlines()[0], [f.to_json() for f in exc.findings]
+        ) from None
+    except WfdslError as exc:
+        if type(exc).__name__ == "RunAlreadyExists":
+            raise ApiError(409, "exists", str(exc)) from None
+        raise ApiError(409, "rejected", str(exc)) from None
+    c.sources[run.definition_hash] = rel
+    return JSONResponse({"run": run_json(run)}, status_code=201)
+
+
+def run_details(c: Context, run_id: str) -> dict[str, Any]:
+    run = get_run(c, run_id)
+    events = c.engine.history(run_id)
+    rel = c.sources.get(run.definition_hash)
+    view = None
+    # The graph the run is pinned to: the stored definition, not today's file.
+    definition = c.engine.store.get_definition(run.definition_hash)
+    if definition is not None:
+        view = document_view(definition.source, rel or definition.file)
+    return {
+        "run": run_json(run),
+        "states": state_statuses(events, run.status),
+        "file": rel,
+        "view": view,
+        "events": [event_to_json(e) for e in events],
+    }
+
+
+async def get_run_route(request: Request) -> Response:
+    details = run_details(ctx(request), request.path_params["run_id"])
+    details.pop("events")
+    return JSONResponse(details)
+
+
+async def history(request: Request) -> Response:
+    c = ctx(request)
+    run_id = request.path_params["run_id"]
+    get_run(c, run_id)
+    try:
+        after = int(request.query_params.get("after", "0"))
+    except ValueError:
+        raise ApiError(400, "bad_request", "after is a number") from None
+    events = [e for e in c.engine.history(run_id) if e.seq > after]
+    return JSONResponse({"events": [event_to_json(e) for e in events]})
+
+
+async def control(request: Request) -> Response:
+    c = ctx(request)
+    run_id = request.path_params["run_id"]
+    action = request.path_params["action"]
+    data = await body(request)
+    get_run(c, run_id)
+    engine = c.engine
+    result: Any = None
+    try:
+        if action == "signal":
+            engine.signal(run_id, field_of(data, "channel"), data.get("data"))
+        elif action == "call":
+            result = engine.call(run_id, field_of(data, "handler"), data.get("args"))
+        elif action == "cancel":
+            engine.cancel(run_id, compensate=bool(data.get("compensate", False)))
+        elif action == "pause":
+            engine.pause(run_id)
+        elif action == "resume":
+            engine.resume(run_id)
+        elif action == "step":
+            engine.step(run_id)
+        else:
+            raise ApiError(404, "not_found", f"no run action {action!r}")
+    except ApiError:
+        raise
+    except WfdslError as exc:
+        raise ApiError(409, "rejected", str(exc)) from None
+    out: dict[str, Any] = {"run": run_json(engine.get(run_id))}
+    if action == "call":
+        out["result"] = result
+    return JSONResponse(out)
+
+
+async def events(request: Request) -> Response:
+    c = ctx(request)
+    run_id = request.path_params["run_id"]
+    get_run(c, run_id)
+    raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
+    after = int(raw) if raw.isdigit() else 0
+    poll = float(request.app.state.sse_poll)
+    return StreamingResponse(
+        event_stream(c.engine, run_id, after=after, poll=poll),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+def routes() -> list[Route]:
+    """The API routes, each with the metadata openapi.py documents."""
+    return [
+        Route("/api/session", session, methods=["GET"]),
+        Route("/api/workspace", workspace, methods=["GET"]),
+        Route("/api/templates", templates_list, methods=["GET"]),
+        Route("/api/schema", schema, methods=["GET"]),
+        Route("/api/graph", graph, methods=["POST"]),
+        Route("/api/files", create_file, methods=["POST"]),
+        Route("/api/files/{path:path}/validate", validate_file, methods=["POST"]),
+        Route("/api/files/{path:path}/edit", edit_file, methods=["POST"]),
+        Route("/api/files/{path:path}", get_file, methods=["GET"]),
+        Route("/api/files/{path:path}", put_file, methods=["PUT"]),
+        Route("/api/runs", list_runs, methods=["GET"]),
+        Route("/api/runs", start_run, methods=["POST"]),
+        Route("/api/runs/{run_id}", get_run_route, methods=["GET"]),
+        Route("/api/runs/{run_id}/history", history, methods=["GET"]),
+        Route("/api/runs/{run_id}/events", events, methods=["GET"]),
+        Route("/api/runs/{run_id}/{action}", control, methods=["POST"]),
+    ]

@@ -1,0 +1,449 @@
+"""Small edits of a workflow document, applied to its ruamel round-trip tree.
+
+:func:`apply_edit` takes the document's text and one operation (the JSON
+``op`` of ``POST /api/files/{path}/edit``, designer/API.md) and returns the
+new text. Only the nodes the operation is about change; comments, key
+order, quoting and the layout of everything else survive (roundtrip.py).
+
+Operations do not validate: a delete leaves the places that pointed at the
+deleted state without a target, and the validator (run on the result by the
+API) says where. They refuse (:class:`EditError`) only what they cannot do
+at all: an unknown state, a name that is taken or not a name, a text that is
+not a mapping.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from . import roundtrip
+
+__all__ = ["OPS", "EditError", "apply_edit", "reference_slots", "scope_of"]
+
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+END = "(end)"
+WAIT_KINDS = ("any", "all")
+
+
+class EditError(ValueError):
+    """The operation cannot be applied to this document."""
+
+
+Slot = tuple[Any, str | int]
+"""A container and a key in it whose value is a state name (a ``next``, ...)."""
+
+
+# ------------------------------------------------------------------ finding things
+
+
+def scope_of(tree: Any, prefix: str) -> Any:
+    """The mapping with ``start`` and ``states`` for thread-path prefix ``prefix``:
+    ``""`` the top level, ``"fan_out/left"`` a parallel branch, ``"each_line"``
+    a map body (parallel and map names nest: ``"a/b/c"``)."""
+    scope = tree
+    parts = [p for p in prefix.split("/") if p]
+    i = 0
+    while i < len(parts):
+        state = _states(scope).get(parts[i])
+        if not isinstance(state, Mapping):
+            raise EditError(f"no parallel or map state {parts[i]!r} in scope {prefix!r}")
+        if state.get("type") == "parallel":
+            if i + 1 >= len(parts):
+                raise EditError(f"{prefix!r}: name a branch of parallel state {parts[i]!r}")
+            branches = state.get("branches")
+            branch = branches.get(parts[i + 1]) if isinstance(branches, Mapping) else None
+            if not isinstance(branch, Mapping):
+                raise EditError(f"parallel state {parts[i]!r} has no branch {parts[i + 1]!r}")
+            scope, i = branch, i + 2
+        elif state.get("type") == "map" and isinstance(state.get("do"), Mapping):
+            scope, i = state["do"], i + 1
+        else:
+            raise EditError(f"state {parts[i]!r} is neither a parallel nor a map state")
+    return scope
+
+
+def _states(scope: Any) -> Any:
+    states = scope.get("states") if isinstance(scope, Mapping) else None
+    if not isinstance(states, Mapping):
+        raise EditError("this scope has no 'states' mapping")
+    return states
+
+
+def _locate(tree: Any, op: Mapping[str, Any], key: str = "state") -> tuple[Any, str]:
+    """(scope, name) of the state an operation names, as ``state`` (a name or a
+    thread path such as ``fan_out/left/notify``) plus an optional ``scope``."""
+    ref = _text(op, key)
+    prefix = op.get("scope") or ""
+    if not isinstance(prefix, str):
+        raise EditError("'scope' must be a thread-path prefix (text)")
+    if "/" in ref:
+        prefix, _, ref = ref.rpartition("/")
+    scope = scope_of(tree, prefix)
+    if ref not in _states(scope):
+        where = f" in {prefix!r}" if prefix else ""
+        raise EditError(f"no state {ref!r}{where}")
+    return scope, ref
+
+
+def _wait_slots(node: Any) -> Iterator[tuple[str, Slot]]:
+    """(address, slot) of each alternative's ``next`` in a wait tree, in the
+    order the graph lists wait edges (nested alternatives first)."""
+
+    def alternatives(holder: Any, base: str) -> Iterator[tuple[str, Slot]]:
+        for kind in WAIT_KINDS:
+            items = holder.get(kind)
+            if isinstance(items, list):
+                yield from each(items, f"{base}{kind}.")
+        least = holder.get("at_least")
+        if isinstance(least, Mapping) and isinstance(least.get("of"), list):
+            yield from each(least["of"], f"{base}at_least.of.")
+
+    def each(items: list[Any], base: str) -> Iterator[tuple[str, Slot]]:
+        for i, alt in enumerate(items):
+            if not isinstance(alt, Mapping):
+                continue
+            yield from alternatives(alt, f"{base}{i}.")
+            if "next" in alt:
+                yield f"wait:{base}{i}", (alt, "next")
+
+    if isinstance(node, Mapping):
+        yield from alternatives(node, "")
+
+
+def state_slots(state: Any) -> Iterator[tuple[str, Slot]]:
+    """(edge address, slot) of every reference a state makes, in the order
+    the graph lists its edges (dsl/graph.py ``_exits``)."""
+    if not isinstance(state, Mapping):
+        return
+    if state.get("type") == "choice":
+        choices = state.get("choices")
+        if isinstance(choices, list):
+            for i, rule in enumerate(choices):
+                if isinstance(rule, Mapping) and "next" in rule:
+                    yield f"choice:{i}", (rule, "next")
+        if "default" in state:
+            yield "default", (state, "default")
+        return
+    if state.get("type") == "wait":
+        yield from _wait_slots(state)
+    if "next" in state:
+        yield "next", (state, "next")
+    catch = state.get("catch")
+    if isinstance(catch, list):
+        for i, entry in enumerate(catch):
+            if isinstance(entry, Mapping) and "next" in entry:
+                yield f"catch:{i}", (entry, "next")
+
+
+def reference_slots(scope: Any) -> Iterator[Slot]:
+    """Every slot of ``scope`` holding a state name: ``start`` and each state's refs."""
+    if isinstance(scope, Mapping) and "start" in scope:
+        yield scope, "start"
+    for state in _states(scope).values():
+        for _, slot in state_slots(state):
+            yield slot
+
+
+# ------------------------------------------------------------------ operations
+
+
+def _text(op: Mapping[str, Any], key: str) -> str:
+    value = op.get(key)
+    if not isinstance(value, str) or not value:
+        raise EditError(f"the operation needs {key!r} (text)")
+    return value
+
+
+def _name(op: Mapping[str, Any], key: str, taken: Mapping[str, Any]) -> str:
+    name = _text(op, key)
+    if not NAME.match(name):
+        raise EditError(
+            f"{name!r} is not a state name: a letter or '_', then letters, digits, '_' or '-'"
+        )
+    if name in taken:
+        raise EditError(f"a state named {name!r} already exists here")
+    return name
+
+
+#: The least each state type needs to be valid, apart from where it goes next.
+_STARTERS: dict[str, Callable[[], dict[str, Any]]] = {
+    "task": lambda: {"action": "noop"},
+    "choice": lambda: {"choices": []},
+    "wait": lambda: {"timer": "1m"},
+    "parallel": lambda: {"branches": {"a": {"start": "a1", "states": {"a1": {"type": "succeed"}}}}},
+    "map": lambda: {
+        "items": "${ input.items }",
+        "do": {"start": "each", "states": {"each": {"type": "succeed"}}},
+    },
+    "set": lambda: {"set": {}},
+    "emit": lambda: {"signal": "done"},
+    "subflow": lambda: {"workflow": "other.yaml"},
+    "compensate": dict,
+    "succeed": dict,
+    "fail": lambda: {"error": "Failed"},
+}
+_NO_NEXT = frozenset({"choice", "succeed", "fail"})
+
+
+def _as_rt(value: Any) -> Any:
+    """Plain JSON as round-trip containers (block style)."""
+    if isinstance(value, Mapping):
+        out = CommentedMap()
+        for k, v in value.items():
+            out[k] = _as_rt(v)
+        return out
+    if isinstance(value, list):
+        return CommentedSeq(_as_rt(v) for v in value)
+    return value
+
+
+def _insert_after(mapping: Any, after: str | None, key: str, value: Any) -> None:
+    keys = list(mapping)
+    at = keys.index(after) + 1 if after in keys else len(keys)
+    mapping.insert(at, key, value)
+
+
+def add_state(tree: Any, op: Mapping[str, Any]) -> None:
+    kind = _text(op, "type")
+    if kind not in _STARTERS:
+        raise EditError(f"unknown state type {kind!r}; one of {', '.join(_STARTERS)}")
+    after: str | None = op.get("after") or None
+    if after is not None:
+        scope, after = _locate(tree, op, "after")
+    else:
+        scope = scope_of(tree, op.get("scope") or "")
+    states = _states(scope)
+    if op.get("name"):
+        name = _name(op, "name", states)
+    else:
+        n = 1
+        while f"{kind}_{n}" in states:
+            n += 1
+        name = f"{kind}_{n}"
+    body: dict[str, Any] = {"type": kind, **_STARTERS[kind]()}
+    new = _as_rt(body)
+    if after is not None:
+        prev = states[after]
+        if kind not in _NO_NEXT and isinstance(prev, Mapping):
+            if "next" in prev:
+                new["next"] = prev["next"]
+            elif prev.get("end") is True:
+                new["end"] = True
+        if isinstance(prev, Mapping) and prev.get("type") not in _NO_NEXT:
+            prev["next"] = name
+            if "end" in prev:
+                del prev["end"]
+    elif kind not in _NO_NEXT:
+        new["end"] = True
+    _insert_after(states, after, name, new)
+    if "start" not in scope or not scope.get("start"):
+        scope["start"] = name
+
+
+def delete_state(tree: Any, op: Mapping[str, Any]) -> None:
+    scope, name = _locate(tree, op)
+    states = _states(scope)
+    del states[name]
+    for holder, key in list(reference_slots(scope)):
+        if holder.get(key) == name and not (holder is scope and key == "start"):
+            del holder[key]
+    if scope.get("start") == name:
+        if states:
+            scope["start"] = next(iter(states))
+        else:
+            del scope["start"]
+
+
+def rename_state(tree: Any, op: Mapping[str, Any]) -> None:
+    scope, name = _locate(tree, op)
+    states = _states(scope)
+    to = _name(op, "to", states)
+    slots = [s for s in reference_slots(scope) if s[0].get(s[1]) == name]
+    keys = list(states)
+    position = keys.index(name)
+    value = states[name]
+    # Keep the comment attached to the old key (ruamel keeps it per key).
+    comment = states.ca.items.pop(name, None)
+    del states[name]
+    states.insert(position, to, value)
+    if comment is not None:
+        states.ca.items[to] = comment
+    for holder, key in slots:
+        holder[key] = to
+
+
+def connect(tree: Any, op: Mapping[str, Any]) -> None:
+    scope, name = _locate(tree, op)
+    state = _states(scope)[name]
+    edge = _text(op, "edge")
+    to = op.get("to")
+    if to is not None and (not isinstance(to, str) or not to):
+        raise EditError("'to' is a state name, '(end)' or null")
+    if isinstance(to, str) and to != END and to not in _states(scope):
+        raise EditError(f"no state {to!r} in the same scope as {name!r}")
+    holder, key = _edge_slot(state, edge)
+    if to is None:
+        if key in holder:
+            del holder[key]
+    elif to == END:
+        if key != "next" or holder is not state:
+            raise EditError("only a state's own 'next' can become 'end: true'")
+        if "next" in holder:
+            del holder["next"]
+        holder["end"] = True
+    else:
+        holder[key] = to
+        if holder is state and key == "next" and "end" in state:
+            del state["end"]
+
+
+def _edge_slot(state: Any, edge: str) -> Slot:
+    if not isinstance(state, Mapping):
+        raise EditError("the state is not a mapping")
+    if edge in ("next", "default", "wait"):
+        return state, "next" if edge == "wait" else edge
+    kind, _, rest = edge.partition(":")
+    if kind in ("choice", "catch"):
+        items = state.get("choices" if kind == "choice" else "catch")
+        try:
+            entry = items[int(rest)]
+        except (TypeError, ValueError, IndexError, KeyError):
+            raise EditError(f"the state has no {edge!r}") from None
+        if not isinstance(entry, Mapping):
+            raise EditError(f"{edge!r} is not a mapping")
+        return entry, "next"
+    if kind == "wait":
+        node: Any = state
+        for part in rest.split("."):
+            try:
+                node = node[int(part)] if part.isdigit() else node[part]
+            except (TypeError, KeyError, IndexError):
+                raise EditError(f"the wait has no alternative {rest!r}") from None
+        if not isinstance(node, Mapping):
+            raise EditError(f"wait alternative {rest!r} is not a mapping")
+        return node, "next"
+    raise EditError(f"unknown edge {edge!r}: next, default, choice:N, catch:N, wait or wait:PATH")
+
+
+def set_field(tree: Any, op: Mapping[str, Any]) -> None:
+    scope, name = _locate(tree, op)
+    path = op.get("path")
+    if (
+        not isinstance(path, list)
+        or not path
+        or not all(isinstance(p, str | int) and not isinstance(p, bool) for p in path)
+    ):
+        raise EditError("'path' is a non-empty list of keys and indexes under the state")
+    node: Any = _states(scope)[name]
+    for part in path[:-1]:
+        try:
+            child = node[part]
+        except (KeyError, IndexError, TypeError):
+            if isinstance(node, Mapping) and isinstance(part, str):
+                child = node[part] = CommentedMap()
+            else:
+                raise EditError(f"no {part!r} under {name!r}") from None
+        node = child
+    last = path[-1]
+    value = op.get("value")
+    try:
+        if value is None:
+            if isinstance(node, Mapping):
+                node.pop(last, None)
+            elif isinstance(node, list) and isinstance(last, int):
+                del node[last]
+        elif isinstance(node, list) and isinstance(last, int) and last == len(node):
+            node.append(_as_rt(value))
+        else:
+            if node.get(last) == value if isinstance(node, Mapping) else False:
+                return  # same value: leave its formatting alone
+            node[last] = _as_rt(value)
+    except (TypeError, IndexError, AttributeError):
+        raise EditError(f"cannot set {path!r} under {name!r}") from None
+
+
+def set_start(tree: Any, op: Mapping[str, Any]) -> None:
+    scope, name = _locate(tree, op)
+    scope["start"] = name
+
+
+def _positions(tree: Any, create: bool) -> Any:
+    block = tree.get("x-designer")
+    if not isinstance(block, Mapping):
+        if not create:
+            return None
+        block = tree["x-designer"] = CommentedMap()
+    positions = block.get("positions")
+    if not isinstance(positions, Mapping):
+        if not create:
+            return None
+        positions = block["positions"] = CommentedMap()
+    return positions
+
+
+def move(tree: Any, op: Mapping[str, Any]) -> None:
+    _locate(tree, op)  # the state must exist
+    ref = _text(op, "state")
+    x, y = op.get("x"), op.get("y")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (x, y)):
+        raise EditError("'x' and 'y' are numbers")
+    assert isinstance(x, int | float) and isinstance(y, int | float)
+    prefix = op.get("scope") or ""
+    path = ref if "/" in ref or not prefix else f"{prefix}/{ref}"
+    point = CommentedSeq([round(float(x), 1), round(float(y), 1)])
+    point.fa.set_flow_style()
+    _positions(tree, True)[path] = point
+
+
+def unpin(tree: Any, op: Mapping[str, Any]) -> None:
+    positions = _positions(tree, False)
+    if positions is None:
+        return
+    ref = op.get("state")
+    if ref:
+        positions.pop(ref, None)
+    else:
+        positions.clear()
+    if not positions:
+        block = tree["x-designer"]
+        del block["positions"]
+        if not block:
+            del tree["x-designer"]
+
+
+OPS: dict[str, Callable[[Any, Mapping[str, Any]], None]] = {
+    "add_state": add_state,
+    "delete_state": delete_state,
+    "rename_state": rename_state,
+    "connect": connect,
+    "set_field": set_field,
+    "set_start": set_start,
+    "move": move,
+    "unpin": unpin,
+}
+
+
+def apply_edit(text: str, op: Mapping[str, Any]) -> str:
+    """``text`` with ``op`` applied; raises :class:`EditError`.
+
+    A ``yaml`` syntax error in ``text`` raises ``EditError`` too: structural
+    edits need a document that loads.
+    """
+    if not isinstance(op, Mapping):
+        raise EditError("'op' is an object with an 'op' field")
+    kind = op.get("op")
+    if kind not in OPS:
+        raise EditError(f"unknown operation {kind!r}; one of {', '.join(OPS)}")
+    try:
+        tree, yaml = roundtrip.load(text)
+    except Exception as exc:
+        raise EditError(f"the document does not load, fix the YAML first: {exc}") from None
+    if not isinstance(tree, Mapping):
+        raise EditError("the document is not a mapping")
+    baseline = roundtrip.dump(tree, yaml)
+    OPS[kind](tree, op)
+    return roundtrip.splice(text, baseline, roundtrip.dump(tree, yaml))

@@ -1,0 +1,116 @@
+"""Load and dump a workflow so that what an edit did not touch stays byte for byte.
+
+ruamel's round-trip mode keeps comments, key order, quotes and flow style,
+but its emitter still normalises a few things (one indentation for every
+sequence, ``null`` written as nothing, long lines...). So the dump is not
+returned as it is: the original text is dumped unedited too (the
+*baseline*), the difference baseline -> edited is the edit, and that
+difference is applied to the original text. Lines the edit did not change
+come from the original, whatever ruamel would have made of them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import warnings
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.util import load_yaml_guess_indent
+
+__all__ = ["dump", "load", "splice"]
+
+
+def _yaml(text: str) -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    yaml.allow_duplicate_keys = True
+    try:
+        _, indent, offset = load_yaml_guess_indent(text)
+    except Exception:
+        indent, offset = 2, 0
+    # Mappings are indented by 2 in nearly every workflow; the guess is
+    # about block sequences ("- " under its key or indented).
+    yaml.indent(mapping=2, sequence=indent or 2, offset=offset or 0)
+    yaml.representer.add_representer(
+        type(None), lambda r, _d: r.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
+    return yaml
+
+
+def load(text: str) -> tuple[Any, YAML]:
+    """The round-trip tree of ``text`` and the YAML object configured for it."""
+    yaml = _yaml(text)
+    body = text[1:] if text.startswith("\ufeff") else text
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return yaml.load(body), yaml
+
+
+def dump(tree: Any, yaml: YAML) -> str:
+    stream = io.StringIO()
+    yaml.dump(tree, stream)
+    return stream.getvalue()
+
+
+def splice(original: str, baseline: str, edited: str) -> str:
+    """Apply the change ``baseline -> edited`` to ``original`` (of which
+    ``baseline`` is ruamel's rendering), keeping the original's lines
+    wherever the change does not reach."""
+    if baseline == original:
+        return edited
+    o = original.splitlines(keepends=True)
+    a = baseline.splitlines(keepends=True)
+    b = edited.splitlines(keepends=True)
+    align = difflib.SequenceMatcher(None, a, o, autojunk=False).get_opcodes()
+    rewritten = [(i1, i2) for tag, i1, i2, _, _ in align if tag != "equal"]
+
+    # Each change baseline -> edited, widened until it covers every region
+    # ruamel rewrote that it touches: such a region is then replaced as a
+    # whole by its edited rendering, and no original line is lost.
+    patches: list[list[int]] = []
+    edits = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    for tag, i1, i2, j1, j2 in edits:
+        if tag == "equal":
+            continue
+        patch = [i1, i2, j1, j2]
+        changed = True
+        while changed:
+            changed = False
+            for r1, r2 in rewritten:
+                inside = (
+                    patch[0] < r2 and r1 < patch[1] if patch[0] < patch[1] else r1 < patch[0] < r2
+                )
+                if not inside:
+                    continue
+                if r1 < patch[0]:
+                    patch[2] -= patch[0] - r1
+                    patch[0] = r1
+                    changed = True
+                if r2 > patch[1]:
+                    patch[3] += r2 - patch[1]
+                    patch[1] = r2
+                    changed = True
+        if patches and patch[0] <= patches[-1][1]:
+            last = patches[-1]
+            last[1], last[3] = max(last[1], patch[1]), max(last[3], patch[3])
+        else:
+            patches.append(patch)
+
+    def to_original(pos: int, *, end: bool) -> int:
+        for tag, i1, i2, j1, _ in align:
+            if tag == "equal" and i1 <= pos <= i2:
+                return j1 + (pos - i1)
+        for tag, i1, i2, j1, j2 in align:
+            if tag != "equal" and pos in (i1, i2):
+                return (j2 if end else j1) if i1 == i2 else (j1 if pos == i1 else j2)
+        return len(o)
+
+    out = list(o)
+    for i1, i2, j1, j2 in reversed(patches):
+        start = to_original(i1, end=False)
+        stop = max(start, to_original(i2, end=True))
+        out[start:stop] = b[j1:j2]
+    return "".join(out)

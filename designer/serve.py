@@ -1,0 +1,84 @@
+"""``wfdsl serve [DIR]``: the worker, the JSON API and the designer in one process.
+
+uvicorn runs the Starlette app of app.py; the app's lifespan runs the
+engine's worker loop on the same event loop, so runs started from the
+browser (and every other unfinished run in the store) are driven here.
+A fresh token is made at each launch and printed inside the URL.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from wfdsl.interpreter.actions import ActionImportError, load_modules
+from wfdsl.interpreter.engine import Engine
+
+__all__ = ["serve"]
+
+
+@click.command()
+@click.argument(
+    "directory",
+    required=False,
+    default=".",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
+@click.option(
+    "--db",
+    default=lambda: os.environ.get("WFDSL_DB") or "wfdsl.db",
+    show_default="$WFDSL_DB or ./wfdsl.db",
+    help="SQLite file of the store.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--actions",
+    "actions",
+    multiple=True,
+    help="Python module (or .py file) registering actions; repeatable.",
+)
+@click.option(
+    "--allow-shell",
+    is_flag=True,
+    help="Let workflows use the built-in shell action and import modules of their own.",
+)
+def serve(
+    directory: Path, db: str, host: str, port: int, actions: tuple[str, ...], allow_shell: bool
+) -> None:
+    """Worker + HTTP API + designer over the workflows in DIRECTORY (default: here)."""
+    # Imported here so other commands do not pay for starlette and uvicorn.
+    import uvicorn
+
+    from .app import create_app
+    from .security import allowed_hosts_for, new_token
+
+    try:
+        load_modules(actions, origin="--actions")
+    except ActionImportError as exc:
+        raise click.UsageError(str(exc)) from None
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(
+            f"warning: binding {host}: anyone who can reach it and learns the token can run "
+            "workflows; prefer 127.0.0.1 and an SSH tunnel",
+            err=True,
+        )
+    token = new_token()
+    engine = Engine(db, allow_shell=allow_shell)
+    app = create_app(
+        directory,
+        engine=engine,
+        token=token,
+        allowed_hosts=allowed_hosts_for(host, port),
+        allow_shell=allow_shell,
+        actions=actions,
+    )
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    click.echo(f"wfdsl designer for {directory.resolve()} (store {db})")
+    click.echo(f"open http://{shown}:{port}/?token={token}")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    finally:
+        engine.close()

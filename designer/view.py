@@ -1,0 +1,231 @@
+"""What the editor shows for one document: findings, graph, layout and SVG.
+
+:func:`document_view` is the ``View`` of designer/API.md. It is built from
+the text alone (no file, no store), so validate, edit, save and the run page
+all answer with the same shape. While the text does not load there is no
+graph; the page keeps the last good one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from wfdsl.dsl.api import compile_text
+from wfdsl.dsl.findings import Finding, format_path, has_errors
+from wfdsl.dsl.graph import Graph, build_graph
+from wfdsl.dsl.layout import Box, Layout, Point, layout
+from wfdsl.dsl.loader import parse_document
+from wfdsl.dsl.source import SourceMap
+from wfdsl.dsl.svg import to_svg
+
+from .edits import state_slots
+
+__all__ = ["document_view", "graph_json", "render"]
+
+
+def render(graph: Graph, pins: Mapping[str, Any] | None = None) -> tuple[Layout, str]:
+    """Layout (with pinned positions applied) and inline SVG (no XML prolog)."""
+    drawing = layout(graph)
+    if pins:
+        drawing = _pin(graph, drawing, pins)
+    svg = to_svg(graph, drawing)
+    if svg.startswith("<?xml"):
+        svg = svg.split("\n", 1)[1]
+    return drawing, svg
+
+
+def _pin(graph: Graph, drawing: Layout, pins: Mapping[str, Any]) -> Layout:
+    """Move pinned nodes to their ``[x, y]`` (top-left) and draw their edges
+    straight: the rest of the layout stays as the layout engine made it."""
+    nodes = dict(drawing.nodes)
+    moved: set[str] = set()
+    for node_id, point in pins.items():
+        if node_id not in nodes or not isinstance(point, list | tuple) or len(point) != 2:
+            continue
+        x, y = point
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (x, y)):
+            continue
+        _, _, w, h = nodes[node_id]
+        nodes[node_id] = (float(x), float(y), w, h)
+        moved.add(node_id)
+    if not moved:
+        return drawing
+    edges = dict(drawing.edges)
+    for i, edge in enumerate(graph.edges):
+        if edge.source in moved or edge.target in moved:
+            edges[i] = _straight(nodes[edge.source], nodes[edge.target])
+    points = [p for line in edges.values() for p in line]
+    width = max([b[0] + b[2] for b in nodes.values()] + [p[0] for p in points] + [0.0]) + 20
+    height = max([b[1] + b[3] for b in nodes.values()] + [p[1] for p in points] + [0.0]) + 20
+    return Layout(
+        nodes,
+        edges,
+        drawing.clusters,
+        max(width, drawing.width),
+        max(height, drawing.height),
+        drawing.back_edges,
+        drawing.engine,
+    )
+
+
+def _straight(a: Box, b: Box) -> tuple[Point, ...]:
+    ax, ay = a[0] + a[2] / 2, a[1] + a[3] / 2
+    bx, by = b[0] + b[2] / 2, b[1] + b[3] / 2
+    start = (ax, a[1] + a[3]) if by >= ay else (ax, a[1])
+    end = (bx, b[1]) if by >= ay else (bx, b[1] + b[3])
+    return (start, end)
+
+
+def _spans(source: SourceMap, paths: set[tuple[str | int, ...]]) -> dict[Any, dict[str, int]]:
+    """First and last YAML line of each node in ``paths``: from its key to the
+    last line any node under it starts or (scalars) ends on. A block
+    mapping's own end mark sits on the next key, past blank and comment
+    lines, so it is not used."""
+    lines: dict[tuple[str | int, ...], list[int]] = {}
+    parents = {path[:-1] for path in source if path}
+    for path in source:
+        span = source.node(path)
+        if span is None:
+            continue
+        first = span.key.line if span.key is not None else span.value.line
+        last = span.value.line
+        leaf = path not in parents
+        if leaf and span.value.end_line is not None and (span.value.end_col or 1) > 1:
+            last = max(last, span.value.end_line)
+        for k in range(len(path), 0, -1):
+            prefix = path[:k]
+            if prefix in paths:
+                have = lines.get(prefix)
+                if have is None:
+                    lines[prefix] = [first, last]
+                else:
+                    have[0], have[1] = min(have[0], first), max(have[1], last)
+    return {p: {"line": a, "end_line": b} for p, (a, b) in lines.items()}
+
+
+def graph_json(
+    graph: Graph,
+    drawing: Layout,
+    *,
+    data: Any = None,
+    source: SourceMap | None = None,
+    findings: list[Finding] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The graph and layout parts of a View (API.md)."""
+    counts: dict[tuple[str | int, ...], int] = {}
+    for f in findings or ():
+        if f.severity in ("error", "warning"):
+            counts[f.path] = counts.get(f.path, 0) + 1
+    spans = _spans(source, {n.path for n in graph.state_nodes()}) if source is not None else {}
+    nodes = []
+    for n in graph.nodes:
+        badge = sum(c for p, c in counts.items() if n.path and p[: len(n.path)] == n.path)
+        if n.type in ("start", "end", "join"):
+            badge = 0
+        nodes.append(
+            {
+                "id": n.id,
+                "label": n.label,
+                "type": n.type,
+                "path": list(n.path),
+                "json_path": format_path(n.path),
+                "span": spans.get(n.path) if n.type not in ("start", "end", "join") else None,
+                "cluster": n.cluster,
+                "detail": n.detail,
+                "findings": badge,
+            }
+        )
+    addresses = _edge_addresses(graph, data)
+    edges = [
+        {
+            "id": i,
+            "source": e.source,
+            "target": e.target,
+            "kind": e.kind,
+            "label": e.label,
+            "back": i in drawing.back_edges,
+            "edit": addresses.get(i),
+        }
+        for i, e in enumerate(graph.edges)
+    ]
+    clusters = [
+        {"id": c.id, "label": c.label, "kind": c.kind, "parent": c.parent, "nodes": list(c.nodes)}
+        for c in graph.clusters
+    ]
+
+    def box(b: Box) -> dict[str, float]:
+        return {"x": b[0], "y": b[1], "w": b[2], "h": b[3]}
+
+    placed = {
+        "width": drawing.width,
+        "height": drawing.height,
+        "engine": drawing.engine,
+        "nodes": {k: box(b) for k, b in drawing.nodes.items()},
+        "edges": [{"id": i, "points": [list(p) for p in pts]} for i, pts in drawing.edges.items()],
+        "clusters": {k: box(b) for k, b in drawing.clusters.items()},
+    }
+    return (
+        {"name": graph.name, "nodes": nodes, "edges": edges, "clusters": clusters},
+        placed,
+    )
+
+
+def _edge_addresses(graph: Graph, data: Any) -> dict[int, dict[str, str]]:
+    """For each edge a ``connect`` op can move: ``{"state": thread path, "edge": address}``.
+
+    Walks each state's references in the order dsl/graph.py emits its edges,
+    so the n-th reference of a state is its n-th non-synthetic edge.
+    """
+    if not isinstance(data, Mapping):
+        return {}
+    out: dict[int, dict[str, str]] = {}
+    by_state: dict[str, list[int]] = {}
+    for i, e in enumerate(graph.edges):
+        if e.kind in ("next", "choice", "default", "catch", "wait"):
+            owner = e.source.removesuffix("/(join)") if e.kind == "next" else e.source
+            by_state.setdefault(owner, []).append(i)
+    for node in graph.state_nodes():
+        state = _at(data, node.path)
+        slots = [address for address, (holder, key) in state_slots(state) if holder.get(key)]
+        for index, address in zip(by_state.get(node.id, ()), slots, strict=False):
+            out[index] = {"state": node.id, "edge": address}
+    return out
+
+
+def _at(data: Any, path: tuple[str | int, ...]) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def pins_of(data: Any) -> Mapping[str, Any]:
+    block = data.get("x-designer") if isinstance(data, Mapping) else None
+    positions = block.get("positions") if isinstance(block, Mapping) else None
+    return positions if isinstance(positions, Mapping) else {}
+
+
+def document_view(text: str, file: str | None = None) -> dict[str, Any]:
+    """The View of API.md for ``text``."""
+    workflow, findings = compile_text(text, file)
+    view: dict[str, Any] = {
+        "ok": not has_errors(findings),
+        "loaded": workflow is not None,
+        "findings": [f.to_json() for f in findings],
+        "graph": None,
+        "layout": None,
+        "svg": None,
+    }
+    if workflow is None:
+        return view
+    loaded = parse_document(text, file)
+    graph = build_graph(workflow)
+    drawing, svg = render(graph, pins_of(loaded.data))
+    view["graph"], view["layout"] = graph_json(
+        graph, drawing, data=loaded.data, source=loaded.source_map, findings=findings
+    )
+    view["svg"] = svg
+    return view

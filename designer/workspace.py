@@ -1,0 +1,121 @@
+"""The workflow files the designer may read and write: ``.yaml``/``.yml`` under one folder.
+
+Every path a client sends goes through :meth:`Workspace.resolve`, which
+refuses (with :class:`PathRefused`) anything that could reach outside the
+folder: ``..`` segments, absolute paths, backslashes, NUL bytes, hidden
+segments, other extensions, and symlinks (of the file or of any folder on
+the way) whose target lies outside. Writes go to a temporary file in the
+same folder and replace the target with ``os.replace``, so a crash or a full
+disk never leaves half a workflow behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+__all__ = ["MAX_FILE_BYTES", "FileInfo", "PathRefused", "Workspace"]
+
+SUFFIXES = (".yaml", ".yml")
+MAX_FILE_BYTES = 1024 * 1024
+#: Folders never listed (nor reachable: hidden segments are refused anyway).
+_SKIP_DIRS = frozenset({"node_modules", "__pycache__", "venv"})
+
+
+class PathRefused(ValueError):
+    """A client path that does not name a workflow file inside the workspace."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    path: str  # workspace-relative, POSIX separators
+    size: int
+    modified: float
+
+
+class Workspace:
+    """Confined access to the workflow files under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve(strict=True)
+
+    def resolve(self, rel: str) -> Path:
+        """The real path of workspace file ``rel``; raises :class:`PathRefused`."""
+        if not rel or "\x00" in rel or "\\" in rel:
+            raise PathRefused(f"not a workspace path: {rel!r}")
+        posix = PurePosixPath(rel)
+        if posix.is_absolute() or rel.startswith("/") or (len(rel) > 1 and rel[1] == ":"):
+            raise PathRefused(f"{rel!r} is absolute; give a path inside the workspace")
+        parts = posix.parts
+        if any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+            raise PathRefused(f"{rel!r} leaves the workspace or names a hidden file")
+        if posix.suffix.lower() not in SUFFIXES:
+            raise PathRefused(f"{rel!r} is not a .yaml or .yml file")
+        candidate = self.root.joinpath(*parts)
+        # resolve() follows every symlink on the way; the result must still
+        # be inside the root (a link to a sibling inside is fine).
+        real = candidate.resolve(strict=False)
+        if not real.is_relative_to(self.root):
+            raise PathRefused(f"{rel!r} leads outside the workspace")
+        if real.suffix.lower() not in SUFFIXES:
+            raise PathRefused(f"{rel!r} links to a file that is not .yaml or .yml")
+        return real
+
+    def relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def files(self) -> list[FileInfo]:
+        """Every workflow file under the root, sorted by path (no hidden folders,
+        no symlinks leading out)."""
+        out: list[FileInfo] = []
+        for folder, dirs, names in os.walk(self.root):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
+            for name in names:
+                if name.startswith(".") or not name.lower().endswith(SUFFIXES):
+                    continue
+                rel = Path(folder, name).relative_to(self.root).as_posix()
+                try:
+                    real = self.resolve(rel)
+                    st = real.stat()
+                except (PathRefused, OSError):
+                    continue
+                out.append(FileInfo(rel, st.st_size, st.st_mtime))
+        return sorted(out, key=lambda f: f.path)
+
+    def read(self, rel: str) -> str:
+        """The file's text; ``FileNotFoundError`` when absent."""
+        path = self.resolve(rel)
+        if not path.is_file():
+            raise FileNotFoundError(rel)
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise PathRefused(f"{rel!r} is larger than {MAX_FILE_BYTES} bytes")
+        return path.read_text(encoding="utf-8")
+
+    def exists(self, rel: str) -> bool:
+        return self.resolve(rel).exists()
+
+    def write(self, rel: str, text: str, *, create: bool = False) -> None:
+        """Write atomically; with ``create``, ``FileExistsError`` if it exists."""
+        path = self.resolve(rel)
+        if create and path.exists():
+            raise FileExistsError(rel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # The parent may itself have been created through a link: check again.
+        if not path.parent.resolve().is_relative_to(self.root):
+            raise PathRefused(f"{rel!r} leads outside the workspace")
+        fd, tmp = tempfile.mkstemp(prefix=".wfdsl-", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if path.exists():
+                os.chmod(tmp, path.stat().st_mode & 0o777)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise

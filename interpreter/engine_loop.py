@@ -282,6 +282,13 @@ class Driver:
             outbox.extend(t.outbox)
             inbox_seen = max(inbox_seen, t.inbox_seen)
             progressed = progressed or t.status == "progressed"
+        if lease is not None and row.status == "running" and row.ready_at is None:
+            # An action is in flight (the machine leaves ready_at empty: only
+            # its outcome wakes the run). Should this process die, the run
+            # must become claimable when its lease lapses, or nobody would
+            # ever re-issue the call. The holder sees it due at that time,
+            # finds nothing to do, and moves it to its renewed lease's end.
+            row = replace(row, ready_at=lease.expires_at)
         new_runs, new_run_events, child_outbox = self._children(workflow, row, commands, now)
         outbox.extend(child_outbox)
         if row.parent_run and row.status in FINAL_STATUSES and start.status not in FINAL_STATUSES:

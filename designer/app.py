@@ -29,9 +29,9 @@ from wfdsl.interpreter.engine import Engine
 from wfdsl.errors import WfdslError
 
 from . import api
-from .api import ApiError, Context
+from .api import Context
 from .openapi import openapi_document
-from .responses import error_response
+from .responses import ApiError, error_response
 from .security import MAX_BODY, Guard
 from .starters import STARTERS
 from .workspace import Workspace
@@ -60,7 +60,6 @@ def _templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=True,  # every template, whatever its extension
-        undefined=jinja2.StrictUndefined,
     )
     return Jinja2Templates(env=env)
 

@@ -49,17 +49,17 @@ def scope_of(tree: Any, prefix: str) -> Any:
     i = 0
     while i < len(parts):
         state = _states(scope).get(parts[i])
-        if not isinstance(state, Mapping):
+        if not isinstance(state, dict):
             raise EditError(f"no parallel or map state {parts[i]!r} in scope {prefix!r}")
         if state.get("type") == "parallel":
             if i + 1 >= len(parts):
                 raise EditError(f"{prefix!r}: name a branch of parallel state {parts[i]!r}")
             branches = state.get("branches")
-            branch = branches.get(parts[i + 1]) if isinstance(branches, Mapping) else None
-            if not isinstance(branch, Mapping):
+            branch = branches.get(parts[i + 1]) if isinstance(branches, dict) else None
+            if not isinstance(branch, dict):
                 raise EditError(f"parallel state {parts[i]!r} has no branch {parts[i + 1]!r}")
             scope, i = branch, i + 2
-        elif state.get("type") == "map" and isinstance(state.get("do"), Mapping):
+        elif state.get("type") == "map" and isinstance(state.get("do"), dict):
             scope, i = state["do"], i + 1
         else:
             raise EditError(f"state {parts[i]!r} is neither a parallel nor a map state")
@@ -67,8 +67,8 @@ def scope_of(tree: Any, prefix: str) -> Any:
 
 
 def _states(scope: Any) -> Any:
-    states = scope.get("states") if isinstance(scope, Mapping) else None
-    if not isinstance(states, Mapping):
+    states = scope.get("states") if isinstance(scope, dict) else None
+    if not isinstance(states, dict):
         raise EditError("this scope has no 'states' mapping")
     return states
 
@@ -99,31 +99,31 @@ def _wait_slots(node: Any) -> Iterator[tuple[str, Slot]]:
             if isinstance(items, list):
                 yield from each(items, f"{base}{kind}.")
         least = holder.get("at_least")
-        if isinstance(least, Mapping) and isinstance(least.get("of"), list):
+        if isinstance(least, dict) and isinstance(least.get("of"), list):
             yield from each(least["of"], f"{base}at_least.of.")
 
     def each(items: list[Any], base: str) -> Iterator[tuple[str, Slot]]:
         for i, alt in enumerate(items):
-            if not isinstance(alt, Mapping):
+            if not isinstance(alt, dict):
                 continue
             yield from alternatives(alt, f"{base}{i}.")
             if "next" in alt:
                 yield f"wait:{base}{i}", (alt, "next")
 
-    if isinstance(node, Mapping):
+    if isinstance(node, dict):
         yield from alternatives(node, "")
 
 
 def state_slots(state: Any) -> Iterator[tuple[str, Slot]]:
     """(edge address, slot) of every reference a state makes, in the order
     the graph lists its edges (dsl/graph.py ``_exits``)."""
-    if not isinstance(state, Mapping):
+    if not isinstance(state, dict):
         return
     if state.get("type") == "choice":
         choices = state.get("choices")
         if isinstance(choices, list):
             for i, rule in enumerate(choices):
-                if isinstance(rule, Mapping) and "next" in rule:
+                if isinstance(rule, dict) and "next" in rule:
                     yield f"choice:{i}", (rule, "next")
         if "default" in state:
             yield "default", (state, "default")
@@ -135,13 +135,13 @@ def state_slots(state: Any) -> Iterator[tuple[str, Slot]]:
     catch = state.get("catch")
     if isinstance(catch, list):
         for i, entry in enumerate(catch):
-            if isinstance(entry, Mapping) and "next" in entry:
+            if isinstance(entry, dict) and "next" in entry:
                 yield f"catch:{i}", (entry, "next")
 
 
 def reference_slots(scope: Any) -> Iterator[Slot]:
     """Every slot of ``scope`` holding a state name: ``start`` and each state's refs."""
-    if isinstance(scope, Mapping) and "start" in scope:
+    if isinstance(scope, dict) and "start" in scope:
         yield scope, "start"
     for state in _states(scope).values():
         for _, slot in state_slots(state):
@@ -191,7 +191,7 @@ _NO_NEXT = frozenset({"choice", "succeed", "fail"})
 
 def _as_rt(value: Any) -> Any:
     """Plain JSON as round-trip containers (block style)."""
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         out = CommentedMap()
         for k, v in value.items():
             out[k] = _as_rt(v)
@@ -228,12 +228,12 @@ def add_state(tree: Any, op: Mapping[str, Any]) -> None:
     new = _as_rt(body)
     if after is not None:
         prev = states[after]
-        if kind not in _NO_NEXT and isinstance(prev, Mapping):
+        if kind not in _NO_NEXT and isinstance(prev, dict):
             if "next" in prev:
                 new["next"] = prev["next"]
             elif prev.get("end") is True:
                 new["end"] = True
-        if isinstance(prev, Mapping) and prev.get("type") not in _NO_NEXT:
+        if isinstance(prev, dict) and prev.get("type") not in _NO_NEXT:
             prev["next"] = name
             if "end" in prev:
                 del prev["end"]
@@ -302,18 +302,18 @@ def connect(tree: Any, op: Mapping[str, Any]) -> None:
 
 
 def _edge_slot(state: Any, edge: str) -> Slot:
-    if not isinstance(state, Mapping):
+    if not isinstance(state, dict):
         raise EditError("the state is not a mapping")
     if edge in ("next", "default", "wait"):
         return state, "next" if edge == "wait" else edge
     kind, _, rest = edge.partition(":")
     if kind in ("choice", "catch"):
-        items = state.get("choices" if kind == "choice" else "catch")
+        items: Any = state.get("choices" if kind == "choice" else "catch")
         try:
             entry = items[int(rest)]
         except (TypeError, ValueError, IndexError, KeyError):
             raise EditError(f"the state has no {edge!r}") from None
-        if not isinstance(entry, Mapping):
+        if not isinstance(entry, dict):
             raise EditError(f"{edge!r} is not a mapping")
         return entry, "next"
     if kind == "wait":
@@ -323,7 +323,7 @@ def _edge_slot(state: Any, edge: str) -> Slot:
                 node = node[int(part)] if part.isdigit() else node[part]
             except (TypeError, KeyError, IndexError):
                 raise EditError(f"the wait has no alternative {rest!r}") from None
-        if not isinstance(node, Mapping):
+        if not isinstance(node, dict):
             raise EditError(f"wait alternative {rest!r} is not a mapping")
         return node, "next"
     raise EditError(f"unknown edge {edge!r}: next, default, choice:N, catch:N, wait or wait:PATH")
@@ -343,7 +343,7 @@ def set_field(tree: Any, op: Mapping[str, Any]) -> None:
         try:
             child = node[part]
         except (KeyError, IndexError, TypeError):
-            if isinstance(node, Mapping) and isinstance(part, str):
+            if isinstance(node, dict) and isinstance(part, str):
                 child = node[part] = CommentedMap()
             else:
                 raise EditError(f"no {part!r} under {name!r}") from None
@@ -352,14 +352,14 @@ def set_field(tree: Any, op: Mapping[str, Any]) -> None:
     value = op.get("value")
     try:
         if value is None:
-            if isinstance(node, Mapping):
+            if isinstance(node, dict):
                 node.pop(last, None)
             elif isinstance(node, list) and isinstance(last, int):
                 del node[last]
         elif isinstance(node, list) and isinstance(last, int) and last == len(node):
             node.append(_as_rt(value))
         else:
-            if node.get(last) == value if isinstance(node, Mapping) else False:
+            if node.get(last) == value if isinstance(node, dict) else False:
                 return  # same value: leave its formatting alone
             node[last] = _as_rt(value)
     except (TypeError, IndexError, AttributeError):
@@ -373,12 +373,12 @@ def set_start(tree: Any, op: Mapping[str, Any]) -> None:
 
 def _positions(tree: Any, create: bool) -> Any:
     block = tree.get("x-designer")
-    if not isinstance(block, Mapping):
+    if not isinstance(block, dict):
         if not create:
             return None
         block = tree["x-designer"] = CommentedMap()
     positions = block.get("positions")
-    if not isinstance(positions, Mapping):
+    if not isinstance(positions, dict):
         if not create:
             return None
         positions = block["positions"] = CommentedMap()
@@ -433,7 +433,7 @@ def apply_edit(text: str, op: Mapping[str, Any]) -> str:
     A ``yaml`` syntax error in ``text`` raises ``EditError`` too: structural
     edits need a document that loads.
     """
-    if not isinstance(op, Mapping):
+    if not isinstance(op, dict):
         raise EditError("'op' is an object with an 'op' field")
     kind = op.get("op")
     if kind not in OPS:
@@ -442,7 +442,7 @@ def apply_edit(text: str, op: Mapping[str, Any]) -> str:
         tree, yaml = roundtrip.load(text)
     except Exception as exc:
         raise EditError(f"the document does not load, fix the YAML first: {exc}") from None
-    if not isinstance(tree, Mapping):
+    if not isinstance(tree, dict):
         raise EditError("the document is not a mapping")
     baseline = roundtrip.dump(tree, yaml)
     OPS[kind](tree, op)

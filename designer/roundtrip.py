@@ -22,31 +22,48 @@ from ruamel.yaml.util import load_yaml_guess_indent
 __all__ = ["dump", "load", "splice"]
 
 
-def _yaml(text: str) -> YAML:
+def _yaml(sequence: int, offset: int) -> YAML:
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 4096
     yaml.allow_duplicate_keys = True
-    try:
-        _, indent, offset = load_yaml_guess_indent(text)
-    except Exception:
-        indent, offset = 2, 0
-    # Mappings are indented by 2 in nearly every workflow; the guess is
-    # about block sequences ("- " under its key or indented).
-    yaml.indent(mapping=2, sequence=indent or 2, offset=offset or 0)
+    # Mappings are indented by 2 in nearly every workflow; block sequences
+    # vary ("- " under its key, or indented), so that is what is chosen.
+    yaml.indent(mapping=2, sequence=sequence, offset=offset)
     yaml.representer.add_representer(
         type(None), lambda r, _d: r.represent_scalar("tag:yaml.org,2002:null", "null")
     )
     return yaml
 
 
+_CANDIDATES = ((2, 0), (4, 2), (6, 4), (3, 1))
+
+
 def load(text: str) -> tuple[Any, YAML]:
-    """The round-trip tree of ``text`` and the YAML object configured for it."""
-    yaml = _yaml(text)
+    """The round-trip tree of ``text`` and the YAML object whose rendering of
+    it is closest to ``text`` (ideally identical)."""
     body = text[1:] if text.startswith("\ufeff") else text
+    try:
+        _, indent, offset = load_yaml_guess_indent(body)
+        guess = ((indent or 2), (offset or 0))
+    except Exception:
+        guess = (2, 0)
+    best: tuple[int, Any, YAML] | None = None
+    lines = body.splitlines(keepends=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return yaml.load(body), yaml
+        tree = _yaml(*guess).load(body)
+    for sequence, off in dict.fromkeys((guess, *_CANDIDATES)):
+        yaml = _yaml(sequence, off)
+        rendered = dump(tree, yaml)
+        if rendered == body:
+            return tree, yaml
+        matcher = difflib.SequenceMatcher(None, lines, rendered.splitlines(keepends=True))
+        distance = len(lines) - sum(block.size for block in matcher.get_matching_blocks())
+        if best is None or distance < best[0]:
+            best = (distance, tree, yaml)
+    assert best is not None
+    return best[1], best[2]
 
 
 def dump(tree: Any, yaml: YAML) -> str:

@@ -116,10 +116,10 @@ class Guard:
         if refusal is not None:
             await refusal(scope, receive, _with_headers(send))
             return
-        receive = await self.limit_body(scope, receive, send)
-        if receive is None:
+        replay = await self.limit_body(scope, receive, send)
+        if replay is None:
             return
-        await self.app(scope, receive, _with_headers(send))
+        await self.app(scope, replay, _with_headers(send))
 
     def check(self, scope: Scope) -> Response | None:
         headers = _headers(scope)

@@ -4,10 +4,9 @@ or are not, allowed in."""
 from __future__ import annotations
 
 import shutil
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
-
-import warnings
 
 import pytest
 
@@ -45,9 +44,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 @pytest.fixture
 def app(workspace: Path, engine: Engine):  # type: ignore[no-untyped-def]
-    return create_app(
-        workspace, engine=engine, token=TOKEN, allowed_hosts=[HOST], sse_poll=0.02
-    )
+    return create_app(workspace, engine=engine, token=TOKEN, allowed_hosts=[HOST], sse_poll=0.02)
 
 
 @pytest.fixture

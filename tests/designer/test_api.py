@@ -36,7 +36,9 @@ def test_view_links_nodes_to_yaml_lines_and_edges_to_edit_addresses(client: Test
     assert lines[span["end_line"] - 1].strip().startswith("next:")
     catch = [e for e in body["view"]["graph"]["edges"] if e["kind"] == "catch"]
     assert catch and catch[0]["edit"] == {"state": "charge_payment", "edge": "catch:0"}
-    assert body["view"]["svg"].startswith("<svg") and 'data-id="charge_payment"' in body["view"]["svg"]
+    assert (
+        body["view"]["svg"].startswith("<svg") and 'data-id="charge_payment"' in body["view"]["svg"]
+    )
 
 
 def test_validate_reports_syntax_error_line_and_no_graph(client: TestClient) -> None:
@@ -130,7 +132,9 @@ def test_start_signal_and_watch_a_run_over_sse(client: TestClient, workspace: Pa
                 break
     assert kinds[0] == "snapshot" and kinds[-1] == "end"
     assert last is not None and last["run"]["status"] == "completed"
-    assert last["states"]["done"] in ("active", "completed") and last["states"]["hold"] == "completed"
+    assert (
+        last["states"]["done"] in ("active", "completed") and last["states"]["hold"] == "completed"
+    )
     runs = client.get("/api/runs", params={"status": "completed"}).json()["runs"]
     assert [r["id"] for r in runs] == ["g1"]
     history = client.get("/api/runs/g1/history", params={"after": 1}).json()["events"]

@@ -1,0 +1,354 @@
+// The property panel: a form for the selected state generated from the
+// wfdsl JSON Schema ($defs/<type>_state). Scalar fields are edited in place
+// (each change is one `set_field` edit on the server); structured ones
+// (args, retry, catch, branches, ...) are shown as their YAML lines with a
+// jump into the text, where they are easier to write than in a form.
+import { api } from "./api.js";
+import { isSynthetic } from "./graph_view.js";
+
+const SCALAR_REFS = new Set(["state_ref", "state_name", "duration", "expression", "condition", "var_path", "error_name", "description"]);
+
+export class PropertyPanel {
+  constructor(root, { schemaUrl, edit, goToLine, lines, stateNames }) {
+    this.root = root;
+    this.edit = edit;
+    this.goToLine = goToLine;
+    this.lines = lines;
+    this.stateNames = stateNames;
+    this.onDelete = () => {};
+    this.schema = null;
+    this.schemaPromise = api("GET", schemaUrl)
+      .then((schema) => {
+        this.schema = schema;
+        if (this.node) this.showNode(this.node, this.view);
+      })
+      .catch(() => {
+        this.schema = { $defs: {} };
+      });
+  }
+
+  clear() {
+    this.node = null;
+    const p = document.createElement("p");
+    p.className = "muted";
+    p.textContent = "Select a state on the graph or put the cursor in its YAML.";
+    this.root.replaceChildren(p);
+  }
+
+  focusName() {
+    const input = this.root.querySelector("input[name='state-name']");
+    if (input) {
+      input.focus();
+      input.select();
+    }
+  }
+
+  showEdge(edge) {
+    this.node = null;
+    const wrap = document.createElement("div");
+    wrap.className = "prop-edge";
+    const title = document.createElement("p");
+    title.className = "prop-title";
+    title.textContent = `${edge.source} → ${edge.target}`;
+    const kind = document.createElement("p");
+    kind.innerHTML = "";
+    kind.append(pill(edge.kind), document.createTextNode(edge.label ? " " + edge.label : ""));
+    wrap.append(title, kind);
+    if (edge.edit) {
+      const hint = document.createElement("p");
+      hint.className = "muted";
+      hint.textContent = "Drag the round handle at the arrow's end onto another state to reconnect it.";
+      const remove = button("Remove edge", "danger", () => this.onDelete());
+      wrap.append(hint, remove);
+    } else {
+      const hint = document.createElement("p");
+      hint.className = "muted";
+      hint.textContent = "This edge is drawn from the structure (start, join, end) and is not edited directly.";
+      wrap.append(hint);
+    }
+    this.root.replaceChildren(wrap);
+  }
+
+  showNode(node, view) {
+    this.node = node;
+    this.view = view;
+    const form = document.createElement("form");
+    form.className = "prop-form";
+    form.addEventListener("submit", (e) => e.preventDefault());
+    const head = document.createElement("div");
+    head.className = "prop-head";
+    head.append(pill(node.type));
+    if (node.cluster) {
+      const where = document.createElement("span");
+      where.className = "muted";
+      where.textContent = " in " + node.cluster;
+      head.append(where);
+    }
+    form.append(head);
+
+    if (isSynthetic(node.id)) {
+      const p = document.createElement("p");
+      p.className = "muted";
+      p.textContent = "A marker drawn from the structure; nothing to edit.";
+      form.append(p);
+      this.root.replaceChildren(form);
+      return;
+    }
+
+    const name = node.id.split("/").pop();
+    const nameField = field("Name", "state-name", "The state's key; renaming updates every reference to it.");
+    const nameInput = nameField.input;
+    nameInput.value = name;
+    nameInput.required = true;
+    nameInput.spellcheck = false;
+    nameInput.addEventListener("change", () => {
+      const to = nameInput.value.trim();
+      if (!to || to === name) return;
+      const prefix = node.id.slice(0, node.id.length - name.length);
+      this.edit({ op: "rename_state", state: node.id, to }, { select: { kind: "node", id: prefix + to } });
+    });
+    nameInput.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        nameInput.dispatchEvent(new Event("change"));
+      }
+    });
+    form.append(nameField.wrap);
+
+    const values = readFields(this.lines(), node.span);
+    const def = this.schema?.$defs?.[`${node.type}_state`];
+    if (!this.schema) {
+      const p = document.createElement("p");
+      p.className = "muted";
+      p.textContent = "Loading the schema…";
+      form.append(p);
+    } else if (def) {
+      const required = new Set(def.required || []);
+      const datalistId = "state-names-list";
+      for (const [key, raw] of Object.entries(def.properties || {})) {
+        if (key === "type") continue;
+        const prop = this.resolve(raw);
+        const current = values.get(key);
+        form.append(this.fieldFor(node, key, prop, current, required.has(key), datalistId));
+      }
+      const list = document.createElement("datalist");
+      list.id = datalistId;
+      for (const n of this.stateNames(node.cluster)) {
+        const option = document.createElement("option");
+        option.value = n;
+        list.append(option);
+      }
+      form.append(list);
+    }
+
+    const actions = document.createElement("div");
+    actions.className = "prop-actions";
+    actions.append(
+      button("Make start", "", () => this.edit({ op: "set_start", state: node.id, ...(node.cluster ? { scope: node.cluster } : {}) })),
+      button("Delete state", "danger", () => this.onDelete()),
+    );
+    form.append(actions);
+    this.root.replaceChildren(form);
+  }
+
+  // Follow $ref (one level at a time) and keep the outer description.
+  resolve(prop) {
+    let out = { ...prop };
+    const seen = new Set();
+    while (out.$ref && !seen.has(out.$ref)) {
+      seen.add(out.$ref);
+      const ref = out.$ref;
+      const name = ref.split("/").pop();
+      const target = this.schema.$defs?.[name] || {};
+      const { $ref: _ignored, ...rest } = out;
+      out = { ...target, ...rest, refName: out.refName || name };
+    }
+    return out;
+  }
+
+  fieldFor(node, key, prop, current, required, datalistId) {
+    const types = [].concat(prop.type || []);
+    const scalarRef = prop.refName && SCALAR_REFS.has(prop.refName);
+    const complex = !scalarRef && !prop.enum && (types.length === 0 || types.includes("object") || types.includes("array"));
+    const help = prop.description || "";
+    const label = key + (required ? " *" : "");
+    const send = (value) => this.edit({ op: "set_field", state: node.id, path: [key], value }, { select: { kind: "node", id: node.id } });
+
+    if (complex || (current && current.complex)) {
+      const wrap = document.createElement("div");
+      wrap.className = "prop-field prop-complex";
+      const head = document.createElement("div");
+      head.className = "prop-label";
+      head.textContent = label;
+      head.title = help;
+      wrap.append(head);
+      if (current) {
+        const pre = document.createElement("pre");
+        pre.className = "code prop-snippet";
+        pre.textContent = current.snippet;
+        wrap.append(pre, button("Edit in YAML", "link", () => this.goToLine(current.line)));
+      } else {
+        const none = document.createElement("span");
+        none.className = "muted";
+        none.textContent = " not set";
+        head.append(none);
+      }
+      return wrap;
+    }
+
+    const id = `prop-${key}`;
+    if (types.includes("boolean") && types.length === 1) {
+      const wrap = document.createElement("div");
+      wrap.className = "prop-field prop-check";
+      const input = document.createElement("input");
+      input.type = "checkbox";
+      input.id = id;
+      input.checked = current?.value === true;
+      input.addEventListener("change", () => send(input.checked ? true : null));
+      const lab = document.createElement("label");
+      lab.htmlFor = id;
+      lab.textContent = label;
+      lab.title = help;
+      wrap.append(input, lab);
+      return wrap;
+    }
+    if (prop.enum) {
+      const f = field(label, id, help, "select");
+      const empty = document.createElement("option");
+      empty.value = "";
+      empty.textContent = "—";
+      f.input.append(empty);
+      for (const choice of prop.enum) {
+        const option = document.createElement("option");
+        option.value = JSON.stringify(choice);
+        option.textContent = String(choice);
+        if (current && current.value === choice) option.selected = true;
+        f.input.append(option);
+      }
+      f.input.addEventListener("change", () => send(f.input.value ? JSON.parse(f.input.value) : null));
+      return f.wrap;
+    }
+    const f = field(label, id, help);
+    const input = f.input;
+    input.spellcheck = false;
+    if (types.includes("integer") || (types.includes("number") && !types.includes("string"))) input.inputMode = "numeric";
+    if (prop.refName === "state_ref") input.setAttribute("list", datalistId);
+    if (prop.examples?.length) input.placeholder = String(prop.examples[0]);
+    input.value = current && current.value !== null && current.value !== undefined ? String(current.value) : "";
+    input.addEventListener("change", () => {
+      const text = input.value.trim();
+      if (text === "") return send(null);
+      const numeric = text !== "" && !Number.isNaN(Number(text));
+      if ((types.includes("integer") || types.includes("number")) && numeric) return send(Number(text));
+      return send(text);
+    });
+    return f.wrap;
+  }
+}
+
+function pill(text) {
+  const span = document.createElement("span");
+  span.className = `pill pill--type pill--${text}`;
+  span.textContent = text;
+  return span;
+}
+
+function button(text, cls, onClick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = text;
+  if (cls) b.className = cls;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function field(labelText, id, help, tag = "input") {
+  const wrap = document.createElement("div");
+  wrap.className = "prop-field";
+  const label = document.createElement("label");
+  label.htmlFor = id;
+  label.className = "prop-label";
+  label.textContent = labelText;
+  const input = document.createElement(tag);
+  input.id = id;
+  input.name = id;
+  wrap.append(label, input);
+  if (help) {
+    const p = document.createElement("p");
+    p.className = "prop-help";
+    p.id = id + "-help";
+    p.textContent = help;
+    input.setAttribute("aria-describedby", p.id);
+    wrap.append(p);
+  }
+  return { wrap, input };
+}
+
+// The state's own keys from its YAML lines: `key: scalar` gives a value,
+// anything else (a block, a flow map or list) is shown as its lines. Only
+// reads; every write goes through the server's round-trip edit.
+export function readFields(lines, span) {
+  const out = new Map();
+  if (!span) return out;
+  const first = span.line; // the `name:` line
+  const last = Math.min(span.end_line, lines.length);
+  let indent = null;
+  for (let n = first + 1; n <= last; n++) {
+    const line = lines[n - 1];
+    const trimmed = line.trim();
+    if (!trimmed || trimmed.startsWith("#")) continue;
+    const ind = line.length - line.trimStart().length;
+    if (indent === null) indent = ind;
+    if (ind !== indent) continue;
+    const m = /^([A-Za-z_][\w-]*)\s*:(?:\s+(.*))?$/.exec(trimmed) || /^([A-Za-z_][\w-]*)\s*:$/.exec(trimmed);
+    if (!m) continue;
+    const key = m[1];
+    const rest = stripComment(m[2] || "").trim();
+    // The key's extent: up to the next line at this indent.
+    let end = n;
+    for (let k = n + 1; k <= last; k++) {
+      const l = lines[k - 1];
+      if (!l.trim()) continue;
+      if (l.length - l.trimStart().length <= indent) break;
+      end = k;
+    }
+    const snippet = lines.slice(n - 1, end).map((l) => l.slice(indent)).join("\n");
+    if (!rest || /^[[{|>&*!]/.test(rest) || end > n) {
+      out.set(key, { complex: true, line: n, snippet });
+    } else {
+      out.set(key, { complex: false, line: n, snippet, value: scalar(rest) });
+    }
+  }
+  return out;
+}
+
+function stripComment(text) {
+  let quote = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote) {
+      if (c === quote) quote = null;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+    } else if (c === "#" && (i === 0 || /\s/.test(text[i - 1]))) {
+      return text.slice(0, i);
+    }
+  }
+  return text;
+}
+
+function scalar(text) {
+  if (text.startsWith('"') && text.endsWith('"') && text.length >= 2) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text.slice(1, -1);
+    }
+  }
+  if (text.startsWith("'") && text.endsWith("'") && text.length >= 2) return text.slice(1, -1).replace(/''/g, "'");
+  if (text === "true") return true;
+  if (text === "false") return false;
+  if (text === "null" || text === "~") return null;
+  if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+  return text;
+}

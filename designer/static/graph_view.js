@@ -6,6 +6,7 @@
 const SVG_NS = "http://www.w3.org/2000/svg";
 const MIN_SCALE = 0.1;
 const MAX_SCALE = 8;
+const MAX_FIT = 1.15;
 
 export function svgEl(name, attrs = {}) {
   const el = document.createElementNS(SVG_NS, name);
@@ -97,11 +98,20 @@ export class GraphView {
     return { x: box.x, y: box.y, w: box.width || 100, h: box.height || 100 };
   }
 
+  // The whole drawing, but never blown up past MAX_FIT: a small graph keeps
+  // readable text at the top centre instead of filling the pane.
   fit() {
     const pad = 12;
     this.viewBox = null;
     const f = this.full;
-    this.setViewBox({ x: f.x - pad, y: f.y - pad, w: f.w + 2 * pad, h: f.h + 2 * pad }, false);
+    let box = { x: f.x - pad, y: f.y - pad, w: f.w + 2 * pad, h: f.h + 2 * pad };
+    const rect = this.svg.getBoundingClientRect();
+    if (rect.width && rect.height && Math.min(rect.width / box.w, rect.height / box.h) > MAX_FIT) {
+      const w = rect.width / MAX_FIT;
+      const h = rect.height / MAX_FIT;
+      box = { x: f.x + f.w / 2 - w / 2, y: f.y - pad, w, h };
+    }
+    this.setViewBox(box, false);
   }
 
   setViewBox(box, remember = true) {

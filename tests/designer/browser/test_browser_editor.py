@@ -71,6 +71,7 @@ def test_build_a_three_state_workflow_by_clicking_and_dragging(
 ) -> None:
     # A new file from the workspace page's starter, whose two states are
     # deleted once the new ones stand.
+    page.screenshot(path=str(artifacts / "workspace.png"))
     page.fill("#new-workflow input[name=path]", "from_scratch.yaml")
     page.select_option("#new-workflow select[name=template]", "blank")
     page.click("#new-workflow button[type=submit]")
@@ -144,10 +145,11 @@ def comments(text: str) -> list[str]:
 def test_rename_and_move_an_edge_keep_every_comment(
     designer: Any, page: Any, artifacts: Path
 ) -> None:
-    path = designer.workspace / "signup.yaml"
-    before = path.read_text(encoding="utf-8")
+    before = (designer.workspace / "signup.yaml").read_text(encoding="utf-8")
+    path = designer.workspace / "signup_commented.yaml"  # a copy: other tests read signup.yaml
+    path.write_text(before, encoding="utf-8")
     assert len(comments(before)) > 10
-    open_editor(page, designer, "signup.yaml")
+    open_editor(page, designer, path.name)
 
     # Rename `remind` in the property panel: the key and every reference follow.
     node(page, "remind").click()
@@ -241,3 +243,20 @@ def test_keyboard_moves_between_states_and_selects_their_yaml(
     )
     page.wait_for_selector("#graph .node[data-id='give_up'].selected")
     page.screenshot(path=str(artifacts / "editor-keyboard-selection.png"))
+
+    # Zoom changes the drawing's viewBox; Fit brings the whole graph back.
+    fitted = page.get_attribute("#graph svg", "viewBox")
+    page.click("#zoom-in")
+    assert page.get_attribute("#graph svg", "viewBox") != fitted
+    page.click("#zoom-fit")
+    assert page.get_attribute("#graph svg", "viewBox") == fitted
+
+    # Export SVG downloads the drawing without the editor's handles.
+    with page.expect_download() as download:
+        page.click("#export-svg")
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert exported.startswith("<?xml") and "wait_for_click" in exported
+    assert 'class="port"' not in exported and "edge-hit" not in exported
+
+    page.emulate_media(color_scheme="dark")
+    page.screenshot(path=str(artifacts / "editor-dark.png"))

@@ -39,3 +39,7 @@ def test_start_a_run_signal_it_and_watch_it_complete_live(
     timeline = page.locator("#timeline .event-type").all_inner_texts()
     assert any("signal" in t or "message" in t for t in timeline), timeline
     page.screenshot(path=str(artifacts / "run-completed.png"))
+
+    page.goto(f"{designer.url}/runs?status=completed")
+    page.wait_for_selector("#runs-table .pill--completed")
+    page.screenshot(path=str(artifacts / "runs-list.png"))

@@ -439,11 +439,10 @@ def apply_edit(text: str, op: Mapping[str, Any]) -> str:
     if kind not in OPS:
         raise EditError(f"unknown operation {kind!r}; one of {', '.join(OPS)}")
     try:
-        tree, yaml = roundtrip.load(text)
+        tree, yaml, baseline = roundtrip.load(text)
     except Exception as exc:
         raise EditError(f"the document does not load, fix the YAML first: {exc}") from None
     if not isinstance(tree, dict):
         raise EditError("the document is not a mapping")
-    baseline = roundtrip.dump(tree, yaml)
     OPS[kind](tree, op)
     return roundtrip.splice(text, baseline, roundtrip.dump(tree, yaml))

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import difflib
 import io
+import re
 import warnings
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.util import load_yaml_guess_indent
 
 __all__ = ["dump", "load", "splice"]
 
@@ -37,18 +37,34 @@ def _yaml(sequence: int, offset: int) -> YAML:
 
 
 _CANDIDATES = ((2, 0), (4, 2), (6, 4), (3, 1))
+_KEY_LINE = re.compile(r"^( *)[^\s#-][^#]*:\s*(#.*)?$")
+_DASH_LINE = re.compile(r"^( *)- ")
 
 
-def load(text: str) -> tuple[Any, YAML]:
-    """The round-trip tree of ``text`` and the YAML object whose rendering of
-    it is closest to ``text`` (ideally identical)."""
+def _guess_sequence_indent(body: str) -> tuple[int, int]:
+    """(sequence indent, dash offset) of the first block sequence under a key,
+    read from the text (ruamel's own guess parses the whole document again)."""
+    previous = None
+    for line in body.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        dash = _DASH_LINE.match(line)
+        if dash and previous is not None:
+            key = _KEY_LINE.match(previous)
+            if key:
+                offset = max(0, len(dash.group(1)) - len(key.group(1)))
+                return offset + 2, offset
+        previous = line
+    return 2, 0
+
+
+def load(text: str) -> tuple[Any, YAML, str]:
+    """The round-trip tree of ``text``, the YAML object whose rendering of it
+    is closest to ``text`` (ideally identical), and that rendering (the
+    baseline of :func:`splice`)."""
     body = text[1:] if text.startswith("\ufeff") else text
-    try:
-        _, indent, offset = load_yaml_guess_indent(body)
-        guess = ((indent or 2), (offset or 0))
-    except Exception:
-        guess = (2, 0)
-    best: tuple[int, Any, YAML] | None = None
+    guess = _guess_sequence_indent(body)
+    best: tuple[int, YAML, str] | None = None
     lines = body.splitlines(keepends=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -57,13 +73,13 @@ def load(text: str) -> tuple[Any, YAML]:
         yaml = _yaml(sequence, off)
         rendered = dump(tree, yaml)
         if rendered == body:
-            return tree, yaml
+            return tree, yaml, rendered
         matcher = difflib.SequenceMatcher(None, lines, rendered.splitlines(keepends=True))
         distance = len(lines) - sum(block.size for block in matcher.get_matching_blocks())
         if best is None or distance < best[0]:
-            best = (distance, tree, yaml)
+            best = (distance, yaml, rendered)
     assert best is not None
-    return best[1], best[2]
+    return tree, best[1], best[2]
 
 
 def dump(tree: Any, yaml: YAML) -> str:

@@ -51,7 +51,6 @@ export class PropertyPanel {
     title.className = "prop-title";
     title.textContent = `${edge.source} → ${edge.target}`;
     const kind = document.createElement("p");
-    kind.innerHTML = "";
     kind.append(pill(edge.kind), document.createTextNode(edge.label ? " " + edge.label : ""));
     wrap.append(title, kind);
     if (edge.edit) {

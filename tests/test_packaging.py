@@ -83,6 +83,13 @@ def test_the_wheel_holds_every_package_and_data_file(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "wfdsl/dsl/expressions/grammar.lark" in names
     assert "wfdsl/schemas/wfdsl-1.schema.json" in names
+    # The designer reads its pages and scripts from the installed package.
+    for asset in [
+        *(ROOT / "designer/templates").glob("*.html"),
+        *(ROOT / "designer/static").iterdir(),
+    ]:
+        relative = asset.relative_to(ROOT / "designer").as_posix()
+        assert f"wfdsl/designer/{relative}" in names, relative
     # Generic top-level names must not land in site-packages.
     tops = {n.split("/")[0] for n in names}
     assert not tops & {"dsl", "interpreter", "designer", "schemas", "tests", "examples"}, tops

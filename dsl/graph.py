@@ -157,6 +157,24 @@ class _Builder:
         if state.end or isinstance(state, SucceedState):
             self.edges.append(Edge(done, end, "end"))
 
+    def missing_targets(self) -> None:
+        """A ``next``/``start`` naming no state (the validator reports it) still
+        gets a node, drawn as missing, so the designer can show a broken
+        document instead of failing to lay it out."""
+        known = {n.id for n in self.nodes}
+        clusters = {n.id: n.cluster for n in self.nodes}
+        for edge in self.edges:
+            if edge.target not in known:
+                known.add(edge.target)
+                self.nodes.append(
+                    Node(
+                        edge.target,
+                        _missing_label(edge.target),
+                        "missing",
+                        cluster=clusters.get(edge.source),
+                    )
+                )
+
     def fork(self, state: ParallelState | MapState, node_id: str, cluster: str | None) -> str:
         """Add the branches (or the map body) between the state and its join
         node; return the join node's id."""
@@ -178,10 +196,16 @@ class _Builder:
         return join
 
 
+def _missing_label(node_id: str) -> str:
+    name = node_id.rsplit("/", 1)[-1]
+    return f"missing: {name}" if name else "missing state"
+
+
 def build_graph(workflow: Workflow) -> Graph:
     """The graph of ``workflow``: every state of every scope, markers, edges, clusters."""
     builder = _Builder()
     builder.scope(workflow.root, "", None)
+    builder.missing_targets()
     # Map-body cluster ids equal the map state's node id; keep clusters listed
     # outermost first, so a renderer can open them in order.
     clusters = sorted(builder.clusters, key=lambda c: c.id.count("/"))

@@ -245,3 +245,25 @@ def test_builtin_layout_goes_top_down_and_draws_loops_upwards() -> None:
 def test_builtin_layout_is_deterministic() -> None:
     graph = build_graph(compiled((EXAMPLES / "approval_chain.yaml").read_text(encoding="utf-8")))
     assert layout(graph, engine="builtin") == layout(graph, engine="builtin")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(
+            'wfdsl: "1"\nname: x\nstart: first\nstates:\n  a: {type: succeed}\n', id="start-typo"
+        ),
+        pytest.param('wfdsl: "1"\nname: x\nstart: a\nstates: {}\n', id="no-states"),
+        pytest.param(
+            'wfdsl: "1"\nname: x\nstart: a\nstates:\n  a: {type: set, next: nope}\n', id="next-typo"
+        ),
+    ],
+)
+def test_a_dangling_target_is_drawn_as_a_missing_node(text: str) -> None:
+    workflow, _ = compile_text(text)
+    assert workflow is not None
+    graph = build_graph(workflow)
+    missing = [n for n in graph.nodes if n.type == "missing"]
+    assert len(missing) == 1 and missing[0].label.startswith("missing: ")
+    placed = layout(graph)
+    assert missing[0].id in placed.nodes

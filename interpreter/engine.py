@@ -42,7 +42,7 @@ from .actions import ActionRegistry, default_registry, load_modules
 from .clock import Clock, SystemClock, VirtualClock
 from .definitions import Definitions
 from .engine_loop import Driver, not_started
-from .input_check import check_input
+from .input_check import check_handler_args, check_input, check_signal
 from .records import FINAL_STATUSES, Lease, RunFilter, RunRow
 from .run_view import Run
 from .schedules import Schedules, register_schedule
@@ -158,7 +158,7 @@ class Engine:
         Raises ``ValidationError`` with every finding or violation, or
         ``RunAlreadyExists``."""
         workflow = self.register(doc)
-        check_input(workflow.input_schema, input, workflow=workflow.name)
+        check_input(workflow, input)
         return self.start(workflow, input=input, run_id=run_id, break_at=break_at)
 
     def register(self, doc: str | os.PathLike[str] | Mapping[str, Any]) -> Workflow:
@@ -228,7 +228,15 @@ class Engine:
     # ------------------------------------------------------------ messages and control
 
     def signal(self, run_id: str, channel: str, data: Any = None) -> None:
-        """Append a message to the run's inbox; durable when this returns."""
+        """Append a message to the run's inbox; durable when this returns.
+
+        ``data`` is checked against the ``schema`` its channel declares, and
+        on a workflow that declares signals an undeclared channel is refused:
+        both raise ``ValidationError`` (WF602, every violation) and store
+        nothing. ``RunNotFound`` for an unknown run; ``WfdslError`` for a run
+        that has ended."""
+        row = self._row(run_id)
+        check_signal(self.definitions.get(row.definition_hash), channel, data, run_id=run_id)
         try:
             self.store.send(run_id, channel, data, now=self.clock.now())
         except RunNotActive as exc:
@@ -236,7 +244,12 @@ class Engine:
         self.driver.poke(run_id)
 
     def call(self, run_id: str, handler: str, args: Any = None) -> Any:
-        """Call a handler (§7): its return value, or ``HandlerRejected``."""
+        """Call a handler (§7): its return value, or ``HandlerRejected`` when
+        its guard does not hold. ``args`` that fail the handler's ``input``
+        schema raise ``ValidationError`` (WF603, every violation) before the
+        handler runs, so nothing changes."""
+        row = self._row(run_id)
+        check_handler_args(self.definitions.get(row.definition_hash), handler, args, run_id=run_id)
         call_id = uuid.uuid4().hex
         reply = self._control(
             run_id,

@@ -342,7 +342,7 @@ class Driver:
                 )
                 from .input_check import check_input
 
-                check_input(child_wf.input_schema, command.input, workflow=child_wf.name)
+                check_input(child_wf, command.input)
                 child = machine.new_run(
                     child_wf,
                     run_id=command.run_id,

@@ -1,9 +1,24 @@
-"""A run's input against its workflow's ``input`` JSON Schema (DSL.md §1).
+"""Data from outside a run against the JSON Schemas its workflow declares.
 
-Checked at submit, before anything is stored: a refused input leaves no run
-behind. Every violation is reported (``iter_errors``), each as a
-:class:`Finding` whose ``path`` points into the input, so the CLI prints them
-the same way as document findings and exits 2.
+Three kinds of data enter a run from outside, each checked before anything
+is stored, so refused data leaves no trace:
+
+- a run's ``input`` against the workflow's ``input`` schema (DSL.md §1),
+  at submit (WF601);
+- a signal's payload against the ``schema`` of its channel under
+  ``signals:`` (§1, §7), at ``Engine.signal`` (WF602); on a workflow that
+  declares signals, an undeclared channel is refused the same way;
+- a handler call's ``args`` against the handler's ``input`` schema (§7), at
+  ``Engine.call`` (WF603).
+
+Every violation is reported (``iter_errors``), each as a :class:`Finding`
+whose ``path`` points into the data, inside one :class:`ValidationError`, so
+the CLI prints them the way it prints document findings.
+
+Compiled validators are cached by the workflow's content hash and the
+schema's place in it, never by object identity: every ``submit`` of the same
+text compiles a fresh :class:`Workflow`, and a cache keyed by ``id()`` would
+grow with every call. The cache is bounded besides.
 """
 
 from __future__ import annotations
@@ -14,35 +29,68 @@ from typing import Any
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from jsonschema.exceptions import best_match  # type: ignore[import-untyped]
 from wfdsl.dsl.findings import Finding, format_path
+from wfdsl.dsl.model import Workflow
 
 from wfdsl.errors import ValidationError
 
-__all__ = ["INPUT_CODE", "check_input", "input_findings"]
+__all__ = [
+    "HANDLER_ARGS_CODE",
+    "INPUT_CODE",
+    "SIGNAL_DATA_CODE",
+    "cached_validators",
+    "check_handler_args",
+    "check_input",
+    "check_signal",
+    "input_findings",
+]
 
 #: The finding code of an input that fails the workflow's ``input`` schema.
 INPUT_CODE = "WF601"
+#: A signal payload that fails its channel's schema, or an undeclared channel.
+SIGNAL_DATA_CODE = "WF602"
+#: A handler call's args that fail the handler's ``input`` schema.
+HANDLER_ARGS_CODE = "WF603"
 
-_validators: dict[int, Draft202012Validator] = {}
+# (definition hash, where the schema sits) -> validator. Bounded: a
+# long-lived worker that sees many definitions drops the oldest.
+_CACHE_LIMIT = 1024
+_validators: dict[tuple[str, str], Draft202012Validator] = {}
 
 
-def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:
-    # Compiled workflows are frozen and cached by content hash, so the schema
-    # object lives as long as its workflow: its id is a sound cache key.
-    key = id(schema)
+def _validator(schema: Mapping[str, Any], key: tuple[str, str] | None) -> Draft202012Validator:
+    if key is None or not key[0]:
+        return Draft202012Validator(schema)
     validator = _validators.get(key)
-    if validator is None or validator.schema is not schema:
-        validator = Draft202012Validator(schema)
-        _validators[key] = validator
+    if validator is None:
+        if len(_validators) >= _CACHE_LIMIT:
+            del _validators[next(iter(_validators))]
+        validator = _validators[key] = Draft202012Validator(schema)
     return validator
 
 
+def cached_validators() -> int:
+    """How many compiled validators the cache holds (for tests)."""
+    return len(_validators)
+
+
 def input_findings(
-    schema: Mapping[str, Any] | None, value: Any, *, workflow: str = "", subject: str = "input"
+    schema: Mapping[str, Any] | None,
+    value: Any,
+    *,
+    workflow: str = "",
+    subject: str = "input",
+    code: str = INPUT_CODE,
+    cache_key: tuple[str, str] | None = None,
 ) -> list[Finding]:
-    """Every way ``value`` fails ``schema`` (none when there is no schema)."""
+    """Every way ``value`` fails ``schema`` (none when there is no schema).
+
+    ``subject`` names the value in messages (``input.items[0]: ...``);
+    ``cache_key`` (definition hash, place) lets the compiled validator be
+    reused."""
     if schema is None:
         return []
-    errors = sorted(_validator(schema).iter_errors(value), key=lambda e: list(map(str, e.path)))
+    validator = _validator(schema, cache_key)
+    errors = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path)))
     findings = []
     for error in errors:
         path = tuple(error.absolute_path)
@@ -51,7 +99,7 @@ def input_findings(
         reason = best_match([error, *error.context]).message if error.context else error.message
         findings.append(
             Finding(
-                code=INPUT_CODE,
+                code=code,
                 severity="error",
                 message=f"{where}: {reason}",
                 file=workflow or None,
@@ -61,13 +109,73 @@ def input_findings(
     return findings
 
 
-def check_input(schema: Mapping[str, Any] | None, value: Any, *, workflow: str = "") -> None:
-    """Raise :class:`ValidationError` listing every violation, or return."""
-    findings = input_findings(schema, value, workflow=workflow)
+def _raise(findings: list[Finding], headline: str) -> None:
     if findings:
         lines = "\n".join(f"  {f.message}" for f in findings)
-        raise ValidationError(
-            findings,
-            f"the input of workflow {workflow!r} fails its schema "
-            f"({len(findings)} violation(s)):\n{lines}",
+        raise ValidationError(findings, f"{headline} ({len(findings)} violation(s)):\n{lines}")
+
+
+def check_input(workflow: Workflow, value: Any) -> None:
+    """Raise :class:`ValidationError` (WF601) listing every violation of the
+    workflow's ``input`` schema, or return."""
+    findings = input_findings(
+        workflow.input_schema,
+        value,
+        workflow=workflow.name,
+        cache_key=(workflow.source_hash, "input"),
+    )
+    _raise(findings, f"the input of workflow {workflow.name!r} fails its schema")
+
+
+def check_signal(workflow: Workflow, channel: str, data: Any, *, run_id: str = "") -> None:
+    """Raise :class:`ValidationError` (WF602) when ``channel`` is not declared
+    by a workflow that declares signals, or ``data`` fails its schema."""
+    run = f"run {run_id!r}: " if run_id else ""
+    decl = workflow.signals.get(channel)
+    if decl is None:
+        if not workflow.signals_declared:
+            return  # a workflow without `signals:` takes any channel (§1)
+        declared = ", ".join(sorted(workflow.signals))
+        message = (
+            f"{run}channel {channel!r} is not declared by workflow {workflow.name!r} "
+            f"(declared: {declared})"
         )
+        raise ValidationError(
+            [
+                Finding(
+                    code=SIGNAL_DATA_CODE,
+                    severity="error",
+                    message=message,
+                    file=workflow.name or None,
+                )
+            ],
+            message,
+        )
+    findings = input_findings(
+        decl.schema,
+        data,
+        workflow=workflow.name,
+        subject="data",
+        code=SIGNAL_DATA_CODE,
+        cache_key=(workflow.source_hash, f"signal:{channel}"),
+    )
+    _raise(findings, f"{run}the {channel!r} signal's data fails the channel's schema")
+
+
+def check_handler_args(workflow: Workflow, handler: str, args: Any, *, run_id: str = "") -> None:
+    """Raise :class:`ValidationError` (WF603) listing every way ``args`` fail
+    the handler's ``input`` schema. An unknown handler is left to the
+    machine, which answers it like any other call."""
+    found = workflow.handlers.get(handler)
+    if found is None:
+        return
+    run = f"run {run_id!r}: " if run_id else ""
+    findings = input_findings(
+        found.input_schema,
+        args,
+        workflow=workflow.name,
+        subject="args",
+        code=HANDLER_ARGS_CODE,
+        cache_key=(workflow.source_hash, f"handler:{handler}"),
+    )
+    _raise(findings, f"{run}the args of handler {handler!r} fail its input schema")

@@ -3,7 +3,9 @@ sharing the store: ``runs list|show|history``, ``signal``, ``call``,
 ``cancel``, ``pause``, ``resume``, ``step``.
 
 Exit codes: 0 done, 4 no such run, 5 rejected (a handler's guard, a message
-to a finished run, a run another process would not let go of); mistakes in
+to a finished run, a run another process would not let go of, signal data or
+handler args that fail their schema: WF602/WF603, every violation printed,
+nothing stored); mistakes in
 the command itself (bad JSON, a bad ``--where``) are usage errors (2). No
 user mistake prints a traceback.
 """
@@ -19,7 +21,13 @@ from typing import Any
 
 import click
 
-from wfdsl.errors import ExpressionError, HandlerRejected, RunNotFound, WfdslError
+from wfdsl.errors import (
+    ExpressionError,
+    HandlerRejected,
+    RunNotFound,
+    ValidationError,
+    WfdslError,
+)
 from wfdsl.interpreter.engine import Engine
 from wfdsl.interpreter.run_view import Run, event_to_json
 from wfdsl.interpreter.store import StoreError
@@ -35,7 +43,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 
 
 @contextmanager
-def _engine(db: str | None) -> Iterator[Engine]:
+def _engine(db: str | None, *, as_json: bool = False) -> Iterator[Engine]:
     """An engine for one command; user-facing errors become exit codes."""
     try:
         engine = Engine(db or default_db())
@@ -48,6 +56,18 @@ def _engine(db: str | None) -> Iterator[Engine]:
         click.echo(f"wfdsl: {exc}", err=True)
         sys.exit(EXIT_NOT_FOUND)
     except HandlerRejected as exc:
+        click.echo(f"wfdsl: rejected: {exc}", err=True)
+        sys.exit(EXIT_REJECTED)
+    except ValidationError as exc:
+        # Signal data or handler args that fail their schema (WF602/WF603).
+        if as_json:
+            _print_json(
+                {
+                    "error": "ValidationError",
+                    "message": str(exc).splitlines()[0] if str(exc) else "",
+                    "findings": [f.to_json() for f in exc.findings],
+                }
+            )
         click.echo(f"wfdsl: rejected: {exc}", err=True)
         sys.exit(EXIT_REJECTED)
     except ExpressionError as exc:
@@ -160,7 +180,7 @@ def history(run_id: str, db: str | None, as_json: bool) -> None:
 
 
 def _act(db: str | None, as_json: bool, action: Callable[[Engine], Any], done: str) -> None:
-    with _engine(db) as engine:
+    with _engine(db, as_json=as_json) as engine:
         result = action(engine)
     if as_json:
         _print_json(result.to_json() if isinstance(result, Run) else {"result": result})

@@ -102,6 +102,8 @@ class Driver:
         secrets: Mapping[str, str],
         batch: int = 512,
         poll_interval: float = 0.05,
+        idle_poll_interval: float = 0.25,
+        idle_after: float = 1.0,
     ) -> None:
         self.store = store
         self.definitions = definitions
@@ -112,6 +114,11 @@ class Driver:
         self.secrets = secrets
         self.batch = batch
         self.poll_interval = poll_interval
+        self.idle_poll_interval = idle_poll_interval
+        self.idle_after = idle_after
+        # Monotonic time of the last sign of life (work, a wake-up, another
+        # process's commit): the poll stays fast for a while after it.
+        self._active_at = time.monotonic()
         self.held: dict[str, _Held] = {}
         self.pending: dict[str, list[Trigger]] = {}
         self.poked: set[str] = set()
@@ -166,6 +173,7 @@ class Driver:
         work = self._gather(now)
         if not work:
             return 0
+        self._active_at = time.monotonic()
         prepared: dict[str, Prepared] = {}
         for run_id, item in work.items():
             try:
@@ -211,6 +219,8 @@ class Driver:
         counter = self.store.change_counter()
         external = counter != self._seen_counter
         self._seen_counter = counter
+        if external:
+            self._active_at = time.monotonic()
         for run_id, held in list(self.held.items()):
             triggers = self.pending.pop(run_id, [])
             due = held.row.ready_at is not None and held.row.ready_at <= now
@@ -478,28 +488,46 @@ class Driver:
 
     # ---------------------------------------------------------------- sleeping
 
+    def current_poll_interval(self) -> float:
+        """How often an idle loop looks for other processes' commits: every
+        ``poll_interval`` (50 ms) while there was activity in the last
+        ``idle_after`` seconds, so a signal right after activity is seen at
+        once; then every ``idle_poll_interval`` (250 ms), so a worker with
+        nothing to do costs next to no CPU. Wake-ups from this process
+        (``poke``, an action's outcome) never wait for a poll."""
+        if time.monotonic() - self._active_at < self.idle_after:
+            return self.poll_interval
+        return max(self.poll_interval, self.idle_poll_interval)
+
     async def idle(self, *, until: float | None = None) -> None:
         """Sleep until the next timer, a wake-up, or the poll interval for
         other processes' commits (``change_counter``), whichever is first."""
         wake = self.bind(asyncio.get_running_loop())
         if wake.is_set():
             wake.clear()
+            self._active_at = time.monotonic()
             return
         due = self.store.next_ready_at(self.owner)
         if until is not None:
             due = until if due is None else min(due, until)
-        deadline = time.monotonic() + self.poll_interval
+        interval = self.current_poll_interval()
+        deadline = time.monotonic() + interval
         counter = self.store.change_counter()
         while not wake.is_set():
             step_until = None if due is None else due
             # The wall-clock poll slice: check other processes' commits.
             try:
-                await asyncio.wait_for(self.clock.wait(step_until, wake), self.poll_interval)
+                await asyncio.wait_for(self.clock.wait(step_until, wake), interval)
                 break
             except TimeoutError:
                 pass
-            if self.store.change_counter() != counter or time.monotonic() >= deadline:
+            if self.store.change_counter() != counter:
+                self._active_at = time.monotonic()
                 break
+            if time.monotonic() >= deadline:
+                break
+        if wake.is_set():
+            self._active_at = time.monotonic()
         wake.clear()
 
 

@@ -4,6 +4,7 @@ front end and the engine. Every failure leaves as the one error shape."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,12 +66,41 @@ async def body(request: Request) -> dict[str, Any]:
     if not raw:
         return {}
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_not_a_number, parse_float=_finite_float)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "bad_json", f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "bad_json", "the body is not JSON: it nests too deeply") from None
+    if b"\\u" in raw:
+        # A \ud800 escape decodes to a lone surrogate, which no file, database
+        # or response can encode as UTF-8: refuse it here, not as a 500 later.
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ApiError(
+                400, "bad_json", "the body is not JSON: it holds a lone surrogate (\\ud800-\\udfff)"
+            ) from None
     if not isinstance(data, dict):
         raise ApiError(400, "bad_request", "the body must be a JSON object")
     return data
+
+
+def _not_a_number(word: str) -> Any:
+    raise ValueError(f"{word} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _sequence_number(raw: str, name: str) -> int:
+    """A history sequence number from a query parameter or header; 400 otherwise."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise ApiError(400, "bad_request", f"{name} is a number")
+    return int(raw)
 
 
 def field_of(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...] = str) -> Any:
@@ -340,10 +370,7 @@ async def history(request: Request) -> Response:
     c = ctx(request)
     run_id = request.path_params["run_id"]
     get_run(c, run_id)
-    try:
-        after = int(request.query_params.get("after", "0"))
-    except ValueError:
-        raise ApiError(400, "bad_request", "after is a number") from None
+    after = _sequence_number(request.query_params.get("after", "0"), "after")
     events = [e for e in c.engine.history(run_id) if e.seq > after]
     return JSONResponse({"events": [event_to_json(e) for e in events]})
 
@@ -386,7 +413,7 @@ async def events(request: Request) -> Response:
     run_id = request.path_params["run_id"]
     get_run(c, run_id)
     raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
-    after = int(raw) if raw.isdigit() else 0
+    after = _sequence_number(raw, "after (or Last-Event-ID)")
     poll = float(request.app.state.sse_poll)
     return StreamingResponse(
         event_stream(c.engine, run_id, after=after, poll=poll),

@@ -57,6 +57,40 @@ _VIEW = {
 }
 _RUN = {"type": "object", "properties": {"id": {"type": "string"}, "status": {"type": "string"}}}
 
+# The type of each request body field (designer/API.md); a field not named
+# here takes any JSON value (run input, signal data, handler args).
+_FIELDS: dict[str, Any] = {
+    "text": {"type": "string"},
+    "path": {"type": "string"},
+    "template": {"type": "string"},
+    "file": {"type": "string"},
+    "run_id": {"type": "string"},
+    "channel": {"type": "string"},
+    "handler": {"type": "string"},
+    "compensate": {"type": "boolean"},
+    "op": {
+        "type": "object",
+        "required": ["op"],
+        "properties": {
+            "op": {"type": "string"},
+            "state": {"type": "string"},
+            "to": {"type": "string"},
+            "type": {"type": "string"},
+        },
+    },
+}
+# The fields a request must have, by path (a missing one is 400 bad_request).
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "/api/graph": ("text",),
+    "/api/files": ("path",),
+    "/api/files/{path}": ("text",),
+    "/api/files/{path}/validate": ("text",),
+    "/api/files/{path}/edit": ("text", "op"),
+    "/api/runs": ("file",),
+    "/api/runs/{run_id}/signal": ("channel",),
+    "/api/runs/{run_id}/call": ("handler",),
+}
+
 # (method, path, summary, request body fields, success status)
 OPERATIONS: tuple[tuple[str, str, str, tuple[str, ...], int], ...] = (
     ("get", "/api/session", "CSRF token and server facts", (), 200),
@@ -121,7 +155,11 @@ def _operation(method: str, path: str, summary: str, fields: tuple[str, ...], ok
             "required": bool(fields),
             "content": {
                 "application/json": {
-                    "schema": {"type": "object", "properties": {f: {} for f in fields}}
+                    "schema": {
+                        "type": "object",
+                        "properties": {f: _FIELDS.get(f, {}) for f in fields},
+                        "required": [f for f in fields if f in _REQUIRED.get(path, ())],
+                    }
                 }
             },
         }

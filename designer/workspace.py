@@ -21,6 +21,9 @@ __all__ = ["MAX_FILE_BYTES", "FileInfo", "PathRefused", "Workspace"]
 
 SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 1024 * 1024
+#: Longest workspace path and path segment, in UTF-8 bytes (Linux: PATH_MAX, NAME_MAX).
+MAX_PATH_BYTES = 1024
+MAX_NAME_BYTES = 255
 #: Folders never listed (nor reachable: hidden segments are refused anyway).
 _SKIP_DIRS = frozenset({"node_modules", "__pycache__", "venv"})
 
@@ -46,6 +49,16 @@ class Workspace:
         """The real path of workspace file ``rel``; raises :class:`PathRefused`."""
         if not rel or "\x00" in rel or "\\" in rel:
             raise PathRefused(f"not a workspace path: {rel!r}")
+        try:
+            encoded = rel.encode("utf-8")
+        except UnicodeEncodeError:
+            raise PathRefused(f"not a workspace path (not UTF-8): {rel!r}") from None
+        # The file system's own limits, refused here instead of failing as
+        # OSError(ENAMETOOLONG) later.
+        if len(encoded) > MAX_PATH_BYTES or any(
+            len(part.encode("utf-8")) > MAX_NAME_BYTES for part in rel.split("/")
+        ):
+            raise PathRefused(f"the path {rel[:60]!r}... is too long")
         posix = PurePosixPath(rel)
         if posix.is_absolute() or rel.startswith("/") or (len(rel) > 1 and rel[1] == ":"):
             raise PathRefused(f"{rel!r} is absolute; give a path inside the workspace")

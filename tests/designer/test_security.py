@@ -262,3 +262,227 @@ def test_workspace_write_is_atomic_replace(workspace: Path) -> None:
     inode = os.stat(workspace / "signup.yaml").st_ino
     ws.write("signup.yaml", "a: 1\n")
     assert os.stat(workspace / "signup.yaml").st_ino != inode  # replaced, not rewritten in place
+
+
+# ----------------------------------------------------------------- added for issue 6
+# What the rules above left open: bodies json.loads accepts but nothing can
+# store (NaN, lone surrogates), nesting that exhausts the decoder's stack,
+# paths the file system refuses, auth by path shape, every mutating route,
+# and markup arriving as run data instead of as a document.
+
+HOSTILE_WAITER = """\
+wfdsl: "1"
+name: hostile
+handlers:
+  peek: {return: "${ vars }"}
+start: hold
+states:
+  hold:
+    type: wait
+    any:
+      - {signal: go, as: got, next: hold}
+      - {signal: stop, next: boom}
+  boom: {type: fail, error: Boom, message: "bad ${ vars.got }"}
+"""
+
+
+@pytest.fixture
+def waiting_run(client: TestClient, workspace: Path) -> str:
+    (workspace / "hostile.yaml").write_text(HOSTILE_WAITER)
+    response = client.post("/api/runs", json={"file": "hostile.yaml", "run_id": "h1"})
+    assert response.status_code == 201, response.text
+    return "h1"
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        pytest.param("/api/runs/h1/signal", b'{"channel": "go", "data": NaN}', id="nan"),
+        pytest.param("/api/runs/h1/signal", b'{"channel": "go", "data": [-Infinity]}', id="inf"),
+        pytest.param("/api/runs/h1/signal", b'{"channel": "go", "data": 1e400}', id="1e400"),
+        pytest.param("/api/runs/h1/signal", b'{"channel": "go", "data": "\\ud800"}', id="surrogate"),
+        pytest.param("/api/runs/h1/signal", b'{"channel": "\\udfff"}', id="surrogate-channel"),
+        pytest.param(
+            "/api/runs/h1/signal", b'{"channel": "go", "data": 1' + b"0" * 5000 + b"}", id="10**5000"
+        ),
+        pytest.param("/api/runs/h1/signal", b"[" * 100_000 + b"]" * 100_000, id="deep-array"),
+        pytest.param(
+            "/api/runs/h1/call", b'{"handler": "peek", "args": ' + b'{"a":' * 50_000 + b"1" + b"}" * 50_000 + b"}",
+            id="deep-object",
+        ),
+        pytest.param("/api/runs", b'{"file": "hostile.yaml", "input": NaN}', id="input-nan"),
+        pytest.param("/api/runs", b'{"file": "hostile.yaml", "run_id": "\\ud800"}', id="run-id-surrogate"),
+        pytest.param("/api/files/x.yaml", b'{"text": "a: \\ud800"}', id="put-surrogate"),
+        pytest.param("/api/files", b'{"path": "\\ud800.yaml"}', id="create-surrogate"),
+        pytest.param("/api/graph", b'{"text": "\\udc00"}', id="graph-surrogate"),
+    ],
+)
+def test_json_nothing_can_store_is_400_not_500(
+    client: TestClient, waiting_run: str, workspace: Path, route: str, body: bytes
+) -> None:
+    method = client.put if route.startswith("/api/files/") else client.post
+    response = method(route, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "bad_json"
+    assert not (workspace / "x.yaml").exists()
+    history = client.get(f"/api/runs/{waiting_run}/history").json()["events"]
+    assert not [e for e in history if e["type"] == "signal_received"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("a" * 300 + ".yaml", id="long-segment"),
+        pytest.param("/".join(["d" * 200] * 8) + "/x.yaml", id="long-path"),
+        pytest.param("a" * 10_000 + ".yaml", id="10kb"),
+    ],
+)
+def test_names_the_file_system_refuses_are_bad_path_not_500(client: TestClient, path: str) -> None:
+    assert client.get(f"/api/files/{path}").status_code == 400
+    assert client.put(f"/api/files/{path}", json={"text": "x: 1\n"}).status_code == 400
+    created = client.post("/api/files", json={"path": path})
+    assert created.status_code == 400 and created.json()["error"]["code"] == "bad_path"
+
+
+@pytest.mark.parametrize(
+    "after", ["²", "-1", "1.5", "9" * 5000, "0x10", "١"], ids=["sup2", "neg", "float", "huge", "hex", "arabic"]
+)
+def test_sequence_numbers_are_checked_not_500(
+    client: TestClient, waiting_run: str, after: str
+) -> None:
+    for route in ("history", "events"):
+        response = client.get(f"/api/runs/{waiting_run}/{route}", params={"after": after})
+        assert response.status_code == 400, (route, response.text)
+    stream = client.get(
+        f"/api/runs/{waiting_run}/events", headers={"Last-Event-ID": "²".encode()}
+    )
+    assert stream.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/runs/",
+        "/API/runs",
+        "//api/runs",
+        "/api//runs",
+        "/api/runs;x",
+        "/api/runs%2F",
+        "/api/%2e%2e/api/runs",
+        "/static/../api/runs",
+        "/static/%2e%2e/api/runs",
+        "/api/configs",
+        "/x/configs",
+        "/openapi.json/",
+    ],
+)
+def test_no_path_shape_reaches_data_without_the_token(anonymous: TestClient, path: str) -> None:
+    response = anonymous.get(path, headers={"Authorization": "Bearer nothing"})
+    assert response.status_code in (400, 401, 404), (path, response.status_code)
+    assert '"runs"' not in response.text and '"files"' not in response.text
+
+
+def _mutating_routes(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    out = []
+    for route in app.routes:
+        path = getattr(route, "path", "")
+        for method in sorted(getattr(route, "methods", None) or ()):
+            if method in ("GET", "HEAD", "OPTIONS"):
+                continue
+            concrete = path.replace("{path:path}", "signup.yaml").replace("{run_id}", "h1")
+            out.append((method, concrete.replace("{action}", "pause")))
+    return out
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"Origin": "http://evil.example"}, id="foreign-origin"),
+        pytest.param({"Origin": "null"}, id="null-origin"),
+        pytest.param({"Origin": f"http://{HOST}.evil.example"}, id="suffix-origin"),
+        pytest.param({"Origin": f"https://{HOST}"}, id="other-scheme"),
+        pytest.param({"Sec-Fetch-Site": "cross-site"}, id="cross-site-no-origin"),
+        pytest.param({"X-CSRF-Token": ""}, id="no-csrf"),
+    ],
+)
+def test_every_mutating_route_refuses_cross_site_requests(
+    app, client: TestClient, waiting_run: str, workspace: Path, headers: dict[str, str]
+) -> None:  # type: ignore[no-untyped-def]
+    before = (workspace / "signup.yaml").read_text()
+    routes = _mutating_routes(app)
+    assert len(routes) >= 7
+    for method, path in routes:
+        sent = dict(headers)
+        if "Origin" not in sent and "Sec-Fetch-Site" in sent:
+            sent["Origin"] = ""
+        request = client.build_request(method, path, json={"text": "x: 1\n"}, headers=sent)
+        if sent.get("Origin") == "":
+            del request.headers["Origin"]
+        response = client.send(request)
+        assert response.status_code == 403, (method, path, response.status_code)
+    assert (workspace / "signup.yaml").read_text() == before
+    assert client.get(f"/api/runs/{waiting_run}").json()["run"]["status"] != "paused"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/x-www-form-urlencoded", b"path=x.yaml"),
+        ("text/plain", b'{"path": "x.yaml"}'),
+        ("multipart/form-data; boundary=b", b'--b\r\nContent-Disposition: form-data; name="path"\r\n\r\nx.yaml\r\n--b--\r\n'),
+    ],
+)
+def test_simple_request_bodies_are_refused(
+    client: TestClient, workspace: Path, content_type: str, body: bytes
+) -> None:
+    response = client.post("/api/files", content=body, headers={"Content-Type": content_type})
+    assert response.status_code == 415
+    assert not (workspace / "x.yaml").exists()
+
+
+MARKUP = "</script><script>window.__xss=1</script><img src=x onerror=alert(1)>"
+
+
+def test_markup_in_signal_payloads_run_ids_and_error_messages_stays_text(
+    client: TestClient, waiting_run: str
+) -> None:
+    assert client.post(
+        f"/api/runs/{waiting_run}/signal", json={"channel": "go", "data": {"n": MARKUP}}
+    ).status_code == 200
+    # Without a worker loop, a step drives the run: it consumes the signal.
+    client.post(f"/api/runs/{waiting_run}/pause")
+    for _ in range(3):
+        client.post(f"/api/runs/{waiting_run}/step")
+    client.post(f"/api/runs/{waiting_run}/resume")
+    client.post(f"/api/runs/{waiting_run}/signal", json={"channel": "stop"})
+    client.post(f"/api/runs/{waiting_run}/pause")
+    for _ in range(3):
+        client.post(f"/api/runs/{waiting_run}/step")
+    run = client.get(f"/api/runs/{waiting_run}").json()["run"]
+    assert MARKUP in str(run["vars"]) or MARKUP in str(run.get("error"))
+    page = client.get(f"/runs/{waiting_run}")
+    assert page.status_code == 200
+    assert "<script>window.__xss" not in page.text and "<img src=x" not in page.text
+    # A run id is data too: one holding markup is escaped in the list and its page.
+    xss_id = "x<img src=x onerror=alert(1)>"
+    assert client.post(
+        "/api/runs", json={"file": "hostile.yaml", "run_id": xss_id}
+    ).status_code == 201
+    for url in ("/runs", "/runs/" + xss_id.replace("<", "%3C").replace(">", "%3E")):
+        body = client.get(url).text
+        assert "<img src=x" not in body, url
+    # The API answers JSON, never HTML a browser would render.
+    api = client.get(f"/api/runs/{waiting_run}")
+    assert api.headers["content-type"].startswith("application/json")
+    assert api.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["", "localhost.evil.example", "127.0.0.1.nip.io", "0.0.0.0", f"{HOST}.", f"{HOST}:80@evil", "[::1]"],
+)
+def test_more_host_shapes_are_refused(anonymous: TestClient, host: str) -> None:
+    response = anonymous.get(
+        "/api/workspace", headers={"Host": host, "Authorization": f"Bearer {TOKEN}"}
+    )
+    assert response.status_code == 400, host

@@ -6,20 +6,30 @@ engine stored (``submit``, ``Engine.register``, ``wfdsl worker FLOW...``)
 is listed in the store's schedule index, so any worker on the file fires it;
 the newest stored definition of a name is the one that runs.
 
-Decisions (docs/engine.md): ticks are computed with croniter in the
+Decisions (docs/operations.md): ticks are computed with croniter in the
 schedule's ``timezone`` (a 02:00 Berlin tick is 02:00 Berlin summer and
-winter); a worker that was down fires once for the ticks it missed, not once
+winter). Daylight saving time follows cron's rule: a tick whose wall time
+falls in the hour skipped in spring fires once, at the end of the gap (03:00);
+in the hour repeated in autumn a fixed-hour schedule (``30 2 * * *``) fires
+once, at the first 02:30, while one whose hour field is a wildcard (``0 * * *
+*``, ``*/15 * * * *``) keeps firing every real hour. A worker that was down fires once for the ticks it missed, not once
 per tick (Step Functions/Temporal default catch-up of one); the first time a
 worker sees a schedule it starts counting from now (no backfill). A tick's
 run id is ``<name>@<tick ISO time>``, created with ``disallow``, so two
 workers on one file never start the same tick twice. ``overlap``: ``skip``
 drops a tick while the previous run is active, ``allow`` starts it anyway,
 ``buffer_one`` remembers one tick and starts it when the previous run ends.
+A scheduled run's input is ``null``; its id carries the tick.
+
+A worker re-reads the schedule index every few seconds, so a schedule stored
+by another process (``wfdsl run``, ``Engine.register``) starts firing without
+a restart.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -34,7 +44,15 @@ from .records import ACTIVE_STATUSES
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Engine
 
-__all__ = ["INDEX_KEY", "Schedules", "next_tick", "register_schedule"]
+__all__ = [
+    "INDEX_KEY",
+    "RESCAN_SECONDS",
+    "Schedules",
+    "next_tick",
+    "previous_tick",
+    "register_schedule",
+    "tick_run_id",
+]
 
 _log = logging.getLogger("wfdsl.schedules")
 
@@ -42,13 +60,46 @@ _log = logging.getLogger("wfdsl.schedules")
 INDEX_KEY = "__scheduled__"
 
 
+#: Seconds (of the engine's clock) between re-reads of the schedule index.
+RESCAN_SECONDS = 5.0
+
+
 def next_tick(cron: str, timezone: str, after: float) -> float:
     """The first tick of ``cron`` in ``timezone`` strictly after ``after``."""
     zone = ZoneInfo(timezone)
     start = datetime.fromtimestamp(after, UTC).astimezone(zone)
-    tick = croniter(cron, start).get_next(datetime)
-    assert isinstance(tick, datetime)
-    return tick.timestamp()
+    ticks = croniter(cron, start)
+    fixed_hour = not cron.split()[1].startswith("*")
+    while True:
+        tick = ticks.get_next(datetime)
+        assert isinstance(tick, datetime)
+        seconds = tick.timestamp()
+        if fixed_hour and _repeated_wall_time(seconds, zone):
+            continue  # the wall time came already, before the clocks went back
+        return seconds
+
+
+def previous_tick(cron: str, timezone: str, at: float) -> float:
+    """The last tick of ``cron`` in ``timezone`` at or before ``at``."""
+    zone = ZoneInfo(timezone)
+    # croniter looks strictly before its start and ticks fall on whole
+    # seconds: start one whole second past `at` so a tick at `at` counts.
+    start = datetime.fromtimestamp(math.floor(at) + 1, UTC).astimezone(zone)
+    ticks = croniter(cron, start)
+    fixed_hour = not cron.split()[1].startswith("*")
+    while True:
+        tick = ticks.get_prev(datetime)
+        assert isinstance(tick, datetime)
+        seconds = tick.timestamp()
+        if not (fixed_hour and _repeated_wall_time(seconds, zone)):
+            return seconds
+
+
+def _repeated_wall_time(seconds: float, zone: ZoneInfo) -> bool:
+    """Whether this instant is the second occurrence of its local wall time
+    (the hour a zone repeats when daylight saving time ends)."""
+    local = datetime.fromtimestamp(seconds, zone)
+    return local.fold == 1 and local.replace(fold=0).utcoffset() != local.utcoffset()
 
 
 def register_schedule(engine: Engine, workflow: Workflow) -> None:
@@ -68,6 +119,7 @@ class Schedules:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._next: dict[str, float] = {}
+        self._scan_at: float | None = None
 
     def _scheduled(self) -> list[Workflow]:
         store = self.engine.store
@@ -89,8 +141,10 @@ class Schedules:
     def fire_due(self) -> list[str]:
         """Start the runs whose tick has come; returns their ids."""
         now = self.engine.clock.now()
-        if self._next and min(self._next.values()) > now:
+        rescan = self._scan_at is None or now >= self._scan_at
+        if not rescan and min(self._next.values(), default=now + 1) > now:
             return []
+        self._scan_at = now + RESCAN_SECONDS
         started = []
         for workflow in self._scheduled():
             run_id = self._fire(workflow, now)
@@ -101,6 +155,10 @@ class Schedules:
     def next_due(self) -> float | None:
         """When the next tick of any schedule comes (what the loop sleeps on)."""
         return min(self._next.values(), default=None)
+
+    def scheduled(self) -> list[str]:
+        """Names of the workflows whose schedules this engine fires."""
+        return [w.name for w in self._scheduled()]
 
     def _fire(self, workflow: Workflow, now: float) -> str | None:
         schedule = workflow.schedule
@@ -118,24 +176,19 @@ class Schedules:
         active = previous is not None and self._active(previous)
         started: str | None = None
         if tick <= now:
-            # Fire once for however many ticks were missed, at the latest one.
-            latest = tick
-            while True:
-                following = next_tick(schedule.cron, schedule.timezone, latest)
-                if following > now:
-                    break
-                latest = following
+            # Fire once for however many ticks were missed, at the latest one
+            # (found backwards from now: a long downtime costs no loop).
+            latest = max(tick, previous_tick(schedule.cron, schedule.timezone, now))
             state["last_tick"] = latest
             if active and schedule.overlap == "skip":
                 _log.info("schedule %s: tick skipped, run %s still active", workflow.name, previous)
             elif active and schedule.overlap == "buffer_one":
                 state["buffered"] = latest
             else:
-                started = self._start(workflow, latest)
-                state["last_run"] = started or previous
+                state.pop("buffered", None)  # this tick is newer than any buffered one
+                state["last_run"], started = self._start(workflow, latest)
         elif not active and state.get("buffered") is not None:
-            started = self._start(workflow, float(state.pop("buffered")))
-            state["last_run"] = started or previous
+            state["last_run"], started = self._start(workflow, float(state.pop("buffered")))
         if started is not None or tick <= now:
             store.set_schedule_state(workflow.name, state)
         self._next[workflow.name] = next_tick(
@@ -150,14 +203,21 @@ class Schedules:
         row = self.engine.store.get_run(run_id)
         return row is not None and row.status in ACTIVE_STATUSES
 
-    def _start(self, workflow: Workflow, tick: float) -> str | None:
-        stamp = datetime.fromtimestamp(tick, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        run_id = f"{workflow.name}@{stamp}"
+    def _start(self, workflow: Workflow, tick: float) -> tuple[str, str | None]:
+        """Start the tick's run: (the tick's run id, the id if this engine
+        started it). Another worker that fired the same tick first owns the
+        run, but the run id is still the one overlap must watch."""
+        run_id = tick_run_id(workflow.name, tick)
         try:
-            run = self.engine.start(workflow, input=None, run_id=run_id, id_reuse="disallow")
+            self.engine.start(workflow, input=None, run_id=run_id, id_reuse="disallow")
         except RunAlreadyExists:
-            return None  # another worker fired this tick
+            return run_id, None  # another worker fired this tick
         except WfdslError:
-            _log.exception("schedule %s: cannot start the run of %s", workflow.name, stamp)
-            return None
-        return run.id
+            _log.exception("schedule %s: cannot start the run %s", workflow.name, run_id)
+            return run_id, None
+        return run_id, run_id
+
+
+def tick_run_id(name: str, tick: float) -> str:
+    """``<name>@<tick in UTC, ISO 8601>``: the same on every worker."""
+    return f"{name}@{datetime.fromtimestamp(tick, UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"

@@ -25,8 +25,9 @@ are cancelled at their timeout.
 Return values are checked and copied by :func:`json_value`: dicts with
 string keys, lists, strings, finite floats, ints, bools and ``None`` pass;
 tuples become lists and subclasses (``IntEnum``, ``StrEnum``) their plain
-type; anything else (sets, bytes, datetimes, NaN, non-string keys), nesting
-deeper than 64 or more than a million values is a ``SerializationError``
+type; anything else (sets, bytes, datetimes, NaN, non-string keys, integers
+of more than 4,000 digits, text with a lone surrogate), nesting deeper than
+64 or more than a million values (counting every item) is a ``SerializationError``
 naming the path to the offending value. The copy means an action that keeps
 mutating what it returned cannot change the recorded result.
 
@@ -43,6 +44,7 @@ import collections
 import contextlib
 import math
 import queue
+import re
 import threading
 import types
 import weakref
@@ -75,6 +77,9 @@ __all__ = [
 
 MAX_JSON_DEPTH = 64
 MAX_JSON_VALUES = 1_000_000
+#: Integers of more bits (about 4,200 digits) are refused: they cannot be written as JSON text.
+_MAX_INT_BITS = 14_000
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MAX_MESSAGE = 4_000
 
 HeartbeatHook = Callable[[CallAction, Any], None]
@@ -440,30 +445,46 @@ def json_value(value: Any, *, action: str | None = None) -> Any:
     """A plain-JSON copy of ``value`` (see the module docstring for the rules),
     or :class:`SerializationError` naming the path to what is not JSON."""
     kind = type(value)
-    if value is None or kind is str or kind is bool or kind is int:
+    if value is None or kind is bool:
         return value
-    budget = [MAX_JSON_VALUES]
+    budget = [MAX_JSON_VALUES - 1]
     return _walk(value, "result", 0, budget, action)
 
 
 def _walk(value: Any, path: str, depth: int, budget: list[int], action: str | None) -> Any:
     kind = type(value)
-    if value is None or kind is str or kind is bool or kind is int:
+    if value is None or kind is bool:
         return value
+    if kind is str:
+        # A lone surrogate cannot be written as UTF-8: not to the store, not
+        # to a response. Only non-ASCII text can hold one.
+        if not value.isascii() and _SURROGATE.search(value) is not None:
+            raise _not_json(action, path, "text holding a lone surrogate (U+D800-U+DFFF)")
+        return value
+    if kind is int:
+        # Python refuses to write an integer of more than 4,300 digits as
+        # text (CVE-2020-10735), so the store could not save it: the run
+        # would crash at the commit, again at every recovery.
+        if value.bit_length() <= _MAX_INT_BITS:
+            return value
+        raise _not_json(action, path, "an integer of more than 4,000 digits")
     if kind is float:
         if math.isfinite(value):
             return value
         raise _not_json(action, path, f"{value!r}, which JSON cannot hold (use null or a string)")
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise SerializationError(
-            f"{_who(action)} returned more than {MAX_JSON_VALUES} values; "
-            "store large data elsewhere and return a reference"
-        )
     if kind is dict or kind is list or kind is tuple or isinstance(value, (dict, list, tuple)):
         if depth >= MAX_JSON_DEPTH:
             raise _not_json(
                 action, path, f"nested deeper than {MAX_JSON_DEPTH} levels (or a cycle)"
+            )
+        # Every value counts once, as an item of its container (the root is
+        # counted by json_value), scalars too: two million numbers are as
+        # many values as two million lists.
+        budget[0] -= len(value)
+        if budget[0] < 0:
+            raise SerializationError(
+                f"{_who(action)} returned more than {MAX_JSON_VALUES} values; "
+                "store large data elsewhere and return a reference"
             )
         if isinstance(value, dict):
             copy: dict[str, Any] = {}
@@ -476,6 +497,8 @@ def _walk(value: Any, path: str, depth: int, budget: list[int], action: str | No
                             f"a map with the {type(key).__name__} key {key!r}; JSON keys are strings",
                         )
                     key = str.__str__(key)
+                if not key.isascii() and _SURROGATE.search(key) is not None:
+                    raise _not_json(action, path, "a map with a key holding a lone surrogate")
                 copy[key] = _walk(item, f"{path}[{key!r}]", depth + 1, budget, action)
             return copy
         return [
@@ -485,9 +508,9 @@ def _walk(value: Any, path: str, depth: int, budget: list[int], action: str | No
     if isinstance(value, bool):  # pragma: no cover - bool cannot be subclassed
         return bool(value)
     if isinstance(value, str):
-        return str.__str__(value)
+        return _walk(str.__str__(value), path, depth, budget, action)
     if isinstance(value, int):
-        return int(value)
+        return _walk(int(value), path, depth, budget, action)
     if isinstance(value, float):
         return _walk(float(value), path, depth, budget, action)
     if isinstance(value, Mapping):

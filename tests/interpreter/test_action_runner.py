@@ -459,9 +459,13 @@ def test_deep_nesting_and_cycles_are_bounded() -> None:
 
 def test_too_many_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("wfdsl.interpreter.action_runner.MAX_JSON_VALUES", 10)
-    assert json_value([[1]] * 9) == [[1]] * 9
+    # Every value counts once, containers and scalars alike.
+    assert json_value([[1]] * 4) == [[1]] * 4  # 1 + 4 + 4
+    assert json_value([1] * 9) == [1] * 9  # 1 + 9
     with pytest.raises(SerializationError, match="more than 10 values"):
-        json_value([[1]] * 10)
+        json_value([1] * 10)
+    with pytest.raises(SerializationError, match="more than 10 values"):
+        json_value([[1]] * 5)
 
 
 def test_a_non_json_result_fails_the_call(registry: ActionRegistry, runner: ActionRunner) -> None:

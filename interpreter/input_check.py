@@ -23,6 +23,7 @@ grow with every call. The cache is bounded besides.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -109,6 +110,24 @@ def input_findings(
     return findings
 
 
+def _check_json(value: Any, subject: str, code: str, workflow: str, headline: str) -> None:
+    """Refuse data the store could not write (NaN, a set, bytes, a lone
+    surrogate, a 5,000-digit integer, a cycle) with a ValidationError,
+    before anything is stored, instead of a ValueError from the commit."""
+    try:
+        _dumps(value).encode("utf-8")
+    except (ValueError, TypeError, UnicodeEncodeError, RecursionError) as exc:
+        reason = str(exc).split(";")[0]
+        message = f"{headline}: {subject} is not JSON ({reason})"
+        raise ValidationError(
+            [Finding(code=code, severity="error", message=message, file=workflow or None)],
+            message,
+        ) from None
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, check_circular=True).encode
+
+
 def _raise(findings: list[Finding], headline: str) -> None:
     if findings:
         lines = "\n".join(f"  {f.message}" for f in findings)
@@ -118,6 +137,7 @@ def _raise(findings: list[Finding], headline: str) -> None:
 def check_input(workflow: Workflow, value: Any) -> None:
     """Raise :class:`ValidationError` (WF601) listing every violation of the
     workflow's ``input`` schema, or return."""
+    _check_json(value, "input", INPUT_CODE, workflow.name, f"workflow {workflow.name!r}")
     findings = input_findings(
         workflow.input_schema,
         value,
@@ -131,6 +151,8 @@ def check_signal(workflow: Workflow, channel: str, data: Any, *, run_id: str = "
     """Raise :class:`ValidationError` (WF602) when ``channel`` is not declared
     by a workflow that declares signals, or ``data`` fails its schema."""
     run = f"run {run_id!r}: " if run_id else ""
+    _check_json(channel, "the channel", SIGNAL_DATA_CODE, workflow.name, f"{run}signal")
+    _check_json(data, "the data", SIGNAL_DATA_CODE, workflow.name, f"{run}signal {channel!r}")
     decl = workflow.signals.get(channel)
     if decl is None:
         if not workflow.signals_declared:
@@ -166,10 +188,11 @@ def check_handler_args(workflow: Workflow, handler: str, args: Any, *, run_id: s
     """Raise :class:`ValidationError` (WF603) listing every way ``args`` fail
     the handler's ``input`` schema. An unknown handler is left to the
     machine, which answers it like any other call."""
+    run = f"run {run_id!r}: " if run_id else ""
+    _check_json(args, "args", HANDLER_ARGS_CODE, workflow.name, f"{run}handler {handler!r}")
     found = workflow.handlers.get(handler)
     if found is None:
         return
-    run = f"run {run_id!r}: " if run_id else ""
     findings = input_findings(
         found.input_schema,
         args,

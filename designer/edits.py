@@ -436,7 +436,7 @@ def apply_edit(text: str, op: Mapping[str, Any]) -> str:
     if not isinstance(op, dict):
         raise EditError("'op' is an object with an 'op' field")
     kind = op.get("op")
-    if kind not in OPS:
+    if not isinstance(kind, str) or kind not in OPS:
         raise EditError(f"unknown operation {kind!r}; one of {', '.join(OPS)}")
     try:
         tree, yaml, baseline = roundtrip.load(text)

@@ -202,3 +202,18 @@ def test_the_fuzzer_reached_the_handlers_not_only_the_guard() -> None:
     succeeded = {(m, p) for m, p, status in SEEN if 200 <= status < 300}
     assert refused < len(SEEN) // 10, refused
     assert len(succeeded) >= 15, sorted(succeeded)
+
+
+@pytest.mark.parametrize("kind", [["add_state"], {"a": 1}, 1, None, True])
+def test_an_edit_op_name_of_the_wrong_type_is_400(served: tuple[Any, Any], kind: Any) -> None:
+    """Found by this fuzzer: ``{"op": {"op": [...]}}`` was a TypeError (500)."""
+    app, _ = served
+    from starlette.testclient import TestClient
+
+    text = (ROOT / "examples" / "signup.yaml").read_text()
+    with TestClient(app, base_url=f"http://{HOST}") as client:
+        response = client.post(
+            "/api/files/signup.yaml/edit", json={"text": text, "op": {"op": kind}}, headers=HEADERS
+        )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "bad_request"

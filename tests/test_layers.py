@@ -212,3 +212,13 @@ def test_relative_imports_resolve_from_a_package_init() -> None:
     assert [i.target for i in found] == ["wfdsl.dsl.model.Workflow"]
     found = imports_of("from ..errors import X\n", "wfdsl.dsl.loader")
     assert [i.target for i in found] == ["wfdsl.errors.X"]
+
+
+def test_test_modules_have_unique_names() -> None:
+    """pytest's default import mode puts each test folder on sys.path, so two
+    test files with one basename in different folders break collection."""
+    tests = Path(__file__).resolve().parent
+    seen: dict[str, Path] = {}
+    for path in sorted(tests.rglob("test_*.py")):
+        assert path.name not in seen, f"{path} and {seen[path.name]} share a name"
+        seen[path.name] = path

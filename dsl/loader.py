@@ -18,6 +18,7 @@ Everything that can go wrong with the text becomes a :class:`Finding`
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import warnings
@@ -194,11 +195,44 @@ def parse_document(text: str, file: str | None = None) -> LoadedDocument:
     deep = too_deep(body, MAX_DEPTH)
     if deep is not None:
         return _failed(text, file, _nesting_finding(file, *deep))
+    doc = None
     if CParser is not None:
-        fast = _parse_fast(text, body, file)
-        if fast is not None:
-            return fast
-    return _parse_ruamel(text, body, file)
+        doc = _parse_fast(text, body, file)
+    if doc is None:
+        doc = _parse_ruamel(text, body, file)
+    if doc.data is not None and _SURROGATE_ESCAPE.search(body):
+        surrogate = _lone_surrogate(body, file)
+        if surrogate is not None:
+            return _failed(text, file, surrogate, nodes=doc.source_map)
+    return doc
+
+
+# A double-quoted escape of a UTF-16 surrogate: `"\ud800"` alone is a lone
+# surrogate, which is not text (no file, database or response can encode it).
+_SURROGATE_ESCAPE = re.compile(r"\\(?:u|U0000)[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _lone_surrogate(body: str, file: str | None) -> Finding | None:
+    """WF001 at the first surrogate escape when the loaded values hold a lone surrogate."""
+    loaded = _parse_ruamel(body, body, file)
+    try:
+        json.dumps(loaded.data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    else:
+        return None
+    match = _SURROGATE_ESCAPE.search(body)
+    assert match is not None
+    line = body.count("\n", 0, match.start()) + 1
+    col = match.start() - (body.rfind("\n", 0, match.start()) + 1) + 1
+    return _finding(
+        "WF001",
+        f"the escape {match.group()} makes a lone surrogate (U+D800-U+DFFF), which is not text",
+        file,
+        line,
+        col,
+        suggestion="escape the whole character (\\U0001F600), or write it as it is",
+    )
 
 
 # Texts libyaml reads differently from ruamel go to ruamel directly: libyaml

@@ -123,6 +123,32 @@ REFUSED = [
     "'x' * 2 ** 63",
     # Secrets and the clock stay behind the hooks.
     "secret('PATH')",
+    # More shapes from the advisories (issue 6): JS-style constructor chains
+    # (n8n), Jinja filters and format_map (CVE-2019-10906, CVE-2025-27516),
+    # pickling hooks (asteval #86), NFKC-folded identifiers Python would
+    # accept as `eval`, generator frames, operator/module reach-arounds.
+    "this.constructor.constructor('return process')()",
+    "vars.constructor.constructor('x')()",
+    "vars.text | attr('format')",
+    "vars.text|attr('__class__')",
+    "'{0.__class__}'.format_map(vars)",
+    "vars.text.format_map({})",
+    "vars.items.__reduce__()",
+    "vars.items.__reduce_ex__(2)",
+    "().__class__.mro()",
+    "\uff45\uff56\uff41\uff4c('1')",
+    "(x for x in [1]).gi_frame.f_globals",
+    "operator.attrgetter('__class__')(1)",
+    "sys.modules['os']",
+    "{{ 7 * 7 }}",
+    "${ 7 * 7 }",
+    "`${7*7}`",
+    "'a' % (1,)",
+    "vars.items[0:2]",
+    "vars.__getitem__('items')",
+    "get(vars, '__class__')()",
+    "json(vars).__class__",
+    "range(10)[0].__class__",
 ]
 
 DEEP = [

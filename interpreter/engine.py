@@ -43,7 +43,7 @@ from .clock import Clock, SystemClock, VirtualClock
 from .definitions import Definitions
 from .engine_loop import Driver, not_started
 from .input_check import check_handler_args, check_input, check_signal
-from .records import FINAL_STATUSES, Lease, RunFilter, RunRow
+from .records import FINAL_STATUSES, Lease, RunFilter, RunRow, RunUpdate
 from .run_view import Run
 from .schedules import Schedules, register_schedule
 from .sqlite_store import SqliteStore
@@ -489,11 +489,27 @@ class Engine:
 
     def _release_all(self) -> None:
         driver = self.driver
+        now = self.clock.now()
         leases = [h.lease for h in driver.held.values()]
+        handover: list[RunUpdate] = []
         for held in driver.held.values():
             for task in held.calls.values():
                 task.cancel()
+            if held.calls and held.row.status not in FINAL_STATUSES:
+                # Its calls are abandoned: make the run claimable now rather
+                # than at its lease's end, so the next engine (a restarted
+                # worker) re-issues them at once instead of up to a lease later.
+                handover.append(
+                    RunUpdate(
+                        run=replace(held.row, ready_at=now),
+                        expected_version=held.row.row_version,
+                        lease=held.lease,
+                    )
+                )
         driver.held.clear()
+        if handover:
+            with contextlib.suppress(Exception):  # the lease's end is the fallback
+                self.store.commit(handover, now=now)
         if leases:
             with contextlib.suppress(Exception):
                 self.store.release(leases)

@@ -8,6 +8,14 @@ and leaves the run durable in the store for ``wfdsl worker``.
 
 Exit codes of ``run``: 0 completed, 1 failed or cancelled, 2 an invalid
 document or input; a run left unfinished by Ctrl-C exits 130.
+
+``worker [FLOW|DIR]...`` drives every unfinished run in the store and fires
+the schedules of every definition stored in it. Naming flow files (or
+directories of them) registers their definitions first, which is how a
+scheduled workflow gets onto a store: ``wfdsl worker examples/nightly_report.yaml``
+(``wfdsl run`` and ``Engine.submit``/``register`` store definitions too).
+SIGTERM or Ctrl-C stops it cleanly (exit 0): actions in flight are
+abandoned and their runs' leases released, so the next worker re-runs them.
 """
 
 from __future__ import annotations
@@ -50,6 +58,11 @@ db_option = click.option(
     default=None,
     metavar="PATH",
     help="SQLite file of the store (default: $WFDSL_DB or ./wfdsl.db).",
+)
+allow_shell_option = click.option(
+    "--allow-shell",
+    is_flag=True,
+    help="Enable the built-in shell action (off unless the operator asks).",
 )
 actions_option = click.option(
     "--actions",
@@ -149,8 +162,10 @@ def _style(event_type: str) -> str:
     return "yellow"
 
 
-def _engine(db: str | None, *, virtual: bool = False) -> Engine:
-    return Engine(db or default_db(), clock=VirtualClock() if virtual else None)
+def _engine(db: str | None, *, virtual: bool = False, allow_shell: bool = False) -> Engine:
+    return Engine(
+        db or default_db(), clock=VirtualClock() if virtual else None, allow_shell=allow_shell
+    )
 
 
 @click.command()
@@ -162,6 +177,7 @@ def _engine(db: str | None, *, virtual: bool = False) -> Engine:
 @click.option("--virtual-time", is_flag=True, help="Timers fire at once (a VirtualClock).")
 @click.option("--break-at", metavar="STATE", help="Pause the run when it is about to enter STATE.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document at the end.")
+@allow_shell_option
 def run(
     flow: str,
     input_text: str | None,
@@ -171,6 +187,7 @@ def run(
     virtual_time: bool,
     break_at: str | None,
     as_json: bool,
+    allow_shell: bool,
 ) -> None:
     """Submit FLOW and drive its run here, showing each transition live."""
     value = parse_json_option(input_text, "--input")
@@ -178,7 +195,7 @@ def run(
     if not Path(flow).is_file():
         click.echo(f"wfdsl run: no such workflow file: {flow}", err=True)
         sys.exit(EXIT_INVALID)
-    engine = _engine(db, virtual=virtual_time)
+    engine = _engine(db, virtual=virtual_time, allow_shell=allow_shell)
     try:
         try:
             submitted = engine.submit(flow, input=value, run_id=run_id, break_at=break_at)
@@ -272,6 +289,7 @@ def _report_invalid(exc: ValidationError, as_json: bool) -> None:
 
 
 @click.command()
+@click.argument("flows", nargs=-1, metavar="[FLOW|DIR]...", type=click.Path(exists=True))
 @db_option
 @actions_option
 @click.option(
@@ -281,10 +299,25 @@ def _report_invalid(exc: ValidationError, as_json: bool) -> None:
     show_default=True,
     help="Seconds a run stays leased to this worker between renewals.",
 )
-def worker(db: str | None, actions: tuple[str, ...], lease_seconds: float) -> None:
-    """Drive every unfinished run in the store and fire schedules, until stopped."""
+@allow_shell_option
+def worker(
+    flows: tuple[str, ...],
+    db: str | None,
+    actions: tuple[str, ...],
+    lease_seconds: float,
+    allow_shell: bool,
+) -> None:
+    """Drive every unfinished run in the store and fire schedules, until stopped.
+
+    FLOW files (or directories of .yaml/.yml files) are validated and stored
+    first, so their schedules fire here and on every worker of the store."""
     load_actions(actions)
-    engine = Engine(db or default_db(), lease_seconds=lease_seconds)
+    engine = Engine(db or default_db(), lease_seconds=lease_seconds, allow_shell=allow_shell)
+    try:
+        _register(engine, flows)
+    except SystemExit:
+        engine.close()
+        raise
     click.echo(f"worker {engine.owner} on {db or default_db()}; Ctrl-C to stop", err=True)
 
     async def main() -> None:
@@ -300,6 +333,43 @@ def worker(db: str | None, actions: tuple[str, ...], lease_seconds: float) -> No
     finally:
         engine.close()
     click.echo("worker stopped", err=True)
+
+
+def _flow_files(flows: Sequence[str]) -> list[tuple[Path, bool]]:
+    """(file, named explicitly) for each FLOW; a directory gives its
+    ``*.yaml``/``*.yml`` files, sorted."""
+    found: list[tuple[Path, bool]] = []
+    for flow in flows:
+        path = Path(flow)
+        if path.is_dir():
+            found.extend(
+                (p, False) for p in sorted(path.iterdir()) if p.suffix in (".yaml", ".yml")
+            )
+        else:
+            found.append((path, True))
+    return found
+
+
+def _register(engine: Engine, flows: Sequence[str]) -> None:
+    """Store each flow's definition; an invalid named file exits 2, an
+    invalid file found in a directory is skipped with a warning."""
+    for path, named in _flow_files(flows):
+        try:
+            workflow = engine.register(str(path))
+        except ValidationError as exc:
+            if named:
+                _report_invalid(exc, as_json=False)
+                sys.exit(EXIT_INVALID)
+            first = exc.findings[0].format() if exc.findings else str(exc)
+            click.echo(f"skipping {path}: not a valid workflow ({first})", err=True)
+            continue
+        schedule = workflow.schedule
+        what = (
+            f"schedule {schedule.cron!r} {schedule.timezone}, overlap {schedule.overlap}"
+            if schedule is not None
+            else "no schedule"
+        )
+        click.echo(f"registered {workflow.name} from {path} ({what})", err=True)
 
 
 def echo_error(exc: WfdslError) -> None:

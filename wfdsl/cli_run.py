@@ -64,6 +64,13 @@ allow_shell_option = click.option(
     is_flag=True,
     help="Enable the built-in shell action (off unless the operator asks).",
 )
+synchronous_option = click.option(
+    "--synchronous",
+    type=click.Choice(["FULL", "NORMAL"], case_sensitive=False),
+    default="FULL",
+    show_default=True,
+    help="SQLite synchronous: FULL survives power loss, NORMAL only process crashes.",
+)
 actions_option = click.option(
     "--actions",
     "actions",
@@ -162,9 +169,14 @@ def _style(event_type: str) -> str:
     return "yellow"
 
 
-def _engine(db: str | None, *, virtual: bool = False, allow_shell: bool = False) -> Engine:
+def _engine(
+    db: str | None, *, virtual: bool = False, allow_shell: bool = False, synchronous: str = "FULL"
+) -> Engine:
     return Engine(
-        db or default_db(), clock=VirtualClock() if virtual else None, allow_shell=allow_shell
+        db or default_db(),
+        clock=VirtualClock() if virtual else None,
+        allow_shell=allow_shell,
+        synchronous=synchronous.upper(),
     )
 
 
@@ -178,6 +190,7 @@ def _engine(db: str | None, *, virtual: bool = False, allow_shell: bool = False)
 @click.option("--break-at", metavar="STATE", help="Pause the run when it is about to enter STATE.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document at the end.")
 @allow_shell_option
+@synchronous_option
 def run(
     flow: str,
     input_text: str | None,
@@ -188,6 +201,7 @@ def run(
     break_at: str | None,
     as_json: bool,
     allow_shell: bool,
+    synchronous: str,
 ) -> None:
     """Submit FLOW and drive its run here, showing each transition live."""
     value = parse_json_option(input_text, "--input")
@@ -195,7 +209,7 @@ def run(
     if not Path(flow).is_file():
         click.echo(f"wfdsl run: no such workflow file: {flow}", err=True)
         sys.exit(EXIT_INVALID)
-    engine = _engine(db, virtual=virtual_time, allow_shell=allow_shell)
+    engine = _engine(db, virtual=virtual_time, allow_shell=allow_shell, synchronous=synchronous)
     try:
         try:
             submitted = engine.submit(flow, input=value, run_id=run_id, break_at=break_at)
@@ -300,19 +314,26 @@ def _report_invalid(exc: ValidationError, as_json: bool) -> None:
     help="Seconds a run stays leased to this worker between renewals.",
 )
 @allow_shell_option
+@synchronous_option
 def worker(
     flows: tuple[str, ...],
     db: str | None,
     actions: tuple[str, ...],
     lease_seconds: float,
     allow_shell: bool,
+    synchronous: str,
 ) -> None:
     """Drive every unfinished run in the store and fire schedules, until stopped.
 
     FLOW files (or directories of .yaml/.yml files) are validated and stored
     first, so their schedules fire here and on every worker of the store."""
     load_actions(actions)
-    engine = Engine(db or default_db(), lease_seconds=lease_seconds, allow_shell=allow_shell)
+    engine = Engine(
+        db or default_db(),
+        lease_seconds=lease_seconds,
+        allow_shell=allow_shell,
+        synchronous=synchronous.upper(),
+    )
     try:
         _register(engine, flows)
     except SystemExit:

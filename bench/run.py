@@ -8,7 +8,8 @@ recovery, signal, validate, interpret. Each measures wfdsl and its reference
 in the same run, interleaved, several repetitions, and reports medians,
 min-max and the ratio. Peers (DBOS, SpiffWorkflow, transitions) run in their
 own virtualenv (bench/peer_env.py), created on first use; ``--no-peers``
-skips them. ``--quick`` runs every scenario at a small size (for breakage,
+skips them. ``--profile N`` prints cProfile's top N entries (own time) of
+what runs in this process. ``--quick`` runs every scenario at a small size (for breakage,
 not for figures). ``--json`` prints one JSON object per scenario, one a
 line, instead of the table. ``--param runs=10000`` overrides a size.
 """
@@ -16,8 +17,10 @@ line, instead of the table. ``--param runs=10000`` overrides a size.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import importlib
 import json
+import pstats
 import sys
 import time
 import traceback
@@ -73,6 +76,12 @@ def main() -> int:
     parser.add_argument("--reps", type=int)
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--workdir", type=Path, default=Path(__file__).resolve().parent)
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="N",
+        help="run under cProfile and print the top N entries by own time to stderr",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -92,8 +101,18 @@ def main() -> int:
         module = load(name)
         started = time.perf_counter()
         info = machine()
+        profiler = cProfile.Profile() if args.profile else None
         try:
-            result: dict[str, Any] = {"scenario": name, **module.run(options)}
+            if profiler is not None:
+                profiler.enable()
+            try:
+                figures = module.run(options)
+            finally:
+                if profiler is not None:
+                    profiler.disable()
+                    stats = pstats.Stats(profiler, stream=sys.stderr)
+                    stats.sort_stats("tottime").print_stats(args.profile)
+            result: dict[str, Any] = {"scenario": name, **figures}
         except Exception as exc:  # one broken scenario must not hide the others
             failed += 1
             result = {"scenario": name, "error": f"{type(exc).__name__}: {exc}"}

@@ -14,6 +14,7 @@ Reads a JSON request on stdin, prints one JSON line:
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -76,6 +77,10 @@ def main() -> None:
             time.sleep(0.2)
         result = {"start_s": time.perf_counter() - started, "rss_mb": rss_mb()}
     print(json.dumps(result), flush=True)
+    if request["mode"] == "waiting":
+        # Sleeping workflows hold executor threads that never end: leave
+        # without waiting for them (their state is on disk).
+        os._exit(0)
     DBOS.destroy(destroy_registry=True)
 
 

@@ -206,6 +206,17 @@ class SqliteStore:
                 f"{where} stayed locked by another connection for longer than the busy "
                 f"timeout ({self._busy_timeout_ms} ms) while {doing}; nothing was committed"
             )
+        elif "disk I/O error" in text or getattr(error, "sqlite_errorname", "").startswith(
+            "SQLITE_IOERR"
+        ):
+            # A write refused by the OS: ENOSPC is SQLITE_FULL above, but a
+            # file size limit (EFBIG, ulimit -f), a quota or a failing disk
+            # come back as an I/O error.
+            message = (
+                f"{where}: an I/O error while {doing} ({text}): the disk may be full, a file "
+                "size limit or quota reached, or the disk failing; nothing was committed. "
+                "The committed runs are intact and carry on once the cause is fixed."
+            )
         elif isinstance(error, sqlite3.IntegrityError) and "FOREIGN KEY" in text:
             message = (
                 f"{where}: {doing} refers to a row that does not exist "

@@ -8,7 +8,9 @@ new modules plus one line each, not as edits to the ones already here.
 Exit codes: 0 success, 1 the document has errors (``validate``), 2 a usage
 error or an invalid document (click's default for usage, §13 for ``graph``
 and ``run``), 70 an internal error, which is always a bug in wfdsl: every
-mistake a user can make is reported as a finding or a usage error instead.
+mistake a user can make is reported as a finding or a usage error instead;
+74 the store failed (disk full, an I/O error, locked past the busy timeout):
+a condition of the machine, not a bug, reported as one line.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ import click
 
 from wfdsl import cli_graph, cli_run, cli_runs, cli_validate
 from wfdsl.designer.serve import serve
+from wfdsl.interpreter.store import StoreError
 
-__all__ = ["EXIT_INTERNAL", "cli", "main"]
+__all__ = ["EXIT_INTERNAL", "EXIT_STORE", "cli", "main"]
 
 EXIT_INTERNAL = 70  # EX_SOFTWARE in sysexits.h
+EXIT_STORE = 74  # EX_IOERR: the store could not read or write its file
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,6 +54,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     """
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="wfdsl")
+    except StoreError as exc:
+        # Disk full, an I/O error, a lock held too long: nothing was
+        # committed, the file is sound, and the run carries on once the cause
+        # is gone. Not a bug, so no "internal error".
+        if os.environ.get("WFDSL_DEBUG"):
+            raise
+        click.echo(f"wfdsl: store error: {exc}", err=True)
+        sys.exit(EXIT_STORE)
     except Exception as exc:
         if os.environ.get("WFDSL_DEBUG"):
             raise

@@ -27,15 +27,25 @@ _ISO = re.compile(
     r"(?:(?P<days>[0-9.,]+)D)?"
     r"(?:T(?=[0-9.,])(?:(?P<hours>[0-9.,]+)H)?(?:(?P<minutes>[0-9.,]+)M)?(?:(?P<seconds>[0-9.,]+)S)?)?"
 )
-_ISO_SECONDS = {"weeks": 604_800.0, "days": 86_400.0, "hours": 3_600.0, "minutes": 60.0, "seconds": 1.0}
+_ISO_SECONDS = {
+    "weeks": 604_800.0,
+    "days": 86_400.0,
+    "hours": 3_600.0,
+    "minutes": 60.0,
+    "seconds": 1.0,
+}
 
-_ACCEPTED = ("a number of seconds (90, 1.5), a duration such as 500ms, 10s, 5m, 2h, 1d, 1w or "
-             "1h30m, or ISO 8601 such as PT1H30M")
+_ACCEPTED = (
+    "a number of seconds (90, 1.5), a duration such as 500ms, 10s, 5m, 2h, 1d, 1w or "
+    "1h30m, or ISO 8601 such as PT1H30M"
+)
 
 
 def _invalid(text: object, reason: str = "") -> ValueError:
     shown = repr(text) if len(repr(text)) <= 60 else repr(text)[:57] + "..."
-    return ValueError(f"invalid duration {shown}{': ' + reason if reason else ''}; expected {_ACCEPTED}")
+    return ValueError(
+        f"invalid duration {shown}{': ' + reason if reason else ''}; expected {_ACCEPTED}"
+    )
 
 
 def parse_duration(value: str | int | float) -> float:
@@ -84,7 +94,9 @@ def _parse_units(text: str, original: str) -> float:
         unit = match.group(2)
         rank = _UNIT_ORDER.index(unit)
         if rank <= previous:
-            raise _invalid(original, "write each unit once, from the largest to the smallest (1h30m)")
+            raise _invalid(
+                original, "write each unit once, from the largest to the smallest (1h30m)"
+            )
         previous = rank
         total += float(match.group(1)) * _UNIT_SECONDS[unit]
         position = match.end()
@@ -138,9 +150,13 @@ def format_duration(seconds: float) -> str:
     remainder finer than a millisecond is written as decimal seconds.
     """
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise ValueError(f"format_duration() expects a number of seconds, got {type(seconds).__name__}")
+        raise ValueError(
+            f"format_duration() expects a number of seconds, got {type(seconds).__name__}"
+        )
     if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"format_duration() expects a finite, non-negative number, got {seconds!r}")
+        raise ValueError(
+            f"format_duration() expects a finite, non-negative number, got {seconds!r}"
+        )
     if seconds == 0:
         return "0s"
     milliseconds = round(seconds * 1000)

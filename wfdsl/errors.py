@@ -48,8 +48,9 @@ class ExpressionError(WfdslError):
     ``column`` is 1-based within the expression text when known.
     """
 
-    def __init__(self, message: str, *, expression: str | None = None,
-                 column: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, expression: str | None = None, column: int | None = None
+    ) -> None:
         self.message = message
         self.expression = expression
         self.column = column

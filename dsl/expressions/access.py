@@ -41,20 +41,23 @@ def _read_item_slowly(container: Any, key: Any, column: int) -> Any:
     if kind == MAP:
         if key_kind == STRING:
             return container.get(str(key))
-        raise ExpressionError(f"map keys are strings; cannot look up {describe(key)} in a map",
-                              column=column)
+        raise ExpressionError(
+            f"map keys are strings; cannot look up {describe(key)} in a map", column=column
+        )
     if kind == LIST:
         if key_kind == NUMBER and not isinstance(key, float):
             index, size = int(key), len(container)
             return container[index] if -size <= index < size else None
         hint = "; use len(x) for its length" if key in ("length", "size", "count") else ""
         shown = f"key {preview(str(key))}" if key_kind == STRING else describe(key)
-        raise ExpressionError(f"list items are numbered; cannot look up {shown} in a list{hint}",
-                              column=column)
+        raise ExpressionError(
+            f"list items are numbered; cannot look up {shown} in a list{hint}", column=column
+        )
     shown = f"key {preview(str(key))}" if key_kind == STRING else f"item {describe(key)}"
     raise ExpressionError(
         f"cannot look up {shown} in {describe(container)}: only maps and lists have items",
-        column=column)
+        column=column,
+    )
 
 
 def unknown_name(name: str, scope: Scope, column: int) -> ExpressionError:

@@ -32,8 +32,12 @@ def compile_call(name: str, arguments: tuple[Evaluator, ...], column: int) -> Ev
     if spec is None:
         return _failing(_unknown_function(name), column)
     if not spec.accepts(len(arguments)):
-        return _failing(ExpressionError(
-            f"{name}() takes {spec.arity()}, got {len(arguments)}: {spec.signature}"), column)
+        return _failing(
+            ExpressionError(
+                f"{name}() takes {spec.arity()}, got {len(arguments)}: {spec.signature}"
+            ),
+            column,
+        )
     if name == "coalesce":
         return _coalesce(arguments)
     return _guarded(_invoke(spec, arguments), f"{name}()", column)
@@ -42,7 +46,9 @@ def compile_call(name: str, arguments: tuple[Evaluator, ...], column: int) -> Ev
 def _unknown_function(name: str) -> ExpressionError:
     close = difflib.get_close_matches(name, list(BUILTIN_FUNCTIONS), n=1)
     hint = f"; did you mean {close[0]}()?" if close else ""
-    return ExpressionError(f"unknown function '{name}'{hint} (only built-in functions can be called)")
+    return ExpressionError(
+        f"unknown function '{name}'{hint} (only built-in functions can be called)"
+    )
 
 
 def _failing(error: ExpressionError, column: int) -> Evaluator:
@@ -69,6 +75,7 @@ def _coalesce(arguments: tuple[Evaluator, ...]) -> Evaluator:
 def _invoke(spec: FunctionSpec, arguments: tuple[Evaluator, ...]) -> Evaluator:
     function = spec.implementation
     if spec.uses_hooks:
+
         def call_with_hooks(scope: Scope, hooks: Hooks) -> Any:
             return function(hooks, *[argument(scope, hooks) for argument in arguments])
 
@@ -96,6 +103,7 @@ def _invoke(spec: FunctionSpec, arguments: tuple[Evaluator, ...]) -> Evaluator:
 
 def _guarded(evaluator: Evaluator, operation: str, column: int) -> Evaluator:
     """Locate errors at the call and turn stray Python exceptions into ExpressionError."""
+
     def guarded(scope: Scope, hooks: Hooks) -> Any:
         try:
             return evaluator(scope, hooks)

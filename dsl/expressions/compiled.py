@@ -136,13 +136,15 @@ def compile_string(text: str) -> CompiledValue:
     spans = [part for part in parts if isinstance(part, ExpressionSpan)]
     if not spans:
         return Constant("".join(part for part in parts if isinstance(part, str)))
-    if len(spans) == 1 and all(isinstance(part, ExpressionSpan) or not part.strip(_BLANK) for part in parts):
+    if len(spans) == 1 and all(
+        isinstance(part, ExpressionSpan) or not part.strip(_BLANK) for part in parts
+    ):
         # Only whitespace may surround it: the text before the first span and
         # after the last is plain (escapes would leave a non-blank '$' or '{').
         return parse_span(text, spans[0])
-    return Template(text, tuple(
-        part if isinstance(part, str) else parse_span(text, part) for part in parts
-    ))
+    return Template(
+        text, tuple(part if isinstance(part, str) else parse_span(text, part) for part in parts)
+    )
 
 
 def compile_value(raw: Any) -> CompiledValue:
@@ -167,7 +169,9 @@ def _compile(raw: Any, depth: int) -> CompiledValue:
         return Constant(_integer(raw))
     if isinstance(raw, float):
         if not math.isfinite(raw):
-            raise ExpressionError(f"the number {raw!r} cannot be stored: JSON has no infinity or NaN")
+            raise ExpressionError(
+                f"the number {raw!r} cannot be stored: JSON has no infinity or NaN"
+            )
         return Constant(float(raw))
     if isinstance(raw, Mapping):
         if depth >= MAX_DEPTH:
@@ -187,7 +191,8 @@ def _compile(raw: Any, depth: int) -> CompiledValue:
         return Constant(raw.isoformat())
     raise ExpressionError(
         f"a value of Python type {raw_type.__name__} cannot be used: values are JSON "
-        "(null, bool, number, string, list or map)")
+        "(null, bool, number, string, list or map)"
+    )
 
 
 def _integer(raw: int) -> int | bool:
@@ -197,7 +202,9 @@ def _integer(raw: int) -> int | bool:
     value = int(raw)
     if -MAX_INTEGER <= value <= MAX_INTEGER:
         return value
-    raise ExpressionError("an integer in the document is out of range (more than 2**63 in magnitude)")
+    raise ExpressionError(
+        "an integer in the document is out of range (more than 2**63 in magnitude)"
+    )
 
 
 def _key_text(key: Any) -> str:
@@ -212,4 +219,6 @@ def _key_text(key: Any) -> str:
         return str(int(key))
     if isinstance(key, float):
         return repr(float(key))
-    raise ExpressionError(f"a map key of Python type {type(key).__name__} cannot be used: keys are text")
+    raise ExpressionError(
+        f"a map key of Python type {type(key).__name__} cannot be used: keys are text"
+    )

@@ -53,6 +53,7 @@ def compile_tree(node: Node) -> Evaluator:
 
 # -- constants and names ------------------------------------------------------------
 
+
 def _constant(value: Any) -> Evaluator:
     def constant(scope: Scope, hooks: Hooks) -> Any:
         return value
@@ -70,7 +71,9 @@ def _folded(node: Node) -> Any:
     if isinstance(node, MapLiteral):
         keys = [_folded(key) for key, _ in node.entries]
         values = [_folded(value) for _, value in node.entries]
-        if all(type(key) is str for key in keys) and all(value is not _NOT_FOUND for value in values):
+        if all(type(key) is str for key in keys) and all(
+            value is not _NOT_FOUND for value in values
+        ):
             return dict(zip(keys, values, strict=True))
     return _NOT_FOUND
 
@@ -93,14 +96,18 @@ def _name(node: Name) -> Evaluator:
 
 # -- paths ------------------------------------------------------------------------
 
+
 def _path(node: Path) -> Evaluator:
     root = compile_tree(node.root)
     statics = [accessor.static_key for accessor in node.accessors]
     if isinstance(node.root, Name) and len(node.accessors) == 1 and type(statics[0]) is str:
         return _one_key_path(node.root, statics[0], node.accessors[0].start + 1)
     steps: tuple[tuple[bool, Any, int], ...] = tuple(
-        (static is not None, static if static is not None else compile_tree(accessor.key),
-         accessor.start + 1)
+        (
+            static is not None,
+            static if static is not None else compile_tree(accessor.key),
+            accessor.start + 1,
+        )
         for accessor, static in zip(node.accessors, statics, strict=True)
     )
 
@@ -133,9 +140,11 @@ def _one_key_path(root: Name, key: str, column: int) -> Evaluator:
 
 # -- operators --------------------------------------------------------------------
 
+
 def _unary(node: Unary) -> Evaluator:
     operand, column = compile_tree(node.operand), node.start + 1
     if node.operator == "not":
+
         def logical_not(scope: Scope, hooks: Hooks) -> bool:
             return not operand(scope, hooks)
 
@@ -151,8 +160,9 @@ def _unary(node: Unary) -> Evaluator:
     return negative
 
 
-def _binary(operation: Callable[[Any, Any], Any], left: Evaluator, right: Evaluator,
-            column: int) -> Evaluator:
+def _binary(
+    operation: Callable[[Any, Any], Any], left: Evaluator, right: Evaluator, column: int
+) -> Evaluator:
     def binary(scope: Scope, hooks: Hooks) -> Any:
         a = left(scope, hooks)
         b = right(scope, hooks)
@@ -166,7 +176,9 @@ def _binary(operation: Callable[[Any, Any], Any], left: Evaluator, right: Evalua
 
 def _arithmetic(node: Arithmetic) -> Evaluator:
     first = compile_tree(node.first)
-    steps = tuple((ARITHMETIC[op.operator], compile_tree(op.operand), op.start + 1) for op in node.rest)
+    steps = tuple(
+        (ARITHMETIC[op.operator], compile_tree(op.operand), op.start + 1) for op in node.rest
+    )
     if len(steps) == 1:
         operation, operand, column = steps[0]
         return _binary(operation, first, operand, column)
@@ -185,7 +197,9 @@ def _arithmetic(node: Arithmetic) -> Evaluator:
 
 
 def _power(node: Power) -> Evaluator:
-    return _binary(power, compile_tree(node.base), compile_tree(node.exponent), node.operator_start + 1)
+    return _binary(
+        power, compile_tree(node.base), compile_tree(node.exponent), node.operator_start + 1
+    )
 
 
 def _not_equal(a: Any, b: Any) -> bool:
@@ -201,7 +215,11 @@ def _not_in(a: Any, b: Any) -> bool:
 
 
 _TESTS: dict[str, Callable[[Any, Any], bool]] = {
-    "==": equal, "!=": _not_equal, "in": _in, "not in": _not_in, **ORDERINGS,
+    "==": equal,
+    "!=": _not_equal,
+    "in": _in,
+    "not in": _not_in,
+    **ORDERINGS,
 }
 
 
@@ -229,14 +247,18 @@ def _comparison(node: Comparison) -> Evaluator:
     return chain
 
 
-def _single_comparison(operator: str, left: Evaluator, right: Evaluator, constant: Any,
-                       column: int) -> Evaluator:
+def _single_comparison(
+    operator: str, left: Evaluator, right: Evaluator, constant: Any, column: int
+) -> Evaluator:
     if operator in ("==", "!=") and type(constant) in (str, int, float, bool, type(None)):
         return _equals_constant(left, constant, operator == "!=")
     if operator in ORDERINGS and type(constant) in (int, float):
         return _order_constant(operator, left, constant, column)
-    if operator in ("in", "not in") and type(constant) is list and constant and all(
-        type(item) is str for item in constant
+    if (
+        operator in ("in", "not in")
+        and type(constant) is list
+        and constant
+        and all(type(item) is str for item in constant)
     ):
         return _in_strings(left, frozenset(constant), operator == "not in", column)
     return _binary(_TESTS[operator], left, right, column)
@@ -253,12 +275,15 @@ def _equals_constant(left: Evaluator, constant: Any, negated: bool) -> Evaluator
     return equals
 
 
-def _order_constant(operator: str, left: Evaluator, constant: int | float, column: int) -> Evaluator:
+def _order_constant(
+    operator: str, left: Evaluator, constant: int | float, column: int
+) -> Evaluator:
     # One closure per operator: the number-number case is a single Python
     # comparison, the rest goes through the language's ordering rules.
     ordering = ORDERINGS[operator]
 
     if operator == ">":
+
         def greater(scope: Scope, hooks: Hooks) -> bool:
             value = left(scope, hooks)
             if type(value) is int or type(value) is float:
@@ -267,6 +292,7 @@ def _order_constant(operator: str, left: Evaluator, constant: int | float, colum
 
         return greater
     if operator == ">=":
+
         def greater_equal(scope: Scope, hooks: Hooks) -> bool:
             value = left(scope, hooks)
             if type(value) is int or type(value) is float:
@@ -275,6 +301,7 @@ def _order_constant(operator: str, left: Evaluator, constant: int | float, colum
 
         return greater_equal
     if operator == "<":
+
         def less(scope: Scope, hooks: Hooks) -> bool:
             value = left(scope, hooks)
             if type(value) is int or type(value) is float:
@@ -322,6 +349,7 @@ def _logical(node: Logical) -> Evaluator:
     if len(operands) == 2:
         first, second = operands
         if node.operator == "and":
+
             def both(scope: Scope, hooks: Hooks) -> Any:
                 return first(scope, hooks) and second(scope, hooks)
 
@@ -345,8 +373,11 @@ def _logical(node: Logical) -> Evaluator:
 
 
 def _conditional(node: Conditional) -> Evaluator:
-    then, condition, otherwise = (compile_tree(node.then), compile_tree(node.condition),
-                                  compile_tree(node.otherwise))
+    then, condition, otherwise = (
+        compile_tree(node.then),
+        compile_tree(node.condition),
+        compile_tree(node.otherwise),
+    )
 
     def choose(scope: Scope, hooks: Hooks) -> Any:
         return then(scope, hooks) if condition(scope, hooks) else otherwise(scope, hooks)
@@ -355,6 +386,7 @@ def _conditional(node: Conditional) -> Evaluator:
 
 
 # -- collections --------------------------------------------------------------------
+
 
 def _list(node: ListLiteral) -> Evaluator:
     constant = _folded(node)

@@ -66,8 +66,14 @@ _EXACT_KINDS: dict[type, str] = {
     dict: MAP,
 }
 
-_ARTICLES = {NULL: "null", BOOL: "a bool", NUMBER: "a number", STRING: "a string",
-             LIST: "a list", MAP: "a map"}
+_ARTICLES = {
+    NULL: "null",
+    BOOL: "a bool",
+    NUMBER: "a number",
+    STRING: "a string",
+    LIST: "a list",
+    MAP: "a map",
+}
 
 
 def kind_of(value: Any) -> str:
@@ -121,6 +127,7 @@ def _items(value: Any, kind: str) -> Any:
 
 # -- equality -----------------------------------------------------------------
 
+
 def equal(left: Any, right: Any, budget: Budget | None = None) -> bool:
     """JSON equality: 1 == 1.0, true != 1, lists and maps compare item by item."""
     left_type = type(left)
@@ -142,7 +149,10 @@ def _equal(left: Any, right: Any, budget: Budget, depth: int) -> bool:
             raise too_deep("a compared value")
         # Spent before the walk: the whole comparison is paid for up front.
         budget.spend(len(left) + 1)
-        if type(left) is type(right) and set(map(type, left)) | set(map(type, right)) <= _PLAIN_EQUALITY_TYPES:
+        if (
+            type(left) is type(right)
+            and set(map(type, left)) | set(map(type, right)) <= _PLAIN_EQUALITY_TYPES
+        ):
             return bool(left == right)  # at C speed
         for a, b in zip(left, right, strict=True):
             item_type = type(a)
@@ -167,6 +177,7 @@ def _equal(left: Any, right: Any, budget: Budget, depth: int) -> bool:
 
 # -- ordering -----------------------------------------------------------------
 
+
 def compare(left: Any, right: Any, operator: str, budget: Budget | None = None) -> int:
     """-1, 0 or 1 as ``left`` sorts before, with or after ``right``.
 
@@ -175,9 +186,9 @@ def compare(left: Any, right: Any, operator: str, budget: Budget | None = None) 
     ``operator``.
     """
     left_type, right_type = type(left), type(right)
-    if (left_type is right_type and (left_type is str or left_type is int or left_type is float)) or (
-        (left_type is int or left_type is float) and (right_type is int or right_type is float)
-    ):
+    if (
+        left_type is right_type and (left_type is str or left_type is int or left_type is float)
+    ) or ((left_type is int or left_type is float) and (right_type is int or right_type is float)):
         return int(left > right) - int(left < right)
     return _compare(left, right, operator, budget or Budget(operator), 0)
 
@@ -196,7 +207,9 @@ def _compare(left: Any, right: Any, operator: str, budget: Budget, depth: int) -
             raise too_deep("a compared value")
         budget.spend(min(len(left), len(right)) + 1)
         item_types = set(map(type, left)) | set(map(type, right))
-        if type(left) is type(right) and (item_types <= _NUMBER_TYPE_SET or item_types <= _STRING_TYPE_SET):
+        if type(left) is type(right) and (
+            item_types <= _NUMBER_TYPE_SET or item_types <= _STRING_TYPE_SET
+        ):
             return int(left > right) - int(left < right)  # at C speed
         for a, b in zip(left, right, strict=False):
             a_type, b_type = type(a), type(b)
@@ -226,6 +239,7 @@ def _compare_hint(left_kind: str, right_kind: str) -> str:
 
 # -- copying ------------------------------------------------------------------
 
+
 def export(value: Any) -> Any:
     """A fresh, plain copy of a value: dicts, lists and built-in scalars only.
 
@@ -246,8 +260,10 @@ def _export(value: Any, budget: Budget, depth: int) -> Any:
         budget.spend(len(value) + 1)
         if set(map(type, value)) <= SCALAR_TYPES:
             return list(value)  # at C speed
-        return [item if type(item) in SCALAR_TYPES else _export(item, budget, depth + 1)
-                for item in value]
+        return [
+            item if type(item) in SCALAR_TYPES else _export(item, budget, depth + 1)
+            for item in value
+        ]
     if kind == MAP:
         if depth >= MAX_DEPTH:
             raise too_deep("the value")
@@ -260,6 +276,7 @@ def _export(value: Any, budget: Budget, depth: int) -> Any:
 
 
 # -- text ---------------------------------------------------------------------
+
 
 def to_str(value: Any) -> str:
     """What ``str(x)`` gives: strings as they are, everything else as compact JSON."""
@@ -332,6 +349,7 @@ def _json_ready(value: Any, budget: Budget, depth: int) -> Any:
 
 # -- hashing ------------------------------------------------------------------
 
+
 def canonical_key(value: Any, budget: Budget, depth: int = 0) -> Hashable:
     """A hashable key such that equal values (by :func:`equal`) get equal keys."""
     value_type = type(value)
@@ -351,7 +369,11 @@ def canonical_key(value: Any, budget: Budget, depth: int = 0) -> Hashable:
         if depth >= MAX_DEPTH:
             raise too_deep("the value")
         budget.spend(len(value) + 1)
-        return (MAP, frozenset(
-            (str(key), canonical_key(item, budget, depth + 1)) for key, item in _items(value, kind)
-        ))
+        return (
+            MAP,
+            frozenset(
+                (str(key), canonical_key(item, budget, depth + 1))
+                for key, item in _items(value, kind)
+            ),
+        )
     return (kind, _plain_scalar(value, kind))

@@ -29,7 +29,9 @@ def located(error: ExpressionError, column: int) -> ExpressionError:
     return error
 
 
-def unexpected_error(error: Exception, operation: str, column: int | None = None) -> ExpressionError:
+def unexpected_error(
+    error: Exception, operation: str, column: int | None = None
+) -> ExpressionError:
     """An ExpressionError standing for a Python exception escaping an operation."""
     if isinstance(error, RecursionError):
         return ExpressionError(f"{operation}: the value is nested too deeply", column=column)

@@ -244,6 +244,6 @@ def explain(error: ExpressionError) -> str:
     column = min(max(error.column, 1), len(text) + 1)
     line_start = text.rfind("\n", 0, column - 1) + 1
     line_end = text.find("\n", column - 1)
-    line = text[line_start: line_end if line_end != -1 else len(text)]
+    line = text[line_start : line_end if line_end != -1 else len(text)]
     caret = " " * (column - 1 - line_start) + "^"
     return f"{error.message}\n  {line}\n  {caret}"

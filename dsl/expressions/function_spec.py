@@ -63,7 +63,9 @@ _ORDINALS = ("first", "second", "third", "fourth", "fifth")
 
 def _wrong(function: str, expected: str, value: Any, position: int) -> ExpressionError:
     ordinal = _ORDINALS[position] if position < len(_ORDINALS) else f"#{position + 1}"
-    return ExpressionError(f"{function}() expects {expected} as its {ordinal} argument, got {describe(value)}")
+    return ExpressionError(
+        f"{function}() expects {expected} as its {ordinal} argument, got {describe(value)}"
+    )
 
 
 def expect_string(function: str, value: Any, position: int = 0) -> str:

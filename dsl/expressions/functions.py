@@ -15,10 +15,16 @@ from .functions_time import TIME_FUNCTIONS
 __all__ = ["BUILTIN_FUNCTIONS", "FunctionSpec"]
 
 #: Every built-in function by name, in alphabetical order; read-only.
-BUILTIN_FUNCTIONS: Mapping[str, FunctionSpec] = MappingProxyType(dict(sorted({
-    **CONVERSION_FUNCTIONS,
-    **NUMBER_FUNCTIONS,
-    **TEXT_FUNCTIONS,
-    **COLLECTION_FUNCTIONS,
-    **TIME_FUNCTIONS,
-}.items())))
+BUILTIN_FUNCTIONS: Mapping[str, FunctionSpec] = MappingProxyType(
+    dict(
+        sorted(
+            {
+                **CONVERSION_FUNCTIONS,
+                **NUMBER_FUNCTIONS,
+                **TEXT_FUNCTIONS,
+                **COLLECTION_FUNCTIONS,
+                **TIME_FUNCTIONS,
+            }.items()
+        )
+    )
+)

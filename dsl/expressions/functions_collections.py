@@ -80,7 +80,9 @@ def _sorted(values: Any, key: Any = None, reverse: Any = False) -> list[Any]:
 
 def _field(item: Any, field: str, position: int) -> Any:
     if kind_of(item) != MAP:
-        raise ExpressionError(f"sorted() by {field!r} needs a list of maps; item {position} is {describe(item)}")
+        raise ExpressionError(
+            f"sorted() by {field!r} needs a list of maps; item {position} is {describe(item)}"
+        )
     return item.get(field)
 
 
@@ -103,20 +105,42 @@ def coalesce(*values: Any) -> Any:
 
 
 COLLECTION_FUNCTIONS: dict[str, FunctionSpec] = {
-    "len": FunctionSpec(1, 1, "len(x)",
-                        "the number of characters, items or keys; 0 for null", _len),
+    "len": FunctionSpec(
+        1, 1, "len(x)", "the number of characters, items or keys; 0 for null", _len
+    ),
     "keys": FunctionSpec(1, 1, "keys(map)", "the keys of a map, in order; [] for null", _keys),
-    "values": FunctionSpec(1, 1, "values(map)", "the values of a map, in order; [] for null", _values),
-    "get": FunctionSpec(2, 3, "get(container, key, default=null)",
-                        "the item at key (a map key or a list index), or default when there is none",
-                        _get),
-    "contains": FunctionSpec(2, 2, "contains(container, item)",
-                             "the same as item in container; false for null", _contains),
-    "sorted": FunctionSpec(1, 3, "sorted(list, key=null, reverse=false)",
-                           "the items in ascending order (of the map field key, when given)", _sorted),
-    "unique": FunctionSpec(1, 1, "unique(list)", "the items without repeats, first occurrence kept",
-                           _unique),
-    "coalesce": FunctionSpec(1, None, "coalesce(a, b, ...)",
-                             "the first argument that is not null; later ones are not evaluated",
-                             coalesce),
+    "values": FunctionSpec(
+        1, 1, "values(map)", "the values of a map, in order; [] for null", _values
+    ),
+    "get": FunctionSpec(
+        2,
+        3,
+        "get(container, key, default=null)",
+        "the item at key (a map key or a list index), or default when there is none",
+        _get,
+    ),
+    "contains": FunctionSpec(
+        2,
+        2,
+        "contains(container, item)",
+        "the same as item in container; false for null",
+        _contains,
+    ),
+    "sorted": FunctionSpec(
+        1,
+        3,
+        "sorted(list, key=null, reverse=false)",
+        "the items in ascending order (of the map field key, when given)",
+        _sorted,
+    ),
+    "unique": FunctionSpec(
+        1, 1, "unique(list)", "the items without repeats, first occurrence kept", _unique
+    ),
+    "coalesce": FunctionSpec(
+        1,
+        None,
+        "coalesce(a, b, ...)",
+        "the first argument that is not null; later ones are not evaluated",
+        coalesce,
+    ),
 }

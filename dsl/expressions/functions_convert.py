@@ -73,8 +73,9 @@ def _parse_json(text: Any) -> Any:
     check_length(len(source), "parse_json() input")
     _check_json_depth(source)
     try:
-        return json.loads(source, parse_int=_json_int, parse_float=_json_float,
-                          parse_constant=_json_constant)
+        return json.loads(
+            source, parse_int=_json_int, parse_float=_json_float, parse_constant=_json_constant
+        )
     except json.JSONDecodeError as error:
         raise ExpressionError(
             f"parse_json(): not valid JSON at line {error.lineno} column {error.colno}: {error.msg}"
@@ -121,13 +122,24 @@ def _json_constant(name: str) -> Any:
 
 
 CONVERSION_FUNCTIONS: dict[str, FunctionSpec] = {
-    "str": FunctionSpec(1, 1, "str(x)", "x as text: strings unchanged, anything else as compact JSON", _str),
-    "int": FunctionSpec(1, 1, "int(x)",
-                        "a number truncated toward zero, a string of digits as an integer, a bool as 1/0",
-                        _int),
-    "float": FunctionSpec(1, 1, "float(x)", "a number, a numeric string or a bool as a float", _float),
-    "bool": FunctionSpec(1, 1, "bool(x)",
-                         "false for null, false, 0, '', [] and {}; true for anything else", _bool),
+    "str": FunctionSpec(
+        1, 1, "str(x)", "x as text: strings unchanged, anything else as compact JSON", _str
+    ),
+    "int": FunctionSpec(
+        1,
+        1,
+        "int(x)",
+        "a number truncated toward zero, a string of digits as an integer, a bool as 1/0",
+        _int,
+    ),
+    "float": FunctionSpec(
+        1, 1, "float(x)", "a number, a numeric string or a bool as a float", _float
+    ),
+    "bool": FunctionSpec(
+        1, 1, "bool(x)", "false for null, false, 0, '', [] and {}; true for anything else", _bool
+    ),
     "json": FunctionSpec(1, 1, "json(x)", "x as compact JSON text", to_json),
-    "parse_json": FunctionSpec(1, 1, "parse_json(s)", "the value the JSON text s holds", _parse_json),
+    "parse_json": FunctionSpec(
+        1, 1, "parse_json(s)", "the value the JSON text s holds", _parse_json
+    ),
 }

@@ -60,7 +60,9 @@ def _sum(values: Any, start: Any = 0) -> int | float:
     total = expect_number("sum", start, 1)
     for position, item in enumerate(items):
         if type(item) is not int and type(item) is not float and kind_of(item) != NUMBER:
-            raise ExpressionError(f"sum() expects a list of numbers; item {position} is not a number")
+            raise ExpressionError(
+                f"sum() expects a list of numbers; item {position} is not a number"
+            )
         total += item
     if isinstance(total, float):
         return check_finite(total, "sum()")
@@ -71,12 +73,16 @@ def _round(value: Any, digits: Any = None) -> int | float:
     number = expect_number("round", value)
     places = 0 if digits is None else expect_integer("round", digits, 1)
     if not -_MAX_ROUND_DIGITS <= places <= _MAX_ROUND_DIGITS:
-        raise ExpressionError(f"round() digits must be between -{_MAX_ROUND_DIGITS} and {_MAX_ROUND_DIGITS}")
+        raise ExpressionError(
+            f"round() digits must be between -{_MAX_ROUND_DIGITS} and {_MAX_ROUND_DIGITS}"
+        )
     # Decimal on the shortest repr rounds what the user sees: round(2.675, 2)
     # is 2.68, and halves go away from zero (round(2.5) == 3, round(-2.5) == -3).
     exact = Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
     try:
-        rounded = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=_DECIMAL)
+        rounded = exact.quantize(
+            Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=_DECIMAL
+        )
     except InvalidOperation:  # pragma: no cover - prec is large enough for every float
         raise ExpressionError("round(): the number cannot be rounded to that many digits") from None
     if digits is None or not isinstance(number, float):
@@ -96,14 +102,29 @@ def _range(*bounds: Any) -> list[int]:
 
 NUMBER_FUNCTIONS: dict[str, FunctionSpec] = {
     "abs": FunctionSpec(1, 1, "abs(x)", "the absolute value of a number", _abs),
-    "min": FunctionSpec(1, None, "min(list) or min(a, b, ...)",
-                        "the smallest item (numbers, strings or lists)", _min),
-    "max": FunctionSpec(1, None, "max(list) or max(a, b, ...)",
-                        "the largest item (numbers, strings or lists)", _max),
+    "min": FunctionSpec(
+        1,
+        None,
+        "min(list) or min(a, b, ...)",
+        "the smallest item (numbers, strings or lists)",
+        _min,
+    ),
+    "max": FunctionSpec(
+        1, None, "max(list) or max(a, b, ...)", "the largest item (numbers, strings or lists)", _max
+    ),
     "sum": FunctionSpec(1, 2, "sum(list, start=0)", "the total of a list of numbers", _sum),
-    "round": FunctionSpec(1, 2, "round(x, digits=null)",
-                          "x rounded half away from zero; an integer when digits is omitted", _round),
-    "range": FunctionSpec(1, 3, "range(stop) or range(start, stop, step=1)",
-                          "the list of integers from start (default 0) up to, not including, stop",
-                          _range),
+    "round": FunctionSpec(
+        1,
+        2,
+        "round(x, digits=null)",
+        "x rounded half away from zero; an integer when digits is omitted",
+        _round,
+    ),
+    "range": FunctionSpec(
+        1,
+        3,
+        "range(stop) or range(start, stop, step=1)",
+        "the list of integers from start (default 0) up to, not including, stop",
+        _range,
+    ),
 }

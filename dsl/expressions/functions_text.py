@@ -37,7 +37,9 @@ def _split(text: Any, separator: Any = None) -> list[str]:
     else:
         sep = expect_string("split", separator, 1)
         if not sep:
-            raise ExpressionError("split() separator must not be empty; omit it to split on whitespace")
+            raise ExpressionError(
+                "split() separator must not be empty; omit it to split on whitespace"
+            )
         check_length(value.count(sep) + 1, "the list split() makes")
         parts = value.split(sep)
     check_length(len(parts), "the list split() makes")
@@ -54,7 +56,8 @@ def _join(items: Any, separator: Any = ",") -> str:
         if kind_of(item) in (LIST, MAP):
             raise ExpressionError(
                 f"join() items must be strings, numbers, bools or null; item {position} is a "
-                f"{kind_of(item)} (use json() to write it as text)")
+                f"{kind_of(item)} (use json() to write it as text)"
+            )
         piece = render_text(item)
         total += len(piece)
         # Counted as it goes, so a million copies of a long string stop early.
@@ -73,7 +76,9 @@ def _replace(text: Any, old: Any, new: Any, count: Any = None) -> str:
     if limit >= 0:
         occurrences = min(occurrences, limit)
     # The length of the result is known before it is built.
-    check_length(len(value) + occurrences * (len(after) - len(before)), "the string replace() makes")
+    check_length(
+        len(value) + occurrences * (len(after) - len(before)), "the string replace() makes"
+    )
     return value.replace(before, after, limit)
 
 
@@ -94,17 +99,42 @@ def _endswith(text: Any, suffix: Any) -> bool:
 TEXT_FUNCTIONS: dict[str, FunctionSpec] = {
     "lower": FunctionSpec(1, 1, "lower(s)", "s in lower case", _lower),
     "upper": FunctionSpec(1, 1, "upper(s)", "s in upper case", _upper),
-    "strip": FunctionSpec(1, 2, "strip(s, chars=null)",
-                          "s without leading and trailing whitespace (or the given characters)", _strip),
-    "split": FunctionSpec(1, 2, "split(s, sep=null)",
-                          "the pieces of s between separators (runs of whitespace when sep is omitted)",
-                          _split),
-    "join": FunctionSpec(1, 2, "join(list, sep=',')",
-                         "the items as text (null as ''), separated by sep", _join),
-    "replace": FunctionSpec(3, 4, "replace(s, old, new, count=null)",
-                            "s with occurrences of old replaced by new (at most count of them)", _replace),
-    "startswith": FunctionSpec(2, 2, "startswith(s, prefix)",
-                               "whether s starts with prefix (or with any string of a list)", _startswith),
-    "endswith": FunctionSpec(2, 2, "endswith(s, suffix)",
-                             "whether s ends with suffix (or with any string of a list)", _endswith),
+    "strip": FunctionSpec(
+        1,
+        2,
+        "strip(s, chars=null)",
+        "s without leading and trailing whitespace (or the given characters)",
+        _strip,
+    ),
+    "split": FunctionSpec(
+        1,
+        2,
+        "split(s, sep=null)",
+        "the pieces of s between separators (runs of whitespace when sep is omitted)",
+        _split,
+    ),
+    "join": FunctionSpec(
+        1, 2, "join(list, sep=',')", "the items as text (null as ''), separated by sep", _join
+    ),
+    "replace": FunctionSpec(
+        3,
+        4,
+        "replace(s, old, new, count=null)",
+        "s with occurrences of old replaced by new (at most count of them)",
+        _replace,
+    ),
+    "startswith": FunctionSpec(
+        2,
+        2,
+        "startswith(s, prefix)",
+        "whether s starts with prefix (or with any string of a list)",
+        _startswith,
+    ),
+    "endswith": FunctionSpec(
+        2,
+        2,
+        "endswith(s, suffix)",
+        "whether s ends with suffix (or with any string of a list)",
+        _endswith,
+    ),
 }

@@ -34,7 +34,11 @@ def _whole_if_possible(seconds: float) -> int | float:
 
 def _now(hooks: Hooks) -> float:
     moment = hooks.now()
-    if isinstance(moment, bool) or not isinstance(moment, (int, float)) or not math.isfinite(moment):
+    if (
+        isinstance(moment, bool)
+        or not isinstance(moment, (int, float))
+        or not math.isfinite(moment)
+    ):
         raise ExpressionError("now(): the run's clock gave something that is not a time")
     return float(moment)
 
@@ -47,12 +51,16 @@ def _utc(seconds: float, function: str) -> datetime:
     try:
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
-        raise ExpressionError(f"{function}(): {seconds!r} seconds is outside the years 1 to 9999") from None
+        raise ExpressionError(
+            f"{function}(): {seconds!r} seconds is outside the years 1 to 9999"
+        ) from None
 
 
 def _duration(value: Any) -> int | float:
     if kind_of(value) not in (NUMBER, STRING):
-        raise ExpressionError(f"duration() expects a string such as '1h30m' or a number, got {describe(value)}")
+        raise ExpressionError(
+            f"duration() expects a string such as '1h30m' or a number, got {describe(value)}"
+        )
     try:
         seconds = parse_duration(str(value) if kind_of(value) == STRING else value)
     except ValueError as error:
@@ -71,7 +79,8 @@ def _seconds(value: Any, function: str) -> float:
         except (ValueError, OverflowError) as error:
             raise ExpressionError(f"{function}(): {error}") from None
     raise ExpressionError(
-        f"{function}() expects an ISO 8601 string or a number of seconds, got {describe(value)}")
+        f"{function}() expects an ISO 8601 string or a number of seconds, got {describe(value)}"
+    )
 
 
 def _timestamp(value: Any) -> int | float:
@@ -81,7 +90,9 @@ def _timestamp(value: Any) -> int | float:
 def _format_time(moment: Any, pattern: Any = DEFAULT_TIME_FORMAT) -> str:
     fmt = expect_string("format_time", pattern, 1)
     if len(fmt) > _MAX_FORMAT_LENGTH:
-        raise ExpressionError(f"format_time(): the format is longer than {_MAX_FORMAT_LENGTH} characters")
+        raise ExpressionError(
+            f"format_time(): the format is longer than {_MAX_FORMAT_LENGTH} characters"
+        )
     when = _utc(_seconds(moment, "format_time"), "format_time")
     try:
         return when.strftime(fmt)
@@ -100,7 +111,8 @@ def _secret(hooks: Hooks, name: Any) -> str:
     key = expect_string("secret", name)
     if not _SECRET_NAME.fullmatch(key):
         raise ExpressionError(
-            "secret() expects a name made of letters, digits and underscores, such as 'API_TOKEN'")
+            "secret() expects a name made of letters, digits and underscores, such as 'API_TOKEN'"
+        )
     value = hooks.secret(key)
     if value is None:
         raise ExpressionError(f"secret {key!r} is not set")
@@ -110,20 +122,51 @@ def _secret(hooks: Hooks, name: Any) -> str:
 
 
 TIME_FUNCTIONS: dict[str, FunctionSpec] = {
-    "now": FunctionSpec(0, 0, "now()", "the current time in seconds since the epoch (UTC)", _now,
-                        uses_hooks=True, deterministic=False),
-    "today": FunctionSpec(0, 0, "today()", "the current date in UTC as 'YYYY-MM-DD'", _today,
-                          uses_hooks=True, deterministic=False),
-    "duration": FunctionSpec(1, 1, "duration(d)", "the number of seconds in a duration such as '1h30m'",
-                             _duration),
-    "timestamp": FunctionSpec(1, 1, "timestamp(t)",
-                              "seconds since the epoch for an ISO 8601 time (naive means UTC)", _timestamp),
-    "format_time": FunctionSpec(1, 2, f"format_time(t, fmt='{DEFAULT_TIME_FORMAT}')",
-                                "the time t (seconds or ISO 8601) written in UTC with a strftime format",
-                                _format_time),
-    "uuid": FunctionSpec(0, 0, "uuid()", "a new random UUID as text", _uuid,
-                         uses_hooks=True, deterministic=False),
-    "secret": FunctionSpec(1, 1, "secret(name)",
-                           "the secret called name; never written to history or logs", _secret,
-                           uses_hooks=True, deterministic=False),
+    "now": FunctionSpec(
+        0,
+        0,
+        "now()",
+        "the current time in seconds since the epoch (UTC)",
+        _now,
+        uses_hooks=True,
+        deterministic=False,
+    ),
+    "today": FunctionSpec(
+        0,
+        0,
+        "today()",
+        "the current date in UTC as 'YYYY-MM-DD'",
+        _today,
+        uses_hooks=True,
+        deterministic=False,
+    ),
+    "duration": FunctionSpec(
+        1, 1, "duration(d)", "the number of seconds in a duration such as '1h30m'", _duration
+    ),
+    "timestamp": FunctionSpec(
+        1,
+        1,
+        "timestamp(t)",
+        "seconds since the epoch for an ISO 8601 time (naive means UTC)",
+        _timestamp,
+    ),
+    "format_time": FunctionSpec(
+        1,
+        2,
+        f"format_time(t, fmt='{DEFAULT_TIME_FORMAT}')",
+        "the time t (seconds or ISO 8601) written in UTC with a strftime format",
+        _format_time,
+    ),
+    "uuid": FunctionSpec(
+        0, 0, "uuid()", "a new random UUID as text", _uuid, uses_hooks=True, deterministic=False
+    ),
+    "secret": FunctionSpec(
+        1,
+        1,
+        "secret(name)",
+        "the secret called name; never written to history or logs",
+        _secret,
+        uses_hooks=True,
+        deterministic=False,
+    ),
 }

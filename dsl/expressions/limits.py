@@ -46,7 +46,9 @@ def check_integer(value: int, operation: str) -> int:
     """Return ``value`` when it is within ±2**63, else raise ExpressionError."""
     if -MAX_INTEGER <= value <= MAX_INTEGER:
         return value
-    raise ExpressionError(f"{operation}: the integer result is out of range (more than 2**63 in magnitude)")
+    raise ExpressionError(
+        f"{operation}: the integer result is out of range (more than 2**63 in magnitude)"
+    )
 
 
 def check_finite(value: float, operation: str) -> float:

@@ -42,8 +42,10 @@ def _type_error(operator: str, left: Any, right: Any) -> ExpressionError:
 def _numbers(left: Any, right: Any) -> tuple[Any, Any] | None:
     """Both operands as plain int/float, or None when either is not a number."""
     if kind_of(left) == NUMBER and kind_of(right) == NUMBER:
-        return (float(left) if isinstance(left, float) else int(left),
-                float(right) if isinstance(right, float) else int(right))
+        return (
+            float(left) if isinstance(left, float) else int(left),
+            float(right) if isinstance(right, float) else int(right),
+        )
     return None
 
 
@@ -51,7 +53,9 @@ def _float_result(operation: Callable[[], float], operator: str) -> float:
     try:
         return check_finite(operation(), f"'{operator}'")
     except OverflowError:
-        raise ExpressionError(f"'{operator}': the result is out of range (not a finite number)") from None
+        raise ExpressionError(
+            f"'{operator}': the result is out of range (not a finite number)"
+        ) from None
 
 
 def add(left: Any, right: Any) -> Any:
@@ -116,7 +120,9 @@ def multiply(left: Any, right: Any) -> Any:
 
 def _repeat(sequence: Any, kind: str, count: Any) -> Any:
     if not isinstance(count, int):
-        raise ExpressionError(f"'*': a {kind} can only be repeated a whole number of times, not {count!r}")
+        raise ExpressionError(
+            f"'*': a {kind} can only be repeated a whole number of times, not {count!r}"
+        )
     count = max(int(count), 0)
     # Checked before building: 'a' * 10**9 must fail at once, not after
     # allocating a gigabyte.
@@ -173,7 +179,9 @@ def power(left: Any, right: Any) -> Any:
         # Any |base| >= 2 to a power above 63 exceeds 2**63: refuse before
         # Python starts on 9 ** 387420489.
         if abs(base) >= 2 and exponent > 63:
-            raise ExpressionError("'**': the integer result is out of range (more than 2**63 in magnitude)")
+            raise ExpressionError(
+                "'**': the integer result is out of range (more than 2**63 in magnitude)"
+            )
         return check_integer(base**exponent, "'**'")
     if base == 0 and exponent < 0:
         raise ExpressionError("'**': zero cannot be raised to a negative power (division by zero)")
@@ -181,7 +189,9 @@ def power(left: Any, right: Any) -> Any:
         # math.pow raises where Python's ** would return a complex number.
         return check_finite(math.pow(base, exponent), "'**'")
     except ValueError:
-        raise ExpressionError("'**': a negative number cannot be raised to a fractional power") from None
+        raise ExpressionError(
+            "'**': a negative number cannot be raised to a fractional power"
+        ) from None
     except OverflowError:
         raise ExpressionError("'**': the result is out of range (not a finite number)") from None
 
@@ -217,7 +227,8 @@ def is_member(item: Any, container: Any, budget: Budget | None = None) -> bool:
         if kind_of(item) == STRING:
             return str(item) in container
         raise ExpressionError(
-            f"'in': looking for {describe(item)} in a string; only a string can be part of a string")
+            f"'in': looking for {describe(item)} in a string; only a string can be part of a string"
+        )
     if container is None:
         return False
     kind = kind_of(container)
@@ -228,7 +239,9 @@ def is_member(item: Any, container: Any, budget: Budget | None = None) -> bool:
         return kind_of(item) == STRING and str(item) in container
     if kind == STRING:
         return is_member(item, str(container), budget)
-    raise ExpressionError(f"'in' needs a list, map or string on its right, not {describe(container)}")
+    raise ExpressionError(
+        f"'in' needs a list, map or string on its right, not {describe(container)}"
+    )
 
 
 def _ordering(operator: str, test: Callable[[int], bool]) -> Binary:
@@ -241,7 +254,12 @@ def _ordering(operator: str, test: Callable[[int], bool]) -> Binary:
 
 #: The arithmetic operators by their symbol.
 ARITHMETIC: Mapping[str, Binary] = {
-    "+": add, "-": subtract, "*": multiply, "/": divide, "//": floor_divide, "%": modulo,
+    "+": add,
+    "-": subtract,
+    "*": multiply,
+    "/": divide,
+    "//": floor_divide,
+    "%": modulo,
     "**": power,
 }
 

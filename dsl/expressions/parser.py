@@ -45,14 +45,40 @@ __all__ = ["parse_tree"]
 _STRING_LITERAL = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*\"""", re.DOTALL)
 
 # Words that Python users may reach for but that the language does not have.
-_FOREIGN_KEYWORDS = frozenset({
-    "lambda", "for", "while", "import", "from", "def", "class", "is", "yield", "await",
-    "async", "with", "global", "nonlocal", "del", "pass", "return", "raise", "try",
-    "except", "finally", "assert", "elif",
-})
+_FOREIGN_KEYWORDS = frozenset(
+    {
+        "lambda",
+        "for",
+        "while",
+        "import",
+        "from",
+        "def",
+        "class",
+        "is",
+        "yield",
+        "await",
+        "async",
+        "with",
+        "global",
+        "nonlocal",
+        "del",
+        "pass",
+        "return",
+        "raise",
+        "try",
+        "except",
+        "finally",
+        "assert",
+        "elif",
+    }
+)
 
-_TERMINAL_NAMES = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string",
-                   "$END": "the end of the expression"}
+_TERMINAL_NAMES = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "STRING": "a string",
+    "$END": "the end of the expression",
+}
 
 
 @functools.cache
@@ -77,7 +103,9 @@ def parse_tree(text: str) -> Node:
     if len(text) > MAX_SOURCE_LENGTH:
         raise ExpressionError(
             f"the expression is {len(text):,} characters long, more than the limit "
-            f"of {MAX_SOURCE_LENGTH:,}", expression=text[:100])
+            f"of {MAX_SOURCE_LENGTH:,}",
+            expression=text[:100],
+        )
     if not text.strip():
         raise ExpressionError("empty expression", expression=text, column=1)
     blanked = _blank_strings(text)
@@ -102,7 +130,9 @@ def _blank_strings(text: str) -> str:
     Positions stay the same, so scans for brackets and words can ignore what
     is quoted without re-implementing the lexer.
     """
-    return _STRING_LITERAL.sub(lambda m: m.group()[0] + " " * (len(m.group()) - 2) + m.group()[-1], text)
+    return _STRING_LITERAL.sub(
+        lambda m: m.group()[0] + " " * (len(m.group()) - 2) + m.group()[-1], text
+    )
 
 
 def _check_bracket_depth(text: str, blanked: str) -> None:
@@ -113,12 +143,15 @@ def _check_bracket_depth(text: str, blanked: str) -> None:
             if depth > MAX_DEPTH:
                 raise ExpressionError(
                     f"brackets are nested deeper than {MAX_DEPTH} levels",
-                    expression=text, column=position + 1)
+                    expression=text,
+                    column=position + 1,
+                )
         elif char in ")]}":
             depth -= 1
 
 
 # -- syntax errors --------------------------------------------------------------
+
 
 def _syntax_error(text: str, blanked: str, error: UnexpectedInput) -> ExpressionError:
     position = error.pos_in_stream if error.pos_in_stream is not None else len(text)
@@ -128,7 +161,9 @@ def _syntax_error(text: str, blanked: str, error: UnexpectedInput) -> Expression
         return ExpressionError(
             f"'{word}' is not part of the expression language "
             "(it has no lambdas, loops, imports or statements)",
-            expression=text, column=start + 1)
+            expression=text,
+            column=start + 1,
+        )
     if isinstance(error, UnexpectedCharacters):
         message = _unexpected_character(text, position)
     elif isinstance(error, UnexpectedToken):
@@ -179,10 +214,7 @@ def _unexpected_token(text: str, blanked: str, error: UnexpectedToken) -> str:
         return "the expression is incomplete" + _expected(error.expected)
     before = blanked[: token.start_pos].rstrip()
     if token.type == "LPAR" and before and (before[-1] in ")]" or _ends_with_path(before)):
-        return (
-            "only built-in functions can be called, by name: "
-            "write upper(x), not x.upper()"
-        )
+        return "only built-in functions can be called, by name: write upper(x), not x.upper()"
     if token.type == "COLON":
         return "unexpected ':'; slices (x[1:2]) are not supported"
     shown = token.value if len(token.value) <= 30 else token.value[:27] + "..."
@@ -224,6 +256,7 @@ def _terminal_display(name: str) -> str:
 
 
 # -- tree building ----------------------------------------------------------------
+
 
 def _at(token: Token) -> int:
     """Where a token starts (Lark always sets it; its type says Optional)."""
@@ -286,13 +319,20 @@ class _TreeBuilder(Transformer_NonRecursive[Token, Node]):
     def map_literal(self, meta: Any, children: list[tuple[Node, Node]]) -> MapLiteral:
         entries = tuple(children)
         nodes = [node for entry in entries for node in entry]
-        return MapLiteral(meta.start_pos, meta.end_pos, _nested(meta.start_pos + 1, *nodes), entries)
+        return MapLiteral(
+            meta.start_pos, meta.end_pos, _nested(meta.start_pos + 1, *nodes), entries
+        )
 
     def call(self, meta: Any, children: list[Any]) -> FunctionCall:
         name: Token = children[0]
         arguments: tuple[Node, ...] = children[1] if len(children) > 1 else ()
-        return FunctionCall(meta.start_pos, meta.end_pos, _nested(meta.start_pos + 1, *arguments),
-                            str(name), arguments)
+        return FunctionCall(
+            meta.start_pos,
+            meta.end_pos,
+            _nested(meta.start_pos + 1, *arguments),
+            str(name),
+            arguments,
+        )
 
     # paths
 
@@ -317,17 +357,27 @@ class _TreeBuilder(Transformer_NonRecursive[Token, Node]):
             # Folded so that -1 is a literal: a static index in vars.items[-1],
             # and -2**63 stays in range.
             return Literal(meta.start_pos, meta.end_pos, 0, -operand.value)
-        return Unary(meta.start_pos, meta.end_pos, _nested(meta.start_pos + 1, operand), "-", operand)
+        return Unary(
+            meta.start_pos, meta.end_pos, _nested(meta.start_pos + 1, operand), "-", operand
+        )
 
     def not_op(self, meta: Any, children: list[Node]) -> Unary:
         operand = children[0]
-        return Unary(meta.start_pos, meta.end_pos, _nested(meta.start_pos + 1, operand), "not", operand)
+        return Unary(
+            meta.start_pos, meta.end_pos, _nested(meta.start_pos + 1, operand), "not", operand
+        )
 
     def power(self, meta: Any, children: list[Node]) -> Power:
         base, exponent = children
         operator_start = self._text.find("**", base.end)
-        return Power(meta.start_pos, meta.end_pos, _nested(operator_start + 1, base, exponent),
-                     base, exponent, operator_start)
+        return Power(
+            meta.start_pos,
+            meta.end_pos,
+            _nested(operator_start + 1, base, exponent),
+            base,
+            exponent,
+            operator_start,
+        )
 
     def _operator(self, meta: Any, children: list[Token]) -> tuple[str, int]:
         return (" ".join(str(token) for token in children), _at(children[0]))
@@ -354,12 +404,22 @@ class _TreeBuilder(Transformer_NonRecursive[Token, Node]):
         return Comparison(meta.start_pos, meta.end_pos, depth, first, rest)
 
     def or_test(self, meta: Any, children: list[Node]) -> Logical:
-        return Logical(meta.start_pos, meta.end_pos, _nested(meta.start_pos + 1, *children), "or",
-                       tuple(children))
+        return Logical(
+            meta.start_pos,
+            meta.end_pos,
+            _nested(meta.start_pos + 1, *children),
+            "or",
+            tuple(children),
+        )
 
     def and_test(self, meta: Any, children: list[Node]) -> Logical:
-        return Logical(meta.start_pos, meta.end_pos, _nested(meta.start_pos + 1, *children), "and",
-                       tuple(children))
+        return Logical(
+            meta.start_pos,
+            meta.end_pos,
+            _nested(meta.start_pos + 1, *children),
+            "and",
+            tuple(children),
+        )
 
     def conditional(self, meta: Any, children: list[Node]) -> Conditional:
         then, condition, otherwise = children

@@ -105,7 +105,7 @@ def split_template(text: str) -> tuple[str | ExpressionSpan, ...]:
             literal.append(text[position:])
             break
         dollars = len(match.group(1))
-        literal.append(text[position:match.start()] + "$" * (dollars // 2))
+        literal.append(text[position : match.start()] + "$" * (dollars // 2))
         if dollars % 2 == 0:
             literal.append("{")
             position = match.end()
@@ -115,7 +115,7 @@ def split_template(text: str) -> tuple[str | ExpressionSpan, ...]:
             parts.append("".join(literal))
         literal = []
         closing = _find_close(text, opening)
-        parts.append(ExpressionSpan(opening, closing + 1, text[opening + 2:closing]))
+        parts.append(ExpressionSpan(opening, closing + 1, text[opening + 2 : closing]))
         position = closing + 1
     if any(literal):
         parts.append("".join(literal))
@@ -134,7 +134,9 @@ def _find_close(text: str, opening: int) -> int:
             if end is None:
                 raise ExpressionError(
                     f"unterminated string in ${{ ... }}: the {char} here has no closing {char}",
-                    expression=text, column=position + 1)
+                    expression=text,
+                    column=position + 1,
+                )
             position = end
             continue
         if char == "{":
@@ -146,7 +148,9 @@ def _find_close(text: str, opening: int) -> int:
         position += 1
     raise ExpressionError(
         "'${' is never closed: add '}' at the end of the expression, or write '$${' for a literal '${'",
-        expression=text, column=opening + 1)
+        expression=text,
+        column=opening + 1,
+    )
 
 
 def _end_of_string(text: str, quote_at: int) -> int | None:
@@ -173,7 +177,9 @@ def join_template(parts: Sequence[str | ExpressionSpan]) -> str:
             out.append("${" + part.body + "}")
             continue
         escaped = escape_text(part)
-        followed_by_expression = position + 1 < len(parts) and isinstance(parts[position + 1], ExpressionSpan)
+        followed_by_expression = position + 1 < len(parts) and isinstance(
+            parts[position + 1], ExpressionSpan
+        )
         if followed_by_expression:
             # Dollars just before an expression's "${" are part of its run.
             trailing = len(escaped) - len(escaped.rstrip("$"))
@@ -222,7 +228,8 @@ class Template:
             if total > MAX_LENGTH:
                 raise ExpressionError(
                     f"the rendered text would be more than {MAX_LENGTH:,} characters long",
-                    expression=self.source)
+                    expression=self.source,
+                )
             pieces.append(piece)
         return "".join(pieces)
 

@@ -300,18 +300,25 @@ def waiting_run(client: TestClient, workspace: Path) -> str:
         pytest.param("/api/runs/h1/signal", b'{"channel": "go", "data": NaN}', id="nan"),
         pytest.param("/api/runs/h1/signal", b'{"channel": "go", "data": [-Infinity]}', id="inf"),
         pytest.param("/api/runs/h1/signal", b'{"channel": "go", "data": 1e400}', id="1e400"),
-        pytest.param("/api/runs/h1/signal", b'{"channel": "go", "data": "\\ud800"}', id="surrogate"),
+        pytest.param(
+            "/api/runs/h1/signal", b'{"channel": "go", "data": "\\ud800"}', id="surrogate"
+        ),
         pytest.param("/api/runs/h1/signal", b'{"channel": "\\udfff"}', id="surrogate-channel"),
         pytest.param(
-            "/api/runs/h1/signal", b'{"channel": "go", "data": 1' + b"0" * 5000 + b"}", id="10**5000"
+            "/api/runs/h1/signal",
+            b'{"channel": "go", "data": 1' + b"0" * 5000 + b"}",
+            id="10**5000",
         ),
         pytest.param("/api/runs/h1/signal", b"[" * 100_000 + b"]" * 100_000, id="deep-array"),
         pytest.param(
-            "/api/runs/h1/call", b'{"handler": "peek", "args": ' + b'{"a":' * 50_000 + b"1" + b"}" * 50_000 + b"}",
+            "/api/runs/h1/call",
+            b'{"handler": "peek", "args": ' + b'{"a":' * 50_000 + b"1" + b"}" * 50_000 + b"}",
             id="deep-object",
         ),
         pytest.param("/api/runs", b'{"file": "hostile.yaml", "input": NaN}', id="input-nan"),
-        pytest.param("/api/runs", b'{"file": "hostile.yaml", "run_id": "\\ud800"}', id="run-id-surrogate"),
+        pytest.param(
+            "/api/runs", b'{"file": "hostile.yaml", "run_id": "\\ud800"}', id="run-id-surrogate"
+        ),
         pytest.param("/api/files/x.yaml", b'{"text": "a: \\ud800"}', id="put-surrogate"),
         pytest.param("/api/files", b'{"path": "\\ud800.yaml"}', id="create-surrogate"),
         pytest.param("/api/graph", b'{"text": "\\udc00"}', id="graph-surrogate"),
@@ -345,7 +352,9 @@ def test_names_the_file_system_refuses_are_bad_path_not_500(client: TestClient, 
 
 
 @pytest.mark.parametrize(
-    "after", ["²", "-1", "1.5", "9" * 5000, "0x10", "١"], ids=["sup2", "neg", "float", "huge", "hex", "arabic"]
+    "after",
+    ["²", "-1", "1.5", "9" * 5000, "0x10", "١"],
+    ids=["sup2", "neg", "float", "huge", "hex", "arabic"],
 )
 def test_sequence_numbers_are_checked_not_500(
     client: TestClient, waiting_run: str, after: str
@@ -353,9 +362,7 @@ def test_sequence_numbers_are_checked_not_500(
     for route in ("history", "events"):
         response = client.get(f"/api/runs/{waiting_run}/{route}", params={"after": after})
         assert response.status_code == 400, (route, response.text)
-    stream = client.get(
-        f"/api/runs/{waiting_run}/events", headers={"Last-Event-ID": "²".encode()}
-    )
+    stream = client.get(f"/api/runs/{waiting_run}/events", headers={"Last-Event-ID": "²".encode()})
     assert stream.status_code == 400
 
 
@@ -429,7 +436,10 @@ def test_every_mutating_route_refuses_cross_site_requests(
     [
         ("application/x-www-form-urlencoded", b"path=x.yaml"),
         ("text/plain", b'{"path": "x.yaml"}'),
-        ("multipart/form-data; boundary=b", b'--b\r\nContent-Disposition: form-data; name="path"\r\n\r\nx.yaml\r\n--b--\r\n'),
+        (
+            "multipart/form-data; boundary=b",
+            b'--b\r\nContent-Disposition: form-data; name="path"\r\n\r\nx.yaml\r\n--b--\r\n',
+        ),
     ],
 )
 def test_simple_request_bodies_are_refused(
@@ -446,9 +456,12 @@ MARKUP = "</script><script>window.__xss=1</script><img src=x onerror=alert(1)>"
 def test_markup_in_signal_payloads_run_ids_and_error_messages_stays_text(
     client: TestClient, waiting_run: str
 ) -> None:
-    assert client.post(
-        f"/api/runs/{waiting_run}/signal", json={"channel": "go", "data": {"n": MARKUP}}
-    ).status_code == 200
+    assert (
+        client.post(
+            f"/api/runs/{waiting_run}/signal", json={"channel": "go", "data": {"n": MARKUP}}
+        ).status_code
+        == 200
+    )
     # Without a worker loop, a step drives the run: it consumes the signal.
     client.post(f"/api/runs/{waiting_run}/pause")
     for _ in range(3):
@@ -465,9 +478,9 @@ def test_markup_in_signal_payloads_run_ids_and_error_messages_stays_text(
     assert "<script>window.__xss" not in page.text and "<img src=x" not in page.text
     # A run id is data too: one holding markup is escaped in the list and its page.
     xss_id = "x<img src=x onerror=alert(1)>"
-    assert client.post(
-        "/api/runs", json={"file": "hostile.yaml", "run_id": xss_id}
-    ).status_code == 201
+    assert (
+        client.post("/api/runs", json={"file": "hostile.yaml", "run_id": xss_id}).status_code == 201
+    )
     for url in ("/runs", "/runs/" + xss_id.replace("<", "%3C").replace(">", "%3E")):
         body = client.get(url).text
         assert "<img src=x" not in body, url
@@ -479,7 +492,15 @@ def test_markup_in_signal_payloads_run_ids_and_error_messages_stays_text(
 
 @pytest.mark.parametrize(
     "host",
-    ["", "localhost.evil.example", "127.0.0.1.nip.io", "0.0.0.0", f"{HOST}.", f"{HOST}:80@evil", "[::1]"],
+    [
+        "",
+        "localhost.evil.example",
+        "127.0.0.1.nip.io",
+        "0.0.0.0",
+        f"{HOST}.",
+        f"{HOST}:80@evil",
+        "[::1]",
+    ],
 )
 def test_more_host_shapes_are_refused(anonymous: TestClient, host: str) -> None:
     response = anonymous.get(

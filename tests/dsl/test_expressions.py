@@ -42,6 +42,7 @@ def scope() -> dict[str, Any]:
 
 # -- the exported surface ------------------------------------------------------------
 
+
 def test_every_exported_name_exists_and_nothing_private_is_exported() -> None:
     for name in expressions.__all__:
         assert hasattr(expressions, name), name
@@ -50,10 +51,41 @@ def test_every_exported_name_exists_and_nothing_private_is_exported() -> None:
 
 def test_every_function_named_in_the_language_reference_is_built_in() -> None:
     documented = {
-        "len", "str", "int", "float", "bool", "abs", "min", "max", "sum", "round", "lower",
-        "upper", "strip", "split", "join", "replace", "startswith", "endswith", "keys",
-        "values", "get", "contains", "sorted", "unique", "range", "now", "today", "duration",
-        "timestamp", "format_time", "uuid", "json", "parse_json", "coalesce", "secret",
+        "len",
+        "str",
+        "int",
+        "float",
+        "bool",
+        "abs",
+        "min",
+        "max",
+        "sum",
+        "round",
+        "lower",
+        "upper",
+        "strip",
+        "split",
+        "join",
+        "replace",
+        "startswith",
+        "endswith",
+        "keys",
+        "values",
+        "get",
+        "contains",
+        "sorted",
+        "unique",
+        "range",
+        "now",
+        "today",
+        "duration",
+        "timestamp",
+        "format_time",
+        "uuid",
+        "json",
+        "parse_json",
+        "coalesce",
+        "secret",
     }
     assert set(BUILTIN_FUNCTIONS) == documented
 
@@ -64,7 +96,9 @@ def test_function_specs_unpack_as_min_and_max_argument_counts() -> None:
     assert BUILTIN_FUNCTIONS["coalesce"].max_args is None
     assert not BUILTIN_FUNCTIONS["now"].deterministic
     assert BUILTIN_FUNCTIONS["len"].deterministic
-    assert BUILTIN_FUNCTIONS["format_time"].accepts(1) and not BUILTIN_FUNCTIONS["format_time"].accepts(3)
+    assert BUILTIN_FUNCTIONS["format_time"].accepts(1) and not BUILTIN_FUNCTIONS[
+        "format_time"
+    ].accepts(3)
 
 
 def test_builtin_functions_cannot_be_replaced() -> None:
@@ -77,6 +111,7 @@ def test_scope_names_are_the_ones_the_language_defines() -> None:
 
 
 # -- parse_expression: what the validator reads ----------------------------------------------
+
 
 def test_references_are_the_longest_static_paths() -> None:
     expression = parse_expression(
@@ -102,7 +137,7 @@ def test_name_uses_and_calls_carry_columns_within_the_source() -> None:
     )
     assert expression.calls == (Call("len", 1, 1), Call("nope", 2, 26))
     for use in expression.name_uses:
-        assert source[use.column - 1:].startswith(use.name)
+        assert source[use.column - 1 :].startswith(use.name)
 
 
 def test_names_used_only_as_map_keys_or_function_names_are_not_name_uses() -> None:
@@ -139,12 +174,13 @@ def test_evaluation_errors_point_at_the_failing_operation() -> None:
     with pytest.raises(ExpressionError) as raised:
         parse_expression(source).evaluate({"vars": {"n": 1, "name": "x"}})
     assert raised.value.column == 21
-    assert source[raised.value.column - 1:] == "+ 1)"  # the inner '+', not the outer one
+    assert source[raised.value.column - 1 :] == "+ 1)"  # the inner '+', not the outer one
     assert raised.value.expression == source
     assert "cannot apply '+' to a string and a number" in raised.value.message
 
 
 # -- evaluate: what the interpreter gets -------------------------------------------------------
+
 
 def test_the_choice_condition_of_the_language_reference(scope: dict[str, Any]) -> None:
     condition = parse_expression("vars.total > 1000 and input.country in ['DE', 'FR']")
@@ -173,7 +209,10 @@ def test_scope_values_of_other_json_like_types_come_back_as_plain_dicts_and_list
 def test_hooks_supply_time_identifiers_and_secrets() -> None:
     hooks = FixedHooks(now=1_714_564_800.0, uuids=["u-1"], secrets={"TOKEN": "t"})
     assert parse_expression("[now(), today(), uuid(), secret('TOKEN')]").evaluate({}, hooks) == [
-        1_714_564_800.0, "2024-05-01", "u-1", "t",
+        1_714_564_800.0,
+        "2024-05-01",
+        "u-1",
+        "t",
     ]
     with pytest.raises(ExpressionError, match="all used"):
         parse_expression("uuid()").evaluate({}, hooks)
@@ -214,6 +253,7 @@ def test_python_errors_from_hooks_surface_as_expression_errors() -> None:
 
 # -- strings and templates --------------------------------------------------------------------
 
+
 def test_contains_expression_ignores_escaped_openers() -> None:
     assert contains_expression("hi ${ vars.x }")
     assert contains_expression("${ unterminated")
@@ -239,7 +279,7 @@ def test_expression_offsets_locate_each_source_in_its_string() -> None:
         ((), 27, "vars.payment.id"),
     ]
     for _, offset, expression in found:
-        assert text[offset:offset + len(expression.source)] == expression.source
+        assert text[offset : offset + len(expression.source)] == expression.source
 
 
 def test_errors_in_a_template_point_into_the_whole_string() -> None:
@@ -251,16 +291,22 @@ def test_errors_in_a_template_point_into_the_whole_string() -> None:
 
 # -- compile_value: document values ------------------------------------------------------------
 
+
 def test_compile_value_folds_constants_and_locates_expressions(scope: dict[str, Any]) -> None:
-    compiled = compile_value({
-        "to": "${ input.email }",
-        "template": "verify",
-        "lines": [{"price": "${ input.lines[0].price * 2 }"}, 5],
-        "meta": {"fixed": [1, 2]},
-    })
+    compiled = compile_value(
+        {
+            "to": "${ input.email }",
+            "template": "verify",
+            "lines": [{"price": "${ input.lines[0].price * 2 }"}, 5],
+            "meta": {"fixed": [1, 2]},
+        }
+    )
     assert isinstance(compiled, MappingValue)
     assert compiled.evaluate(scope) == {
-        "to": "a@b.c", "template": "verify", "lines": [{"price": 6}, 5], "meta": {"fixed": [1, 2]},
+        "to": "a@b.c",
+        "template": "verify",
+        "lines": [{"price": 6}, 5],
+        "meta": {"fixed": [1, 2]},
     }
     assert [(path, offset, e.source) for path, offset, e in compiled.expressions()] == [
         (("to",), 3, "input.email"),
@@ -271,8 +317,13 @@ def test_compile_value_folds_constants_and_locates_expressions(scope: dict[str, 
 
 
 def test_every_compiled_value_follows_the_protocol() -> None:
-    for value in (compile_value(1), compile_value("${ 1 }"), compile_value("a ${ 1 }"),
-                  compile_value({"a": "${ 1 }"}), compile_value(["${ 1 }"])):
+    for value in (
+        compile_value(1),
+        compile_value("${ 1 }"),
+        compile_value("a ${ 1 }"),
+        compile_value({"a": "${ 1 }"}),
+        compile_value(["${ 1 }"]),
+    ):
         assert isinstance(value, CompiledValue)
     assert compile_value({"a": [1, "x"]}).is_constant
     assert not compile_value(["${ 1 }"]).is_constant
@@ -286,24 +337,35 @@ def test_constants_hand_out_copies() -> None:
 
 
 def test_compile_value_accepts_what_ruamel_yaml_loads() -> None:
-    document = YAML().load(io.StringIO(
-        "flag: &yes true\nagain: *yes\nratio: 1.5\nhex: 0x10\nwhen: 2024-05-01\n"
-        "at: 2024-05-01T12:00:00Z\n200: ok\nquoted: \"${ vars.total }\"\n"
-    ))
+    document = YAML().load(
+        io.StringIO(
+            "flag: &yes true\nagain: *yes\nratio: 1.5\nhex: 0x10\nwhen: 2024-05-01\n"
+            'at: 2024-05-01T12:00:00Z\n200: ok\nquoted: "${ vars.total }"\n'
+        )
+    )
     compiled = compile_value(document)
     assert compiled.evaluate({"vars": {"total": 3}}) == {
-        "flag": True, "again": True, "ratio": 1.5, "hex": 16, "when": "2024-05-01",
-        "at": "2024-05-01T12:00:00+00:00", "200": "ok", "quoted": 3,
+        "flag": True,
+        "again": True,
+        "ratio": 1.5,
+        "hex": 16,
+        "when": "2024-05-01",
+        "at": "2024-05-01T12:00:00+00:00",
+        "200": "ok",
+        "quoted": 3,
     }
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    ({"a": float("inf")}, "no infinity or NaN"),
-    ([2**64], "out of range"),
-    ({"a": {1, 2}}, "Python type set"),
-    ({"a": b"bytes"}, "Python type bytes"),
-    ("${ 1 +", "never closed"),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"a": float("inf")}, "no infinity or NaN"),
+        ([2**64], "out of range"),
+        ({"a": {1, 2}}, "Python type set"),
+        ({"a": b"bytes"}, "Python type bytes"),
+        ("${ 1 +", "never closed"),
+    ],
+)
 def test_compile_value_refuses_what_json_cannot_hold(raw: Any, message: str) -> None:
     with pytest.raises(ExpressionError, match=message):
         compile_value(raw)

@@ -38,7 +38,9 @@ def _same(actual: Any, expected: Any) -> bool:
     if isinstance(expected, list):
         return len(actual) == len(expected) and all(map(_same, actual, expected))
     if isinstance(expected, dict):
-        return list(actual) == list(expected) and all(_same(actual[k], expected[k]) for k in expected)
+        return list(actual) == list(expected) and all(
+            _same(actual[k], expected[k]) for k in expected
+        )
     return bool(actual == expected)
 
 

@@ -20,15 +20,29 @@ from wfdsl.dsl.expressions import (
 
 from wfdsl.errors import ExpressionError
 
-FUZZ = settings(max_examples=300, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 # -- arbitrary text ------------------------------------------------------------------
 
-EXPRESSION_CHARACTERS = st.sampled_from([
-    *"abcxyz_019 .,:;[](){}'\"\\+-*/%<>=!&|@$#`~^?\n\t",
-    "and", "or", "not", "in", "if", "else", "true", "null", "vars", "len(", "**", "//",
-])
+EXPRESSION_CHARACTERS = st.sampled_from(
+    [
+        *"abcxyz_019 .,:;[](){}'\"\\+-*/%<>=!&|@$#`~^?\n\t",
+        "and",
+        "or",
+        "not",
+        "in",
+        "if",
+        "else",
+        "true",
+        "null",
+        "vars",
+        "len(",
+        "**",
+        "//",
+    ]
+)
 
 
 @FUZZ
@@ -55,18 +69,27 @@ def test_parsing_expression_like_text_raises_only_expression_error(text: str) ->
 # -- generated expressions over generated scopes ----------------------------------------
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.sampled_from(["a", "b", "items", "x", "0"]), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.sampled_from(["a", "b", "items", "x", "0"]), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
-SCOPES = st.fixed_dictionaries({
-    "input": JSON_VALUES,
-    "vars": st.dictionaries(st.sampled_from(["a", "b", "items", "total", "name"]), JSON_VALUES, max_size=5),
-    "run": st.just({"id": "r-1", "attempt": 1}),
-})
+SCOPES = st.fixed_dictionaries(
+    {
+        "input": JSON_VALUES,
+        "vars": st.dictionaries(
+            st.sampled_from(["a", "b", "items", "total", "name"]), JSON_VALUES, max_size=5
+        ),
+        "run": st.just({"id": "r-1", "attempt": 1}),
+    }
+)
 
 LITERALS = (
     st.integers(-(2**40), 2**40).map(str)
@@ -80,7 +103,25 @@ PATHS = st.builds(
     st.lists(st.sampled_from([".a", ".b", "[0]", "[-1]", "['x']", "[1]"]), max_size=3),
 )
 OPERATORS = st.sampled_from(
-    ["+", "-", "*", "/", "//", "%", "**", "==", "!=", "<", "<=", ">", ">=", "in", "not in", "and", "or"]
+    [
+        "+",
+        "-",
+        "*",
+        "/",
+        "//",
+        "%",
+        "**",
+        "==",
+        "!=",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "in",
+        "not in",
+        "and",
+        "or",
+    ]
 )
 FUNCTION_NAMES = st.sampled_from([*BUILTIN_FUNCTIONS, "nope"])
 
@@ -94,8 +135,11 @@ def _compound(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         st.builds(lambda items: "[" + ", ".join(items) + "]", st.lists(children, max_size=3)),
         st.builds(lambda k, v: "{" + f"{k}: {v}" + "}", children, children),
         st.builds(lambda a, i: f"{a}[{i}]", children, children),
-        st.builds(lambda name, args: f"{name}(" + ", ".join(args) + ")", FUNCTION_NAMES,
-                  st.lists(children, max_size=3)),
+        st.builds(
+            lambda name, args: f"{name}(" + ", ".join(args) + ")",
+            FUNCTION_NAMES,
+            st.lists(children, max_size=3),
+        ),
     )
 
 
@@ -150,7 +194,7 @@ def test_splitting_any_string_round_trips(text: str) -> None:
     assert join_template(parts) == text
     for part in parts:
         if isinstance(part, ExpressionSpan):
-            assert text[part.start:part.end] == "${" + part.body + "}"
+            assert text[part.start : part.end] == "${" + part.body + "}"
 
 
 @FUZZ
@@ -163,8 +207,14 @@ BODIES = st.sampled_from(["vars.a", " 1 + 2 ", "'}'", "{'k': 1}['k']", '"${"', "
 
 
 @FUZZ
-@given(st.lists(st.one_of(st.text(alphabet="ab $}{", min_size=1, max_size=8), BODIES.map(lambda b: ("expr", b))),
-                max_size=6))
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet="ab $}{", min_size=1, max_size=8), BODIES.map(lambda b: ("expr", b))
+        ),
+        max_size=6,
+    )
+)
 def test_joining_parts_then_splitting_gives_the_parts_back(pieces: list[Any]) -> None:
     parts: list[str | ExpressionSpan] = []
     for piece in pieces:

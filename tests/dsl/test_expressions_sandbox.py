@@ -30,7 +30,10 @@ def _attempt(text: str, scope: dict[str, Any] | None = None) -> tuple[str, Any]:
     """('error', message) or ('value', result), timed."""
     started = time.perf_counter()
     try:
-        outcome: tuple[str, Any] = ("value", parse_expression(text).evaluate(scope or SCOPE, FixedHooks()))
+        outcome: tuple[str, Any] = (
+            "value",
+            parse_expression(text).evaluate(scope or SCOPE, FixedHooks()),
+        )
     except ExpressionError as error:
         outcome = ("error", error.message)
     elapsed = time.perf_counter() - started
@@ -180,15 +183,18 @@ def test_deeply_nested_or_very_long_text_is_refused_fast(text: str) -> None:
     assert kind == "error", f"evaluated to {detail!r}"
 
 
-@pytest.mark.parametrize("text", [
-    "vars.__class__",
-    "vars['__dict__']",
-    "run.__globals__",
-    "vars.pop",
-    "vars.keys",
-    "input.get",
-    "vars['__getitem__']",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "vars.__class__",
+        "vars['__dict__']",
+        "run.__globals__",
+        "vars.pop",
+        "vars.keys",
+        "input.get",
+        "vars['__getitem__']",
+    ],
+)
 def test_dunder_and_method_names_are_only_missing_dict_keys(text: str) -> None:
     assert _attempt(text) == ("value", None)
 
@@ -232,18 +238,21 @@ class _Trap:
     __hash__ = object.__hash__
 
 
-@pytest.mark.parametrize("text", [
-    "vars.trap.anything",
-    "vars.trap['key']",
-    "vars.trap[0]",
-    "str(vars.trap)",
-    "json(vars)",
-    "vars.trap + 1",
-    "vars.trap == 1",
-    "'x' in vars.trap",
-    "len(vars.trap)",
-    "vars.trap",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "vars.trap.anything",
+        "vars.trap['key']",
+        "vars.trap[0]",
+        "str(vars.trap)",
+        "json(vars)",
+        "vars.trap + 1",
+        "vars.trap == 1",
+        "'x' in vars.trap",
+        "len(vars.trap)",
+        "vars.trap",
+    ],
+)
 def test_python_objects_in_the_scope_are_never_looked_into(text: str) -> None:
     trap = _Trap()
     kind, _ = _attempt(text, {"vars": {"trap": trap}})

@@ -115,9 +115,24 @@ def test_every_property_and_definition_has_a_description_for_hovers() -> None:
 
 def test_every_document_key_of_the_language_is_in_the_schema() -> None:
     assert set(SCHEMA["properties"]) == {
-        "wfdsl", "name", "version", "description", "input", "output", "vars", "search",
-        "signals", "handlers", "start", "states", "timeout", "defaults", "id_reuse",
-        "schedule", "compensate_on_failure", "imports",
+        "wfdsl",
+        "name",
+        "version",
+        "description",
+        "input",
+        "output",
+        "vars",
+        "search",
+        "signals",
+        "handlers",
+        "start",
+        "states",
+        "timeout",
+        "defaults",
+        "id_reuse",
+        "schedule",
+        "compensate_on_failure",
+        "imports",
     }
     assert SCHEMA["required"] == ["wfdsl", "name", "start", "states"]
 
@@ -148,8 +163,11 @@ def test_each_state_type_allows_exactly_its_own_keys_and_the_common_ones(state_t
     assert set(definition["patternProperties"]) == {"^x-"}
     dispatch = SCHEMA["$defs"]["state"]["allOf"]
     assert {
-        "if": {"type": "object", "properties": {"type": {"const": state_type}},
-               "required": ["type"]},
+        "if": {
+            "type": "object",
+            "properties": {"type": {"const": state_type}},
+            "required": ["type"],
+        },
         "then": {"$ref": f"#/$defs/{state_type}_state"},
     } in dispatch
 
@@ -455,118 +473,302 @@ def test_targets_and_var_paths_are_left_to_the_validator() -> None:
 
 OK_STATE = "done: {type: succeed}"
 BAD = [
-    pytest.param(_document(OK_STATE, "retries: 3\nx-tool: fine"), "$", "additionalProperties",
-                 id="unknown-document-key"),
-    pytest.param(_document("a: {type: task, action: noop, argz: {}, x-ok: 1, end: true}"),
-                 "$.states.a", "additionalProperties", id="unknown-task-key"),
-    pytest.param(_document("a: {type: set, undo: {action: x}, next: b}"),
-                 "$.states.a", "additionalProperties", id="undo-on-set-state"),
-    pytest.param(_document(OK_STATE) | {"wfdsl": "2"}, "$.wfdsl", "const",
-                 id="wfdsl-version-2"),
-    pytest.param(_document(OK_STATE) | {"wfdsl": 1}, "$.wfdsl", "const",
-                 id="wfdsl-version-unquoted"),
-    pytest.param(_document(OK_STATE) | {"name": "User Signup"}, "$.name", "pattern",
-                 id="name-with-capitals-and-space"),
-    pytest.param(_document(OK_STATE) | {"name": "a" * 101}, "$.name", "maxLength",
-                 id="name-too-long"),
-    pytest.param(_document("9lives: {type: succeed}"), "$.states", "pattern",
-                 id="state-name-starts-with-digit"),
-    pytest.param(_document("a: {type: sleep, next: b}"), "$.states.a.type", "enum",
-                 id="unknown-state-type"),
+    pytest.param(
+        _document(OK_STATE, "retries: 3\nx-tool: fine"),
+        "$",
+        "additionalProperties",
+        id="unknown-document-key",
+    ),
+    pytest.param(
+        _document("a: {type: task, action: noop, argz: {}, x-ok: 1, end: true}"),
+        "$.states.a",
+        "additionalProperties",
+        id="unknown-task-key",
+    ),
+    pytest.param(
+        _document("a: {type: set, undo: {action: x}, next: b}"),
+        "$.states.a",
+        "additionalProperties",
+        id="undo-on-set-state",
+    ),
+    pytest.param(_document(OK_STATE) | {"wfdsl": "2"}, "$.wfdsl", "const", id="wfdsl-version-2"),
+    pytest.param(
+        _document(OK_STATE) | {"wfdsl": 1}, "$.wfdsl", "const", id="wfdsl-version-unquoted"
+    ),
+    pytest.param(
+        _document(OK_STATE) | {"name": "User Signup"},
+        "$.name",
+        "pattern",
+        id="name-with-capitals-and-space",
+    ),
+    pytest.param(
+        _document(OK_STATE) | {"name": "a" * 101}, "$.name", "maxLength", id="name-too-long"
+    ),
+    pytest.param(
+        _document("9lives: {type: succeed}"),
+        "$.states",
+        "pattern",
+        id="state-name-starts-with-digit",
+    ),
+    pytest.param(
+        _document("a: {type: sleep, next: b}"), "$.states.a.type", "enum", id="unknown-state-type"
+    ),
     pytest.param(_document("a: {next: b}"), "$.states.a", "required", id="state-without-type"),
-    pytest.param(_document("a: {type: succeed, next: b}"), "$.states.a", "additionalProperties",
-                 id="next-on-succeed"),
-    pytest.param(_document("a: {type: fail, error: E, end: true}"), "$.states.a",
-                 "additionalProperties", id="end-on-fail"),
-    pytest.param(_document("a: {type: choice, choices: [{when: true, next: b}], next: b}"),
-                 "$.states.a", "additionalProperties", id="next-on-choice"),
-    pytest.param(_document("a: {type: task, end: true}"), "$.states.a", "required",
-                 id="task-without-action"),
-    pytest.param(_document("a: {type: task, action: x, end: yes}"), "$.states.a.end", "type",
-                 id="end-yes-is-a-string"),
-    pytest.param(_document("a: {type: task, action: x, retry: [{max_attempts: 2}], end: true}"),
-                 "$.states.a.retry[0]", "required", id="retry-list-entry-without-errors"),
-    pytest.param(_document("a: {type: task, action: x, retry: {jitter: 1.5}, end: true}"),
-                 "$.states.a.retry.jitter", "maximum", id="jitter-above-one"),
-    pytest.param(_document("a: {type: task, action: x, retry: {backoff: 0.5}, end: true}"),
-                 "$.states.a.retry.backoff", "minimum", id="backoff-below-one"),
-    pytest.param(_document("a: {type: task, action: x, retry: {max_attempts: five}, end: true}"),
-                 "$.states.a.retry.max_attempts", "type", id="max-attempts-a-word"),
-    pytest.param(_document("a: {type: task, action: x, retry: {errors: '*'}, end: true}"),
-                 "$.states.a.retry", "additionalProperties", id="errors-on-a-single-policy"),
-    pytest.param(_document("a: {type: task, action: x, retry: 3, end: true}"),
-                 "$.states.a.retry", "type", id="retry-a-number"),
-    pytest.param(_document("a: {type: task, action: x, catch: [{errors: [E]}], end: true}"),
-                 "$.states.a.catch[0]", "required", id="catch-without-next"),
-    pytest.param(_document("a: {type: task, action: x, catch: [{errors: all, next: b}], end: true}"),
-                 "$.states.a.catch[0].errors", "const", id="catch-errors-a-word-not-star"),
-    pytest.param(_document("a: {type: task, action: x, catch: [{errors: [E], next: b, "
-                           "retry: 1}], end: true}"),
-                 "$.states.a.catch[0]", "additionalProperties", id="catch-entry-unknown-key"),
-    pytest.param(_document("a: {type: task, action: x, undo: {args: {}}, end: true}"),
-                 "$.states.a.undo", "required", id="undo-without-action"),
-    pytest.param(_document("a: {type: parallel, join: {count: 1.5}, branches: {b: {start: s, "
-                           "states: {s: {type: succeed}}}}, end: true}"),
-                 "$.states.a.join.count", "type", id="join-count-not-an-int"),
-    pytest.param(_document("a: {type: parallel, join: most, branches: {b: {start: s, "
-                           "states: {s: {type: succeed}}}}, end: true}"),
-                 "$.states.a.join", "enum", id="join-word-unknown"),
-    pytest.param(_document("a: {type: parallel, branches: {b: {states: {s: {type: succeed}}}}, "
-                           "end: true}"),
-                 "$.states.a.branches.b", "required", id="branch-without-start"),
-    pytest.param(_document("a: {type: parallel, branches: {b: {start: s, states: {s: "
-                           "{type: succeed, then: x}}}}, end: true}"),
-                 "$.states.a.branches.b.states.s", "additionalProperties",
-                 id="unknown-key-in-a-branch-state"),
-    pytest.param(_document("a: {type: map, items: [], do: {start: s, states: {s: "
-                           "{type: succeed}}}, concurrency: 0, end: true}"),
-                 "$.states.a.concurrency", "minimum", id="map-concurrency-zero"),
-    pytest.param(_document("a: {type: wait, timer: 10m, signal: go, next: b}"),
-                 "$.states.a", "oneOf", id="wait-with-two-kinds"),
-    pytest.param(_document("a: {type: wait, next: b}"), "$.states.a", "oneOf",
-                 id="wait-with-no-kind"),
-    pytest.param(_document("a: {type: wait, any: [{timer: 1s, until: x}], next: b}"),
-                 "$.states.a.any[0]", "oneOf", id="alternative-with-two-kinds"),
-    pytest.param(_document("a: {type: wait, timer: 1s, as: t, next: b}"), "$.states.a",
-                 "dependentRequired", id="as-without-signal"),
-    pytest.param(_document("a: {type: wait, at_least: {count: 2}, next: b}"),
-                 "$.states.a.at_least", "required", id="at-least-without-of"),
-    pytest.param(_document("a: {type: wait, any: [], next: b}"), "$.states.a.any", "minItems",
-                 id="any-empty"),
-    pytest.param(_document("a: {type: wait, any: [{signal: s, goto: b}], next: b}"),
-                 "$.states.a.any[0]", "additionalProperties", id="alternative-unknown-key"),
-    pytest.param(_document("a: {type: wait, signal: s, count: 0, next: b}"),
-                 "$.states.a.count", "minimum", id="signal-count-zero"),
-    pytest.param(_document("a: {type: emit, data: 1, next: b}"), "$.states.a", "required",
-                 id="emit-without-signal"),
-    pytest.param(_document("a: {type: subflow, workflow: c.yaml, wait: later, next: b}"),
-                 "$.states.a.wait", "type", id="subflow-wait-not-bool"),
-    pytest.param(_document("a: {type: fail, message: boom}"), "$.states.a", "required",
-                 id="fail-without-error"),
-    pytest.param(_document(OK_STATE, "id_reuse: allow_if_not_running"), "$.id_reuse", "enum",
-                 id="id-reuse-typo"),
-    pytest.param(_document(OK_STATE, "schedule: {cron: '* * * * *', overlap: never}"),
-                 "$.schedule.overlap", "enum", id="overlap-typo"),
-    pytest.param(_document(OK_STATE, "schedule: {timezone: UTC}"), "$.schedule", "required",
-                 id="schedule-without-cron"),
-    pytest.param(_document(OK_STATE, "handlers: {approve: {guard: true, x-ok: 1}}"),
-                 "$.handlers.approve", "additionalProperties", id="handler-unknown-key"),
-    pytest.param(_document(OK_STATE, "handlers: {approve: {emit: {data: 1}}}"),
-                 "$.handlers.approve.emit", "required", id="handler-emit-without-signal"),
-    pytest.param(_document(OK_STATE, "signals: {ok: {shape: {}}}"), "$.signals.ok",
-                 "additionalProperties", id="signal-declaration-unknown-key"),
-    pytest.param(_document(OK_STATE, "defaults: {retries: 3}"), "$.defaults",
-                 "additionalProperties", id="defaults-unknown-key"),
-    pytest.param(_document(OK_STATE, "search: {'has space': '${ 1 }'}"), "$.search", "pattern",
-                 id="search-name-not-an-identifier"),
-    pytest.param(_document(OK_STATE, "imports: ['my-actions']"), "$.imports[0]", "pattern",
-                 id="import-not-a-module-name"),
-    pytest.param(_document(OK_STATE, "input: [type, object]"), "$.input", "type",
-                 id="input-schema-a-list"),
-    pytest.param(_document(OK_STATE, "compensate_on_failure: sometimes"),
-                 "$.compensate_on_failure", "type", id="compensate-on-failure-not-bool"),
-    pytest.param(_document(OK_STATE) | {"states": {}}, "$.states", "minProperties",
-                 id="no-states"),
+    pytest.param(
+        _document("a: {type: succeed, next: b}"),
+        "$.states.a",
+        "additionalProperties",
+        id="next-on-succeed",
+    ),
+    pytest.param(
+        _document("a: {type: fail, error: E, end: true}"),
+        "$.states.a",
+        "additionalProperties",
+        id="end-on-fail",
+    ),
+    pytest.param(
+        _document("a: {type: choice, choices: [{when: true, next: b}], next: b}"),
+        "$.states.a",
+        "additionalProperties",
+        id="next-on-choice",
+    ),
+    pytest.param(
+        _document("a: {type: task, end: true}"), "$.states.a", "required", id="task-without-action"
+    ),
+    pytest.param(
+        _document("a: {type: task, action: x, end: yes}"),
+        "$.states.a.end",
+        "type",
+        id="end-yes-is-a-string",
+    ),
+    pytest.param(
+        _document("a: {type: task, action: x, retry: [{max_attempts: 2}], end: true}"),
+        "$.states.a.retry[0]",
+        "required",
+        id="retry-list-entry-without-errors",
+    ),
+    pytest.param(
+        _document("a: {type: task, action: x, retry: {jitter: 1.5}, end: true}"),
+        "$.states.a.retry.jitter",
+        "maximum",
+        id="jitter-above-one",
+    ),
+    pytest.param(
+        _document("a: {type: task, action: x, retry: {backoff: 0.5}, end: true}"),
+        "$.states.a.retry.backoff",
+        "minimum",
+        id="backoff-below-one",
+    ),
+    pytest.param(
+        _document("a: {type: task, action: x, retry: {max_attempts: five}, end: true}"),
+        "$.states.a.retry.max_attempts",
+        "type",
+        id="max-attempts-a-word",
+    ),
+    pytest.param(
+        _document("a: {type: task, action: x, retry: {errors: '*'}, end: true}"),
+        "$.states.a.retry",
+        "additionalProperties",
+        id="errors-on-a-single-policy",
+    ),
+    pytest.param(
+        _document("a: {type: task, action: x, retry: 3, end: true}"),
+        "$.states.a.retry",
+        "type",
+        id="retry-a-number",
+    ),
+    pytest.param(
+        _document("a: {type: task, action: x, catch: [{errors: [E]}], end: true}"),
+        "$.states.a.catch[0]",
+        "required",
+        id="catch-without-next",
+    ),
+    pytest.param(
+        _document("a: {type: task, action: x, catch: [{errors: all, next: b}], end: true}"),
+        "$.states.a.catch[0].errors",
+        "const",
+        id="catch-errors-a-word-not-star",
+    ),
+    pytest.param(
+        _document(
+            "a: {type: task, action: x, catch: [{errors: [E], next: b, retry: 1}], end: true}"
+        ),
+        "$.states.a.catch[0]",
+        "additionalProperties",
+        id="catch-entry-unknown-key",
+    ),
+    pytest.param(
+        _document("a: {type: task, action: x, undo: {args: {}}, end: true}"),
+        "$.states.a.undo",
+        "required",
+        id="undo-without-action",
+    ),
+    pytest.param(
+        _document(
+            "a: {type: parallel, join: {count: 1.5}, branches: {b: {start: s, "
+            "states: {s: {type: succeed}}}}, end: true}"
+        ),
+        "$.states.a.join.count",
+        "type",
+        id="join-count-not-an-int",
+    ),
+    pytest.param(
+        _document(
+            "a: {type: parallel, join: most, branches: {b: {start: s, "
+            "states: {s: {type: succeed}}}}, end: true}"
+        ),
+        "$.states.a.join",
+        "enum",
+        id="join-word-unknown",
+    ),
+    pytest.param(
+        _document("a: {type: parallel, branches: {b: {states: {s: {type: succeed}}}}, end: true}"),
+        "$.states.a.branches.b",
+        "required",
+        id="branch-without-start",
+    ),
+    pytest.param(
+        _document(
+            "a: {type: parallel, branches: {b: {start: s, states: {s: "
+            "{type: succeed, then: x}}}}, end: true}"
+        ),
+        "$.states.a.branches.b.states.s",
+        "additionalProperties",
+        id="unknown-key-in-a-branch-state",
+    ),
+    pytest.param(
+        _document(
+            "a: {type: map, items: [], do: {start: s, states: {s: "
+            "{type: succeed}}}, concurrency: 0, end: true}"
+        ),
+        "$.states.a.concurrency",
+        "minimum",
+        id="map-concurrency-zero",
+    ),
+    pytest.param(
+        _document("a: {type: wait, timer: 10m, signal: go, next: b}"),
+        "$.states.a",
+        "oneOf",
+        id="wait-with-two-kinds",
+    ),
+    pytest.param(
+        _document("a: {type: wait, next: b}"), "$.states.a", "oneOf", id="wait-with-no-kind"
+    ),
+    pytest.param(
+        _document("a: {type: wait, any: [{timer: 1s, until: x}], next: b}"),
+        "$.states.a.any[0]",
+        "oneOf",
+        id="alternative-with-two-kinds",
+    ),
+    pytest.param(
+        _document("a: {type: wait, timer: 1s, as: t, next: b}"),
+        "$.states.a",
+        "dependentRequired",
+        id="as-without-signal",
+    ),
+    pytest.param(
+        _document("a: {type: wait, at_least: {count: 2}, next: b}"),
+        "$.states.a.at_least",
+        "required",
+        id="at-least-without-of",
+    ),
+    pytest.param(
+        _document("a: {type: wait, any: [], next: b}"), "$.states.a.any", "minItems", id="any-empty"
+    ),
+    pytest.param(
+        _document("a: {type: wait, any: [{signal: s, goto: b}], next: b}"),
+        "$.states.a.any[0]",
+        "additionalProperties",
+        id="alternative-unknown-key",
+    ),
+    pytest.param(
+        _document("a: {type: wait, signal: s, count: 0, next: b}"),
+        "$.states.a.count",
+        "minimum",
+        id="signal-count-zero",
+    ),
+    pytest.param(
+        _document("a: {type: emit, data: 1, next: b}"),
+        "$.states.a",
+        "required",
+        id="emit-without-signal",
+    ),
+    pytest.param(
+        _document("a: {type: subflow, workflow: c.yaml, wait: later, next: b}"),
+        "$.states.a.wait",
+        "type",
+        id="subflow-wait-not-bool",
+    ),
+    pytest.param(
+        _document("a: {type: fail, message: boom}"),
+        "$.states.a",
+        "required",
+        id="fail-without-error",
+    ),
+    pytest.param(
+        _document(OK_STATE, "id_reuse: allow_if_not_running"),
+        "$.id_reuse",
+        "enum",
+        id="id-reuse-typo",
+    ),
+    pytest.param(
+        _document(OK_STATE, "schedule: {cron: '* * * * *', overlap: never}"),
+        "$.schedule.overlap",
+        "enum",
+        id="overlap-typo",
+    ),
+    pytest.param(
+        _document(OK_STATE, "schedule: {timezone: UTC}"),
+        "$.schedule",
+        "required",
+        id="schedule-without-cron",
+    ),
+    pytest.param(
+        _document(OK_STATE, "handlers: {approve: {guard: true, x-ok: 1}}"),
+        "$.handlers.approve",
+        "additionalProperties",
+        id="handler-unknown-key",
+    ),
+    pytest.param(
+        _document(OK_STATE, "handlers: {approve: {emit: {data: 1}}}"),
+        "$.handlers.approve.emit",
+        "required",
+        id="handler-emit-without-signal",
+    ),
+    pytest.param(
+        _document(OK_STATE, "signals: {ok: {shape: {}}}"),
+        "$.signals.ok",
+        "additionalProperties",
+        id="signal-declaration-unknown-key",
+    ),
+    pytest.param(
+        _document(OK_STATE, "defaults: {retries: 3}"),
+        "$.defaults",
+        "additionalProperties",
+        id="defaults-unknown-key",
+    ),
+    pytest.param(
+        _document(OK_STATE, "search: {'has space': '${ 1 }'}"),
+        "$.search",
+        "pattern",
+        id="search-name-not-an-identifier",
+    ),
+    pytest.param(
+        _document(OK_STATE, "imports: ['my-actions']"),
+        "$.imports[0]",
+        "pattern",
+        id="import-not-a-module-name",
+    ),
+    pytest.param(
+        _document(OK_STATE, "input: [type, object]"), "$.input", "type", id="input-schema-a-list"
+    ),
+    pytest.param(
+        _document(OK_STATE, "compensate_on_failure: sometimes"),
+        "$.compensate_on_failure",
+        "type",
+        id="compensate-on-failure-not-bool",
+    ),
+    pytest.param(_document(OK_STATE) | {"states": {}}, "$.states", "minProperties", id="no-states"),
 ]
 
 
@@ -587,10 +789,18 @@ def _unexpected_keys(error: ValidationError) -> list[str]:
     ("document", "path", "keys"),
     [
         pytest.param(_document(OK_STATE, "retries: 3\nx-tool: 1"), "$", ["retries"], id="document"),
-        pytest.param(_document("a: {type: task, action: x, argz: {}, x-designer: {}, end: true}"),
-                     "$.states.a", ["argz"], id="task"),
-        pytest.param(_document("a: {type: succeed, next: b, end: true, x-n: 1}"), "$.states.a",
-                     ["next", "end"], id="succeed"),
+        pytest.param(
+            _document("a: {type: task, action: x, argz: {}, x-designer: {}, end: true}"),
+            "$.states.a",
+            ["argz"],
+            id="task",
+        ),
+        pytest.param(
+            _document("a: {type: succeed, next: b, end: true, x-n: 1}"),
+            "$.states.a",
+            ["next", "end"],
+            id="succeed",
+        ),
     ],
 )
 def test_unknown_key_errors_name_the_keys_and_never_an_x_key(
@@ -602,8 +812,9 @@ def test_unknown_key_errors_name_the_keys_and_never_an_x_key(
 
 
 def test_a_bad_state_type_is_reported_once_not_once_per_type() -> None:
-    document = _document("a: 5\nb: {type: parallel, branches: {x: {start: s, states: {s: 7}}}, "
-                         "end: true}")
+    document = _document(
+        "a: 5\nb: {type: parallel, branches: {x: {start: s, states: {s: 7}}}, end: true}"
+    )
     assert _errors(document) == [("$.states.a", "type"), ("$.states.b.branches.x.states.s", "type")]
 
 
@@ -614,4 +825,10 @@ def test_wait_kind_errors_tell_none_from_too_many() -> None:
     assert len(none.context or []) == 6  # one `required` error per kind
     assert both.context == []  # valid under two branches, so no sub-errors
     assert {branch["required"][0] for branch in both.validator_value} == {
-        "timer", "until", "signal", "any", "all", "at_least"}
+        "timer",
+        "until",
+        "signal",
+        "any",
+        "all",
+        "at_least",
+    }

@@ -192,7 +192,6 @@ def test_no_server_errors_and_one_error_shape(served: tuple[Any, Any], negative:
         run()
 
 
-
 def test_the_fuzzer_reached_the_handlers_not_only_the_guard() -> None:
     """Generated requests passed the guard and succeeded on most operations
     (a fuzzer stopped by 401/403 everywhere would prove nothing)."""

@@ -106,7 +106,11 @@ DOCUMENTS: list[tuple[str, Callable[[], str], set[str]]] = [
     ("10**400 literal", lambda: with_vars("  x: 1" + "0" * 400 + "\n"), {"WF105"}),
     ("10**5000 literal", lambda: with_vars("  x: 1" + "0" * 5000 + "\n"), {"WF001"}),
     ("1e400 literal", lambda: with_vars("  x: 1e400\n"), {"WF104"}),
-    ("10**400 inside an expression", lambda: with_vars('  x: "${ 1' + "0" * 400 + ' }"\n'), {"WF301"}),
+    (
+        "10**400 inside an expression",
+        lambda: with_vars('  x: "${ 1' + "0" * 400 + ' }"\n'),
+        {"WF301"},
+    ),
     ("2**64 arithmetic", lambda: with_vars('  x: "${ 2 ** 64 }"\n'), {"WF305"}),
     ("9**9**9", lambda: with_vars('  x: "${ 9 ** 9 ** 9 }"\n'), {"WF305"}),
     ("'a' * 10**10", lambda: with_vars("  x: \"${ 'a' * 10 ** 10 }\"\n"), {"WF305"}),
@@ -170,7 +174,9 @@ def test_unicode_tricks_in_state_names_are_refused(label: str, name: str) -> Non
 
 
 @pytest.mark.parametrize(
-    "name", ["ok\u202egnp", "p\u0430y", "a\u200db", "a\x00b", "A"], ids=["rtl", "homoglyph", "zwj", "nul", "upper"]
+    "name",
+    ["ok\u202egnp", "p\u0430y", "a\u200db", "a\x00b", "A"],
+    ids=["rtl", "homoglyph", "zwj", "nul", "upper"],
 )
 def test_unicode_tricks_in_workflow_names_are_refused(name: str) -> None:
     escaped = name.encode("unicode_escape").decode("ascii")

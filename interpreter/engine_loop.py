@@ -272,7 +272,12 @@ class Driver:
     ) -> Prepared:
         """Apply ``triggers`` in order to ``row``: one update, its commands."""
         workflow = self.definitions.get(row.definition_hash)
-        inbox = self.store.inbox(row.id)
+        inbox = self.store.inbox(row.id, per_channel=INBOX_WINDOW)
+        # A backlog is read a window per channel at a time: decoding 10,000
+        # messages for every transition made a burst drain at a few per
+        # second. Where a window came back full, more messages wait behind
+        # it; reporting them as unseen keeps the run ready until they are in.
+        loaded = inbox
         start = row
         events: list[Event] = []
         commands: list[Command] = []
@@ -292,6 +297,9 @@ class Driver:
             outbox.extend(t.outbox)
             inbox_seen = max(inbox_seen, t.inbox_seen)
             progressed = progressed or t.status == "progressed"
+        backlog_at = _backlog_start(loaded, set(consumed))
+        if backlog_at is not None:
+            inbox_seen = min(inbox_seen, backlog_at)
         if lease is not None and row.status == "running" and row.ready_at is None:
             # An action is in flight (the machine leaves ready_at empty: only
             # its outcome wakes the run). Should this process die, the run
@@ -534,3 +542,25 @@ class Driver:
 def not_started(row: RunRow) -> bool:
     """A run created by ``submit`` or a parent, that no trigger has touched yet."""
     return not row.state.get("seq")
+
+
+#: Messages per channel handed to the machine in one transition.
+INBOX_WINDOW = 256
+
+
+def _backlog_start(inbox: Sequence[InboxMessage], consumed: set[int]) -> int | None:
+    """The last seq of the earliest full channel window the run consumed
+    from: the messages behind it were not read, so the run must not count
+    them seen (it stays ready and reads the next window). A full window of a
+    channel nothing took from is left alone: reading further would change
+    nothing, and waking for it would spin."""
+    counts: dict[str, int] = {}
+    last: dict[str, int] = {}
+    took: set[str] = set()
+    for message in inbox:
+        counts[message.channel] = counts.get(message.channel, 0) + 1
+        last[message.channel] = message.seq
+        if message.seq in consumed:
+            took.add(message.channel)
+    full = [last[c] for c in took if counts[c] >= INBOX_WINDOW]
+    return min(full) if full else None

@@ -630,14 +630,28 @@ class SqliteStore:
 
         return self._write(f"sending {channel!r} to run {run_id!r}", work)
 
-    def inbox(self, run_id: str, *, after_seq: int = 0) -> list[InboxMessage]:
+    def inbox(
+        self, run_id: str, *, after_seq: int = 0, per_channel: int | None = None
+    ) -> list[InboxMessage]:
         def work(conn: sqlite3.Connection) -> list[InboxMessage]:
-            rows = conn.execute(
-                "SELECT i.seq, i.channel, i.data, i.sent_at FROM inbox i JOIN runs r "
-                "ON r.key = i.run_key WHERE r.id = ? AND i.consumed = 0 AND i.seq > ? "
-                "ORDER BY i.seq",
-                (run_id, after_seq),
-            ).fetchall()
+            if per_channel is None:
+                rows = conn.execute(
+                    "SELECT i.seq, i.channel, i.data, i.sent_at FROM inbox i JOIN runs r "
+                    "ON r.key = i.run_key WHERE r.id = ? AND i.consumed = 0 AND i.seq > ? "
+                    "ORDER BY i.seq",
+                    (run_id, after_seq),
+                ).fetchall()
+            else:
+                # The first `per_channel` unconsumed messages of each channel.
+                rows = conn.execute(
+                    "SELECT seq, channel, data, sent_at FROM ("
+                    " SELECT i.seq, i.channel, i.data, i.sent_at, ROW_NUMBER() OVER"
+                    " (PARTITION BY i.channel ORDER BY i.seq) AS n"
+                    " FROM inbox i JOIN runs r ON r.key = i.run_key"
+                    " WHERE r.id = ? AND i.consumed = 0 AND i.seq > ?"
+                    ") WHERE n <= ? ORDER BY seq",
+                    (run_id, after_seq, per_channel),
+                ).fetchall()
             return [
                 InboxMessage(
                     run_id=run_id,

@@ -127,8 +127,11 @@ class Store(Protocol):
         wake-up)."""
         ...
 
-    def inbox(self, run_id: str, *, after_seq: int = 0) -> list[InboxMessage]:
-        """The run's unconsumed messages in order."""
+    def inbox(
+        self, run_id: str, *, after_seq: int = 0, per_channel: int | None = None
+    ) -> list[InboxMessage]:
+        """The run's unconsumed messages in order; with ``per_channel``, only
+        the first that many of each channel (a backlog is read in windows)."""
         ...
 
     # --- scheduling and leases -------------------------------------------------

@@ -120,7 +120,9 @@ class Context:
         payload: Mapping[str, Any] = data or {}
         if record is not None:
             payload = {**payload, "hooks": record}
-        secret_values = self.secret_values + self.hooks.dynamic_secret_values(self.secret_values)
+        secret_values = self.secret_values
+        if self.hooks.used_secrets:  # only then can a name unknown statically have been read
+            secret_values += self.hooks.dynamic_secret_values(secret_values)
         if secret_values and payload:
             payload = redact(payload, secret_values)
         self.events.append(

@@ -335,6 +335,7 @@ class Driver:
             new_run_events=tuple(new_run_events),
             inbox_seen=inbox_seen,
             lease=lease,
+            previous_status=start.status,
         )
         return Prepared(update, commands, list(triggers), changed)
 

@@ -121,7 +121,9 @@ class RunUpdate:
     highest inbox seq the machine looked at: when newer messages exist for the
     run, the store keeps ``ready_at`` at now so no wake-up is lost.
     ``lease`` (when driving under one) is checked: owner and generation must
-    still match.
+    still match. ``previous_status``, when given, is the status the update was
+    computed from: the store may then skip rewriting the status indexes when
+    it did not change.
     """
 
     run: RunRow
@@ -133,6 +135,7 @@ class RunUpdate:
     new_run_events: tuple[Event, ...] = ()
     inbox_seen: int = 0
     lease: Lease | None = None
+    previous_status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

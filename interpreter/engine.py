@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import os
 import secrets as _secrets
-import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -43,6 +42,7 @@ from .clock import Clock, SystemClock, VirtualClock
 from .definitions import Definitions
 from .engine_loop import Driver, not_started
 from .input_check import check_handler_args, check_input, check_signal
+from .orphans import Orphans, default_owner
 from .records import FINAL_STATUSES, Lease, RunFilter, RunRow, RunUpdate
 from .run_view import Run
 from .schedules import Schedules, register_schedule
@@ -89,7 +89,12 @@ class Engine:
     :class:`ActionRegistry` whose actions this engine uses (on top of the
     process-wide ``wfdsl.action`` registry). ``synchronous`` is SQLite's
     (``FULL`` survives power loss; ``NORMAL`` only process crashes).
-    ``owner`` names this engine in run leases (default: host, pid, random).
+    ``owner`` names this engine in run leases (default: host, pid, process
+    start, random). An explicit ``owner`` is a stable name: at its first
+    drive the engine takes back at once the runs a previous process of that
+    name left leased (a restart), so a name must never be used by two live
+    engines at once. Runs leased by a dead process of this host with a
+    default owner are taken over at once too (``orphans.py``).
     ``allow_shell`` enables the built-in ``shell`` action. ``secrets`` is
     where ``secret('NAME')`` reads (default: the environment).
     """
@@ -115,7 +120,8 @@ class Engine:
         if actions is not None:
             registry.merge(actions)
         self.actions = registry
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = owner or default_owner()
+        self._orphans = Orphans(self.store, self.owner, restart=owner is not None)
         self.lease_seconds = lease_seconds
         self.definitions = Definitions(self.store)
         self._runner = ActionRunner(registry, clock=self.clock, allow_shell=allow_shell)
@@ -349,6 +355,9 @@ class Engine:
             )
             if lease is not None:
                 return lease
+            # Held by a process that died (a killed worker)? Then it is free now.
+            if self._orphans.sweep(self.clock.now()):
+                continue
             row = self._row(run_id)
             if row.status in FINAL_STATUSES:
                 return None
@@ -395,6 +404,7 @@ class Engine:
         virtual = isinstance(self.clock, VirtualClock)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            self._orphans.sweep(self.clock.now())
             progressed = driver.tick()
             row = self._row(run_id)
             if row.status in FINAL_STATUSES:
@@ -427,6 +437,7 @@ class Engine:
         driver = self.driver
         driver.bind(asyncio.get_running_loop())
         while True:
+            self._orphans.sweep(self.clock.now())
             progressed = driver.tick()
             if progressed or driver.pending or driver.poked:
                 continue
@@ -446,6 +457,9 @@ class Engine:
 
         schedules = Schedules(self)
         while not self._stop.is_set():
+            # Runs a dead process (or this owner before a restart) left
+            # leased: at the first tick, then about once a second.
+            self._orphans.sweep(self.clock.now())
             schedules.fire_due()
             progressed = driver.tick()
             if progressed or driver.pending or driver.poked:

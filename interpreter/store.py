@@ -10,7 +10,7 @@ commits a whole group of run updates in ONE transaction: group commit).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from .records import (
@@ -161,6 +161,15 @@ class Store(Protocol):
     def release(self, leases: Sequence[Lease]) -> None:
         """Give up leases still held (owner and generation match); the
         generation is kept, so the next claim gets a higher one."""
+
+    def release_orphans(self, orphaned: Callable[[str], bool], *, now: float) -> dict[str, int]:
+        """Release every lease whose owner ``orphaned(owner)`` says is gone
+        (a dead process; an engine's own name at its restart) and make those
+        runs ready at ``now`` at the latest (a run waiting only on messages
+        stays so), so the next claim takes them and re-issues their calls.
+        Returns how many runs were released per owner. ``orphaned`` is asked
+        once per distinct lease owner."""
+        ...
 
     def next_ready_at(self, owner: str | None = None) -> float | None:
         """The earliest ``ready_at`` among active runs (what the loop sleeps on).

@@ -313,6 +313,14 @@ def _report_invalid(exc: ValidationError, as_json: bool) -> None:
     show_default=True,
     help="Seconds a run stays leased to this worker between renewals.",
 )
+@click.option(
+    "--owner",
+    default=None,
+    metavar="NAME",
+    help="A stable name for this worker in run leases: restarted with the same name, it "
+    "takes back at once the runs it left in flight. Never give one name to two live "
+    "workers. Default: host:pid:start:space:random, unique per process.",
+)
 @allow_shell_option
 @synchronous_option
 def worker(
@@ -320,6 +328,7 @@ def worker(
     db: str | None,
     actions: tuple[str, ...],
     lease_seconds: float,
+    owner: str | None,
     allow_shell: bool,
     synchronous: str,
 ) -> None:
@@ -331,6 +340,7 @@ def worker(
     engine = Engine(
         db or default_db(),
         lease_seconds=lease_seconds,
+        owner=owner,
         allow_shell=allow_shell,
         synchronous=synchronous.upper(),
     )

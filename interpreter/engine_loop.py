@@ -175,19 +175,25 @@ class Driver:
             return 0
         self._active_at = time.monotonic()
         prepared: dict[str, Prepared] = {}
+        # One read tells which runs have messages; the others skip their inbox.
+        with_messages = self.store.with_messages(list(work))
         for run_id, item in work.items():
             try:
-                prepared[run_id] = self.prepare(item.row, item.lease, item.triggers, now)
+                prepared[run_id] = self.prepare(
+                    item.row, item.lease, item.triggers, now, has_messages=run_id in with_messages
+                )
             except Exception as exc:  # a poison run must not stop the others (G7)
                 _log.exception("run %r: cannot advance, leaving it for later", run_id)
                 self._park(item, exc, now)
         to_commit = [p for p in prepared.values() if p.changed]
         results = self.store.commit([p.update for p in to_commit], now=now) if to_commit else []
         release: list[Lease] = []
+        committed: list[tuple[RunRow, Lease | None]] = []
         for p, result in zip(to_commit, results, strict=True):
             run_id = p.update.run.id
             if result.outcome == "ok":
                 row = replace(p.update.run, row_version=result.row_version)
+                committed.append((row, p.update.lease))
                 self._after_commit(row, p.update.lease, p.commands, p.update.events)
                 self.committed += 1
             elif result.outcome == "conflict":
@@ -206,13 +212,11 @@ class Driver:
         for p in prepared.values():
             if not p.changed:
                 self._settle(p.update.run, p.update.lease, release)
-        for p, result in zip(to_commit, results, strict=True):
-            if result.outcome == "ok":
-                row = replace(p.update.run, row_version=result.row_version)
-                self._settle(row, p.update.lease, release)
+        for row, lease in committed:
+            self._settle(row, lease, release)
         if release:
             self.store.release(release)
-        return len([r for r in results if r.outcome == "ok"])
+        return len(committed)
 
     def _gather(self, now: float) -> dict[str, _Work]:
         work: dict[str, _Work] = {}
@@ -268,11 +272,19 @@ class Driver:
     # ---------------------------------------------------------------- advancing
 
     def prepare(
-        self, row: RunRow, lease: Lease | None, triggers: Sequence[Trigger], now: float
+        self,
+        row: RunRow,
+        lease: Lease | None,
+        triggers: Sequence[Trigger],
+        now: float,
+        *,
+        has_messages: bool = True,
     ) -> Prepared:
-        """Apply ``triggers`` in order to ``row``: one update, its commands."""
+        """Apply ``triggers`` in order to ``row``: one update, its commands.
+        ``has_messages=False``: the inbox was empty when the tick looked (a
+        message arriving since keeps the run ready at commit: ``inbox_seen``)."""
         workflow = self.definitions.get(row.definition_hash)
-        inbox = self.store.inbox(row.id, per_channel=INBOX_WINDOW)
+        inbox = self.store.inbox(row.id, per_channel=INBOX_WINDOW) if has_messages else []
         # A backlog is read a window per channel at a time: decoding 10,000
         # messages for every transition made a burst drain at a few per
         # second. Where a window came back full, more messages wait behind

@@ -23,6 +23,7 @@ from typing import Any, Final, TypeVar
 
 from wfdsl.errors import RunAlreadyExists, RunNotFound
 
+from .json_text import dumps
 from .records import (
     FINAL_STATUSES,
     CommitResult,
@@ -48,10 +49,10 @@ ID_REUSE_POLICIES: Final = frozenset(
 )
 _SYNCHRONOUS: Final = frozenset({"FULL", "NORMAL", "EXTRA", "OFF"})
 
-# One encoder object: json.dumps(..., separators=...) builds a new encoder on
-# every call. allow_nan=False: NaN and Infinity are not JSON, and a value the
-# store cannot read back must fail before anything is written.
-_dumps: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+# Compact JSON with one reused C encoder (json_text). NaN and Infinity are
+# refused: a value the store cannot read back must fail before anything is
+# written.
+_dumps: Final = dumps
 _loads: Final = json.loads
 
 _ACTIVE_SQL: Final = "('running', 'waiting', 'paused')"
@@ -71,28 +72,12 @@ _UPDATE_RUN: Final = (
     "UPDATE runs SET status = ?, vars = ?, output = ?, error = ?, ended_at = ?, ready_at = ?, "
     "state = ?, search = ?, row_version = ? WHERE key = ?"
 )
-# The plain transition's guarded update (SqliteStore._apply_plain): applies
-# only when the row is at the expected version, the lease (if any) is still
-# the driver's, and a finishing run has no message it has not seen; a
-# message newer than what the machine saw keeps the run ready now.
-_UNSEEN: Final = (
-    "EXISTS (SELECT 1 FROM inbox WHERE run_key = runs.key AND consumed = 0 AND seq > :seen)"
+# The same without `status` (it did not change): rewriting the two indexes
+# that hold it costs about 2 µs of every transition.
+_UPDATE_RUN_SAME_STATUS: Final = (
+    "UPDATE runs SET vars = ?, output = ?, error = ?, ended_at = ?, ready_at = ?, "
+    "state = ?, search = ?, row_version = ? WHERE key = ?"
 )
-_GUARD: Final = (
-    "WHERE id = :id AND row_version = :expected "
-    "AND (:owner IS NULL OR (lease_owner = :owner AND lease_generation = :generation)) "
-    f"AND NOT (:finished AND {_UNSEEN}) RETURNING key, row_version"
-)
-_SET_PLAIN: Final = (
-    "vars = :vars, output = :output, error = :error, ended_at = :ended_at, "
-    f"ready_at = CASE WHEN :finished THEN NULL WHEN {_UNSEEN} "
-    "THEN min(coalesce(:ready_at, :now), :now) ELSE :ready_at END, "
-    "state = :state, search = :search, row_version = row_version + 1 "
-)
-_UPDATE_RUN_GUARDED: Final = f"UPDATE runs SET status = :status, {_SET_PLAIN}{_GUARD}"
-# Same status as before: leaving `status` out of SET spares rewriting the two
-# indexes that hold it (about 2 µs of every transition).
-_UPDATE_RUN_SAME_STATUS: Final = f"UPDATE runs SET {_SET_PLAIN}{_GUARD}"
 _INSERT_EVENT: Final = (
     "INSERT INTO events (run_key, seq, type, time, state, data) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -523,67 +508,6 @@ class SqliteStore:
             cache[run_id] = (version, search_json)
         return results
 
-    def _apply(
-        self,
-        conn: sqlite3.Connection,
-        update: RunUpdate,
-        now: float,
-        written: list[tuple[str, int, str]],
-    ) -> CommitResult:
-        if not update.consumed and not update.new_runs:
-            result = self._apply_plain(conn, update, now, written)
-            if result is not None:
-                return result
-        return self._apply_checked(conn, update, now, written)
-
-    def _apply_plain(
-        self,
-        conn: sqlite3.Connection,
-        update: RunUpdate,
-        now: float,
-        written: list[tuple[str, int, str]],
-    ) -> CommitResult | None:
-        """The common transition (no message consumed, no child created) in
-        one guarded statement: the version, lease and unseen-message checks
-        of :meth:`_apply_checked` are its WHERE and CASE. None when the guard
-        refused, so the checked path can say why (it changes nothing)."""
-        run = update.run
-        lease = update.lease
-        finished = run.status in FINAL_STATUSES
-        search_json = _dumps(run.search)
-        same_status = update.previous_status == run.status
-        row = conn.execute(
-            _UPDATE_RUN_SAME_STATUS if same_status else _UPDATE_RUN_GUARDED,
-            {
-                "status": run.status,
-                "vars": _dumps(run.vars),
-                "output": _json_or_null(run.output),
-                "error": _json_or_null(run.error),
-                "ended_at": run.ended_at,
-                "ready_at": None if finished else run.ready_at,
-                "finished": finished,
-                "now": now,
-                "state": _dumps(run.state),
-                "search": search_json,
-                "id": run.id,
-                "expected": update.expected_version,
-                "seen": update.inbox_seen,
-                "owner": None if lease is None else lease.owner,
-                "generation": None if lease is None else lease.generation,
-            },
-        ).fetchone()
-        if row is None:
-            return None
-        key, new_version = row
-        if update.events:
-            conn.executemany(_INSERT_EVENT, _event_rows(key, update.events))
-        if self._search_written.get(run.id) != (update.expected_version, search_json):
-            self._write_search(conn, key, run.search)
-        written.append((run.id, new_version, search_json))
-        for message in update.outbox:
-            self._deliver(conn, message, now)
-        return CommitResult(run.id, "ok", new_version)
-
     @staticmethod
     def _write_search(conn: sqlite3.Connection, key: int, search: Mapping[str, Any]) -> None:
         conn.execute("DELETE FROM search WHERE run_key = ?", (key,))
@@ -594,7 +518,7 @@ class SqliteStore:
                 [(key, name, value) for name, value in rows],
             )
 
-    def _apply_checked(
+    def _apply(
         self,
         conn: sqlite3.Connection,
         update: RunUpdate,
@@ -647,21 +571,21 @@ class SqliteStore:
             ready_at = now
         new_version = version + 1
         search_json = _dumps(run.search)
-        conn.execute(
-            _UPDATE_RUN,
-            (
-                run.status,
-                _dumps(run.vars),
-                _json_or_null(run.output),
-                _json_or_null(run.error),
-                run.ended_at,
-                ready_at,
-                _dumps(run.state),
-                search_json,
-                new_version,
-                key,
-            ),
+        values = (
+            _dumps(run.vars),
+            _json_or_null(run.output),
+            _json_or_null(run.error),
+            run.ended_at,
+            ready_at,
+            _dumps(run.state),
+            search_json,
+            new_version,
+            key,
         )
+        if update.previous_status == run.status:
+            conn.execute(_UPDATE_RUN_SAME_STATUS, values)
+        else:
+            conn.execute(_UPDATE_RUN, (run.status, *values))
         if update.events:
             conn.executemany(_INSERT_EVENT, _event_rows(key, update.events))
         if update.consumed:
@@ -751,6 +675,26 @@ class SqliteStore:
             ]
 
         return self._read(f"reading the inbox of run {run_id!r}", work)
+
+    def with_messages(self, run_ids: Sequence[str]) -> set[str]:
+        def work(conn: sqlite3.Connection) -> set[str]:
+            found: set[str] = set()
+            for start in range(0, len(run_ids), 500):
+                chunk = run_ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    run_id
+                    for (run_id,) in conn.execute(
+                        f"SELECT r.id FROM runs r WHERE r.id IN ({marks}) AND EXISTS "
+                        "(SELECT 1 FROM inbox i WHERE i.run_key = r.key AND i.consumed = 0)",
+                        chunk,
+                    )
+                )
+            return found
+
+        if not run_ids:
+            return set()
+        return self._read(f"looking for messages of {len(run_ids)} run(s)", work)
 
     # --- scheduling and leases ----------------------------------------------------------------
 

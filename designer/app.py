@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 from collections.abc import AsyncIterator, Iterable
 from importlib import metadata
 from pathlib import Path
@@ -25,6 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from wfdsl.interpreter.engine import Engine
+from wfdsl.interpreter.store import StoreError
 
 from wfdsl.errors import WfdslError
 
@@ -166,6 +168,30 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _error_page(request, exc.status_code, str(exc.detail))
 
 
+async def _store_error(request: Request, exc: Exception) -> Response:
+    # Disk full, an I/O error, a lock held past the busy timeout: nothing was
+    # committed and the server carries on; a condition of the machine, not a bug.
+    message = str(exc).splitlines()[0] if str(exc) else "the store failed"
+    if request.url.path.startswith("/api/"):
+        return error_response(503, "store_error", message, headers={"Retry-After": "5"})
+    return _error_page(request, 503, message)
+
+
+#: A write the file system refused for want of space (ENOSPC, a quota, a file
+#: size limit): the workspace file was replaced atomically or not at all.
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+async def _os_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OSError)
+    if exc.errno not in _NO_SPACE:
+        return await _internal(request, exc)
+    message = f"no space left to write the file ({exc.strerror}); the file on disk is unchanged"
+    if request.url.path.startswith("/api/"):
+        return error_response(507, "no_space", message)
+    return _error_page(request, 507, message)
+
+
 async def _internal(request: Request, exc: Exception) -> Response:
     message = (
         f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
@@ -233,6 +259,8 @@ def create_app(
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,
+            StoreError: _store_error,
+            OSError: _os_error,
             Exception: _internal,
         },
     )

@@ -5,7 +5,8 @@ sharing the store: ``runs list|show|history``, ``signal``, ``call``,
 Exit codes: 0 done, 4 no such run, 5 rejected (a handler's guard, a message
 to a finished run, a run another process would not let go of, signal data or
 handler args that fail their schema: WF602/WF603, every violation printed,
-nothing stored); mistakes in
+nothing stored); 74 the store failed (disk full, an I/O error, locked past
+the busy timeout: nothing was stored). Mistakes in
 the command itself (bad JSON, a bad ``--where``) are usage errors (2). No
 user mistake prints a traceback.
 """
@@ -30,7 +31,7 @@ from wfdsl.errors import (
 )
 from wfdsl.interpreter.engine import Engine
 from wfdsl.interpreter.run_view import Run, event_to_json
-from wfdsl.interpreter.store import StoreError
+from wfdsl.interpreter.store import RunNotActive
 
 from .cli_run import db_option, default_db, parse_json_option
 
@@ -45,11 +46,10 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 @contextmanager
 def _engine(db: str | None, *, as_json: bool = False) -> Iterator[Engine]:
     """An engine for one command; user-facing errors become exit codes."""
-    try:
-        engine = Engine(db or default_db())
-    except StoreError as exc:
-        click.echo(f"wfdsl: cannot open the store {db or default_db()}: {exc}", err=True)
-        sys.exit(EXIT_REJECTED)
+    # A store that cannot be opened or written (disk full, I/O error, locked
+    # past the busy timeout) is not a refusal: StoreError reaches main(),
+    # which prints it as one line and exits 74 like every other command.
+    engine = Engine(db or default_db())
     try:
         yield engine
     except RunNotFound as exc:
@@ -72,7 +72,7 @@ def _engine(db: str | None, *, as_json: bool = False) -> Iterator[Engine]:
         sys.exit(EXIT_REJECTED)
     except ExpressionError as exc:
         raise click.UsageError(f"invalid --where expression: {exc}") from None
-    except (WfdslError, StoreError) as exc:
+    except (WfdslError, RunNotActive) as exc:
         click.echo(f"wfdsl: {exc}", err=True)
         sys.exit(EXIT_REJECTED)
     finally:

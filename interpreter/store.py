@@ -134,6 +134,11 @@ class Store(Protocol):
         the first that many of each channel (a backlog is read in windows)."""
         ...
 
+    def with_messages(self, run_ids: Sequence[str]) -> set[str]:
+        """Which of ``run_ids`` have unconsumed messages (one read for a whole
+        tick's batch, so runs with an empty inbox skip reading it)."""
+        ...
+
     # --- scheduling and leases -------------------------------------------------
     def claim_ready(
         self, owner: str, *, now: float, lease_seconds: float, limit: int

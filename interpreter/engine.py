@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import secrets as _secrets
 import time
@@ -59,9 +60,23 @@ from .steps import (
     StepRun,
     Trigger,
 )
-from .store import RunNotActive, Store
+from .store import RunNotActive, Store, StoreError
 
 __all__ = ["Engine", "new_run_id"]
+
+_log = logging.getLogger(__name__)
+
+# SQLite results a serving engine waits out: the disk full, an I/O error (a
+# file size limit, a quota, a failing disk), another connection holding the
+# lock past the busy timeout.
+_PASSING = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED")
+
+
+def _passing(exc: StoreError) -> bool:
+    """Whether waiting may cure ``exc`` (a corrupt file or a closed store won't)."""
+    name = getattr(exc.__cause__, "sqlite_errorname", "")
+    return isinstance(name, str) and name.startswith(_PASSING)
+
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -450,22 +465,38 @@ class Engine:
 
     async def serve(self) -> None:
         """Drive every run (and fire schedules) on the running loop until
-        cancelled or :meth:`stop` is called."""
+        cancelled or :meth:`stop` is called.
+
+        A store failure that time can cure (disk full, an I/O error, a lock
+        held past the busy timeout) does not end it: nothing was committed, so
+        it logs the error and tries again after 1 s, doubling up to 30 s, and
+        the runs carry on once the cause is gone. A file that is not a sound
+        store (corrupt, not a database, closed) still raises."""
         driver = self.driver
         driver.bind(asyncio.get_running_loop())
         self._stop = asyncio.Event()
 
         schedules = Schedules(self)
+        backoff = 0.0
         while not self._stop.is_set():
-            # Runs a dead process (or this owner before a restart) left
-            # leased: at the first tick, then about once a second.
-            self._orphans.sweep(self.clock.now())
-            schedules.fire_due()
-            progressed = driver.tick()
-            if progressed or driver.pending or driver.poked:
-                await asyncio.sleep(0)
-                continue
-            await driver.idle(until=schedules.next_due())
+            try:
+                # Runs a dead process (or this owner before a restart) left
+                # leased: at the first tick, then about once a second.
+                self._orphans.sweep(self.clock.now())
+                schedules.fire_due()
+                progressed = driver.tick()
+                backoff = 0.0
+                if progressed or driver.pending or driver.poked:
+                    await asyncio.sleep(0)
+                    continue
+                await driver.idle(until=schedules.next_due())
+            except StoreError as exc:
+                if not _passing(exc):
+                    raise
+                backoff = min(max(1.0, backoff * 2), 30.0)
+                _log.error("wfdsl: store error: %s; trying again in %.0f s", exc, backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), backoff)
 
     def stop(self) -> None:
         """Ask :meth:`serve` to return after the current tick."""

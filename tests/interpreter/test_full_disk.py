@@ -23,6 +23,9 @@ running all along.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -46,11 +49,112 @@ WFDSL = [sys.executable, "-c", "from wfdsl.cli import main; main()"]
 NAMESPACE = ["--user", "--map-root-user", "--mount"]
 
 
+def namespaces_work(folder: Path) -> str | None:
+    """None if this machine lets us mount a tmpfs in a private namespace,
+    else why not."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return "no unshare(1)"
+    target = folder / "probe"
+    target.mkdir()
+    mount = ["mount", "-t", "tmpfs", "tmpfs", str(target)]
+    proc = subprocess.run(
+        [unshare, *NAMESPACE, *mount],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return None if proc.returncode == 0 else f"cannot mount a tmpfs: {proc.stderr.strip()}"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    folder = tmp_path_factory.mktemp("full-disk")
+    why = namespaces_work(folder)
+    if why is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs a real full disk: {why}")
+        pytest.skip(f"no private tmpfs on this machine: {why}")
+    proc = subprocess.run(
+        ["unshare", *NAMESPACE, sys.executable, str(DRIVER), str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
 def one_line_store_error(err: str) -> str:
     lines = [line for line in err.splitlines() if line.startswith("wfdsl")]
     assert "Traceback" not in err and "internal error" not in err, err
     assert len(lines) == 1, err
     return lines[0]
+
+
+def test_the_run_that_fills_the_disk_stops_with_one_line_and_exit_74(
+    report: dict[str, Any],
+) -> None:
+    run = report["run"]
+    assert run["rc"] == 74, run["err"][-2000:]
+    line = one_line_store_error(run["err"])
+    assert line.startswith("wfdsl: store error:") and "disk is full" in line, line
+    assert "nothing was committed" in line and "Free some space" in line
+    assert report["df_after_run"] == 0  # the disk really was full
+
+
+def test_on_the_full_disk_the_run_reads_back_and_the_file_is_sound(
+    report: dict[str, Any],
+) -> None:
+    shown = report["show_full"]
+    assert shown["rc"] == 0, shown["err"]
+    assert shown["run"]["status"] == "running"
+    assert 0 < shown["run"]["vars"]["n"] < 300  # it got somewhere, then the disk filled
+    assert report["integrity_full"] == [["ok"]]
+
+
+def test_a_signal_on_the_full_disk_is_exit_74_and_not_stored(report: dict[str, Any]) -> None:
+    signal = report["signal_full"]
+    assert signal["rc"] == 74
+    assert "disk is full" in one_line_store_error(signal["err"])
+    assert report["inbox_full"] == [[0]]
+
+
+def test_the_designer_says_507_and_503_and_the_file_is_unchanged(report: dict[str, Any]) -> None:
+    seen = report["designer"]
+    status, body = seen["save"]
+    assert status == 507 and body["error"]["code"] == "no_space", body
+    assert seen["file_unchanged"] and seen["temp_files"] == []
+    status, body, retry_after = seen["signal"]
+    assert status == 503 and body["error"]["code"] == "store_error", body
+    assert "disk is full" in body["error"]["message"] and retry_after
+    assert seen["read"] == [200, "running"]
+    assert report["inbox_after_designer"] == [[0]]
+
+
+def test_a_worker_rides_out_the_full_disk_and_finishes_once_space_returns(
+    report: dict[str, Any],
+) -> None:
+    assert report["worker_alive_while_full"]
+    assert report["waiting"]["run"]["status"] == "waiting", report["waiting"]
+    assert report["signal_back"]["rc"] == 0, report["signal_back"]["err"]
+    done = report["done"]["run"]
+    assert (done["status"], done["output"]) == ("completed", {"n": 300, "how": "cli"})
+    worker = report["worker"]
+    assert worker["rc"] == 0, worker["err"]
+    assert "disk is full" in worker["err"]  # it said why it was not progressing
+    assert "Traceback" not in worker["err"]
+
+
+def test_after_the_full_disk_nothing_is_lost_doubled_or_unsound(report: dict[str, Any]) -> None:
+    # Only the message sent once space was back reached the run: the two
+    # refused while the disk was full left nothing behind.
+    assert report["inbox_end"] == [["finish", '"cli"']]
+    assert [json.loads(data)["channel"] for (data,) in report["consumed"]] == ["finish"]
+    seqs = report["seqs"]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert report["integrity_end"] == [["ok"]]
 
 
 # ------------------------------------------------------------------ without a namespace

@@ -209,6 +209,25 @@ def test_runs_of_a_killed_worker_with_a_default_owner_resume_at_once(tmp_path: P
 
 
 @pytest.mark.slow
+def test_a_running_worker_takes_over_from_a_peer_killed_beside_it(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    with store.worker(hang=True) as doomed:
+        wait_for("every call in flight", lambda: len(store.ledger()) == RUNS, doomed)
+        with store.worker(hang=False) as survivor:
+            # Past the survivor's start-up look: the peer was alive then.
+            time.sleep(2)
+            assert {e["pid"] for e in store.ledger()} == {doomed.pid}
+            doomed.send_signal(signal.SIGKILL)
+            doomed.wait()
+            killed = time.monotonic()
+            wait_for("every run to complete", store.all_completed, survivor, timeout=LONG_LEASE)
+            took = time.monotonic() - killed
+    # Noticed by the survivor's periodic look, not the 60 s lease.
+    assert took < LONG_LEASE / 3
+    assert_each_call_ran_again_in(store, survivor.pid)
+
+
+@pytest.mark.slow
 def test_a_live_workers_runs_are_left_alone_until_its_lease_lapses(tmp_path: Path) -> None:
     store = Store(tmp_path)
     lease = 5.0

@@ -24,7 +24,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from wfdsl.dsl.model import Workflow
@@ -34,7 +34,16 @@ from wfdsl.errors import WfdslError
 from . import machine
 from .clock import Clock
 from .definitions import Definitions
-from .records import FINAL_STATUSES, Event, InboxMessage, Lease, RunRow, RunUpdate
+from .records import (
+    FINAL_STATUSES,
+    Event,
+    InboxMessage,
+    Lease,
+    RunRow,
+    RunUpdate,
+    with_ready_at,
+    with_row_version,
+)
 from .steps import (
     ActionOutcome,
     CallAction,
@@ -192,7 +201,7 @@ class Driver:
         for p, result in zip(to_commit, results, strict=True):
             run_id = p.update.run.id
             if result.outcome == "ok":
-                row = replace(p.update.run, row_version=result.row_version)
+                row = with_row_version(p.update.run, result.row_version)
                 committed.append((row, p.update.lease))
                 self._after_commit(row, p.update.lease, p.commands, p.update.events)
                 self.committed += 1
@@ -318,7 +327,7 @@ class Driver:
             # must become claimable when its lease lapses, or nobody would
             # ever re-issue the call. The holder sees it due at that time,
             # finds nothing to do, and moves it to its renewed lease's end.
-            row = replace(row, ready_at=lease.expires_at)
+            row = with_ready_at(row, lease.expires_at)
         new_runs, new_run_events, child_outbox = self._children(workflow, row, commands, now)
         outbox.extend(child_outbox)
         if row.parent_run and row.status in FINAL_STATUSES and start.status not in FINAL_STATUSES:

@@ -9,7 +9,7 @@ treats as an opaque JSON document.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 __all__ = [
@@ -24,6 +24,8 @@ __all__ = [
     "RunRow",
     "RunStatus",
     "RunUpdate",
+    "with_ready_at",
+    "with_row_version",
 ]
 
 RunStatus = Literal["running", "waiting", "paused", "completed", "failed", "cancelled"]
@@ -68,6 +70,29 @@ class RunRow:
     search: Mapping[str, Any] = field(default_factory=dict)
     parent_run: str | None = None
     row_version: int = 0
+
+
+_RUN_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RunRow))
+_set = object.__setattr__
+
+
+def _copy_run(row: RunRow, name: str, value: Any) -> RunRow:
+    new = object.__new__(RunRow)
+    for field_name in _RUN_FIELDS:
+        _set(new, field_name, getattr(row, field_name))
+    _set(new, name, value)
+    return new
+
+
+def with_ready_at(row: RunRow, ready_at: float | None) -> RunRow:
+    """``dataclasses.replace(row, ready_at=...)`` for the driver's hot path:
+    about half the cost (no per-call field introspection or keywords)."""
+    return _copy_run(row, "ready_at", ready_at)
+
+
+def with_row_version(row: RunRow, row_version: int) -> RunRow:
+    """``dataclasses.replace(row, row_version=...)``, as fast as :func:`with_ready_at`."""
+    return _copy_run(row, "row_version", row_version)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -69,11 +69,26 @@ class Constant:
         value = self.value
         if type(value) in SCALAR_TYPES:
             return value
-        return export(value)
+        return _copy_constant(value)
 
     def expressions(self) -> Iterator[tuple[tuple[PathKey, ...], int, Expression]]:
         """None."""
         return iter(())
+
+
+def _copy_constant(value: Any) -> Any:
+    """A copy of a constant's plain dicts and lists (checked once, when the
+    document was compiled, so the size and depth budget of :func:`export`
+    need not be paid again on every evaluation); anything else is exported."""
+    kind = type(value)
+    if kind is dict:
+        return {
+            key: item if type(item) in SCALAR_TYPES else _copy_constant(item)
+            for key, item in value.items()
+        }
+    if kind is list:
+        return [item if type(item) in SCALAR_TYPES else _copy_constant(item) for item in value]
+    return export(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ import os
 import secrets as _secrets
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, TypeVar
@@ -213,6 +213,27 @@ class Engine:
         row = self.store.create_run(row, (), id_reuse=id_reuse or workflow.id_reuse, now=now)
         self.driver.poke(row.id)
         return self._view(row)
+
+    def start_many(
+        self,
+        workflow: Workflow,
+        inputs: Iterable[Any],
+        *,
+        id_reuse: str | None = None,
+    ) -> list[Run]:
+        """Create one run of ``workflow`` per input (inputs unchecked, as in
+        :meth:`start`; ids are generated) in ONE transaction: all are durable
+        when this returns, or none is. Starting 1,000 runs costs about one
+        commit instead of 1,000, which is what bounds :meth:`start` on a
+        synced disk."""
+        now = self.clock.now()
+        rows = [
+            machine.new_run(workflow, run_id=new_run_id(), input=input, now=now) for input in inputs
+        ]
+        created = self.store.create_runs(rows, id_reuse=id_reuse or workflow.id_reuse, now=now)
+        for row in created:
+            self.driver.poke(row.id)
+        return [self._view(row) for row in created]
 
     def get(self, run_id: str) -> Run:
         """The run as stored now; raises ``RunNotFound``."""

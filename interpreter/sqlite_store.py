@@ -328,33 +328,50 @@ class SqliteStore:
         id_reuse: str = "allow_if_no_running",
         now: float,
     ) -> RunRow:
-        if id_reuse not in ID_REUSE_POLICIES:
-            raise ValueError(
-                f"id_reuse must be one of {sorted(ID_REUSE_POLICIES)}, not {id_reuse!r}"
-            )
-        finished = run.status in FINAL_STATUSES
-        stored = replace(run, ready_at=None) if finished else run
+        _check_policy(id_reuse)
 
         def work(conn: sqlite3.Connection) -> RunRow:
-            row_version, generation = stored.row_version, 0
-            existing = conn.execute(
-                "SELECT key, status, row_version, lease_generation FROM runs WHERE id = ?",
-                (run.id,),
-            ).fetchone()
-            if existing is not None:
-                key, status, old_version, old_generation = existing
-                _check_reuse(run.id, status, id_reuse)
-                # The replacement's versions continue the old run's, so a
-                # commit or lease computed against the old run can never
-                # match the new one.
-                conn.execute("DELETE FROM runs WHERE key = ?", (key,))
-                row_version = max(row_version, old_version + 1)
-                generation = old_generation + 1
-            key = self._insert_run(conn, replace(stored, row_version=row_version), generation)
-            conn.executemany(_INSERT_EVENT, _event_rows(key, events))
-            return replace(stored, row_version=row_version)
+            return self._create(conn, run, events, id_reuse)
 
         return self._write(f"creating run {run.id!r}", work)
+
+    def create_runs(
+        self, runs: Sequence[RunRow], *, id_reuse: str = "allow_if_no_running", now: float
+    ) -> list[RunRow]:
+        _check_policy(id_reuse)
+        if not runs:
+            return []
+
+        def work(conn: sqlite3.Connection) -> list[RunRow]:
+            return [self._create(conn, run, (), id_reuse) for run in runs]
+
+        return self._write(f"creating {len(runs)} runs", work)
+
+    def _create(
+        self, conn: sqlite3.Connection, run: RunRow, events: Sequence[Event], id_reuse: str
+    ) -> RunRow:
+        finished = run.status in FINAL_STATUSES
+        stored = replace(run, ready_at=None) if finished else run
+        row_version, generation = stored.row_version, 0
+        existing = conn.execute(
+            "SELECT key, status, row_version, lease_generation FROM runs WHERE id = ?",
+            (run.id,),
+        ).fetchone()
+        if existing is not None:
+            key, status, old_version, old_generation = existing
+            _check_reuse(run.id, status, id_reuse)
+            # The replacement's versions continue the old run's, so a
+            # commit or lease computed against the old run can never
+            # match the new one.
+            conn.execute("DELETE FROM runs WHERE key = ?", (key,))
+            row_version = max(row_version, old_version + 1)
+            generation = old_generation + 1
+        if row_version != stored.row_version:
+            stored = replace(stored, row_version=row_version)
+        key = self._insert_run(conn, stored, generation)
+        if events:
+            conn.executemany(_INSERT_EVENT, _event_rows(key, events))
+        return stored
 
     def _insert_run(self, conn: sqlite3.Connection, run: RunRow, generation: int) -> int:
         search_json = _dumps(run.search)
@@ -858,6 +875,11 @@ class SqliteStore:
             )
 
         self._write(f"saving the schedule of {definition_name!r}", work)
+
+
+def _check_policy(id_reuse: str) -> None:
+    if id_reuse not in ID_REUSE_POLICIES:
+        raise ValueError(f"id_reuse must be one of {sorted(ID_REUSE_POLICIES)}, not {id_reuse!r}")
 
 
 def _check_reuse(run_id: str, status: str, policy: str) -> None:

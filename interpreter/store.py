@@ -72,6 +72,13 @@ class Store(Protocol):
         (history, inbox) are deleted in the same transaction."""
         ...
 
+    def create_runs(
+        self, runs: Sequence[RunRow], *, id_reuse: str = "allow_if_no_running", now: float
+    ) -> list[RunRow]:
+        """:meth:`create_run` for many runs (no first events) in ONE
+        transaction: all are created, or none when one is refused."""
+        ...
+
     def get_run(self, run_id: str) -> RunRow | None: ...
 
     def list_runs(self, criteria: RunFilter) -> list[RunRow]:

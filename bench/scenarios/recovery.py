@@ -68,8 +68,8 @@ def child(request: dict[str, Any]) -> None:
             await asyncio.sleep(86400)
 
         workflow = engine.register(flow())
-        for _ in range(runs):
-            engine.start(workflow)
+        for first in range(0, runs, 1000):
+            engine.start_many(workflow, [None] * min(1000, runs - first))
 
         async def fill() -> None:
             async with engine:

@@ -124,41 +124,55 @@ class Thread:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], root_vars: Mapping[str, Any]) -> Thread:
-        is_root = data.get("parent") is None
+        # Runs once per thread at every transition: keys absent from the
+        # JSON keep __init__'s defaults, and only the keys present are read.
+        get = data.get
+        parent = get("parent")
         thread = cls(
             data["id"],
-            parent=data.get("parent"),
-            sk=data.get("sk", ""),
-            key=data.get("key"),
-            at=data.get("at"),
+            parent=parent,
+            sk=get("sk", ""),
+            key=get("key"),
+            at=get("at"),
             ph=data["ph"],
             # Vars are never changed in place (writes copy along their path),
             # so sharing the caller's dicts is safe and avoids a deep copy.
-            vars=dict(root_vars) if is_root else dict(data.get("vars") or {}),
-            bind=data.get("bind"),
+            vars=dict(root_vars) if parent is None else dict(get("vars") or {}),
+            bind=get("bind"),
         )
-        thread.att = data.get("att", 0)
-        thread.t0 = data.get("t0")
-        thread.call = data.get("call")
-        thread.due = data.get("due")
-        wait = data.get("wait")
-        thread.wait = (
-            {"due": dict(wait["due"]), "done": list(wait["done"]), "win": dict(wait.get("win", {}))}
-            if wait
-            else None
-        )
-        fork = data.get("fork")
+        if "att" in data:
+            thread.att = data["att"]
+        if "t0" in data:
+            thread.t0 = data["t0"]
+        if "call" in data:
+            thread.call = data["call"]
+        if "due" in data:
+            thread.due = data["due"]
+        wait = get("wait")
+        if wait:
+            thread.wait = {
+                "due": dict(wait["due"]),
+                "done": list(wait["done"]),
+                "win": dict(wait.get("win", {})),
+            }
+        fork = get("fork")
         if fork:
             fork = dict(fork)
             fork["kids"] = list(fork["kids"])
             out = fork["out"]
             fork["out"] = list(out) if isinstance(out, list) else dict(out)
-        thread.fork = fork
-        thread.child = data.get("child")
-        thread.undo = [dict(entry) for entry in data.get("undo", ())]
-        thread.visits = dict(data.get("visits", {}))
-        comp = data.get("comp")
-        thread.comp = dict(comp, todo=[dict(e) for e in comp["todo"]]) if comp else None
+            thread.fork = fork
+        if "child" in data:
+            thread.child = data["child"]
+        undo = get("undo")
+        if undo:
+            thread.undo = [dict(entry) for entry in undo]
+        visits = get("visits")
+        if visits:
+            thread.visits = dict(visits)
+        comp = get("comp")
+        if comp:
+            thread.comp = dict(comp, todo=[dict(e) for e in comp["todo"]])
         return thread
 
     def to_json(self) -> dict[str, Any]:

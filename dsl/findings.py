@@ -182,6 +182,7 @@ CODES: dict[str, Code] = _codes(
         "error",
         "a handler call's args fail the handler's `input` schema",
     ),
+    Code("WF604", "invalid-run-id", "error", "a run id chosen by the caller cannot be used"),
 )
 
 

@@ -45,6 +45,7 @@ from .engine_loop import Driver, not_started
 from .input_check import check_handler_args, check_input, check_signal
 from .orphans import Orphans, default_owner
 from .records import FINAL_STATUSES, Lease, RunFilter, RunRow, RunUpdate
+from .run_ids import check_run_id, storable
 from .run_view import Run
 from .schedules import Schedules, register_schedule
 from .sqlite_store import SqliteStore
@@ -178,6 +179,8 @@ class Engine:
         store the definition and create the run (``id_reuse`` applies).
         Raises ``ValidationError`` with every finding or violation, or
         ``RunAlreadyExists``."""
+        if run_id is not None:
+            check_run_id(run_id)  # before anything is stored
         workflow = self.register(doc)
         check_input(workflow, input)
         return self.start(workflow, input=input, run_id=run_id, break_at=break_at)
@@ -205,7 +208,7 @@ class Engine:
         now = self.clock.now()
         row = machine.new_run(
             workflow,
-            run_id=run_id or new_run_id(),
+            run_id=new_run_id() if run_id is None else check_run_id(run_id),
             input=input,
             now=now,
             break_at=(break_at,) if break_at else (),
@@ -258,7 +261,9 @@ class Engine:
         return self.store.history(run_id)
 
     def _row(self, run_id: str) -> RunRow:
-        row = self.store.get_run(run_id)
+        # An id with no UTF-8 form (a lone surrogate, bytes a shell passed
+        # that are not UTF-8) names no run; asking SQLite would only fail.
+        row = self.store.get_run(run_id) if storable(run_id) else None
         if row is None:
             raise RunNotFound(f"no run with id {run_id!r}")
         return row

@@ -32,6 +32,7 @@ NOT_IN_CORPUS = {
     "WF601": "checks a run's input, not a document",
     "WF602": "checks a signal's payload, not a document",
     "WF603": "checks a handler call's args, not a document",
+    "WF604": "checks a run id chosen at submit, not a document",
 }
 
 

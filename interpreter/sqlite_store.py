@@ -36,7 +36,7 @@ from .records import (
     RunUpdate,
 )
 from .search_query import encode_search, plan_where, where_matches
-from .sqlite_schema import migrate
+from .sqlite_schema import check_store, migrate
 from .store import RunNotActive, StoreError
 
 __all__ = ["ID_REUSE_POLICIES", "SqliteStore"]
@@ -170,6 +170,9 @@ class SqliteStore:
         # First, so every later statement (journal_mode included) waits for a
         # busy file instead of failing at once.
         conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms:d}")
+        # Another application's database (a wrong --db) is refused before
+        # anything below writes to it.
+        check_store(conn, repr(self.path))
         if self.path != ":memory:" and not self.path.startswith("file::memory:"):
             # WAL: readers never block the writer and a commit is one append
             # (plus one fsync under FULL) instead of a rollback journal's two.
@@ -333,7 +336,9 @@ class SqliteStore:
         def work(conn: sqlite3.Connection) -> RunRow:
             return self._create(conn, run, events, id_reuse)
 
-        return self._write(f"creating run {run.id!r}", work)
+        created = self._write(f"creating run {run.id!r}", work)
+        self._written_search([created])
+        return created
 
     def create_runs(
         self, runs: Sequence[RunRow], *, id_reuse: str = "allow_if_no_running", now: float
@@ -345,7 +350,18 @@ class SqliteStore:
         def work(conn: sqlite3.Connection) -> list[RunRow]:
             return [self._create(conn, run, (), id_reuse) for run in runs]
 
-        return self._write(f"creating {len(runs)} runs", work)
+        created = self._write(f"creating {len(runs)} runs", work)
+        self._written_search(created)
+        return created
+
+    def _written_search(self, rows: Iterable[RunRow]) -> None:
+        """Committed: the search rows of these runs are what their ``search``
+        says, so their first transition need not rewrite them."""
+        cache = self._search_written
+        if len(cache) > _SEARCH_CACHE_LIMIT:
+            cache.clear()
+        for row in rows:
+            cache[row.id] = (row.row_version, _dumps(row.search))
 
     def _create(
         self, conn: sqlite3.Connection, run: RunRow, events: Sequence[Event], id_reuse: str

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 
 from .store import StoreError
 
-__all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+__all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "check_store", "migrate"]
 
 #: 'wfds' in ASCII: ``PRAGMA application_id`` of every wfdsl store.
 APPLICATION_ID = 0x77666473
@@ -148,6 +148,13 @@ def _check(where: str, user_version: int, application_id: int, tables: int) -> N
             f"{SCHEMA_VERSION} this wfdsl understands; upgrade wfdsl to open it "
             "(the file was left unchanged)"
         )
+
+
+def check_store(conn: sqlite3.Connection, where: str) -> None:
+    """Raise StoreError, before anything is written, for a database that is
+    not a wfdsl store or has a newer schema: opening one must not change it
+    (``journal_mode = WAL`` alone rewrites the file's header)."""
+    _check(where, *_versions(conn))
 
 
 def migrate(conn: sqlite3.Connection, where: str) -> int:

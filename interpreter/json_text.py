@@ -21,7 +21,10 @@ _checking: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, a
 
 def _make_fast() -> Callable[[Any], str] | None:
     try:
-        from json.encoder import c_make_encoder, encode_basestring
+        from json.encoder import (  # type: ignore[attr-defined]
+            c_make_encoder,
+            encode_basestring,
+        )
     except ImportError:  # pragma: no cover - CPython always has _json
         return None
     if c_make_encoder is None:  # pragma: no cover
@@ -35,7 +38,7 @@ def _make_fast() -> Callable[[Any], str] | None:
 
     def fast(value: Any) -> str:
         if isinstance(value, str):
-            return encode_basestring(value)  # type: ignore[no-any-return]
+            return encode_basestring(value)
         return join(encode(value, 0))
 
     return fast

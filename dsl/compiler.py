@@ -19,8 +19,6 @@ import hashlib
 from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from croniter import croniter  # type: ignore[import-untyped]
-
 from .compile_states import StateCompiler, extensions, text
 from .compile_values import Leaves
 from .expressions import CompiledValue
@@ -219,6 +217,9 @@ class _Document:
                 suggestion=hint,
             )
             return
+        # croniter (with dateutil) is imported only for documents with a schedule.
+        from croniter import croniter  # type: ignore[import-untyped]
+
         try:
             valid = bool(croniter.is_valid(cron))
         except Exception:  # croniter raises assorted errors on odd input
@@ -249,6 +250,8 @@ _CRON_FIELDS = (
 
 def _cron_reason(fields: list[str]) -> str:
     """Name the first field croniter refuses, for a message people can act on."""
+    from croniter import croniter
+
     for (name, low, high), field in zip(_CRON_FIELDS, fields, strict=True):
         probe = ["*"] * 5
         probe[_CRON_FIELDS.index((name, low, high))] = field

@@ -21,17 +21,18 @@ import json
 from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib.resources import files
-from typing import Any
-
-# jsonschema ships no type hints and types-jsonschema is not a dependency.
-from jsonschema import Draft202012Validator, ValidationError  # type: ignore[import-untyped]
-from jsonschema.exceptions import best_match  # type: ignore[import-untyped]
-from jsonschema.validators import extend  # type: ignore[import-untyped]
+from typing import TYPE_CHECKING, Any
 
 from .findings import CODES, Finding, JsonPath
 from .loader import LoadedDocument
 from .schema_compiled import Predicate, Unsupported, compile_schema
 from .suggest import did_you_mean
+
+if TYPE_CHECKING:  # pragma: no cover
+    # jsonschema ships no type hints and types-jsonschema is not a dependency.
+    # It is imported where it runs: a valid document without embedded
+    # schemas never needs it, and it is a third of the front end's memory.
+    from jsonschema import Draft202012Validator, ValidationError  # type: ignore[import-untyped]
 
 __all__ = ["check_embedded_schemas", "check_schema", "schema", "schema_text"]
 
@@ -64,6 +65,8 @@ def schema() -> Mapping[str, Any]:
 
 @cache
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(schema())
 
 
@@ -85,6 +88,9 @@ def _predicates() -> tuple[Predicate, Predicate] | None:
 @cache
 def _explaining_validator() -> Draft202012Validator:
     """The schema's validator, but states the predicate accepts are not walked."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.validators import extend  # type: ignore[import-untyped]
+
     predicates = _predicates()
     if predicates is None:
         return _validator()
@@ -104,6 +110,8 @@ def _explaining_validator() -> Draft202012Validator:
 
 @cache
 def _meta_validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(Draft202012Validator.META_SCHEMA)
 
 
@@ -367,6 +375,8 @@ class _Mapper:
         yield from self._best(error, path)
 
     def _best(self, error: ValidationError, path: JsonPath) -> Iterator[Finding]:
+        from jsonschema.exceptions import best_match  # type: ignore[import-untyped]
+
         inner = best_match(error.context or ())
         if inner is None:
             yield self.finding("WF101", f"{_prefix(path)}{_what(path)}: {error.message}", path)
@@ -469,6 +479,8 @@ def check_embedded_schemas(doc: LoadedDocument) -> Iterator[Finding]:
     for base, embedded in _embedded(doc.data):
         if not isinstance(embedded, (dict, bool)):
             continue
+        from jsonschema.exceptions import best_match
+
         reported: set[JsonPath] = set()
         for error in _meta_validator().iter_errors(embedded):
             inner = best_match([error]) or error

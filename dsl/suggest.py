@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 __all__ = ["closest", "did_you_mean"]
@@ -16,6 +15,10 @@ def closest(word: str, candidates: Iterable[str], *, cutoff: float = 0.6) -> str
     options = {c.lower(): c for c in sorted(set(candidates)) if c != word}
     if not options:
         return None
+    # difflib is imported at the first misspelling: it is about half a
+    # megabyte, and most processes (a serving engine) never need it.
+    import difflib
+
     found = difflib.get_close_matches(word.lower(), list(options), n=1, cutoff=cutoff)
     return options[found[0]] if found else None
 

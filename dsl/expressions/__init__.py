@@ -15,7 +15,13 @@ Typical use::
     args = compile_value({"to": "${ input.email }", "subject": "Hi ${ input.name }"})
     args.evaluate({"input": {"email": "a@b.c", "name": "Ada"}})
     # {'to': 'a@b.c', 'subject': 'Hi Ada'}
+
+The parser, the compiler and the function library (:data:`BUILTIN_FUNCTIONS`)
+are imported when first needed, so a process that only holds compiled
+workflows, such as an engine serving parked runs, does not load them.
 """
+
+from typing import TYPE_CHECKING
 
 from .compiled import (
     CompiledValue,
@@ -27,7 +33,6 @@ from .compiled import (
 )
 from .expression import Call, Expression, NameUse, explain, parse_expression
 from .function_spec import FunctionSpec
-from .functions import BUILTIN_FUNCTIONS
 from .hooks import NO_HOOKS, FixedHooks, Hooks
 from .limits import MAX_DEPTH, MAX_INTEGER, MAX_LENGTH, MAX_SOURCE_LENGTH
 from .template import (
@@ -69,7 +74,18 @@ __all__ = [
     "split_template",
 ]
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .functions import BUILTIN_FUNCTIONS
+
 #: The names the interpreter puts in scope (DSL.md §3). ``result``, ``error``
 #: and ``args`` exist only where they apply; a map state's item name and
 #: ``index`` are added by the caller that knows them.
 SCOPE_NAMES: frozenset[str] = frozenset({"input", "vars", "run", "result", "error", "args"})
+
+
+def __getattr__(name: str) -> object:
+    if name == "BUILTIN_FUNCTIONS":
+        from .functions import BUILTIN_FUNCTIONS
+
+        return BUILTIN_FUNCTIONS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

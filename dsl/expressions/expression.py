@@ -9,7 +9,6 @@ from typing import Any
 
 from wfdsl.errors import ExpressionError, WfdslError
 
-from .compiler import compile_tree
 from .data import SCALAR_TYPES, export
 from .evaluator import Evaluator, unexpected_error
 from .hooks import NO_HOOKS, Hooks
@@ -28,7 +27,6 @@ from .nodes import (
     Power,
     Unary,
 )
-from .parser import parse_tree
 
 __all__ = ["Call", "Expression", "NameUse", "explain", "parse_expression"]
 
@@ -176,6 +174,13 @@ def parse_expression(text: str) -> Expression:
 
 @functools.lru_cache(maxsize=4096)
 def _compile(text: str) -> _Program:
+    # The parser (Lark and the grammar) and the compiler (with the function
+    # library) load with the first expression parsed: a process that has not
+    # compiled a workflow yet, such as an engine serving parked runs, needs
+    # neither.
+    from .compiler import compile_tree
+    from .parser import parse_tree
+
     tree = parse_tree(text)
     name_uses: list[NameUse] = []
     calls: list[Call] = []

@@ -12,9 +12,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from wfdsl.dsl.checks.sites import iter_sites
 from wfdsl.dsl.expressions import CompiledValue
 from wfdsl.dsl.model import Assignment, Scope, State, VarPath, Workflow
+from wfdsl.dsl.sites import iter_sites
 
 from wfdsl.errors import ExpressionError
 

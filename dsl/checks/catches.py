@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Finding
+from ..stategraph import iter_scopes
 from .context import CheckContext
-from .stategraph import iter_scopes
 
 __all__ = ["check_catches"]
 

@@ -20,8 +20,8 @@ from ..expressions import CompiledValue, Constant, Expression
 from ..expressions.nodes import Literal, Unary
 from ..findings import Finding
 from ..model import ChoiceState
+from ..stategraph import iter_scopes
 from .context import CheckContext
-from .stategraph import iter_scopes
 
 __all__ = ["check_choices", "is_exhaustive"]
 

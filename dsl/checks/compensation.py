@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 from ..findings import Finding
 from ..model import CompensateState, FailState, Scope, TaskState, iter_states
+from ..stategraph import describe_scope, iter_scopes
 from .context import CheckContext
-from .stategraph import describe_scope, iter_scopes
 
 __all__ = ["check_compensation"]
 

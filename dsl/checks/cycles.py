@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 from ..findings import Finding
 from ..model import ChoiceState, EmitState, Scope, SetState
+from ..stategraph import describe_scope, iter_scopes, successors
 from .context import CheckContext
-from .stategraph import describe_scope, iter_scopes, successors
 
 __all__ = ["check_cycles"]
 

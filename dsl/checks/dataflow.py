@@ -52,11 +52,11 @@ from ..model import (
     WaitState,
     Workflow,
 )
+from ..sites import Site, iter_sites
 from ..source import JsonPath
+from ..stategraph import ScopeInfo, describe_scope, iter_scopes, wait_nodes
 from ..suggest import did_you_mean
 from .context import CheckContext
-from .sites import Site, iter_sites
-from .stategraph import ScopeInfo, describe_scope, iter_scopes, wait_nodes
 
 __all__ = ["check_dataflow"]
 

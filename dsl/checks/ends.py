@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 from ..findings import Finding
 from ..source import JsonPath
+from ..stategraph import iter_scopes, next_or_end_problem
 from .context import CheckContext
-from .stategraph import iter_scopes, next_or_end_problem
 
 __all__ = ["check_ends"]
 

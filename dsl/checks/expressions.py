@@ -1,6 +1,6 @@
 """WF302 unknown-function, WF303 unknown-name, WF304 wrong-arguments.
 
-Which names each place may read is decided in :mod:`.sites`. Findings point
+Which names each place may read is decided in :mod:`wfdsl.dsl.sites`. Findings point
 at the YAML scalar that holds the expression (where the corpus and editors
 expect them); the message quotes the expression so a string with several
 ``${ }`` still says which one.
@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from ..expressions import BUILTIN_FUNCTIONS, Expression
 from ..findings import Finding
 from ..model import MapState, iter_states
+from ..sites import Site, iter_sites
 from ..source import JsonPath
 from ..suggest import did_you_mean
 from .context import CheckContext
-from .sites import Site, iter_sites
 
 __all__ = ["check_expressions"]
 

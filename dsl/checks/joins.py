@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 from ..findings import Finding
 from ..model import ParallelState
+from ..stategraph import iter_scopes
 from .context import CheckContext
-from .stategraph import iter_scopes
 
 __all__ = ["check_joins"]
 

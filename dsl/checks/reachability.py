@@ -20,8 +20,8 @@ from collections.abc import Iterator
 
 from ..findings import Finding
 from ..model import Scope
+from ..stategraph import can_end, describe_scope, is_broken, iter_scopes, successors
 from .context import CheckContext
-from .stategraph import can_end, describe_scope, is_broken, iter_scopes, successors
 
 __all__ = ["check_reachability", "reachable"]
 

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from ..findings import Finding
 from ..model import EmitState, SignalWait, WaitState
 from ..source import JsonPath
+from ..stategraph import iter_scopes, wait_nodes
 from ..suggest import did_you_mean
 from .context import CheckContext
-from .stategraph import iter_scopes, wait_nodes
 
 __all__ = ["check_signals"]
 

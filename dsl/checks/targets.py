@@ -14,9 +14,9 @@ from collections.abc import Iterator
 
 from ..findings import Finding
 from ..source import JsonPath
+from ..stategraph import ScopeInfo, describe_scope, iter_scopes, targets
 from ..suggest import did_you_mean
 from .context import CheckContext
-from .stategraph import ScopeInfo, describe_scope, iter_scopes, targets
 
 __all__ = ["check_targets"]
 

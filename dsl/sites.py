@@ -26,8 +26,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..expressions import CompiledValue
-from ..model import (
+from .expressions import CompiledValue
+from .model import (
     Assignment,
     ChoiceState,
     EmitState,
@@ -42,7 +42,7 @@ from ..model import (
     WaitState,
     Workflow,
 )
-from ..source import JsonPath
+from .source import JsonPath
 from .stategraph import ScopeInfo, iter_scopes, wait_nodes
 
 __all__ = ["BASE_NAMES", "Site", "Timing", "iter_sites"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..model import (
+from .model import (
     AnyWait,
     Branch,
     ChoiceState,
@@ -27,7 +27,7 @@ from ..model import (
     WaitState,
     Workflow,
 )
-from ..source import JsonPath
+from .source import JsonPath
 
 __all__ = [
     "ScopeInfo",

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import importlib.metadata
 import importlib.util
 import inspect
 import logging
@@ -498,6 +497,10 @@ def load_entry_points(
         if target._entry_point_problems is not None:
             return list(target._entry_point_problems)
         target._entry_point_problems = []
+    # Imported here: it brings the email package along, and a registry only
+    # looks for plugins when a name is not found.
+    import importlib.metadata
+
     problems: list[str] = []
     for ep in importlib.metadata.entry_points(group=group):
         dist = getattr(ep.dist, "name", None) or "an unknown distribution"

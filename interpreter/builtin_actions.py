@@ -42,14 +42,18 @@ import os
 import signal
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from wfdsl.dsl.durations import format_duration, parse_duration
 
 from wfdsl.errors import WfdslError
 
 from .actions import ActionContext, ActionRegistry, ArgumentError
+
+if TYPE_CHECKING:  # pragma: no cover
+    # httpx (with ssl and certifi) costs ~10 MB and 60 ms; it is imported the
+    # first time an ``http`` action runs, not by every engine.
+    import httpx
 
 __all__ = [
     "BUILTIN_ACTIONS",
@@ -175,6 +179,8 @@ class HttpAction:
         )
 
     def _client(self) -> httpx.AsyncClient:
+        import httpx
+
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None or client.is_closed:
@@ -200,6 +206,8 @@ class HttpAction:
         expect: int | Sequence[int] | None = None,
     ) -> dict[str, Any]:
         """Make one request; returns ``{status, headers, json, text}``."""
+        import httpx
+
         if not isinstance(url, str) or not url:
             raise ArgumentError(f"http: url must be a non-empty string, got {url!r}")
         if not isinstance(method, str) or not method.isalpha():
@@ -249,6 +257,8 @@ class HttpAction:
         params: Mapping[str, Any] | None,
         seconds: float | None,
     ) -> tuple[httpx.Response, bytes]:
+        import httpx
+
         client = self._client()
         request = client.build_request(
             method,
@@ -278,6 +288,8 @@ class HttpAction:
 
 
 def _safe_url(url: str) -> str:
+    import httpx
+
     try:
         parsed = httpx.URL(url)
     except Exception:

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from wfdsl.dsl import api
 from wfdsl.dsl.findings import has_errors
 from wfdsl.dsl.model import Workflow
 
@@ -40,6 +39,8 @@ def document_text(doc: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[str,
     or a mapping. A mapping becomes YAML text, so it can be
     stored and recompiled like any other document."""
     if isinstance(doc, Mapping):
+        from wfdsl.dsl import api  # imported late: see compile_text
+
         return api.dump_mapping(doc), None
     if isinstance(doc, os.PathLike):
         path = Path(doc)
@@ -59,6 +60,12 @@ def document_text(doc: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[str,
 
 def compile_text(text: str, file: str | None) -> Workflow:
     """Validate and compile (raises ``ValidationError`` with every finding)."""
+    # The front end (the YAML loaders, JSON Schema, the expression parser and
+    # compiler) is imported by the first compile: an engine serving parked runs
+    # compiles nothing until one is due, and the front end would be most of
+    # its memory.
+    from wfdsl.dsl import api
+
     workflow, findings = api.compile_text(text, file)
     if workflow is None or has_errors(findings):
         raise ValidationError(findings)

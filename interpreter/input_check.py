@@ -25,14 +25,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-from jsonschema.exceptions import best_match  # type: ignore[import-untyped]
 from wfdsl.dsl.findings import Finding, format_path
 from wfdsl.dsl.model import Workflow
 
 from wfdsl.errors import ValidationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    # jsonschema (with referencing, rpds, attrs) is imported when a schema is
+    # first checked: an engine whose runs declare none never loads it.
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 __all__ = [
     "HANDLER_ARGS_CODE",
@@ -59,6 +62,8 @@ _validators: dict[tuple[str, str], Draft202012Validator] = {}
 
 
 def _validator(schema: Mapping[str, Any], key: tuple[str, str] | None) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     if key is None or not key[0]:
         return Draft202012Validator(schema)
     validator = _validators.get(key)
@@ -90,6 +95,8 @@ def input_findings(
     reused."""
     if schema is None:
         return []
+    from jsonschema.exceptions import best_match  # type: ignore[import-untyped]
+
     validator = _validator(schema, cache_key)
     errors = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path)))
     findings = []

@@ -32,9 +32,7 @@ import logging
 import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
-from croniter import croniter  # type: ignore[import-untyped]
 from wfdsl.dsl.model import Workflow
 
 from wfdsl.errors import RunAlreadyExists, WfdslError
@@ -42,6 +40,8 @@ from wfdsl.errors import RunAlreadyExists, WfdslError
 from .records import ACTIVE_STATUSES
 
 if TYPE_CHECKING:  # pragma: no cover
+    from zoneinfo import ZoneInfo
+
     from .engine import Engine
 
 __all__ = [
@@ -66,6 +66,12 @@ RESCAN_SECONDS = 5.0
 
 def next_tick(cron: str, timezone: str, after: float) -> float:
     """The first tick of ``cron`` in ``timezone`` strictly after ``after``."""
+    # croniter (with dateutil) and the time zones load when a schedule is
+    # first computed: most engines have no schedule.
+    from zoneinfo import ZoneInfo
+
+    from croniter import croniter  # type: ignore[import-untyped]
+
     zone = ZoneInfo(timezone)
     start = datetime.fromtimestamp(after, UTC).astimezone(zone)
     ticks = croniter(cron, start)
@@ -81,6 +87,10 @@ def next_tick(cron: str, timezone: str, after: float) -> float:
 
 def previous_tick(cron: str, timezone: str, at: float) -> float:
     """The last tick of ``cron`` in ``timezone`` at or before ``at``."""
+    from zoneinfo import ZoneInfo
+
+    from croniter import croniter
+
     zone = ZoneInfo(timezone)
     # croniter looks strictly before its start and ticks fall on whole
     # seconds: start one whole second past `at` so a tick at `at` counts.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -37,7 +38,7 @@ from .records import (
 )
 from .search_query import encode_search, plan_where, where_matches
 from .sqlite_schema import check_store, migrate
-from .store import RunNotActive, StoreError
+from .store import DamagedRun, RunNotActive, StoreError
 
 __all__ = ["ID_REUSE_POLICIES", "SqliteStore"]
 
@@ -54,6 +55,7 @@ _SYNCHRONOUS: Final = frozenset({"FULL", "NORMAL", "EXTRA", "OFF"})
 # written.
 _dumps: Final = dumps
 _loads: Final = json.loads
+_log = logging.getLogger(__name__)
 
 _ACTIVE_SQL: Final = "('running', 'waiting', 'paused')"
 _RUN_COLUMNS: Final = (
@@ -93,6 +95,13 @@ def _json_or_null(value: Any) -> str | None:
 
 
 def _run_from_row(row: Sequence[Any]) -> RunRow:
+    try:
+        return _decode_run(row)
+    except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
+        raise DamagedRun(str(row[0]), f"{type(exc).__name__}: {exc}"[:200]) from exc
+
+
+def _decode_run(row: Sequence[Any]) -> RunRow:
     return RunRow(
         id=row[0],
         workflow=row[1],
@@ -750,7 +759,21 @@ class SqliteStore:
                 f"RETURNING {_RUN_COLUMNS_BARE}, lease_generation",
                 (owner, expires, now, limit),
             ).fetchall()
-            claimed = [(_run_from_row(row), Lease(row[0], owner, row[16], expires)) for row in rows]
+            claimed = []
+            for row in rows:
+                try:
+                    run = _run_from_row(row)
+                except DamagedRun as exc:
+                    # Set aside: out of the ready index and unleased, so no
+                    # loop claims it again; its data is left as found.
+                    conn.execute(
+                        "UPDATE runs SET ready_at = NULL, lease_owner = NULL, "
+                        "lease_expires_at = NULL WHERE id = ?",
+                        (row[0],),
+                    )
+                    _log.error("wfdsl: %s", exc)
+                    continue
+                claimed.append((run, Lease(row[0], owner, row[16], expires)))
             claimed.sort(key=lambda pair: (pair[0].ready_at or 0.0, pair[0].id))
             return claimed
 

@@ -24,12 +24,26 @@ from .records import (
     RunUpdate,
 )
 
-__all__ = ["RunNotActive", "Store", "StoreError"]
+__all__ = ["DamagedRun", "RunNotActive", "Store", "StoreError"]
 
 
 class StoreError(Exception):
     """The store could not do what was asked (disk full, I/O error, locked
     past the busy timeout, a file with a newer schema). Nothing was committed."""
+
+
+class DamagedRun(StoreError):
+    """A run's row cannot be read back (a column that is not the JSON the
+    store wrote: the file was edited or damaged). Reading that run fails
+    with this, naming it; a worker sets it aside and drives the others
+    (research/reliability.md G7: one bad row must not stop recovery)."""
+
+    def __init__(self, run_id: str, reason: str) -> None:
+        self.run_id = run_id
+        super().__init__(
+            f"run {run_id!r} is damaged in the store ({reason}); it is set aside and left "
+            "as found, the other runs carry on"
+        )
 
 
 class RunNotActive(StoreError):

@@ -444,13 +444,23 @@ class Engine:
         driver.bind(asyncio.get_running_loop())
         virtual = isinstance(self.clock, VirtualClock)
         deadline = None if timeout is None else time.monotonic() + timeout
+        row = self._row(run_id)
+        if row.status in FINAL_STATUSES:
+            return self._view(row)
+        look = False  # whether the run may have changed since it was last read
         while True:
             self._orphans.sweep(self.clock.now())
             progressed = driver.tick()
-            row = self._row(run_id)
-            if row.status in FINAL_STATUSES:
-                return self._view(row)
+            if progressed or look:
+                row = self._row(run_id)
+                if row.status in FINAL_STATUSES:
+                    return self._view(row)
+            look = False
             if progressed or driver.pending or driver.poked:
+                # Let the calls just started run (an inline action finishes
+                # in this one turn of the loop), so the next tick has their
+                # outcomes instead of finding nothing to do.
+                await asyncio.sleep(0)
                 continue
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"run {run_id!r} did not end within {timeout:g}s")
@@ -460,9 +470,9 @@ class Engine:
                 if nxt is not None and nxt <= self.clock.now():
                     # Ready but not claimable by us (another process's lease).
                     if not self._others_hold_work():
-                        return self._view(row)
+                        return self._view(self._row(run_id))
                 elif not self.clock.skip_to_next(nxt):
-                    return self._view(row)
+                    return self._view(self._row(run_id))
                 continue
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             if remaining is not None:
@@ -470,6 +480,7 @@ class Engine:
                     await asyncio.wait_for(driver.idle(), remaining + 0.001)
             else:
                 await driver.idle()
+            look = True  # another process may have ended or changed it meanwhile
 
     def _others_hold_work(self) -> bool:
         return False
@@ -481,6 +492,7 @@ class Engine:
             self._orphans.sweep(self.clock.now())
             progressed = driver.tick()
             if progressed or driver.pending or driver.poked:
+                await asyncio.sleep(0)  # let the calls just started run
                 continue
             if driver.in_flight:
                 await driver.idle(until=self.clock.now())

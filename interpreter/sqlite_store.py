@@ -748,11 +748,15 @@ class SqliteStore:
         def work(conn: sqlite3.Connection) -> list[tuple[RunRow, Lease]]:
             # One statement: the candidates are chosen and leased under the
             # same write lock, so two owners can never both take a run.
+            # INDEXED BY: for `status IN (...)` the planner picked
+            # runs_by_status and sorted every active run (4.6 ms a claim at
+            # 20,000 parked runs, and their pages in memory); runs_ready
+            # walks only the runs due, already in order.
             rows = conn.execute(
                 "UPDATE runs SET "
                 "lease_generation = CASE WHEN lease_owner IS ?1 THEN lease_generation "
                 "ELSE lease_generation + 1 END, lease_owner = ?1, lease_expires_at = ?2 "
-                "WHERE key IN (SELECT key FROM runs WHERE ready_at <= ?3 "
+                "WHERE key IN (SELECT key FROM runs INDEXED BY runs_ready WHERE ready_at <= ?3 "
                 f"AND status IN {_ACTIVE_SQL} "
                 "AND (lease_owner IS NULL OR lease_expires_at <= ?3 OR lease_owner = ?1) "
                 "ORDER BY ready_at LIMIT ?4) "

@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -49,6 +48,8 @@ def ensure(*, quiet: bool = True) -> tuple[str | None, str]:
             _cached = (str(python), "ok")
             return _cached
         if not python.exists():
+            import venv  # here: engine children of the bench import this module
+
             venv.EnvBuilder(with_pip=True, clear=True).create(root)
         done = subprocess.run(
             [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", *PINS],

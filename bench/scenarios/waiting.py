@@ -11,6 +11,9 @@ from /proc without the harness in them.
    period is ``idle_rss_mb`` (waiting runs must cost rows, not memory).
 4. ``bytes_per_run``: the checkpointed file's size / runs.
 
+The package is byte-compiled first, as ``pip install`` does, so the
+children load .pyc files like an installed engine.
+
 Targets: rss < 150 MB, start < 30 s, idle CPU near zero (< 2% of a core
 here), <= 2 KB per parked run, idle engine <= 30 MB. The reference: DBOS
 with runs in a durable ``DBOS.sleep`` (fewer: it starts ~100 runs/s).
@@ -28,6 +31,7 @@ import peer_env
 from measure import (
     Options,
     Scratch,
+    byte_compile_wfdsl,
     checkpoint,
     cpu_seconds,
     file_bytes,
@@ -103,6 +107,7 @@ def run(options: Options) -> dict[str, Any]:
     peer_runs = options.size("peer_runs", 1_000, 50)
     sync = options.params.get("sync", "FULL")
     result: dict[str, Any] = {}
+    byte_compile_wfdsl()
     with Scratch(options.workdir, NAME) as scratch:
         path = scratch.path("parked")
         request = {"path": str(path), "synchronous": sync, "runs": runs, "start": True}

@@ -29,6 +29,32 @@ __all__ = ["Context"]
 class Context:
     """One transition in the making."""
 
+    __slots__ = (
+        "_consumed",
+        "commands",
+        "consumed",
+        "ended_at",
+        "error",
+        "events",
+        "final_vars",
+        "hooks",
+        "inbox",
+        "local",
+        "max_steps",
+        "now",
+        "outbox",
+        "output",
+        "run",
+        "run_info",
+        "scopes",
+        "secret_values",
+        "state",
+        "status",
+        "stepping",
+        "steps",
+        "workflow",
+    )
+
     def __init__(
         self,
         workflow: Workflow,
@@ -56,8 +82,11 @@ class Context:
         # Only the values of secrets this workflow reads are redacted: the
         # mapping is usually the whole environment, whose short values ("1",
         # "C") would otherwise be starred out of every event.
-        self.secret_values = tuple(
-            value for name in secret_names(workflow) if (value := secrets.get(name))
+        names = secret_names(workflow)
+        self.secret_values: tuple[str, ...] = (
+            tuple(value for name in names if (value := secrets.get(name)))
+            if names and secrets
+            else ()
         )
         self.hooks = RunHooks(run.id, now, secrets)
         self.steps = 0
@@ -115,25 +144,20 @@ class Context:
     def event(
         self, type: str, state: str | None = None, data: Mapping[str, Any] | None = None
     ) -> None:
-        self.state.seq += 1
-        record = self.hooks.take_record()
+        # Three or four of these per step: kept to plain attribute reads.
+        run_state = self.state
+        seq = run_state.seq = run_state.seq + 1
+        hooks = self.hooks
         payload: Mapping[str, Any] = data or {}
-        if record is not None:
-            payload = {**payload, "hooks": record}
+        if hooks.used_now or hooks.used_uuids:
+            payload = {**payload, "hooks": hooks.take_record()}
         secret_values = self.secret_values
-        if self.hooks.used_secrets:  # only then can a name unknown statically have been read
-            secret_values += self.hooks.dynamic_secret_values(secret_values)
+        if hooks.used_secrets:  # only then can a name unknown statically have been read
+            secret_values += hooks.dynamic_secret_values(secret_values)
         if secret_values and payload:
             payload = redact(payload, secret_values)
         self.events.append(
-            Event(
-                run_id=self.run.id,
-                seq=self.state.seq,
-                type=type,
-                time=self.now,
-                state=state,
-                data=payload,
-            )
+            Event(run_id=self.run.id, seq=seq, type=type, time=self.now, state=state, data=payload)
         )
 
     def command(self, command: Command) -> None:

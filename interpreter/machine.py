@@ -36,7 +36,7 @@ from wfdsl.errors import ExpressionError
 
 from . import compensation, flow, forks, handlers, tasks, waits
 from .context import Context
-from .records import InboxMessage, RunRow
+from .records import InboxMessage, RunRow, advanced_row
 from .run_state import RunState, Thread
 from .scope import Failure
 from .steps import (
@@ -460,24 +460,16 @@ def _finish(ctx: Context) -> Transition:
     status, ready_at = _status(ctx)
     vars_ = ctx.root_vars
     old = ctx.run
-    # Built directly: dataclasses.replace costs as much as the rest of a step.
-    run = RunRow(
-        id=old.id,
-        workflow=old.workflow,
-        version=old.version,
-        definition_hash=old.definition_hash,
+    run = advanced_row(
+        old,
         status=status,  # type: ignore[arg-type]
-        input=old.input,
         vars=vars_,
         output=ctx.output,
         error=ctx.error,
-        started_at=old.started_at,
         ended_at=ctx.ended_at,
         ready_at=ready_at,
         state=ctx.state.to_json(),
         search=_search(ctx, vars_, status) if ctx.workflow.search else old.search,
-        parent_run=old.parent_run,
-        row_version=old.row_version,
     )
     inbox_seen = ctx.inbox[-1].seq if ctx.inbox else 0
     return Transition(

@@ -254,6 +254,14 @@ def _run(ctx: Context) -> None:
                 if not _enter(ctx, thread):
                     break
                 progressed = True
+        # Another pass only when some thread could move in it: one waiting
+        # on an action (call), on its branches (fork) or done cannot.
+        if progressed and all(t.ph in _STILL for t in ctx.threads.values()):
+            return
+
+
+#: Thread phases a pass of :func:`_run` leaves as they are.
+_STILL = frozenset({"call", "fork", "done"})
 
 
 def _enter(ctx: Context, thread: Thread) -> bool:

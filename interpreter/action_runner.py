@@ -48,7 +48,7 @@ import re
 import threading
 import types
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from wfdsl.dsl.durations import format_duration
@@ -197,6 +197,49 @@ class ActionRunner:
             value = await self._invoke(spec, kwargs, call)
             if self.repeat_actions:
                 value = await self._invoke(spec, spec.bind(call.args, ctx), call)
+            value = json_value(value, action=call.action)
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            return self._failure(call, exc)
+        except Exception as exc:
+            return self._failure(call, exc)
+        return ActionOutcome(now=self.clock.now(), call_id=call.call_id, ok=True, value=value)
+
+    def run_inline(
+        self, call: CallAction
+    ) -> ActionOutcome | Coroutine[Any, Any, ActionOutcome] | None:
+        """:meth:`run` at once, on the caller's stack, for an action registered
+        ``inline=True`` (a plain function): its outcome, or, when the function
+        handed back a coroutine, a coroutine giving the outcome once awaited.
+        None, with nothing done, for any other action: :meth:`run` carries
+        those out. Call it on the loop that drives (``ctx`` may be asked for)."""
+        if self.repeat_actions:
+            return None
+        try:
+            spec = self.resolve(call.action)
+        except Exception:
+            return None  # run() reports it as the call's failure
+        if not spec.inline or spec.is_async:
+            return None
+        try:
+            ctx = self._context(call) if spec.ctx_param is not None else None
+            value = spec.fn(**spec.bind(call.args, ctx))
+            if type(value) is types.CoroutineType:
+                return self._settle_awaitable(call, value)
+            value = json_value(value, action=call.action)
+        except Exception as exc:
+            return self._failure(call, exc)
+        return ActionOutcome(now=self.clock.now(), call_id=call.call_id, ok=True, value=value)
+
+    async def _settle_awaitable(self, call: CallAction, awaitable: Any) -> ActionOutcome:
+        try:
+            timeout = call.timeout
+            if timeout is None:
+                value = await awaitable
+            else:
+                value = await self._within(awaitable, timeout, call, thread=False)
             value = json_value(value, action=call.action)
         except asyncio.CancelledError as exc:
             task = asyncio.current_task()

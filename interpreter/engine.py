@@ -150,6 +150,7 @@ class Engine:
             lease_seconds=lease_seconds,
             secrets=os.environ if secrets is None else secrets,
         )
+        self.driver.execute_inline = self._execute_inline
         self._aio: asyncio.AbstractEventLoop | None = None
         self._serving: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
@@ -164,6 +165,9 @@ class Engine:
 
     async def _execute(self, call: CallAction) -> ActionOutcome:
         return await self._runner.run(call)
+
+    def _execute_inline(self, call: CallAction) -> Any:
+        return self._runner.run_inline(call)
 
     # ------------------------------------------------------------ runs
 

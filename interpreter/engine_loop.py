@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,6 +134,9 @@ class Driver:
         self.replies: dict[str, ReplyHandler] = {}
         self.break_at: dict[str, str] = {}
         self.on_transition: Callable[[RunRow, Sequence[Event]], None] | None = None
+        #: Runs an inline action at once: its outcome, an awaitable of it, or
+        #: None when the call must go to ``execute`` (ActionRunner.run_inline).
+        self.execute_inline: Callable[[CallAction], Any] | None = None
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_renew = 0.0
@@ -442,13 +445,21 @@ class Driver:
             held = self.held[row.id] = _Held(row, lease)
         if call.call_id in held.calls:
             return
+        done = self.execute_inline(call) if self.execute_inline is not None else None
+        if isinstance(done, ActionOutcome):
+            # An inline action ran on this stack: its outcome is a trigger of
+            # the next tick, like any other (no task, no extra loop turn).
+            self.pending.setdefault(call.run_id, []).append(done)
+            if self._wake is not None:
+                self._wake.set()
+            return
         loop = self._loop or asyncio.get_event_loop()
-        task = loop.create_task(self._run_call(call))
+        task = loop.create_task(self._run_call(call, done))
         held.calls[call.call_id] = task
 
-    async def _run_call(self, call: CallAction) -> None:
+    async def _run_call(self, call: CallAction, started: Awaitable[Any] | None = None) -> None:
         try:
-            outcome = await self.execute(call)
+            outcome = await (started if started is not None else self.execute(call))
         except asyncio.CancelledError:
             return
         except Exception as exc:  # the executor reports errors; this is a last resort

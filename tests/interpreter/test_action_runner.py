@@ -71,6 +71,43 @@ def test_sync_actions_run_in_worker_threads_async_ones_on_the_loop(
     assert runner.run_sync(call("where.inline")).value == main
 
 
+def test_run_inline_carries_out_only_inline_functions_and_reports_like_run(
+    registry: ActionRegistry, runner: ActionRunner
+) -> None:
+    @registry.action("inline.double", inline=True)
+    def double(x: int) -> int:
+        return 2 * x
+
+    @registry.action("inline.broken", inline=True)
+    def broken() -> None:
+        raise ValueError("no such thing")
+
+    @registry.action("inline.lazy", inline=True)
+    def lazy() -> Any:
+        async def later() -> str:
+            return "awaited"
+
+        return later()
+
+    @registry.action("threaded")
+    def threaded() -> str:
+        return "in a thread"
+
+    done = runner.run_inline(call("inline.double", {"x": 21}))
+    assert isinstance(done, ActionOutcome) and done.ok and done.value == 42
+    # A failure is the same outcome run() gives.
+    assert failed(runner.run_inline(call("inline.broken"))) == failed(  # type: ignore[arg-type]
+        runner.run_sync(call("inline.broken"))
+    )
+    # A coroutine handed back is awaited, not dropped.
+    pending = runner.run_inline(call("inline.lazy"))
+    assert asyncio.iscoroutine(pending)
+    assert asyncio.run(pending).value == "awaited"
+    # Anything not inline is left to run(): nothing was called.
+    assert runner.run_inline(call("threaded")) is None
+    assert runner.run_inline(call("no.such.action")) is None
+
+
 def test_the_outcome_carries_the_call_id_and_the_clock_time(
     registry: ActionRegistry, runner: ActionRunner
 ) -> None:

@@ -152,6 +152,13 @@ class SqliteStore:
             )
         self.path = path
         self._busy_timeout_ms = int(busy_timeout_ms)
+        # Lease bookkeeping (claim, renew, release) needs no fsync of its
+        # own: losing a lease change with the power loses nothing (the run's
+        # row is unchanged; a lease not on disk is one nobody else saw
+        # survive). It commits under NORMAL and reaches the disk with the
+        # next synced commit. Only when the store is synced at all.
+        self._lease_sync = "NORMAL" if mode in ("FULL", "EXTRA") else None
+        self._sync = mode
         self._lock = threading.RLock()
         # (row_version, search JSON) this object last committed per run: when
         # a commit's search is unchanged from it, the search rows are too.
@@ -245,11 +252,18 @@ class SqliteStore:
             message = f"{where}: SQLite error while {doing}: {text}; nothing was committed"
         return StoreError(message)
 
-    def _write(self, doing: str, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work`` in one BEGIN IMMEDIATE transaction, all or nothing."""
+    def _write(
+        self, doing: str, work: Callable[[sqlite3.Connection], T], *, leases_only: bool = False
+    ) -> T:
+        """Run ``work`` in one BEGIN IMMEDIATE transaction, all or nothing.
+        ``leases_only``: it changes nothing but leases, so it need not be
+        synced on its own (see ``_lease_sync``)."""
         with self._lock:
             conn = self._connection()
+            relaxed = leases_only and self._lease_sync is not None
             try:
+                if relaxed:
+                    conn.execute(f"PRAGMA synchronous = {self._lease_sync}")
                 conn.execute("BEGIN IMMEDIATE")
                 result = work(conn)
                 conn.execute("COMMIT")
@@ -260,6 +274,10 @@ class SqliteStore:
             except BaseException:
                 self._rollback(conn)
                 raise
+            finally:
+                if relaxed:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute(f"PRAGMA synchronous = {self._sync}")
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:
@@ -781,7 +799,7 @@ class SqliteStore:
             claimed.sort(key=lambda pair: (pair[0].ready_at or 0.0, pair[0].id))
             return claimed
 
-        return self._write(f"claiming ready runs for {owner!r}", work)
+        return self._write(f"claiming ready runs for {owner!r}", work, leases_only=True)
 
     def claim(self, run_id: str, owner: str, *, now: float, lease_seconds: float) -> Lease | None:
         expires = now + lease_seconds
@@ -820,7 +838,7 @@ class SqliteStore:
 
         if not leases:
             return []
-        return self._write(f"renewing {len(leases)} lease(s)", work)
+        return self._write(f"renewing {len(leases)} lease(s)", work, leases_only=True)
 
     def release(self, leases: Sequence[Lease]) -> None:
         def work(conn: sqlite3.Connection) -> None:
@@ -831,7 +849,7 @@ class SqliteStore:
             )
 
         if leases:
-            self._write(f"releasing {len(leases)} lease(s)", work)
+            self._write(f"releasing {len(leases)} lease(s)", work, leases_only=True)
 
     def release_orphans(self, orphaned: Callable[[str], bool], *, now: float) -> dict[str, int]:
         def owners(conn: sqlite3.Connection) -> list[tuple[str, int]]:

@@ -447,18 +447,32 @@ class Engine:
         driver = self.driver
         driver.bind(asyncio.get_running_loop())
         virtual = isinstance(self.clock, VirtualClock)
-        deadline = None if timeout is None else time.monotonic() + timeout
         row = self._row(run_id)
         if row.status in FINAL_STATUSES:
             return self._view(row)
-        look = False  # whether the run may have changed since it was last read
+        driver.watched[run_id] = None
+        try:
+            return await self._drive_watched(run_id, row, timeout, virtual)
+        finally:
+            driver.watched.pop(run_id, None)
+
+    async def _drive_watched(
+        self, run_id: str, row: RunRow, timeout: float | None, virtual: bool
+    ) -> Run:
+        driver = self.driver
+        deadline = None if timeout is None else time.monotonic() + timeout
+        look = False  # whether someone else may have changed the run since it was read
         while True:
             self._orphans.sweep(self.clock.now())
             progressed = driver.tick()
-            if progressed or look:
+            latest = driver.watched.get(run_id)
+            if latest is not None:  # this driver committed it: that is the row now
+                driver.watched[run_id] = None
+                row = latest
+            elif look:
                 row = self._row(run_id)
-                if row.status in FINAL_STATUSES:
-                    return self._view(row)
+            if row.status in FINAL_STATUSES:
+                return self._view(row)
             look = False
             if progressed or driver.pending or driver.poked:
                 # Let the calls just started run (an inline action finishes

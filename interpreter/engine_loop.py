@@ -134,6 +134,9 @@ class Driver:
         self.replies: dict[str, ReplyHandler] = {}
         self.break_at: dict[str, str] = {}
         self.on_transition: Callable[[RunRow, Sequence[Event]], None] | None = None
+        #: Runs someone waits on (``run_until_complete``): each one's row as
+        #: this driver last committed it, so the waiter need not read it back.
+        self.watched: dict[str, RunRow | None] = {}
         #: Runs an inline action at once: its outcome, an awaitable of it, or
         #: None when the call must go to ``execute`` (ActionRunner.run_inline).
         self.execute_inline: Callable[[CallAction], Any] | None = None
@@ -206,6 +209,8 @@ class Driver:
             if result.outcome == "ok":
                 row = with_row_version(p.update.run, result.row_version)
                 committed.append((row, p.update.lease))
+                if run_id in self.watched:
+                    self.watched[run_id] = row
                 self._after_commit(row, p.update.lease, p.commands, p.update.events)
                 self.committed += 1
             elif result.outcome == "conflict":

@@ -556,7 +556,13 @@ class SqliteStore:
         written: list[tuple[str, int, str]] = []
 
         def work(conn: sqlite3.Connection) -> list[CommitResult]:
-            return [self._apply(conn, update, now, written) for update in updates]
+            # The events of every update go in with one executemany at the
+            # end (a run's rows exist by then; order within a run is kept).
+            events: list[tuple[Any, ...]] = []
+            results = [self._apply(conn, update, now, written, events) for update in updates]
+            if events:
+                conn.executemany(_INSERT_EVENT, events)
+            return results
 
         results = self._write(f"committing {len(updates)} run update(s)", work)
         # Only now that the transaction is durable may the cache vouch for
@@ -584,6 +590,7 @@ class SqliteStore:
         update: RunUpdate,
         now: float,
         written: list[tuple[str, int, str]],
+        events: list[tuple[Any, ...]],
     ) -> CommitResult:
         run = update.run
         row = conn.execute(
@@ -647,7 +654,7 @@ class SqliteStore:
         else:
             conn.execute(_UPDATE_RUN, (run.status, *values))
         if update.events:
-            conn.executemany(_INSERT_EVENT, _event_rows(key, update.events))
+            events.extend(_event_rows(key, update.events))
         if update.consumed:
             conn.executemany(
                 "UPDATE inbox SET consumed = 1 WHERE seq = ? AND run_key = ?",

@@ -140,8 +140,8 @@ class FailingStore(SqliteStore):
         self.commits += 1
         return super().commit(updates, now=now)
 
-    def _apply(self, conn: Any, update: Any, now: float, written: Any) -> Any:
-        result = super()._apply(conn, update, now, written)
+    def _apply(self, conn: Any, update: Any, now: float, *rest: Any) -> Any:
+        result = super()._apply(conn, update, now, *rest)
         if self.commits == self.fail_at and not self.failed:
             self.failed = True
             raise sqlite3.OperationalError("disk I/O error")

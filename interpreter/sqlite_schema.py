@@ -129,9 +129,15 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def _versions(conn: sqlite3.Connection) -> tuple[int, int, int]:
-    user_version = conn.execute("PRAGMA user_version").fetchone()[0]
-    application_id = conn.execute("PRAGMA application_id").fetchone()[0]
-    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    # One statement, so one snapshot: read apart, another process creating
+    # the store between the reads showed "no application id, 17 tables", a
+    # foreign database, and a second `wfdsl` opening a new file beside the
+    # first one refused it.
+    user_version, application_id, tables = conn.execute(
+        "SELECT (SELECT user_version FROM pragma_user_version), "
+        "(SELECT application_id FROM pragma_application_id), "
+        "(SELECT count(*) FROM sqlite_master)"
+    ).fetchone()
     return int(user_version), int(application_id), int(tables)
 
 

@@ -18,8 +18,9 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, TypeVar
 
 from wfdsl.errors import RunAlreadyExists, RunNotFound
@@ -171,8 +172,7 @@ class SqliteStore:
             raise StoreError(f"cannot open the store {path!r}: {error}") from error
         self._conn: sqlite3.Connection | None = conn
         try:
-            self._configure(conn, mode)
-            migrate(conn, repr(path))
+            self._open(conn, mode, busy_timeout_ms / 1000)
         except sqlite3.Error as error:
             conn.close()
             self._conn = None
@@ -181,6 +181,25 @@ class SqliteStore:
             conn.close()
             self._conn = None
             raise
+
+    def _open(self, conn: sqlite3.Connection, synchronous: str, patience: float) -> None:
+        """Configure and migrate, waiting out a file another process is
+        creating or converting at this moment: some of those steps (the
+        switch to WAL, the first look at a file being initialised) answer
+        "busy" at once instead of calling the busy handler, and two
+        `wfdsl` commands started together on a new file must both open it."""
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                self._configure(conn, synchronous)
+                migrate(conn, repr(self.path))
+                return
+            except sqlite3.OperationalError as error:
+                busy = getattr(error, "sqlite_errorcode", 0) & 0xFF in (5, 6)  # BUSY, LOCKED
+                if not busy or time.monotonic() >= deadline:
+                    raise
+                self._rollback(conn)
+                time.sleep(0.02)
 
     def _configure(self, conn: sqlite3.Connection, synchronous: str) -> None:
         # First, so every later statement (journal_mode included) waits for a
@@ -553,15 +572,15 @@ class SqliteStore:
     def commit(self, updates: Sequence[RunUpdate], *, now: float) -> list[CommitResult]:
         if not updates:
             return []
-        written: list[tuple[str, int, str]] = []
+        group = _Group()
 
         def work(conn: sqlite3.Connection) -> list[CommitResult]:
+            group.heads = _read_heads(conn, [update.run.id for update in updates])
+            results = [self._apply(conn, update, now, group) for update in updates]
             # The events of every update go in with one executemany at the
             # end (a run's rows exist by then; order within a run is kept).
-            events: list[tuple[Any, ...]] = []
-            results = [self._apply(conn, update, now, written, events) for update in updates]
-            if events:
-                conn.executemany(_INSERT_EVENT, events)
+            if group.events:
+                conn.executemany(_INSERT_EVENT, group.events)
             return results
 
         results = self._write(f"committing {len(updates)} run update(s)", work)
@@ -570,7 +589,7 @@ class SqliteStore:
         cache = self._search_written
         if len(cache) > _SEARCH_CACHE_LIMIT:
             cache.clear()
-        for run_id, version, search_json in written:
+        for run_id, version, search_json in group.written:
             cache[run_id] = (version, search_json)
         return results
 
@@ -589,18 +608,17 @@ class SqliteStore:
         conn: sqlite3.Connection,
         update: RunUpdate,
         now: float,
-        written: list[tuple[str, int, str]],
-        events: list[tuple[Any, ...]],
+        group: _Group,
     ) -> CommitResult:
         run = update.run
-        row = conn.execute(
-            "SELECT key, row_version, lease_owner, lease_generation, EXISTS (SELECT 1 FROM inbox "
-            "WHERE run_key = runs.key AND consumed = 0 AND seq > ?) FROM runs WHERE id = ?",
-            (update.inbox_seen, run.id),
-        ).fetchone()
-        if row is None:
+        head = None if run.id in group.stale else group.heads.get(run.id, _MISSING)
+        if head is None:  # changed earlier in this transaction: read it again
+            head = _read_heads(conn, [run.id]).get(run.id, _MISSING)
+        group.stale.add(run.id)
+        if head is _MISSING:
             return CommitResult(run.id, "conflict", 0)
-        key, version, lease_owner, lease_generation, maybe_unseen = row
+        key, version, lease_owner, lease_generation, last_seq = head
+        maybe_unseen = last_seq is not None and last_seq > update.inbox_seen
         lease = update.lease
         if lease is not None and (
             lease_owner != lease.owner or lease_generation != lease.generation
@@ -654,7 +672,7 @@ class SqliteStore:
         else:
             conn.execute(_UPDATE_RUN, (run.status, *values))
         if update.events:
-            events.extend(_event_rows(key, update.events))
+            group.events.extend(_event_rows(key, update.events))
         if update.consumed:
             conn.executemany(
                 "UPDATE inbox SET consumed = 1 WHERE seq = ? AND run_key = ?",
@@ -662,15 +680,17 @@ class SqliteStore:
             )
         if self._search_written.get(run.id) != (version, search_json):
             self._write_search(conn, key, run.search)
-        written.append((run.id, new_version, search_json))
+        group.written.append((run.id, new_version, search_json))
         if children:
             by_run: dict[str, list[Event]] = {}
             for event in update.new_run_events:
                 by_run.setdefault(event.run_id, []).append(event)
             for child in children:
+                group.stale.add(child.id)
                 child_key = self._insert_run(conn, child, 0)
                 conn.executemany(_INSERT_EVENT, _event_rows(child_key, by_run.get(child.id, ())))
         for message in update.outbox:
+            group.stale.add(message.run_id)
             self._deliver(conn, message, now)
         return CommitResult(run.id, "ok", new_version)
 
@@ -943,6 +963,41 @@ class SqliteStore:
             )
 
         self._write(f"saving the schedule of {definition_name!r}", work)
+
+
+#: What :func:`_read_heads` gives per run: key, row_version, lease_owner,
+#: lease_generation, and the highest seq of its unconsumed messages.
+_Head = tuple[int, int, str | None, int, int | None]
+_MISSING: Final[_Head] = (0, 0, None, 0, None)
+
+
+@dataclass(slots=True)
+class _Group:
+    """One group commit in the making: the runs' heads read up front (one
+    query for the batch), the events to insert at the end, and what was
+    written. ``stale``: runs this transaction already changed (an update
+    applied, a message delivered, a child created), whose head is read again
+    if another update of the batch is about them."""
+
+    heads: dict[str, _Head] = field(default_factory=dict)
+    stale: set[str] = field(default_factory=set)
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    written: list[tuple[str, int, str]] = field(default_factory=list)
+
+
+def _read_heads(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, _Head]:
+    heads: dict[str, _Head] = {}
+    for start in range(0, len(run_ids), 500):
+        chunk = run_ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for run_id, *head in conn.execute(
+            "SELECT id, key, row_version, lease_owner, lease_generation, (SELECT max(seq) "
+            "FROM inbox WHERE run_key = runs.key AND consumed = 0) "
+            f"FROM runs WHERE id IN ({marks})",
+            chunk,
+        ):
+            heads[run_id] = tuple(head)
+    return heads
 
 
 def _check_policy(id_reuse: str) -> None:

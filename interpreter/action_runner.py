@@ -48,7 +48,7 @@ import re
 import threading
 import types
 import weakref
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from wfdsl.dsl.durations import format_duration
@@ -190,14 +190,22 @@ class ActionRunner:
     async def run(self, call: CallAction) -> ActionOutcome:
         """Carry out ``call`` on the running loop; never raises for what the
         action does (cancelling the task that awaits this does propagate)."""
+        return await self._settled(call, self._carry_out(call))
+
+    async def _carry_out(self, call: CallAction) -> Any:
+        spec = self.resolve(call.action)
+        ctx = self._context(call) if spec.ctx_param is not None else None
+        value = await self._invoke(spec, spec.bind(call.args, ctx), call)
+        if self.repeat_actions:
+            value = await self._invoke(spec, spec.bind(call.args, ctx), call)
+        return value
+
+    async def _settled(self, call: CallAction, result: Awaitable[Any]) -> ActionOutcome:
+        """The outcome of awaiting ``result``: its value as JSON, or the
+        failure it raised (a cancelled call is the failure ``Cancelled``
+        unless the awaiting task itself is being cancelled)."""
         try:
-            spec = self.resolve(call.action)
-            ctx = self._context(call) if spec.ctx_param is not None else None
-            kwargs = spec.bind(call.args, ctx)
-            value = await self._invoke(spec, kwargs, call)
-            if self.repeat_actions:
-                value = await self._invoke(spec, spec.bind(call.args, ctx), call)
-            value = json_value(value, action=call.action)
+            value = json_value(await result, action=call.action)
         except asyncio.CancelledError as exc:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
@@ -233,22 +241,12 @@ class ActionRunner:
             return self._failure(call, exc)
         return ActionOutcome(now=self.clock.now(), call_id=call.call_id, ok=True, value=value)
 
-    async def _settle_awaitable(self, call: CallAction, awaitable: Any) -> ActionOutcome:
-        try:
-            timeout = call.timeout
-            if timeout is None:
-                value = await awaitable
-            else:
-                value = await self._within(awaitable, timeout, call, thread=False)
-            value = json_value(value, action=call.action)
-        except asyncio.CancelledError as exc:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise
-            return self._failure(call, exc)
-        except Exception as exc:
-            return self._failure(call, exc)
-        return ActionOutcome(now=self.clock.now(), call_id=call.call_id, ok=True, value=value)
+    def _settle_awaitable(
+        self, call: CallAction, awaitable: Any
+    ) -> Coroutine[Any, Any, ActionOutcome]:
+        if call.timeout is not None:
+            awaitable = self._within(awaitable, call.timeout, call, thread=False)
+        return self._settled(call, awaitable)
 
     def run_sync(self, call: CallAction) -> ActionOutcome:
         """:meth:`run` for callers without an event loop (tests, simple

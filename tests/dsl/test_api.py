@@ -260,3 +260,19 @@ def test_a_thousand_state_document_validates_and_compiles_in_bounded_time() -> N
     # The goal is well under 0.5 s on a quiet machine; the bound here only
     # catches an accidental quadratic step on a loaded CI runner.
     assert elapsed < 10, elapsed
+
+
+def test_a_mapping_dumps_the_same_every_time_and_a_changed_one_differently() -> None:
+    from datetime import date
+
+    from wfdsl.dsl.api import dump_mapping
+
+    doc = {"wfdsl": "1", "name": "m", "start": "a", "states": {"a": {"type": "succeed"}}}
+    first = dump_mapping(doc)
+    assert dump_mapping(doc) == first  # remembered, identical
+    doc["states"]["a"]["output"] = 1  # changed in place: not the remembered text
+    assert "output: 1" in dump_mapping(doc)
+    # Order, bool against int, and a date against its text are all different documents.
+    assert dump_mapping({"a": 1, "b": 2}) != dump_mapping({"b": 2, "a": 1})
+    assert dump_mapping({"a": True}) == "a: true\n" and dump_mapping({"a": 1}) == "a: 1\n"
+    assert dump_mapping({"d": date(2026, 1, 1)}) != dump_mapping({"d": "2026-01-01"})

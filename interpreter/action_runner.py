@@ -13,14 +13,24 @@ and a message (DSL.md §5):
 - ``ActionNotFound``: no action has that name; ``ArgumentError``: ``args``
   do not fit the signature; ``Timeout``: the attempt outlived
   ``call.timeout``; ``SerializationError``: the value is not JSON;
-  ``Cancelled``: the action itself raised ``CancelledError``.
+  ``Cancelled``: the action itself raised ``CancelledError``;
+  ``ThreadsExhausted``: a sync call refused without running (below).
 
-Sync callables run in a worker thread (a bounded ``ThreadPoolExecutor``),
+Sync callables run in worker threads (at most ``max_threads`` at once),
 async ones on the caller's loop, ``inline`` ones (``noop``) directly on the
-loop. A thread cannot be killed: a sync action that times out is reported as
-``Timeout`` at once and its thread runs on until the function returns (its
-result is dropped), holding one of ``max_threads`` until then. Async actions
-are cancelled at their timeout.
+loop. Async actions are cancelled at their timeout. A thread cannot be
+killed: a sync action that times out is reported as ``Timeout`` at once and
+its thread runs on until the function returns (its result is dropped). That
+thread is *abandoned*: it no longer counts against ``max_threads`` (a new
+thread takes its place, so a hung action cannot starve the others) and ends
+when the function returns (a call whose timeout passes while it waits for a
+thread never starts). At most ``max_abandoned_threads`` (default
+``max_threads``) are abandoned at once; past that, a call that times out
+keeps its thread, and a new call fails at once with ``ThreadsExhausted``,
+naming the hung actions, when its own action has a call still running past
+its timeout or when every thread is held by such calls (instead of queueing
+for ever). A sync call without a timeout that never returns holds its thread
+for ever: give blocking actions a ``timeout``.
 
 Return values are checked and copied by :func:`json_value`: dicts with
 string keys, lists, strings, finite floats, ints, bools and ``None`` pass;
@@ -40,19 +50,17 @@ repeat injection does.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import math
-import queue
 import re
 import threading
 import types
-import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from wfdsl.dsl.durations import format_duration
 
+from .action_threads import ThreadsExhausted, WorkerPool
 from .actions import (
     ActionContext,
     ActionNotFound,
@@ -71,6 +79,7 @@ __all__ = [
     "ActionRunner",
     "ActionTimeout",
     "SerializationError",
+    "ThreadsExhausted",
     "error_name",
     "json_value",
 ]
@@ -121,7 +130,10 @@ class ActionRunner:
     ``registry`` defaults to the process-wide default registry; the built-in
     actions are consulted after it (``builtins``, default: built from
     ``allow_shell`` and ``http_transport``). ``clock`` stamps each outcome's
-    ``now`` (default: the system clock). ``on_heartbeat(call, details)``
+    ``now`` (default: the system clock). Sync actions run in up to
+    ``max_threads`` worker threads; ``max_abandoned_threads`` (default
+    ``max_threads``) bounds the threads left to sync calls that outlived
+    their timeout (module docstring). ``on_heartbeat(call, details)``
     receives ``ctx.heartbeat()`` calls, always on the loop that runs the call
     (calls from worker threads are handed over with ``call_soon_threadsafe``).
     """
@@ -132,6 +144,7 @@ class ActionRunner:
         *,
         clock: Clock | None = None,
         max_threads: int = 32,
+        max_abandoned_threads: int | None = None,
         allow_shell: bool = False,
         http_transport: Any = None,
         builtins: Builtins | None = None,
@@ -140,6 +153,12 @@ class ActionRunner:
     ) -> None:
         if max_threads < 1:
             raise ValueError(f"max_threads must be at least 1, got {max_threads}")
+        if max_abandoned_threads is None:
+            max_abandoned_threads = max_threads
+        if max_abandoned_threads < 0:
+            raise ValueError(
+                f"max_abandoned_threads must be at least 0, got {max_abandoned_threads}"
+            )
         self.registry = default_registry() if registry is None else registry
         self.builtins = (
             Builtins(allow_shell=allow_shell, http_transport=http_transport)
@@ -149,8 +168,9 @@ class ActionRunner:
         self.repeat_actions = repeat_actions
         self.clock: Clock = SystemClock() if clock is None else clock
         self._max_threads = max_threads
+        self._max_abandoned = max_abandoned_threads
         self._on_heartbeat = on_heartbeat
-        self._executor: _WorkerPool | None = None
+        self._executor: WorkerPool | None = None
         self._resolved: dict[str, ActionSpec] = {}
         self._resolved_at = -1
         self._sync_loop: asyncio.AbstractEventLoop | None = None
@@ -275,11 +295,16 @@ class ActionRunner:
                 return await spec.fn(**kwargs)
             return await self._within(spec.fn(**kwargs), timeout, call, thread=False)
         else:
-            future = self._pool().submit(spec.fn, kwargs)
+            pool = self._pool()
+            job = pool.submit(spec.fn, kwargs, call.action, timeout)
             if timeout is None:
-                value = await future
+                value = await job.future
             else:
-                value = await self._within(future, timeout, call, thread=True)
+                try:
+                    value = await self._within(job.future, timeout, call, thread=True)
+                except ActionTimeout:
+                    pool.abandon(job)
+                    raise
         if type(value) is types.CoroutineType:  # a sync wrapper that returned a coroutine
             if timeout is None:
                 return await value
@@ -337,12 +362,12 @@ class ActionRunner:
             on_heartbeat=beat,
         )
 
-    def _pool(self) -> _WorkerPool:
+    def _pool(self) -> WorkerPool:
         executor = self._executor
         if executor is None:
             with self._lock:
                 if self._executor is None:
-                    self._executor = _WorkerPool(self._max_threads)
+                    self._executor = WorkerPool(self._max_threads, self._max_abandoned)
                 executor = self._executor
         return executor
 
@@ -376,107 +401,6 @@ class ActionRunner:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-# ------------------------------------------------------------------ threads
-
-
-class _Outbox:
-    """Results of one loop's sync calls, handed back in batches: a finished
-    thread appends, and only the first of a batch wakes the loop, so many calls
-    finishing together cost one wake-up instead of one each."""
-
-    __slots__ = ("done", "lock", "loop", "scheduled")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.lock = threading.Lock()
-        self.done: collections.deque[tuple[asyncio.Future[Any], bool, Any]] = collections.deque()
-        self.scheduled = False
-
-    def put(self, future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-        with self.lock:
-            self.done.append((future, ok, value))
-            if self.scheduled:
-                return
-            self.scheduled = True
-        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
-            self.loop.call_soon_threadsafe(self.drain)
-
-    def drain(self) -> None:
-        with self.lock:
-            items = list(self.done)
-            self.done.clear()
-            self.scheduled = False
-        for future, ok, value in items:
-            if future.done():  # timed out or cancelled meanwhile: the result is dropped
-                continue
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
-
-
-_Job = tuple[_Outbox, "asyncio.Future[Any]", Callable[..., Any], dict[str, Any]]
-
-
-class _WorkerPool:
-    """Daemon threads running sync actions (what ``run_in_executor`` does, at
-    about half its cost per call alone and a tenth under load). Threads start
-    on demand up to ``size``; daemon, so a call stuck past its timeout never
-    keeps the process from exiting (the attempt is re-run after a restart)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)
-        self._threads: list[threading.Thread] = []
-        self._outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbox] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._lock = threading.Lock()
-
-    def submit(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> asyncio.Future[Any]:
-        """Run ``fn(**kwargs)`` in a thread; the future resolves on the running loop."""
-        loop = asyncio.get_running_loop()
-        outbox = self._outboxes.get(loop)
-        if outbox is None:
-            outbox = self._outboxes[loop] = _Outbox(loop)
-        future: asyncio.Future[Any] = loop.create_future()
-        self._jobs.put((outbox, future, fn, kwargs))
-        if not self._idle.acquire(timeout=0):
-            with self._lock:
-                if len(self._threads) < self._size:
-                    thread = threading.Thread(
-                        target=self._work, name=f"wfdsl-action-{len(self._threads)}", daemon=True
-                    )
-                    thread.start()
-                    self._threads.append(thread)
-        return future
-
-    def _work(self) -> None:
-        jobs = self._jobs
-        while True:
-            job = jobs.get()
-            if job is None:
-                return
-            outbox, future, fn, kwargs = job
-            if not future.done():  # not abandoned while it queued
-                try:
-                    value = fn(**kwargs)
-                except BaseException as exc:
-                    outbox.put(future, False, exc)
-                else:
-                    outbox.put(future, True, value)
-            del job, outbox, future, fn, kwargs
-            self._idle.release()
-
-    def shutdown(self) -> None:
-        """Let every thread exit once its current call returns."""
-        with self._lock:
-            for _ in self._threads:
-                self._jobs.put(None)
-            self._threads = []
 
 
 # ------------------------------------------------------------------ JSON

@@ -628,7 +628,13 @@ class Engine:
                 task.cancel()
             if pending:
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            # The http action's client lives on the loop it was made on.
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(self._runner.builtins.aclose())
             loop.close()
+        # Worker threads of sync actions exit once their call returns (a hung
+        # one is not waited for).
+        self._runner.close()
         self.store.close()
 
     def __enter__(self) -> Engine:

@@ -296,3 +296,22 @@ def test_generated_ids_sort_by_creation() -> None:
     first = new_run_id()
     time.sleep(0.002)
     assert new_run_id() > first
+
+
+def test_closing_the_engine_lets_its_action_threads_go(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    def action_threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith("wfdsl-action")]
+
+    before = set(action_threads())
+    with Engine(str(tmp_path / "threads.db"), clock=VirtualClock()) as engine:
+        engine.action("add")(lambda x: x + 1)  # a sync action: runs in a worker thread
+        run = engine.submit(TASKS, input={"n": 1})
+        assert engine.run_until_complete(run.id).status == "completed"
+        assert set(action_threads()) - before  # the pool was used
+    deadline = time.monotonic() + 5
+    while set(action_threads()) - before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not set(action_threads()) - before

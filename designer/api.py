@@ -3,12 +3,17 @@ front end and the engine. Every failure leaves as the one error shape."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import unquote
 
+import anyio
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -29,7 +34,13 @@ from .starters import STARTERS
 from .view import document_view
 from .workspace import PathRefused, Workspace
 
-__all__ = ["Context", "routes"]
+__all__ = ["SLOW_WORKERS", "Context", "routes"]
+
+T = TypeVar("T")
+
+#: How many slow requests (validate, compile, lay out and draw a document)
+#: may run at once, each in a worker thread; more wait their turn.
+SLOW_WORKERS = 2
 
 
 @dataclass
@@ -44,10 +55,32 @@ class Context:
     version: str = ""
     #: definition hash -> workspace file, for runs started from here
     sources: dict[str, str] = field(default_factory=dict)
+    #: the limiter of :func:`off_loop`, made on (and for) the running event loop
+    _limiter: tuple[asyncio.AbstractEventLoop, anyio.CapacityLimiter] | None = field(
+        default=None, repr=False
+    )
 
     @property
     def csrf(self) -> str:
         return csrf_for(self.token)
+
+    def limiter(self) -> anyio.CapacityLimiter:
+        loop = asyncio.get_running_loop()
+        if self._limiter is None or self._limiter[0] is not loop:
+            self._limiter = (loop, anyio.CapacityLimiter(SLOW_WORKERS))
+        return self._limiter[1]
+
+
+async def off_loop(context: Context, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in a worker thread, at most :data:`SLOW_WORKERS` at once.
+
+    Validating a hostile 1 MiB document takes seconds (expressions parse at
+    tens of microseconds a character); on the event loop that would stall
+    every other request and every live run stream meanwhile. Only pure work
+    goes here (parse, compile, lay out, draw): the engine and its store stay
+    on the loop.
+    """
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=context.limiter())
 
 
 def ctx(request: Request) -> Context:
@@ -142,29 +175,38 @@ def get_run(context: Context, run_id: str) -> Any:
         raise
 
 
-def file_summary(context: Context, rel: str, size: int, modified: float) -> dict[str, Any]:
+def check_file(workspace: Workspace, rel: str, size: int, modified: float) -> dict[str, Any]:
+    """A file's summary without its run counts: read and compiled (slow; no store)."""
     summary: dict[str, Any] = {"path": rel, "size": size, "modified": modified, "name": None}
     try:
-        text = context.workspace.read(rel)
+        text = workspace.read(rel)
     except (OSError, PathRefused, UnicodeDecodeError):
         return {**summary, "ok": False, "errors": 1, "warnings": 0, "runs": None}
     workflow, findings = compile_text(text, rel)
     errors = sum(f.severity == "error" for f in findings)
     warnings = sum(f.severity == "warning" for f in findings)
-    runs = None
     if workflow is not None:
         summary["name"] = workflow.name
-        everything = context.engine.list_runs(workflow=workflow.name, limit=1000)
-        runs = {
+    return {**summary, "ok": errors == 0, "errors": errors, "warnings": warnings, "runs": None}
+
+
+def check_workspace(workspace: Workspace) -> list[dict[str, Any]]:
+    return [check_file(workspace, f.path, f.size, f.modified) for f in workspace.files()]
+
+
+async def workspace_files(context: Context) -> list[dict[str, Any]]:
+    """Every workflow file with its validity (in a worker thread) and run counts."""
+    files = await off_loop(context, check_workspace, context.workspace)
+    for summary in files:
+        if summary["name"] is None:
+            continue
+        everything = context.engine.list_runs(workflow=summary["name"], limit=1000)
+        summary["runs"] = {
             "total": len(everything),
             "running": sum(r.status in ("running", "waiting", "paused") for r in everything),
             "failed": sum(r.status == "failed" for r in everything),
         }
-    return {**summary, "ok": errors == 0, "errors": errors, "warnings": warnings, "runs": runs}
-
-
-def workspace_files(context: Context) -> list[dict[str, Any]]:
-    return [file_summary(context, f.path, f.size, f.modified) for f in context.workspace.files()]
+    return files
 
 
 def uses_shell(data: Any) -> bool:
@@ -194,7 +236,7 @@ async def session(request: Request) -> Response:
 
 
 async def workspace(request: Request) -> Response:
-    return JSONResponse({"files": workspace_files(ctx(request))})
+    return JSONResponse({"files": await workspace_files(ctx(request))})
 
 
 async def templates_list(request: Request) -> Response:
@@ -225,7 +267,8 @@ async def get_file(request: Request) -> Response:
     c = ctx(request)
     rel = file_path(request)
     text = read_file(c, rel)
-    return JSONResponse({"path": rel, "text": text, "view": document_view(text, rel)})
+    view = await off_loop(c, document_view, text, rel)
+    return JSONResponse({"path": rel, "text": text, "view": view})
 
 
 async def put_file(request: Request) -> Response:
@@ -236,18 +279,29 @@ async def put_file(request: Request) -> Response:
         c.workspace.write(rel, text)
     except PathRefused as exc:
         raise ApiError(400, "bad_path", str(exc)) from None
-    return JSONResponse({"path": rel, "saved": True, "view": document_view(text, rel)})
+    view = await off_loop(c, document_view, text, rel)
+    return JSONResponse({"path": rel, "saved": True, "view": view})
 
 
 async def validate_file(request: Request) -> Response:
     rel = file_path(request)
     text = field_of(await body(request), "text")
-    return JSONResponse(document_view(text, rel))
+    return JSONResponse(await off_loop(ctx(request), document_view, text, rel))
 
 
 async def graph(request: Request) -> Response:
     text = field_of(await body(request), "text")
-    return JSONResponse(document_view(text))
+    return JSONResponse(await off_loop(ctx(request), document_view, text))
+
+
+def _edited_view(text: str, op: dict[str, Any], rel: str) -> dict[str, Any]:
+    try:
+        edited = apply_edit(text, op)
+    except EditError as exc:
+        message = str(exc)
+        status, code = (422, "invalid") if "does not load" in message else (400, "bad_request")
+        raise ApiError(status, code, message) from None
+    return {"text": edited, **document_view(edited, rel)}
 
 
 async def edit_file(request: Request) -> Response:
@@ -255,13 +309,7 @@ async def edit_file(request: Request) -> Response:
     data = await body(request)
     text = field_of(data, "text")
     op = field_of(data, "op", dict)
-    try:
-        edited = apply_edit(text, op)
-    except EditError as exc:
-        message = str(exc)
-        status, code = (422, "invalid") if "does not load" in message else (400, "bad_request")
-        raise ApiError(status, code, message) from None
-    return JSONResponse({"text": edited, **document_view(edited, rel)})
+    return JSONResponse(await off_loop(ctx(request), _edited_view, text, op, rel))
 
 
 async def schema(request: Request) -> Response:
@@ -295,6 +343,17 @@ async def list_runs(request: Request) -> Response:
     return JSONResponse({"runs": [run_json(r) for r in runs]})
 
 
+def _check_to_start(text: str, rel: str) -> tuple[Any, list[Any], bool]:
+    """The workflow, its findings and whether it uses the shell action (slow; no store)."""
+    workflow, findings = compile_text(text, rel)
+    if workflow is None or has_errors(findings):
+        return workflow, findings, False
+    # The engine compiles the text again, without a file name: done here, its
+    # compile comes from compile_text's cache instead of stalling the loop.
+    compile_text(text)
+    return workflow, findings, uses_shell(parse_document(text, rel).data)
+
+
 async def start_run(request: Request) -> Response:
     c = ctx(request)
     data = await body(request)
@@ -307,13 +366,12 @@ async def start_run(request: Request) -> Response:
     run_id = data.get("run_id")
     if run_id is not None and (not isinstance(run_id, str) or not run_id):
         raise ApiError(400, "bad_request", "run_id is text")
-    workflow, findings = compile_text(text, rel)
+    workflow, findings, shell = await off_loop(c, _check_to_start, text, rel)
     if workflow is None or has_errors(findings):
         raise ApiError(
             422, "invalid", f"{rel} has errors; fix them first", [f.to_json() for f in findings]
         )
-    plain = parse_document(text, rel).data
-    if uses_shell(plain) and not c.allow_shell:
+    if shell and not c.allow_shell:
         raise ApiError(
             403,
             "shell_refused",
@@ -342,7 +400,32 @@ async def start_run(request: Request) -> Response:
     return JSONResponse({"run": run_json(run)}, status_code=201)
 
 
-def run_details(c: Context, run_id: str) -> dict[str, Any]:
+def _sent_as(request: Request, segment: str) -> bool:
+    """Whether the request path, as the client sent it, ends in ``/segment``.
+
+    A child run's id holds ``/`` (``parent/state``), so the run routes take
+    ``{run_id:path}``, and ``/api/runs/p/history`` could be the history of
+    ``p`` or the run ``p/history`` (a subflow state named ``history``). A
+    client that sends the id as one segment, its slashes as ``%2F`` (what
+    ``encodeURIComponent`` does), means the run: the raw path tells them
+    apart. Without a raw path, or with literal slashes, it is the suffix.
+    """
+    raw = request.scope.get("raw_path")
+    if not isinstance(raw, bytes):
+        return True
+    last = raw.split(b"?", 1)[0].rpartition(b"/")[2]
+    return unquote(last.decode("latin-1")) == segment
+
+
+def run_id_of(request: Request, suffix: str | None = None) -> str:
+    """The run id of a run route; ``suffix`` is the route's last segment (``history``)."""
+    run_id: str = request.path_params["run_id"]
+    if suffix is not None and not _sent_as(request, suffix):
+        return f"{run_id}/{suffix}"
+    return run_id
+
+
+async def run_details(c: Context, run_id: str) -> dict[str, Any]:
     run = get_run(c, run_id)
     events = c.engine.history(run_id)
     rel = c.sources.get(run.definition_hash)
@@ -350,7 +433,7 @@ def run_details(c: Context, run_id: str) -> dict[str, Any]:
     # The graph the run is pinned to: the stored definition, not today's file.
     definition = c.engine.store.get_definition(run.definition_hash)
     if definition is not None:
-        view = document_view(definition.source, rel or definition.file)
+        view = await off_loop(c, document_view, definition.source, rel or definition.file)
     return {
         "run": run_json(run),
         "states": state_statuses(events, run.status),
@@ -360,15 +443,21 @@ def run_details(c: Context, run_id: str) -> dict[str, Any]:
     }
 
 
-async def get_run_route(request: Request) -> Response:
-    details = run_details(ctx(request), request.path_params["run_id"])
+async def _run_response(c: Context, run_id: str) -> Response:
+    details = await run_details(c, run_id)
     details.pop("events")
     return JSONResponse(details)
 
 
+async def get_run_route(request: Request) -> Response:
+    return await _run_response(ctx(request), run_id_of(request))
+
+
 async def history(request: Request) -> Response:
     c = ctx(request)
-    run_id = request.path_params["run_id"]
+    if not _sent_as(request, "history"):
+        return await _run_response(c, run_id_of(request, "history"))  # the run `p/history`
+    run_id = run_id_of(request)
     get_run(c, run_id)
     after = _sequence_number(request.query_params.get("after", "0"), "after")
     events = [e for e in c.engine.history(run_id) if e.seq > after]
@@ -377,8 +466,11 @@ async def history(request: Request) -> Response:
 
 async def control(request: Request) -> Response:
     c = ctx(request)
-    run_id = request.path_params["run_id"]
+    run_id = run_id_of(request)
     action = request.path_params["action"]
+    if not _sent_as(request, action):
+        # `POST /api/runs/p%2Fpause`: the run `p/pause`, and no action.
+        raise ApiError(405, "method_not_allowed", "POST a run's action: /api/runs/{id}/{action}")
     data = await body(request)
     get_run(c, run_id)
     engine = c.engine
@@ -410,7 +502,9 @@ async def control(request: Request) -> Response:
 
 async def events(request: Request) -> Response:
     c = ctx(request)
-    run_id = request.path_params["run_id"]
+    if not _sent_as(request, "events"):
+        return await _run_response(c, run_id_of(request, "events"))  # the run `p/events`
+    run_id = run_id_of(request)
     get_run(c, run_id)
     raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
     after = _sequence_number(raw, "after (or Last-Event-ID)")
@@ -437,8 +531,10 @@ def routes() -> list[Route]:
         Route("/api/files/{path:path}", put_file, methods=["PUT"]),
         Route("/api/runs", list_runs, methods=["GET"]),
         Route("/api/runs", start_run, methods=["POST"]),
-        Route("/api/runs/{run_id}", get_run_route, methods=["GET"]),
-        Route("/api/runs/{run_id}/history", history, methods=["GET"]),
-        Route("/api/runs/{run_id}/events", events, methods=["GET"]),
-        Route("/api/runs/{run_id}/{action}", control, methods=["POST"]),
+        # A child run's id holds "/" (parent/state): {run_id:path}, the
+        # suffixed routes first (run_id_of tells `p/history` the run apart).
+        Route("/api/runs/{run_id:path}/history", history, methods=["GET"]),
+        Route("/api/runs/{run_id:path}/events", events, methods=["GET"]),
+        Route("/api/runs/{run_id:path}/{action}", control, methods=["POST"]),
+        Route("/api/runs/{run_id:path}", get_run_route, methods=["GET"]),
     ]

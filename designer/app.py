@@ -96,7 +96,7 @@ def _error_page(request: Request, status: int, message: str) -> Response:
 
 async def workspace_page(request: Request) -> Response:
     context: Context = request.app.state.wfdsl
-    files = api.workspace_files(context)
+    files = await api.workspace_files(context)
     starters = [{"id": k, "title": v.title} for k, v in STARTERS.items()]
     return _page(request, "workspace.html", "Workspace", files=files, templates=starters)
 
@@ -107,14 +107,9 @@ async def editor_page(request: Request) -> Response:
     text = api.read_file(context, rel)
     from .view import document_view
 
+    view = await api.off_loop(context, document_view, text, rel)
     return _page(
-        request,
-        "editor.html",
-        rel,
-        path=rel,
-        text=text,
-        view=document_view(text, rel),
-        schema_url="/api/schema",
+        request, "editor.html", rel, path=rel, text=text, view=view, schema_url="/api/schema"
     )
 
 
@@ -145,7 +140,8 @@ async def runs_page(request: Request) -> Response:
 
 async def run_page(request: Request) -> Response:
     context: Context = request.app.state.wfdsl
-    details = api.run_details(context, request.path_params["run_id"])
+    # A child run's id holds "/" (parent/state): the route is {run_id:path}.
+    details = await api.run_details(context, request.path_params["run_id"])
     return _page(request, "run.html", f"Run {details['run']['id']}", **details)
 
 
@@ -247,7 +243,7 @@ def create_app(
         Route("/", workspace_page, methods=["GET"]),
         Route("/edit/{path:path}", editor_page, methods=["GET"]),
         Route("/runs", runs_page, methods=["GET"]),
-        Route("/runs/{run_id}", run_page, methods=["GET"]),
+        Route("/runs/{run_id:path}", run_page, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         *api.routes(),
     ]

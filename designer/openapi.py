@@ -91,6 +91,11 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "/api/runs/{run_id}/call": ("handler",),
 }
 
+_RUN_ID_IN_PATH = (
+    "A run id, percent-encoded as one segment: a child run's id holds '/' "
+    "(parent/state), sent as %2F (designer/API.md, Run ids in paths)."
+)
+
 # (method, path, summary, request body fields, success status)
 OPERATIONS: tuple[tuple[str, str, str, tuple[str, ...], int], ...] = (
     ("get", "/api/session", "CSRF token and server facts", (), 200),
@@ -134,6 +139,7 @@ def _operation(method: str, path: str, summary: str, fields: tuple[str, ...], ok
     if params:
         op["parameters"] = [
             {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+            | ({"description": _RUN_ID_IN_PATH} if p == "run_id" else {})
             for p in params
         ]
     if path == "/api/runs" and method == "get":

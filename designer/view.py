@@ -24,9 +24,16 @@ from .edits import state_slots
 __all__ = ["document_view", "graph_json", "render"]
 
 
+#: The most nodes laid out with graphlay; larger graphs get the builtin
+#: layout. graphlay's native call holds the GIL, and on a wide graph it grows
+#: steeply (a choice of 100 branches ~0.2 s, 200 ~2.5 s, 400 ~27 s): a worker
+#: thread would not help, the whole server would stop for it.
+GRAPHLAY_MAX_NODES = 100
+
+
 def render(graph: Graph, pins: Mapping[str, Any] | None = None) -> tuple[Layout, str]:
     """Layout (with pinned positions applied) and inline SVG (no XML prolog)."""
-    drawing = layout(graph)
+    drawing = layout(graph, engine="auto" if len(graph.nodes) <= GRAPHLAY_MAX_NODES else "builtin")
     if pins:
         drawing = _pin(graph, drawing, pins)
     svg = to_svg(graph, drawing)
@@ -113,14 +120,17 @@ def graph_json(
     findings: list[Finding] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The graph and layout parts of a View (API.md)."""
+    # Findings at or under each path (a node's badge counts those under its
+    # state): every prefix of a finding's path, so each node is one lookup.
     counts: dict[tuple[str | int, ...], int] = {}
     for f in findings or ():
         if f.severity in ("error", "warning"):
-            counts[f.path] = counts.get(f.path, 0) + 1
+            for end in range(1, len(f.path) + 1):
+                counts[f.path[:end]] = counts.get(f.path[:end], 0) + 1
     spans = _spans(source, {n.path for n in graph.state_nodes()}) if source is not None else {}
     nodes = []
     for n in graph.nodes:
-        badge = sum(c for p, c in counts.items() if n.path and p[: len(n.path)] == n.path)
+        badge = counts.get(tuple(n.path), 0) if n.path else 0
         if n.type in ("start", "end", "join"):
             badge = 0
         nodes.append(

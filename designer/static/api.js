@@ -19,6 +19,13 @@ export function filePath(path) {
   return path.split("/").map(encodeURIComponent).join("/");
 }
 
+// A run id as one path segment, for /api/runs/{id}/... and /runs/{id}. A
+// child run's id holds "/" (parent/state); sent as %2F, the server never
+// takes the id's last part for the route's (a subflow state named "history").
+export function runSegment(id) {
+  return encodeURIComponent(id);
+}
+
 export async function api(method, url, body) {
   const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
   if (method !== "GET" && method !== "HEAD") {

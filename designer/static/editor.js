@@ -3,7 +3,7 @@
 // (so comments and formatting survive); typing is validated as you go; undo
 // and redo walk a stack of whole document texts, so every kind of change
 // (graph edit, typing, rename) undoes the same way.
-import { api, filePath, hideError, readJson, showError } from "./api.js";
+import { api, filePath, hideError, readJson, runSegment, showError } from "./api.js";
 import { GraphView, isSynthetic, svgEl } from "./graph_view.js";
 import { PropertyPanel } from "./properties.js";
 import { YamlPane } from "./yaml_pane.js";
@@ -557,7 +557,7 @@ $("run-form").addEventListener("submit", async (event) => {
   if (state.text !== state.savedText && !(await save())) return;
   try {
     const created = await api("POST", "/api/runs", { file: path, input });
-    window.location.assign("/runs/" + encodeURIComponent(created.run.id));
+    window.location.assign("/runs/" + runSegment(created.run.id));
   } catch (err) {
     const lines = [err.message, ...(err.findings || []).map((f) => (f.line ? `line ${f.line}: ` : "") + f.message)];
     error.textContent = lines.join("\n");

@@ -1,7 +1,7 @@
 // The runs list (readable times) and the run page: the definition graph with
 // a live status overlay pushed over Server-Sent Events, the history as a
 // timeline, the run's data, and the controls.
-import { api, formatEpochs, formatTime, hideError, readJson, showError, toDate } from "./api.js";
+import { api, formatEpochs, formatTime, hideError, readJson, runSegment, showError, toDate } from "./api.js";
 import { GraphView } from "./graph_view.js";
 
 formatEpochs();
@@ -16,7 +16,7 @@ if (data) runPage(data);
 function runPage(initial) {
   const $ = (id) => document.getElementById(id);
   const runId = initial.run.id;
-  const base = "/api/runs/" + encodeURIComponent(runId);
+  const base = "/api/runs/" + runSegment(runId);
   const states = { ...(initial.states || {}) };
   let run = initial.run;
   let lastSeq = Math.max(0, ...(initial.events || []).map((e) => e.seq));

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from urllib.parse import quote
+
+from wfdsl.interpreter.engine import Engine
 
 from tests.designer.conftest import TestClient
 
@@ -81,7 +84,7 @@ def test_openapi_documents_every_api_route(client: TestClient, app) -> None:  # 
         if not path.startswith("/api/"):
             continue
         for method in route.methods - {"HEAD"}:
-            shown = path.replace("{path:path}", "{path}")
+            shown = path.replace("{path:path}", "{path}").replace("{run_id:path}", "{run_id}")
             if shown.endswith("/{action}"):
                 assert any(p.startswith(shown[: -len("{action}")]) for _, p in documented)
             else:
@@ -107,7 +110,7 @@ states:
 def wait_for(client: TestClient, run_id: str, status: str) -> dict:  # type: ignore[type-arg]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        run = client.get(f"/api/runs/{run_id}").json()
+        run = client.get(f"/api/runs/{quote(run_id, safe='')}").json()
         if run["run"]["status"] == status:
             return run  # type: ignore[no-any-return]
         time.sleep(0.02)
@@ -154,3 +157,94 @@ def test_run_errors_use_the_one_shape(client: TestClient, workspace: Path) -> No
     rejected = client.post("/api/runs/g2/resume", json={})
     assert rejected.status_code in (200, 409)
     assert client.post("/api/runs/g2/cancel", json={}).json()["run"]["status"] == "cancelled"
+
+
+# A subflow's child run has the id ``parent/state``: every run route and the
+# run page take it, with its "/" sent as %2F (what the pages' JS does) or
+# as it is.
+KID = """\
+wfdsl: "1"
+name: kid
+signals:
+  go: {}
+start: hold
+states:
+  hold: {type: wait, signal: go, next: done}
+  done: {type: succeed, output: {doubled: "${ input.n * 2 }"}}
+"""
+
+PARENT = """\
+wfdsl: "1"
+name: parent
+start: {state}
+states:
+  {state}: {{type: subflow, workflow: kid, input: {{n: 21}}, result: kid, next: done}}
+  done: {{type: succeed, output: "${{ vars.kid }}"}}
+"""
+
+
+def start_parent(client: TestClient, engine: Engine, workspace: Path, state: str) -> str:
+    """Start ``parent`` (run id p) and return the id of its child, once it waits."""
+    engine.register(KID)  # the subflow names the stored definition `kid`
+    (workspace / "parent.yaml").write_text(PARENT.format(state=state))
+    made = client.post("/api/runs", json={"file": "parent.yaml", "run_id": "p"})
+    assert made.status_code == 201, made.text
+    wait_for(client, f"p/{state}", "waiting")
+    return f"p/{state}"
+
+
+def test_a_child_run_opens_and_takes_controls_through_the_api(
+    client: TestClient, engine: Engine, workspace: Path
+) -> None:
+    kid = start_parent(client, engine, workspace, "approve")
+    encoded = "/api/runs/p%2Fapprove"
+    for url in (encoded, "/api/runs/p/approve"):
+        got = client.get(url)
+        assert got.status_code == 200, (url, got.text)
+        body = got.json()
+        assert body["run"]["id"] == kid and body["run"]["parent_run"] == "p"
+        assert body["run"]["input"] == {"n": 21} and body["states"] == {"hold": "waiting"}
+        assert body["view"]["graph"]["name"] == "kid"
+    history = client.get(f"{encoded}/history").json()["events"]
+    assert history[0]["type"] == "run_started" and history[0]["data"]["workflow"] == "kid"
+    signalled = client.post(f"{encoded}/signal", json={"channel": "go"})
+    assert signalled.status_code == 200, signalled.text
+    assert wait_for(client, "p", "completed")["run"]["output"] == {"doubled": 42}
+    with client.stream("GET", f"{encoded}/events") as stream:
+        kinds, first = [], None
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                kinds.append(line[7:])
+            if line.startswith("data: ") and first is None:
+                first = json.loads(line[6:])
+            if kinds and kinds[-1] == "end":
+                break
+    assert kinds[0] == "snapshot" and kinds[-1] == "end"
+    assert first is not None and first["run"]["id"] == kid and first["states"]["done"]
+
+
+def test_a_child_run_page_and_the_links_to_it(
+    client: TestClient, engine: Engine, workspace: Path
+) -> None:
+    kid = start_parent(client, engine, workspace, "approve")
+    listed = client.get("/runs")
+    assert 'href="/runs/p/approve"' in listed.text
+    for url in ("/runs/p/approve", "/runs/p%2Fapprove"):
+        page = client.get(url)
+        assert page.status_code == 200, (url, page.text)
+        assert f'data-run="{kid}"' in page.text and 'href="/runs/p"' in page.text
+    assert client.get("/runs/p").status_code == 200
+
+
+def test_a_child_named_like_a_route_is_told_apart_by_how_its_slash_was_sent(
+    client: TestClient, engine: Engine, workspace: Path
+) -> None:
+    # The subflow state is named `history`: its child is the run p/history.
+    kid = start_parent(client, engine, workspace, "history")
+    assert client.get("/api/runs/p%2Fhistory").json()["run"]["id"] == kid
+    parents = client.get("/api/runs/p/history").json()["events"]
+    assert parents[0]["data"]["workflow"] == "parent"
+    kids = client.get("/api/runs/p%2Fhistory/history").json()["events"]
+    assert kids[0]["data"]["workflow"] == "kid"
+    no_action = client.post("/api/runs/p%2Fhistory", json={})
+    assert no_action.status_code == 405

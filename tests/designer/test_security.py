@@ -396,7 +396,7 @@ def _mutating_routes(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-d
         for method in sorted(getattr(route, "methods", None) or ()):
             if method in ("GET", "HEAD", "OPTIONS"):
                 continue
-            concrete = path.replace("{path:path}", "signup.yaml").replace("{run_id}", "h1")
+            concrete = path.replace("{path:path}", "signup.yaml").replace("{run_id:path}", "h1")
             out.append((method, concrete.replace("{action}", "pause")))
     return out
 
@@ -507,3 +507,32 @@ def test_more_host_shapes_are_refused(anonymous: TestClient, host: str) -> None:
         "/api/workspace", headers={"Host": host, "Authorization": f"Bearer {TOKEN}"}
     )
     assert response.status_code == 400, host
+
+
+# Run routes take ids with "/" (a child run is parent/state), so a run id
+# that looks like a path must still only ever name a run: looked up in the
+# store, never a file, never another route.
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/runs/..%2Fx",
+        "/api/runs/%2e%2e/",
+        "/api/runs/%2e%2e/files/signup.yaml",
+        "/api/runs/%2E%2E%2F%2E%2E%2Fsignup.yaml/history",
+        "/api/runs/h1/%2e%2e/%2e%2e/workspace",
+        "/api/runs/%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd/events",
+        "/runs/%2e%2e/%2e%2e/edit/signup.yaml",
+        "/runs/..%2F..%2Fapi%2Fworkspace",
+    ],
+)
+def test_a_run_id_shaped_like_a_path_names_no_file(
+    client: TestClient, waiting_run: str, path: str
+) -> None:
+    response = client.get(path)
+    assert response.status_code == 404, (path, response.status_code)
+    if path.startswith("/api/"):
+        assert response.json()["error"]["code"] == "no_such_run"
+    assert "wfdsl:" not in response.text and '"files"' not in response.text
+    pause = client.post(f"{path.removesuffix('/history').removesuffix('/events')}/pause", json={})
+    assert pause.status_code in (404, 405)
+    assert client.get(f"/api/runs/{waiting_run}").json()["run"]["status"] != "paused"

@@ -471,9 +471,7 @@ class Driver:
         if isinstance(done, ActionOutcome):
             # An inline action ran on this stack: its outcome is a trigger of
             # the next tick, like any other (no task, no extra loop turn).
-            self.pending.setdefault(call.run_id, []).append(done)
-            if self._wake is not None:
-                self._wake.set()
+            self._outcome(call, done)
             return
         loop = self._loop or asyncio.get_event_loop()
         task = loop.create_task(self._run_call(call, done))
@@ -492,6 +490,10 @@ class Driver:
                 error=type(exc).__name__,
                 message=str(exc),
             )
+        self._outcome(call, outcome)
+
+    def _outcome(self, call: CallAction, outcome: ActionOutcome) -> None:
+        """A call's outcome is back: a trigger of its run at the next tick."""
         held = self.held.get(call.run_id)
         if held is not None:
             held.calls.pop(call.call_id, None)

@@ -400,6 +400,13 @@ async def start_run(request: Request) -> Response:
     return JSONResponse({"run": run_json(run)}, status_code=201)
 
 
+#: The statuses of a run that has ended, and the controls such a run refuses
+#: (designer/API.md: 409 ``rejected``). A handler ``call`` is the engine's to
+#: answer: a read-only handler may still report on an ended run.
+ENDED = frozenset({"completed", "failed", "cancelled"})
+ENDED_REFUSES = frozenset({"signal", "cancel", "pause", "resume", "step"})
+
+
 def _sent_as(request: Request, segment: str) -> bool:
     """Whether the request path, as the client sent it, ends in ``/segment``.
 
@@ -472,7 +479,11 @@ async def control(request: Request) -> Response:
         # `POST /api/runs/p%2Fpause`: the run `p/pause`, and no action.
         raise ApiError(405, "method_not_allowed", "POST a run's action: /api/runs/{id}/{action}")
     data = await body(request)
-    get_run(c, run_id)
+    run = get_run(c, run_id)
+    if run.status in ENDED and action in ENDED_REFUSES:
+        raise ApiError(
+            409, "rejected", f"run {run_id!r} has ended ({run.status}): it takes no {action}"
+        )
     engine = c.engine
     result: Any = None
     try:

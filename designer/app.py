@@ -34,7 +34,7 @@ from . import api
 from .api import Context
 from .openapi import openapi_document
 from .responses import ApiError, error_response
-from .security import MAX_BODY, Guard
+from .security import BODY_TIMEOUT, MAX_BODY, Guard
 from .starters import STARTERS
 from .workspace import Workspace
 
@@ -207,6 +207,7 @@ def create_app(
     actions: Iterable[str] = (),
     drive: bool = True,
     max_body: int = MAX_BODY,
+    body_timeout: float = BODY_TIMEOUT,
     sse_poll: float = 0.25,
 ) -> Starlette:
     """The designer over the workflow files in ``workspace`` and ``engine``'s store.
@@ -263,5 +264,11 @@ def create_app(
     app.state.wfdsl = context
     app.state.templates = _templates()
     app.state.sse_poll = sse_poll
-    app.add_middleware(Guard, token=token, allowed_hosts=allowed_hosts, max_body=max_body)
+    app.add_middleware(
+        Guard,
+        token=token,
+        allowed_hosts=allowed_hosts,
+        max_body=max_body,
+        body_timeout=body_timeout,
+    )
     return app

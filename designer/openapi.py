@@ -126,6 +126,7 @@ _ERRORS = {
     "401": "unauthorized",
     "403": "bad_origin, csrf, shell_refused, imports_refused",
     "404": "not_found, no_such_run",
+    "408": "request_timeout",
     "409": "exists, rejected",
     "413": "too_large",
     "415": "unsupported_media_type",

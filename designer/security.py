@@ -11,7 +11,9 @@ In order, for every HTTP request (designer/API.md, "Auth"):
 3. a request that can change anything (not GET/HEAD/OPTIONS) must come from
    our own origin (``Origin``, or ``Sec-Fetch-Site: same-origin``) and carry
    the CSRF token in ``X-CSRF-Token``;
-4. its body may not exceed ``max_body`` bytes (413), counted as it arrives;
+4. its body may not exceed ``max_body`` bytes (413), counted as it arrives,
+   and must have arrived within ``body_timeout`` seconds (408, and the
+   connection is closed: a client trickling a byte a minute holds nothing);
 5. every response gets the Content-Security-Policy (no inline script) and
    the other protective headers.
 """
@@ -24,14 +26,16 @@ import secrets
 from collections.abc import Iterable
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
+import anyio
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .responses import error_response
 
 __all__ = [
+    "BODY_TIMEOUT",
     "COOKIE",
     "CSP",
     "CSRF_HEADER",
@@ -45,6 +49,9 @@ __all__ = [
 COOKIE = "wfdsl_token"
 CSRF_HEADER = "x-csrf-token"
 MAX_BODY = 1024 * 1024
+#: Seconds a client has to send a request's body once its headers are in
+#: (the headers have their own bound: HEADER_TIMEOUT in server.py).
+BODY_TIMEOUT = 30.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -68,7 +75,8 @@ def new_token() -> str:
 
 def csrf_for(token: str) -> str:
     """The CSRF token that goes with ``token``: put in every page, sent back in a header."""
-    return hmac.new(token.encode(), b"wfdsl-csrf", hashlib.sha256).hexdigest()
+    # designer/API.md documents it: HMAC-SHA256(token, "csrf"), hex.
+    return hmac.new(token.encode(), b"csrf", hashlib.sha256).hexdigest()
 
 
 def allowed_hosts_for(host: str, port: int) -> list[str]:
@@ -98,8 +106,10 @@ class Guard:
         token: str,
         allowed_hosts: Iterable[str],
         max_body: int = MAX_BODY,
+        body_timeout: float = BODY_TIMEOUT,
     ) -> None:
         self.app = app
+        self.body_timeout = body_timeout
         self.token = token
         self.csrf = csrf_for(token)
         self.allowed = frozenset(h.lower() for h in allowed_hosts)
@@ -136,7 +146,7 @@ class Guard:
             if not _same(query["token"], self.token):
                 return self.refuse(api, 401, "unauthorized", "the token in the URL is wrong")
             rest = urlencode({k: v for k, v in query.items() if k != "token"})
-            response = RedirectResponse(path + ("?" + rest if rest else ""), status_code=303)
+            response = RedirectResponse(_same_site(path) + ("?" + rest if rest else ""), 303)
             response.set_cookie(COOKIE, self.token, httponly=True, samesite="strict", path="/")
             return response
         if not self.authenticated(headers):
@@ -195,20 +205,34 @@ class Guard:
             return receive
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                await self.refuse(
-                    api, 413, "too_large", f"request bodies are limited to {self.max_body} bytes"
-                )(scope, receive, _with_headers(send))
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        with anyio.move_on_after(self.body_timeout) as deadline:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return None
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.max_body:
+                    await self.refuse(
+                        api,
+                        413,
+                        "too_large",
+                        f"request bodies are limited to {self.max_body} bytes",
+                    )(scope, receive, _with_headers(send))
+                    return None
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+        if deadline.cancelled_caught:
+            refusal = self.refuse(
+                api,
+                408,
+                "request_timeout",
+                f"the request's body did not arrive within {self.body_timeout:g} s",
+            )
+            refusal.headers["connection"] = "close"  # the rest of the body is not read
+            await refusal(scope, receive, _with_headers(send))
+            return None
         body = b"".join(chunks)
         sent = False
 
@@ -220,6 +244,17 @@ class Guard:
             return await receive()
 
         return replay
+
+
+def _same_site(path: str) -> str:
+    """``path`` as a Location that stays on this server.
+
+    ``//evil.example/`` (or ``/\\evil.example``, or a tab a browser drops
+    between two slashes) would be a network-path reference: another host.
+    Everything but the URL's own path characters is percent-encoded and the
+    leading slashes collapse into one.
+    """
+    return "/" + quote(path, safe="/:@!$&'()*+,;=-._~").lstrip("/")
 
 
 def _headers(scope: Scope) -> dict[str, str]:

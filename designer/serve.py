@@ -53,6 +53,7 @@ def serve(
 
     from .app import create_app
     from .security import allowed_hosts_for, new_token
+    from .server import server_config
 
     try:
         load_modules(actions, origin="--actions")
@@ -79,6 +80,9 @@ def serve(
     click.echo(f"wfdsl designer for {directory.resolve()} (store {db})")
     click.echo(f"open http://{shown}:{port}/?token={token}")
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+        server = uvicorn.Server(server_config(app, host=host, port=port))
+        server.run()
+        if not server.started:  # the port is taken, say: uvicorn logged why
+            raise SystemExit(3)
     finally:
         engine.close()

@@ -3,7 +3,9 @@
 Every path a client sends goes through :meth:`Workspace.resolve`, which
 refuses (with :class:`PathRefused`) anything that could reach outside the
 folder: ``..`` segments, absolute paths, backslashes, NUL bytes, hidden
-segments, other extensions, and symlinks (of the file or of any folder on
+segments, names holding characters that do not show as themselves (bidi
+overrides, zero-width and control characters, white space at either end:
+what a run id may not hold either), other extensions, and symlinks (of the file or of any folder on
 the way) whose target lies outside. Writes go to a temporary file in the
 same folder and replace the target with ``os.replace``, so a crash or a full
 disk never leaves half a workflow behind.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -26,6 +29,29 @@ MAX_PATH_BYTES = 1024
 MAX_NAME_BYTES = 255
 #: Folders never listed (nor reachable: hidden segments are refused anyway).
 _SKIP_DIRS = frozenset({"node_modules", "__pycache__", "venv"})
+
+
+# Unicode categories that never show as themselves in a terminal or a page:
+# the ones a run id may not hold either (interpreter/run_ids.py).
+_HIDDEN = {
+    "Cc": "a control character",
+    "Cf": "an invisible format character (a bidi control, a zero-width character, a BOM)",
+    "Cs": "a lone surrogate, which has no UTF-8 form",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+}
+
+
+def _unshown(segment: str) -> str | None:
+    """Why a path segment would not read as what it is (``invoice\u202egpj.yaml``
+    shows as ``invoiceyaml.jpg``), or ``None``."""
+    for index, char in enumerate(segment):
+        category = unicodedata.category(char)
+        if category in _HIDDEN:
+            return f"contains U+{ord(char):04X} at position {index + 1}, {_HIDDEN[category]}"
+    if segment != segment.strip():
+        return "has a name that starts or ends with white space"
+    return None
 
 
 class PathRefused(ValueError):
@@ -59,6 +85,10 @@ class Workspace:
             len(part.encode("utf-8")) > MAX_NAME_BYTES for part in rel.split("/")
         ):
             raise PathRefused(f"the path {rel[:60]!r}... is too long")
+        for part in rel.split("/"):
+            problem = _unshown(part)
+            if problem is not None:
+                raise PathRefused(f"{rel!r}: the name {part!r} {problem}")
         posix = PurePosixPath(rel)
         if posix.is_absolute() or rel.startswith("/") or (len(rel) > 1 and rel[1] == ":"):
             raise PathRefused(f"{rel!r} is absolute; give a path inside the workspace")

@@ -234,6 +234,27 @@ class Context:
 
     # ------------------------------------------------------------ inbox
 
+    def ready_since(self, channel: str, count: int) -> float | None:
+        """When ``count`` unconsumed messages of ``channel`` were all there (the
+        time the last of them was sent; a message this run sent itself now
+        counts as sent now), without consuming anything; None when fewer."""
+        seen = 0
+        for message in self.inbox:
+            if (
+                message.channel == channel
+                and message.seq not in self._consumed
+                and not message.consumed
+            ):
+                seen += 1
+                if seen == count:
+                    return message.sent_at
+        for local_channel, _ in self.local:
+            if local_channel == channel:
+                seen += 1
+                if seen == count:
+                    return self.now
+        return None
+
     def take(self, channel: str, count: int) -> list[tuple[int | None, Any]] | None:
         """The first ``count`` unconsumed messages on ``channel`` (inbox first,
         then messages this run sent itself now), consumed; None when fewer."""

@@ -4,9 +4,13 @@ The wait tree is numbered in pre-order (node 0 is the condition itself); a
 thread in a wait keeps ``{"due": {node: time}, "done": [node...], "win":
 {any-node: winning child}}``. A signal node completes only when ``count``
 messages of its channel are there, and consumes them at that moment (its
-``as`` is written then); a node that completed stays completed. ``any``
-tries its alternatives in document order and stops at the first that
-completes, so the others consume nothing; ``at_least`` stops at ``count``.
+``as`` is written then); a node that completed stays completed. Of the
+alternatives of an ``any`` that can complete in one step, the one that was
+ready first wins (a timer or deadline at its due time, a signal when the last
+message it needs was sent, ``all`` when its last part was, ``at_least`` when
+its ``count``-th was); on a tie a deadline (``until``) beats a timer, a timer
+beats a message, then document order. The winner alone completes, so the
+others consume nothing; ``at_least`` stops at ``count``.
 
 The next state: the winning alternative's ``next`` (searched down through
 nested ``any``), else the ``next`` of the combinator, else the state's.
@@ -129,11 +133,14 @@ def poll(ctx: Context, thread: Thread) -> bool:
         elif isinstance(node, SignalWait):
             finished = _consume(ctx, thread, path, node, index)
         elif isinstance(node, AnyWait):
-            for kid in kids[index]:
-                if complete(kid):
-                    wait["win"][str(index)] = kid
-                    finished = True
-                    break
+            ranked = sorted(
+                (ready, position, kid)
+                for position, kid in enumerate(kids[index])
+                if (ready := _ready(ctx, nodes, kids, wait, done, kid)) is not None
+            )
+            if ranked and complete(ranked[0][2]):
+                wait["win"][str(index)] = ranked[0][2]
+                finished = True
         elif isinstance(node, AllWait):
             finished = all([complete(kid) for kid in kids[index]])
         else:
@@ -158,6 +165,41 @@ def poll(ctx: Context, thread: Thread) -> bool:
     target = _resolve(nodes, kids, wait["win"], 0) or state.next
     flow.complete_state(ctx, thread, state, next_state=target)
     return True
+
+
+#: Tie-breaks between alternatives ready at the same instant: a deadline is
+#: the promise the author made ("by then"), so it beats a timer due with it;
+#: time beats a message sent at that very instant.
+_RANK_UNTIL, _RANK_TIMER, _RANK_MESSAGE = 0, 1, 2
+_ALREADY = (float("-inf"), _RANK_UNTIL)
+
+
+def _ready(
+    ctx: Context,
+    nodes: list[WaitNode],
+    kids: list[tuple[int, ...]],
+    wait: dict[str, Any],
+    done: set[int],
+    index: int,
+) -> tuple[float, int] | None:
+    """When node ``index`` could complete (time, tie rank), None if not now."""
+    if index in done:
+        return _ALREADY
+    node = nodes[index]
+    if isinstance(node, TimerWait | UntilWait):
+        due = float(wait["due"][str(index)])
+        if ctx.now < due:
+            return None
+        return (due, _RANK_UNTIL if isinstance(node, UntilWait) else _RANK_TIMER)
+    if isinstance(node, SignalWait):
+        sent = ctx.ready_since(node.channel, node.count)
+        return None if sent is None else (sent, _RANK_MESSAGE)
+    parts = [_ready(ctx, nodes, kids, wait, done, kid) for kid in kids[index]]
+    ready = sorted(part for part in parts if part is not None)
+    if isinstance(node, AnyWait):
+        return ready[0] if ready else None
+    needed = len(parts) if isinstance(node, AllWait) else node.count
+    return ready[needed - 1] if len(ready) >= needed else None
 
 
 def _consume(ctx: Context, thread: Thread, path: str, node: SignalWait, index: int) -> bool:

@@ -202,3 +202,91 @@ def test_signal_wait_state_path_and_inbox_seen() -> None:
     before = len(d.events)
     d.wake()
     assert len(d.events) == before  # seen once: no second signal_received
+
+
+# ----------------------------------------- several alternatives ready at once
+
+DEADLINE_RACE = """
+wfdsl: "1"
+name: reminder-or-deadline
+input: {type: object, properties: {deadline: {type: number}}}
+start: pending
+states:
+  pending:
+    type: wait
+    any:
+      - timer: 1d
+        next: remind
+      - until: ${ input.deadline }
+        next: expire
+  remind: {type: succeed, output: reminded}
+  expire: {type: succeed, output: expired}
+"""
+
+
+def test_a_deadline_due_with_a_timer_at_the_same_instant_wins() -> None:
+    # The reminder is listed first, but the deadline falls at the same second:
+    # no reminder may go out at the deadline.
+    d = Driver(DEADLINE_RACE, input={"deadline": 86400.0})
+    d.start()
+    d.settle()
+    assert d.run.output == "expired"
+    assert [e.data["node"] for e in d.of_type("timer_fired")] == [2]
+
+
+def test_the_timer_due_first_wins_even_when_both_are_overdue() -> None:
+    # The engine was down past both: the reminder was due an hour before the
+    # deadline, so it is the one that happened.
+    d = Driver(DEADLINE_RACE, input={"deadline": 90000.0})
+    d.start()
+    d.now = 200000.0
+    d.wake()
+    assert d.run.output == "reminded"
+
+
+def test_an_earlier_deadline_wins_over_a_timer_listed_before_it() -> None:
+    d = Driver(DEADLINE_RACE, input={"deadline": 3600.0})
+    d.start()
+    d.now = 200000.0
+    d.wake()
+    assert d.run.output == "expired"
+
+
+SIGNAL_OR_TIMEOUT = """
+wfdsl: "1"
+name: approval-or-timeout
+start: pending
+states:
+  pending:
+    type: wait
+    any:
+      - signal: approved
+        as: approval
+        next: approve
+      - timer: 1h
+        next: expire
+  approve: {type: succeed, output: approved}
+  expire: {type: succeed, output: expired}
+"""
+
+
+def test_a_signal_sent_after_the_timeout_loses_to_it_when_both_are_seen_at_once() -> None:
+    # The approval arrived after the hour was up, while no engine was driving:
+    # the timeout happened first, so it wins and the message stays unconsumed.
+    d = Driver(SIGNAL_OR_TIMEOUT)
+    d.start()
+    d.now = 3700.0
+    d.signal("approved", {"by": "ann"}, wake=False)
+    d.wake()
+    assert d.run.output == "expired"
+    assert not d.of_type("signal_consumed")
+
+
+def test_a_signal_sent_before_the_timeout_wins_when_both_are_seen_at_once() -> None:
+    d = Driver(SIGNAL_OR_TIMEOUT)
+    d.start()
+    d.now = 3500.0
+    d.signal("approved", {"by": "ann"}, wake=False)
+    d.now = 3700.0
+    d.wake()
+    assert d.run.output == "approved"

@@ -183,10 +183,11 @@ class StateCompiler:
 
     def _policy(self, data: dict[str, Any], path: JsonPath, errors: tuple[str, ...]) -> RetryPolicy:
         fields: dict[str, Any] = {"errors": errors, "path": path}
-        if isinstance(data.get("max_attempts"), int) and not isinstance(
-            data.get("max_attempts"), bool
-        ):
-            fields["max_attempts"] = data["max_attempts"]
+        attempts = data.get("max_attempts")
+        if attempts == "unlimited":
+            fields["max_attempts"] = None
+        elif isinstance(attempts, int) and not isinstance(attempts, bool):
+            fields["max_attempts"] = attempts
         for key in ("initial_interval", "max_interval", "max_duration"):
             if key in data:
                 seconds = self.leaves.literal_duration(data[key], (*path, key))
@@ -196,6 +197,8 @@ class StateCompiler:
             value = data.get(key)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 fields[key] = float(value)
+        if data.get("jitter") in ("full", "equal"):
+            fields["jitter_mode"] = data["jitter"]
         if "non_retryable" in data:
             fields["non_retryable"] = _names(data["non_retryable"])
         if "retry_on" in data:

@@ -128,6 +128,12 @@ CODES: dict[str, Code] = _codes(
         "error",
         "a `set`, `result` or `as` path is not a valid var path",
     ),
+    Code(
+        "WF213",
+        "retry-interval-capped",
+        "warning",
+        "a retry's `initial_interval` is above its `max_interval`, so every delay is the cap",
+    ),
     Code("WF301", "expression-syntax", "error", "an expression does not parse"),
     Code(
         "WF302", "unknown-function", "error", "an expression calls a function that does not exist"

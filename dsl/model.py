@@ -14,6 +14,7 @@ twin holds the compiled expression when the document computes them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -98,18 +99,22 @@ class Assignment:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetryPolicy:
-    """One retrier (DSL.md §5). A single ``retry:`` map is one policy for ``"*"``.
+    """One retrier. A single ``retry:`` map is one policy for ``"*"``.
 
-    ``max_attempts`` counts attempts, not retries (``0``: unlimited).
+    ``max_attempts`` counts attempts, the first included; ``None`` is
+    ``unlimited``. ``jitter_mode`` is ``fraction`` (scale by a factor in
+    ``[1 - jitter, 1 + jitter)``), ``full`` (uniform in ``[0, delay]``) or
+    ``equal`` (uniform in ``[delay / 2, delay]``).
     """
 
     errors: tuple[str, ...] = ("*",)
-    max_attempts: int = 3
+    max_attempts: int | None = 3
     initial_interval: float = 1.0
     backoff: float = 2.0
     max_interval: float = 100.0
     max_duration: float | None = None
     jitter: float = 0.0
+    jitter_mode: str = "fraction"
     non_retryable: tuple[str, ...] = ()
     retry_on: tuple[str, ...] | None = None
     path: JsonPath = ()
@@ -126,17 +131,34 @@ class RetryPolicy:
             return error in self.retry_on
         return True
 
+    def allows(self, attempts_made: int) -> bool:
+        """Whether another attempt may follow ``attempts_made`` attempts."""
+        return self.max_attempts is None or attempts_made < self.max_attempts
+
     def delay(self, retry_number: int, random_fraction: float = 0.5) -> float:
         """Seconds to wait before retry ``retry_number`` (1 = after the first attempt).
 
-        ``random_fraction`` in [0, 1) comes from the seed recorded in history;
-        with ``jitter = j`` the delay is scaled by a factor in ``[1 - j, 1 + j)``.
+        ``random_fraction`` in [0, 1) comes from the seed recorded in history.
+        The result never exceeds ``max_interval``, jitter included: the cap
+        is a promise.
         """
-        base = self.initial_interval * (self.backoff ** (retry_number - 1))
-        base = min(base, self.max_interval)
-        if self.jitter:
+        cap = self.max_interval
+        grown = self.initial_interval
+        if self.backoff > 1 and retry_number > 1:
+            # Compare logarithms: with unlimited attempts backoff ** n overflows.
+            room = math.log(cap / grown) if grown > 0 and cap > grown else 0.0
+            exponent = retry_number - 1
+            grown = (
+                cap if exponent * math.log(self.backoff) >= room else grown * self.backoff**exponent
+            )
+        base = min(grown, cap)
+        if self.jitter_mode == "full":
+            base *= random_fraction
+        elif self.jitter_mode == "equal":
+            base = base / 2 + base / 2 * random_fraction
+        elif self.jitter:
             base *= 1 - self.jitter + 2 * self.jitter * random_fraction
-        return max(0.0, base)
+        return max(0.0, min(base, cap))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -47,7 +47,10 @@ _PATTERN_WORDS = {
     "^[A-Za-z_][A-Za-z0-9_-]*$": "letters, digits, `_` and `-`, not starting with a digit",
     "^[A-Za-z_][A-Za-z0-9_]*$": "letters, digits and `_`, not starting with a digit",
     "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$": "a dotted Python module name",
+    "^(full|equal|none)$": "a fraction from 0 to 1, `full`, `equal` or `none`",
 }
+#: The words a pattern above allows, for a did-you-mean on a near miss.
+_PATTERN_CHOICES = {"^(full|equal|none)$": ["full", "equal", "none"]}
 
 
 @cache
@@ -341,7 +344,24 @@ class _Mapper:
                 key=True,
             )
             return
+        if error.validator_value == "^unlimited$" and isinstance(found, str):
+            # max_attempts: a word where a count belongs is a type mistake.
+            yield self.finding(
+                "WF104",
+                f"{_prefix(path)}{_what(path)} must be an integer or `unlimited`, "
+                f"found {_show(found)}",
+                path,
+                suggestion=(
+                    f"write {found.strip()} without quotes"
+                    if found.strip().isdigit()
+                    else did_you_mean(found, ["unlimited"])
+                ),
+            )
+            return
         suggestion = None
+        choices = _PATTERN_CHOICES.get(str(error.validator_value))
+        if choices and isinstance(found, str):
+            suggestion = did_you_mean(found, choices)
         if isinstance(found, str) and path == ("name",):
             fixed = "-".join(found.lower().split())
             suggestion = f"did you mean '{fixed}'?" if fixed != found else None
@@ -406,10 +426,20 @@ class _Mapper:
             "exclusiveMinimum": "more than",
             "exclusiveMaximum": "less than",
         }[str(error.validator)]
+        suggestion = None
+        if path[-1:] == ("max_attempts",) and error.validator == "minimum":
+            # Step Functions' MaxAttempts counts retries (0: never retry); here
+            # the first attempt counts too, so say what each intent is written as.
+            suggestion = (
+                "max_attempts counts attempts, the first included: write `max_attempts: 1` "
+                "for no retries, or `max_attempts: unlimited` (with `max_duration`) to "
+                "retry without a count"
+            )
         return self.finding(
             "WF105",
             f"{_prefix(path)}{_what(path)} must be {relation} {bound}, found {error.instance}",
             path,
+            suggestion=suggestion,
         )
 
     def _size(self, error: ValidationError, path: JsonPath) -> Finding:

@@ -228,7 +228,7 @@ def _retry(ctx: Context, thread: Thread, task: TaskState, error: str, path: str)
     if policy is None or not policy.retries(error):
         return False
     attempt = comp["att"]
-    if policy.max_attempts and attempt >= policy.max_attempts:
+    if not policy.allows(attempt):
         return False
     seed, fraction = tasks.jitter(ctx.run.id, f"{path}/undo", attempt)
     delay = policy.delay(attempt, fraction)

@@ -198,7 +198,7 @@ def schedule_retry(
     policy = state.retry_policy_for(error)
     if policy is None or not policy.retries(error):
         return False
-    if policy.max_attempts and thread.att >= policy.max_attempts:
+    if not policy.allows(thread.att):
         return False
     seed, fraction = jitter(ctx.run.id, vpath, thread.att)
     delay = policy.delay(thread.att, fraction)

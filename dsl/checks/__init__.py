@@ -23,6 +23,7 @@ from .ends import check_ends
 from .expressions import check_expressions
 from .joins import check_joins
 from .reachability import check_reachability
+from .retries import check_retries
 from .signals import check_signals
 from .targets import check_targets
 
@@ -38,6 +39,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     check_joins,
     check_compensation,
     check_catches,
+    check_retries,
     check_expressions,
     check_signals,
     check_dataflow,

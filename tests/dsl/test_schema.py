@@ -376,7 +376,7 @@ handlers:
   peek:
     return: ${ vars }
 timeout: 1h30m
-defaults: {timeout: 90, retry: {max_attempts: 0, max_duration: PT1H}, x-why: generous}
+defaults: {timeout: 90, retry: {max_attempts: unlimited, max_duration: PT1H}, x-why: generous}
 id_reuse: terminate_if_running
 schedule: {cron: "*/5 * * * *", timezone: Europe/Berlin, overlap: buffer_one, x-paused: false}
 compensate_on_failure: true
@@ -393,6 +393,7 @@ states:
     timeout: ${ vars.limit }
     retry:
       - {errors: [Timeout, HttpError], max_attempts: 5, backoff: 1.5, jitter: 1, x-n: 1}
+      - {errors: [Throttled], max_attempts: 9, jitter: full}
       - {errors: "*", max_attempts: 1, retry_on: [Boom], non_retryable: []}
     catch:
       - {errors: "*", as: failure, next: undo_all, description: anything, x-n: 2}
@@ -562,8 +563,20 @@ BAD = [
     pytest.param(
         _document("a: {type: task, action: x, retry: {max_attempts: five}, end: true}"),
         "$.states.a.retry.max_attempts",
-        "type",
+        "pattern",
         id="max-attempts-a-word",
+    ),
+    pytest.param(
+        _document("a: {type: task, action: x, retry: {max_attempts: 0}, end: true}"),
+        "$.states.a.retry.max_attempts",
+        "minimum",
+        id="max-attempts-zero",
+    ),
+    pytest.param(
+        _document("a: {type: task, action: x, retry: {jitter: half}, end: true}"),
+        "$.states.a.retry.jitter",
+        "pattern",
+        id="jitter-unknown-mode",
     ),
     pytest.param(
         _document("a: {type: task, action: x, retry: {errors: '*'}, end: true}"),

@@ -261,3 +261,68 @@ def test_fake_actions_drive_a_run_to_its_end() -> None:
     d.settle()
     assert d.run.status == "completed" and d.run.vars["paid"] == "p-9"
     assert d.now == 2.0
+
+
+# ------------------------------------------------- retry counts, caps, jitter
+
+UNLIMITED = """
+wfdsl: "1"
+name: keep-trying
+start: pay
+states:
+  pay:
+    type: task
+    action: pay
+    retry: {max_attempts: unlimited, initial_interval: 1s, backoff: 2, max_interval: 1m}
+    end: true
+"""
+
+
+def test_unlimited_attempts_retry_past_any_count_with_delays_held_at_the_cap() -> None:
+    d = Driver(UNLIMITED)
+    d.start()
+    for _ in range(1500):  # 2 ** 1500 overflows a float: the cap must still hold
+        d.fail(error="Unavailable")
+        d.now = d.run.ready_at
+        d.wake()
+    assert d.run.status == "running" and len(d.calls) == 1501
+    delays = [e.data["delay"] for e in d.of_type("retry_scheduled")]
+    assert delays[:7] == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0]
+    assert set(delays[6:]) == {60.0}
+
+
+def test_one_attempt_means_no_retries() -> None:
+    d = Driver(UNLIMITED.replace("max_attempts: unlimited", "max_attempts: 1"))
+    d.start()
+    d.fail(error="Unavailable")
+    assert d.run.status == "failed" and not d.of_type("retry_scheduled")
+
+
+def _delays(jitter: str, retries: int = 40) -> list[float]:
+    text = UNLIMITED.replace("max_interval: 1m}", f"max_interval: 5s, jitter: {jitter}}}")
+    d = Driver(text)
+    d.start()
+    for _ in range(retries):
+        d.fail(error="Unavailable")
+        d.now = d.run.ready_at
+        d.wake()
+    return [e.data["delay"] for e in d.of_type("retry_scheduled")]
+
+
+def test_no_jittered_delay_ever_exceeds_max_interval() -> None:
+    # A 5s cap with 100% fractional jitter once allowed delays up to 10s.
+    for mode in ("1.0", "0.5", "full", "equal"):
+        delays = _delays(mode)
+        assert max(delays) <= 5.0, mode
+        assert len(set(delays)) > 3, f"{mode}: the delays are not randomised"
+
+
+def test_full_jitter_spreads_over_the_whole_delay_and_equal_over_its_upper_half() -> None:
+    full = _delays("full")[4:]  # from the fifth retry on the delay is the 5s cap
+    equal = _delays("equal")[4:]
+    assert min(full) < 2.5 and all(0.0 <= x <= 5.0 for x in full)
+    assert all(2.5 <= x <= 5.0 for x in equal)
+
+
+def test_jitter_is_drawn_from_the_recorded_seed_so_a_replay_waits_the_same() -> None:
+    assert _delays("full") == _delays("full")

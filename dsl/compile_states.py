@@ -254,7 +254,11 @@ class StateCompiler:
                 if "when" in entry
                 else Constant(False)
             )
-            rules.append(ChoiceRule(when=when, next=text(entry, "next") or "", path=where))
+            rules.append(
+                ChoiceRule(
+                    when=when, next=text(entry, "next"), end=entry.get("end") is True, path=where
+                )
+            )
         return ChoiceState(**common, choices=tuple(rules), default=text(data, "default"))
 
     def _wait(

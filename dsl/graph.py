@@ -154,7 +154,7 @@ class _Builder:
         for target, kind, label in _exits(state):
             source = done if kind == "next" else node_id
             self.edges.append(Edge(source, prefix + target, kind, label))
-        if state.end or isinstance(state, SucceedState):
+        if (state.end and not isinstance(state, ChoiceState)) or isinstance(state, SucceedState):
             self.edges.append(Edge(done, end, "end"))
 
     def missing_targets(self) -> None:
@@ -214,10 +214,11 @@ def build_graph(workflow: Workflow) -> Graph:
 
 def _exits(state: State) -> Iterator[tuple[str, EdgeKind, str | None]]:
     if isinstance(state, ChoiceState):
+        # A branch (or the default) that ends goes to the scope's end node.
         for rule in state.choices:
-            yield rule.next, "choice", value_text(rule.when)
-        if state.default:
-            yield state.default, "default", "default"
+            yield rule.next or END, "choice", value_text(rule.when)
+        if state.default or state.end:
+            yield state.default or END, "default", "default"
         return
     if isinstance(state, WaitState):
         yield from _wait_exits(state.condition)

@@ -297,8 +297,11 @@ class TaskState(_StateBase):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChoiceRule:
+    """One branch: when ``when`` holds, go to ``next``, or end the thread (``end``)."""
+
     when: CompiledValue
-    next: str
+    next: str | None
+    end: bool = False
     path: JsonPath = ()
 
 
@@ -310,6 +313,10 @@ class ChoiceState(_StateBase):
 
     def successors(self) -> tuple[str, ...]:
         return _unique((*(c.next for c in self.choices), self.default))
+
+    def may_end(self) -> bool:
+        """Whether a branch (or, with ``end``, no branch holding) ends the thread."""
+        return self.end or any(rule.end for rule in self.choices)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -33,6 +33,7 @@ __all__ = [
     "ScopeInfo",
     "alternatives",
     "can_end",
+    "choice_rule_problems",
     "describe_scope",
     "is_broken",
     "iter_scopes",
@@ -112,7 +113,8 @@ def targets(state: State) -> Iterator[tuple[str, JsonPath, str]]:
 def _targets(state: State) -> Iterator[tuple[str, JsonPath, str]]:
     if isinstance(state, ChoiceState):
         for number, rule in enumerate(state.choices, start=1):
-            yield rule.next, (*rule.path, "next"), f"choice {number} of state '{state.name}'"
+            if rule.next:
+                yield rule.next, (*rule.path, "next"), f"choice {number} of state '{state.name}'"
         if state.default:
             yield state.default, (*state.path, "default"), f"the `default` of state '{state.name}'"
     if isinstance(state, WaitState):
@@ -142,11 +144,15 @@ def names_own_next(node: WaitNode) -> bool:
 def next_or_end_problem(state: State) -> str | None:
     """What is wrong with ``state``'s ``next``/``end`` (WF204), or ``None``.
 
-    ``choice``, ``succeed`` and ``fail`` are the schema's business (a ``next``
-    or ``end`` there is an unknown key it reports as WF204); ``end: false``
-    is seen as "no end" here and told apart by the caller from the source map.
+    ``succeed`` and ``fail`` are the schema's business (a ``next`` or ``end``
+    there is an unknown key it reports as WF204); a ``choice`` has a problem
+    when it has both ``default`` and ``end`` (its branches: see
+    :func:`choice_rule_problems`). ``end: false`` is seen as "no end" here
+    and told apart by the caller from the source map.
     """
-    if isinstance(state, ChoiceState | SucceedState | FailState):
+    if isinstance(state, ChoiceState):
+        return "both" if state.default and state.end else None
+    if isinstance(state, SucceedState | FailState):
         return None
     if state.next and state.end:
         return "both"
@@ -157,8 +163,20 @@ def next_or_end_problem(state: State) -> str | None:
     return "neither"
 
 
+def choice_rule_problems(state: ChoiceState) -> Iterator[tuple[int, str]]:
+    """(1-based number, "both" or "neither") of every branch of ``state`` that
+    does not name exactly one of ``next`` and ``end``."""
+    for number, rule in enumerate(state.choices, start=1):
+        if rule.next and rule.end:
+            yield number, "both"
+        elif not rule.next and not rule.end:
+            yield number, "neither"
+
+
 def can_end(state: State) -> bool:
     """Whether the thread of control may stop at ``state`` (an end, not a failure to propagate)."""
+    if isinstance(state, ChoiceState):
+        return state.may_end()
     return state.end or isinstance(state, SucceedState | FailState)
 
 
@@ -171,6 +189,8 @@ def is_broken(scope: Scope) -> bool:
         return True
     for state in scope.states.values():
         if next_or_end_problem(state) is not None:
+            return True
+        if isinstance(state, ChoiceState) and any(choice_rule_problems(state)):
             return True
         if any(target not in scope.states for target, _, _ in targets(state)):
             return True

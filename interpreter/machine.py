@@ -310,13 +310,14 @@ def _dispatch(ctx: Context, thread: Thread, state: State, path: str) -> None:
 def _simple(ctx: Context, thread: Thread, state: State, path: str) -> None:
     """States that complete at once: choice, set, emit, succeed, fail, subflow."""
     if isinstance(state, ChoiceState):
+        # ``target`` None with an ending branch (or ``end``) ends the thread.
         target = state.default
         for rule in state.choices:
             if ctx.evaluate(rule.when, thread, path):
                 target = rule.next
                 break
         else:
-            if target is None:
+            if target is None and not state.end:
                 raise Failure(
                     "NoChoiceMatched",
                     (f"run '{ctx.run.id}' state '{path}': no choice holds and there is no default"),

@@ -32,6 +32,7 @@ def check_choices(ctx: CheckContext) -> Iterator[Finding]:
             if (
                 isinstance(state, ChoiceState)
                 and state.default is None
+                and not state.end
                 and not is_exhaustive(state)
             ):
                 yield ctx.finding(
@@ -39,7 +40,7 @@ def check_choices(ctx: CheckContext) -> Iterator[Finding]:
                     f"choice '{state.name}' has no `default`, and its conditions may all be false",
                     state.path,
                     key=True,
-                    suggestion="add `default: <state>` for when no `when` holds",
+                    suggestion="add `default: <state>` for when no `when` holds, or `end: true` to end there",
                 )
 
 

@@ -2,9 +2,11 @@
 
 Exactly one of ``next`` and ``end: true`` is required for every state type
 except ``choice``, ``succeed``, ``fail`` and a ``wait`` whose every ``any``
-alternative names its own ``next`` (DSL.md §2). A ``next`` or ``end`` on a
-choice, succeed or fail is a key the schema does not allow; the schema stage
-reports that one, so it is not repeated here.
+alternative names its own ``next``. Each branch of a ``choice`` names one
+of ``next`` and ``end: true``, and the choice itself at most one of
+``default`` and ``end: true``. A ``next`` or ``end`` on a succeed or fail
+(or a ``next`` on a choice) is a key the schema does not allow; the schema
+stage reports that one, so it is not repeated here.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Finding
+from ..model import ChoiceState
 from ..source import JsonPath
-from ..stategraph import iter_scopes, next_or_end_problem
+from ..stategraph import choice_rule_problems, iter_scopes, next_or_end_problem
 from .context import CheckContext
 
 __all__ = ["check_ends"]
@@ -22,6 +25,9 @@ __all__ = ["check_ends"]
 def check_ends(ctx: CheckContext) -> Iterator[Finding]:
     for info in iter_scopes(ctx.workflow):
         for state in info.scope.states.values():
+            if isinstance(state, ChoiceState):
+                yield from _choice(ctx, state)
+                continue
             problem = next_or_end_problem(state)
             if problem == "both":
                 yield ctx.finding(
@@ -55,6 +61,36 @@ def check_ends(ctx: CheckContext) -> Iterator[Finding]:
                         key=True,
                         suggestion="add `next: <state>`, or `end: true` to end the thread here",
                     )
+
+
+def _choice(ctx: CheckContext, state: ChoiceState) -> Iterator[Finding]:
+    for number, problem in choice_rule_problems(state):
+        rule = state.choices[number - 1]
+        where = f"choice {number} of state '{state.name}'"
+        if problem == "both":
+            yield ctx.finding(
+                "WF204",
+                f"{where} has both `next: {rule.next}` and `end: true`: "
+                "a branch either goes on or ends",
+                rule.path,
+                suggestion="keep one of them",
+            )
+        else:
+            yield ctx.finding(
+                "WF204",
+                f"{where} has neither `next` nor `end`",
+                rule.path,
+                suggestion="add `next: <state>`, or `end: true` to end the thread there",
+            )
+    if next_or_end_problem(state) == "both":
+        yield ctx.finding(
+            "WF204",
+            f"choice '{state.name}' has both `default: {state.default}` and `end: true`: "
+            "when no branch holds, it either goes on or ends",
+            state.path,
+            key=True,
+            suggestion="keep one of them",
+        )
 
 
 def _written(ctx: CheckContext, path: JsonPath) -> str | None:

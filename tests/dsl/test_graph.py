@@ -267,3 +267,30 @@ def test_a_dangling_target_is_drawn_as_a_missing_node(text: str) -> None:
     assert len(missing) == 1 and missing[0].label.startswith("missing: ")
     placed = layout(graph)
     assert missing[0].id in placed.nodes
+
+
+def test_a_choice_branch_and_default_that_end_are_edges_to_the_end_node() -> None:
+    graph = build_graph(
+        compiled("""
+wfdsl: "1"
+name: maybe
+start: route
+states:
+  route:
+    type: choice
+    choices:
+      - when: ${ input.skip }
+        end: true
+      - when: ${ input.work }
+        next: work
+    end: true
+  work: {type: task, action: noop, end: true}
+""")
+    )
+    out = {(e.target, e.kind, e.label) for e in graph.edges if e.source == "route"}
+    assert out == {
+        ("(end)", "choice", "${ input.skip }"),
+        ("work", "choice", "${ input.work }"),
+        ("(end)", "default", "default"),
+    }
+    assert 'n1 -->|"default"| n3' in to_mermaid(graph)  # n3: the end node

@@ -63,13 +63,13 @@ CASES = [
         id="next-on-succeed",
     ),
     pytest.param(
-        _doc("a: {type: choice, choices: [{when: true, next: a}], end: true}"),
+        _doc("a: {type: choice, choices: [{when: true, next: a}], next: a}"),
         "WF204",
         5,
         55,
-        "it has no `end`",
+        "it has no `next`",
         None,
-        id="end-on-choice",
+        id="next-on-choice",
     ),
     pytest.param(
         _doc("a: {type: set, undo: {action: x}, next: a}"),

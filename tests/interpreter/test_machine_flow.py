@@ -199,3 +199,37 @@ def test_subflow_without_wait_moves_on_with_the_child_id() -> None:
     d = Driver(SUB.replace("result: refund", "result: refund\n    wait: false"))
     d.start()
     assert d.run.output == "r1/child" and len(d.children) == 1
+
+
+ENDING_CHOICE = """
+wfdsl: "1"
+name: maybe-work
+vars: {seen: true}
+start: route
+states:
+  route:
+    type: choice
+    choices:
+      - when: ${ input.skip }
+        end: true
+      - when: ${ input.work }
+        next: work
+    end: true
+  work: {type: task, action: work, end: true}
+"""
+
+
+def test_a_choice_branch_that_ends_completes_the_run_without_a_succeed_state() -> None:
+    d = Driver(ENDING_CHOICE, input={"skip": True, "work": True})
+    d.start()
+    assert d.run.status == "completed" and d.run.output == {"seen": True}
+    assert not d.calls
+
+
+def test_a_choice_whose_default_ends_completes_when_no_rule_holds() -> None:
+    d = Driver(ENDING_CHOICE, input={"skip": False, "work": False})
+    d.start()
+    assert d.run.status == "completed" and not d.calls
+    d = Driver(ENDING_CHOICE, input={"skip": False, "work": True})
+    d.start()
+    assert d.action_names() == ["work"]

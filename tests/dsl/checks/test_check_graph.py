@@ -387,3 +387,89 @@ def test_a_loop_through_a_task_or_wait_is_no_spin() -> None:
         )
         == []
     )
+
+
+# --------------------------------------------------- a choice that ends the run
+
+
+def test_a_choice_may_end_its_thread_from_a_branch_or_by_default() -> None:
+    assert (
+        findings(
+            """
+            wfdsl: "1"
+            name: t
+            start: route
+            states:
+              route:
+                type: choice
+                choices:
+                  - when: ${ input.skip }
+                    end: true
+                  - when: ${ input.vip }
+                    next: vip
+                end: true
+              vip: {type: succeed}
+            """
+        )
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        pytest.param(
+            """
+            wfdsl: "1"
+            name: t
+            start: route
+            states:
+              route:
+                type: choice
+                choices:
+                  - when: ${ input.skip }  # <- WF204 at when
+                    next: done
+                    end: true
+                default: done
+              done: {type: succeed}
+            """,
+            "choice 1 of state 'route' has both `next: done` and `end: true`",
+            id="a-rule-with-both",
+        ),
+        pytest.param(
+            """
+            wfdsl: "1"
+            name: t
+            start: route
+            states:
+              route:
+                type: choice
+                choices:
+                  - when: ${ input.skip }  # <- WF204 at when
+                default: done
+              done: {type: succeed}
+            """,
+            "choice 1 of state 'route' has neither `next` nor `end`",
+            id="a-rule-with-neither",
+        ),
+        pytest.param(
+            """
+            wfdsl: "1"
+            name: t
+            start: route
+            states:
+              route:  # <- WF204 at route
+                type: choice
+                choices:
+                  - {when: "${ input.skip }", next: done}
+                default: done
+                end: true
+              done: {type: succeed}
+            """,
+            "has both `default: done` and `end: true`",
+            id="default-and-end",
+        ),
+    ],
+)
+def test_a_choice_says_where_each_branch_goes(text: str, fragment: str) -> None:
+    assert_findings(text, fragment)

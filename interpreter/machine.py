@@ -340,8 +340,15 @@ def _simple(ctx: Context, thread: Thread, state: State, path: str) -> None:
         flow.end_thread(ctx, thread, output, explicit=explicit or not thread.is_root)
     elif isinstance(state, FailState):
         error = ctx.evaluate(state.error, thread, path)
+        if not isinstance(error, str) or not error.strip():
+            # A computed name (`${ vars.caught.error }`) that is null or not
+            # text would become an error named "None" that no catch expects.
+            shown = "null" if error is None else repr(error)
+            raise ctx.expression_failure(
+                path, f"the fail state's error must be a non-empty name, got {shown}"
+            )
         message = ctx.evaluate(state.message, thread, path) if state.message is not None else ""
-        failure = {"error": str(error), "message": str(message)}
+        failure = {"error": error, "message": "" if message is None else str(message)}
         if state.compensate and thread.undo:
             entries = thread.undo
             thread.undo = []

@@ -233,3 +233,57 @@ def test_a_choice_whose_default_ends_completes_when_no_rule_holds() -> None:
     d = Driver(ENDING_CHOICE, input={"skip": False, "work": True})
     d.start()
     assert d.action_names() == ["work"]
+
+
+RETHROW = """
+wfdsl: "1"
+name: rethrow
+start: work
+states:
+  work:
+    type: parallel
+    branches:
+      only:
+        start: charge
+        states:
+          charge:
+            type: task
+            action: charge
+            catch:
+              - errors: ["*"]
+                as: caught
+                next: rethrow
+            end: true
+          rethrow:
+            type: fail
+            error: ${ vars.caught.error }
+            message: "charge failed: ${ vars.caught.message }"
+    catch:
+      - errors: [CardDeclined]
+        as: declined
+        next: tell
+    end: true
+  tell: {type: fail, error: "${ input.external_error }", message: "${ vars.declined.message }"}
+"""
+
+
+def test_a_fail_state_re_raises_a_caught_error_under_its_own_name() -> None:
+    d = Driver(RETHROW, input={"external_error": "PaymentRejected"})
+    d.start()
+    d.fail(error="CardDeclined", message="insufficient funds")
+    # The branch re-raised CardDeclined, the parallel's catch matched that
+    # name, and the run's error came from the input.
+    assert d.run.status == "failed"
+    assert d.run.error == {
+        "error": "PaymentRejected",
+        "message": "charge failed: insufficient funds",
+    }
+
+
+def test_a_computed_error_that_is_not_a_name_fails_with_an_expression_error() -> None:
+    d = Driver(RETHROW, input={"external_error": None})
+    d.start()
+    d.fail(error="CardDeclined", message="no")
+    assert d.run.status == "failed"
+    assert d.run.error is not None and d.run.error["error"] == "ExpressionError"
+    assert "error" in d.run.error["message"] and "null" in d.run.error["message"]

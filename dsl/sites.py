@@ -15,7 +15,8 @@ Names in scope (DSL.md §3), as the checks apply them:
 
 ``timing`` says when the place is evaluated, which is what the dataflow
 check needs: on entering ``state`` (``entry``: args, conditions, ``set``,
-outputs...), at the start of the run (``start``), at its end (``end``, the
+outputs...), when it completes (``exit``: a task's ``undo`` args, after its
+``result`` and ``set``; they may also read ``result``), at the start of the run (``start``), at its end (``end``, the
 workflow's ``output``), or at any moment (``any``: search attributes after
 every transition, handlers whenever they are called).
 """
@@ -49,7 +50,7 @@ __all__ = ["BASE_NAMES", "Site", "Timing", "iter_sites"]
 
 BASE_NAMES: frozenset[str] = frozenset({"input", "vars", "run"})
 
-Timing = Literal["entry", "start", "end", "any"]
+Timing = Literal["entry", "exit", "start", "end", "any"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +102,17 @@ def iter_sites(workflow: Workflow) -> Iterator[Site]:
         names = BASE_NAMES | frozenset(locals_)
         for state in info.scope.states.values():
             for path, value, extra in _state_values(state):
+                undo = (
+                    isinstance(state, TaskState)
+                    and state.undo is not None
+                    and (value is state.undo.args)
+                )
                 yield Site(
                     path,
                     value,
                     names | extra,
                     f"state '{state.name}'",
-                    "entry",
+                    "exit" if undo else "entry",
                     state,
                     info,
                     locals_,
@@ -120,7 +126,8 @@ def _state_values(state: State) -> Iterator[tuple[JsonPath, CompiledValue, froze
         if state.args is not None:
             yield (*base, "args"), state.args, none
         if state.undo is not None and state.undo.args is not None:
-            yield (*(state.undo.path or (*base, "undo")), "args"), state.undo.args, none
+            after = frozenset({"result"})
+            yield (*(state.undo.path or (*base, "undo")), "args"), state.undo.args, after
     elif isinstance(state, ChoiceState):
         for rule in state.choices:
             yield (*rule.path, "when"), rule.when, none

@@ -25,7 +25,13 @@ two paths is the intersection, iterated to a fixpoint so loops converge.
 
 A read of ``vars.a.b`` is satisfied by an assignment of ``a`` (or of
 ``a.b.c``, which creates ``a.b``). A read whose path is computed
-(``vars[k]``) or of ``vars`` itself is not checked.
+(``vars[k]``) or of ``vars`` itself is not checked, nor one the expression
+guards itself (inside ``coalesce(...)`` but its last argument, ``has``,
+``is_null``, or under a ``has(vars, 'k')`` of the same path).
+
+Undo args are read when the task completes, after its ``result`` and
+``set`` (the natural saga refunds ``vars.payment.id``): they see the facts on
+the task's ``next`` edge.
 """
 
 from __future__ import annotations
@@ -77,7 +83,7 @@ def check_dataflow(ctx: CheckContext) -> Iterator[Finding]:
             path = (*site.path, *inner)
             for use in expression.name_uses:
                 key: Key = use.path[1:]
-                if use.name != "vars" or not key or _covered(key, facts):
+                if use.name != "vars" or not key or use.guarded or _covered(key, facts):
                     continue
                 if (path, key[:1]) in reported:
                     continue
@@ -133,7 +139,13 @@ class _Analysis:
             return self.end
         if site.timing == "start" or site.state is None or site.scope is None:
             return None
-        return self.entry.get((id(site.scope.scope), site.state.name))
+        facts = self.entry.get((id(site.scope.scope), site.state.name))
+        if facts is not None and site.timing == "exit":
+            result = getattr(site.state, "result", None)
+            facts = facts | {a.target.parts for a in site.state.set}
+            if result is not None:
+                facts = facts | {result.parts}
+        return facts
 
     def finding(
         self, ctx: CheckContext, site: Site, path: JsonPath, key: Key, facts: Facts

@@ -45,6 +45,11 @@ class NameUse:
     name: str
     path: tuple[PathKey, ...]
     column: int
+    #: Whether the expression itself copes with the value being missing: the
+    #: read is an argument of ``coalesce`` (all but the last), ``has`` or
+    #: ``is_null``, or under a ``has(...)`` of its path anywhere in the same
+    #: expression (``vars.code if has(vars, 'code') else ''``).
+    guarded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,14 +189,45 @@ def _compile(text: str) -> _Program:
     tree = parse_tree(text)
     name_uses: list[NameUse] = []
     calls: list[Call] = []
-    _collect(tree, name_uses, calls)
+    presence: list[tuple[PathKey, ...]] = []
+    _collect(tree, name_uses, calls, presence, guarded=False)
+    if presence:
+        name_uses = [
+            use
+            if use.guarded or not any(use.path[: len(p)] == p for p in presence)
+            else replace(use, guarded=True)
+            for use in name_uses
+        ]
     return _Program(tree, compile_tree(tree), tuple(name_uses), tuple(calls))
 
 
-def _collect(node: Node, name_uses: list[NameUse], calls: list[Call]) -> None:
-    """Gather name reads and calls in source order (the tree is at most 64 deep)."""
+def _static_path(node: Node) -> tuple[PathKey, ...] | None:
+    """``vars.a`` as ('vars', 'a'); None when a key is computed or the root is not a name."""
     if isinstance(node, Name):
-        name_uses.append(NameUse(node.name, (node.name,), node.start + 1))
+        return (node.name,)
+    if isinstance(node, Path) and isinstance(node.root, Name):
+        path: list[PathKey] = [node.root.name]
+        for accessor in node.accessors:
+            key = accessor.static_key
+            if key is None:
+                return None
+            path.append(key)
+        return tuple(path)
+    return None
+
+
+def _collect(
+    node: Node,
+    name_uses: list[NameUse],
+    calls: list[Call],
+    presence: list[tuple[PathKey, ...]],
+    *,
+    guarded: bool,
+) -> None:
+    """Gather name reads and calls in source order (the tree is at most 64 deep),
+    and in ``presence`` the paths a ``has(container, 'key')`` tests."""
+    if isinstance(node, Name):
+        name_uses.append(NameUse(node.name, (node.name,), node.start + 1, guarded))
     elif isinstance(node, Path):
         if isinstance(node.root, Name):
             path: list[PathKey] = [node.root.name]
@@ -200,19 +236,34 @@ def _collect(node: Node, name_uses: list[NameUse], calls: list[Call]) -> None:
                 if key is None:
                     break
                 path.append(key)
-            name_uses.append(NameUse(node.root.name, tuple(path), node.root.start + 1))
+            name_uses.append(NameUse(node.root.name, tuple(path), node.root.start + 1, guarded))
         else:
-            _collect(node.root, name_uses, calls)
+            _collect(node.root, name_uses, calls, presence, guarded=guarded)
         for accessor in node.accessors:
             if accessor.static_key is None:
-                _collect(accessor.key, name_uses, calls)
+                _collect(accessor.key, name_uses, calls, presence, guarded=guarded)
     elif isinstance(node, FunctionCall):
         calls.append(Call(node.name, len(node.arguments), node.start + 1))
-        for argument in node.arguments:
-            _collect(argument, name_uses, calls)
+        last = len(node.arguments) - 1
+        for position, argument in enumerate(node.arguments):
+            tolerant = (
+                (node.name == "coalesce" and position < last)
+                or (node.name == "has" and position == 0)
+                or node.name == "is_null"
+            )
+            _collect(argument, name_uses, calls, presence, guarded=guarded or tolerant)
+        if node.name == "has" and len(node.arguments) == 2:
+            container = _static_path(node.arguments[0])
+            tested = node.arguments[1]
+            if (
+                container is not None
+                and isinstance(tested, Literal)
+                and (type(tested.value) is str or type(tested.value) is int)
+            ):
+                presence.append((*container, tested.value))
     else:
         for child in _children(node):
-            _collect(child, name_uses, calls)
+            _collect(child, name_uses, calls, presence, guarded=guarded)
 
 
 def _children(node: Node) -> tuple[Node, ...]:

@@ -11,6 +11,7 @@ from .functions_convert import CONVERSION_FUNCTIONS
 from .functions_numbers import NUMBER_FUNCTIONS
 from .functions_text import TEXT_FUNCTIONS
 from .functions_time import TIME_FUNCTIONS
+from .functions_types import TYPE_FUNCTIONS
 
 __all__ = ["BUILTIN_FUNCTIONS", "FunctionSpec"]
 
@@ -24,6 +25,7 @@ BUILTIN_FUNCTIONS: Mapping[str, FunctionSpec] = MappingProxyType(
                 **TEXT_FUNCTIONS,
                 **COLLECTION_FUNCTIONS,
                 **TIME_FUNCTIONS,
+                **TYPE_FUNCTIONS,
             }.items()
         )
     )

@@ -86,6 +86,14 @@ def test_every_function_named_in_the_language_reference_is_built_in() -> None:
         "parse_json",
         "coalesce",
         "secret",
+        # language 1.1: types and presence
+        "is_number",
+        "is_string",
+        "is_bool",
+        "is_list",
+        "is_map",
+        "is_null",
+        "has",
     }
     assert set(BUILTIN_FUNCTIONS) == documented
 

@@ -142,6 +142,44 @@ CLEAN = [
         """,
         id="nested-paths",
     ),
+    pytest.param(
+        """
+        wfdsl: "1"
+        name: t
+        start: charge
+        states:
+          charge:
+            type: task
+            action: payments.charge
+            result: payment
+            set: {charged_at: "${ now() }"}
+            undo:
+              action: payments.refund
+              args: {payment: "${ vars.payment.id }", at: "${ vars.charged_at }", raw: "${ result }"}
+            end: true
+        """,
+        id="undo-args-read-the-tasks-own-result-and-set",
+    ),
+    pytest.param(
+        """
+        wfdsl: "1"
+        name: t
+        start: route
+        states:
+          route:
+            type: choice
+            choices:
+              - {when: "${ input.vip }", next: discount}
+            default: charge
+          discount: {type: set, set: {rate: 0.2}, next: charge}
+          charge:
+            type: task
+            action: pay
+            args: {rate: "${ coalesce(vars.rate, 0) }", code: "${ vars.code if has(vars, 'code') else '' }"}
+            end: true
+        """,
+        id="reads-guarded-by-coalesce-or-has",
+    ),
 ]
 
 

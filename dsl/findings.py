@@ -164,6 +164,13 @@ CODES: dict[str, Code] = _codes(
         "a var is read but no state ever assigns it (error under --strict)",
     ),
     Code(
+        "WF403",
+        "undeclared-input",
+        "warning",
+        "an expression reads an input field the input schema does not declare "
+        "(error under --strict)",
+    ),
+    Code(
         "WF501",
         "undeclared-signal",
         "error",

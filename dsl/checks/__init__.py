@@ -21,6 +21,7 @@ from .cycles import check_cycles
 from .dataflow import check_dataflow
 from .ends import check_ends
 from .expressions import check_expressions
+from .inputs import check_inputs
 from .joins import check_joins
 from .reachability import check_reachability
 from .retries import check_retries
@@ -43,6 +44,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     check_expressions,
     check_signals,
     check_dataflow,
+    check_inputs,
 )
 
 

@@ -335,6 +335,7 @@ class StateCompiler:
             join=join,
             result=self._var(data, "result", path),
             catch=self.catches(data.get("catch"), (*path, "catch")),
+            retry=self.retry(data["retry"], (*path, "retry")) if "retry" in data else (),
         )
 
     def _map(
@@ -354,6 +355,8 @@ class StateCompiler:
             concurrency=_int(data, "concurrency", 1),
             result=self._var(data, "result", path),
             catch=self.catches(data.get("catch"), (*path, "catch")),
+            retry=self.retry(data["retry"], (*path, "retry")) if "retry" in data else (),
+            **_tolerance(data.get("tolerated_failures")),
         )
 
     def _emit(
@@ -376,6 +379,7 @@ class StateCompiler:
             result=self._var(data, "result", path),
             wait=_bool(data, "wait", True),
             catch=self.catches(data.get("catch"), (*path, "catch")),
+            retry=self.retry(data["retry"], (*path, "retry")) if "retry" in data else (),
         )
 
     def _succeed(
@@ -393,3 +397,15 @@ class StateCompiler:
             message=self.leaves.optional_value(data, "message", path),
             compensate=_bool(data, "compensate"),
         )
+
+
+def _tolerance(raw: Any) -> dict[str, Any]:
+    """``tolerated_failures: 3`` (a count) or ``"10%"`` (of the items)."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return {"tolerated_failures": raw}
+    if isinstance(raw, str) and raw.strip().endswith("%"):
+        try:
+            return {"tolerated_percent": float(raw.strip()[:-1])}
+        except ValueError:
+            return {}
+    return {}

@@ -273,6 +273,14 @@ class _StateBase:
         return (self.next,) if self.next else ()
 
 
+def policy_for(retry: tuple[RetryPolicy, ...], error: str) -> RetryPolicy | None:
+    """The first policy of ``retry`` naming ``error`` (Step Functions' ordered retriers)."""
+    for policy in retry:
+        if policy.names(error):
+            return policy
+    return None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskState(_StateBase):
     action: str
@@ -372,7 +380,12 @@ class ParallelState(_StateBase):
     join: Join = field(default_factory=Join)
     result: VarPath | None = None
     catch: tuple[Catch, ...] = ()
+    retry: tuple[RetryPolicy, ...] = ()
     type: ClassVar[str] = "parallel"
+
+    def retry_policy_for(self, error: str) -> RetryPolicy | None:
+        """The first retry policy naming ``error``: the whole state runs again."""
+        return policy_for(self.retry, error)
 
     def successors(self) -> tuple[str, ...]:
         return _unique((self.next, *(c.next for c in self.catch)))
@@ -386,7 +399,16 @@ class MapState(_StateBase):
     concurrency: int = 1
     result: VarPath | None = None
     catch: tuple[Catch, ...] = ()
+    retry: tuple[RetryPolicy, ...] = ()
+    #: Failed iterations the map tolerates: a count, or with ``tolerated_percent``
+    #: a percentage of the items; None: the first failure fails the map.
+    tolerated_failures: int | None = None
+    tolerated_percent: float | None = None
     type: ClassVar[str] = "map"
+
+    def retry_policy_for(self, error: str) -> RetryPolicy | None:
+        """The first retry policy naming ``error``: the whole state runs again."""
+        return policy_for(self.retry, error)
 
     def successors(self) -> tuple[str, ...]:
         return _unique((self.next, *(c.next for c in self.catch)))
@@ -412,7 +434,12 @@ class SubflowState(_StateBase):
     result: VarPath | None = None
     wait: bool = True
     catch: tuple[Catch, ...] = ()
+    retry: tuple[RetryPolicy, ...] = ()
     type: ClassVar[str] = "subflow"
+
+    def retry_policy_for(self, error: str) -> RetryPolicy | None:
+        """The first retry policy naming ``error``: the whole state runs again."""
+        return policy_for(self.retry, error)
 
     def successors(self) -> tuple[str, ...]:
         return _unique((self.next, *(c.next for c in self.catch)))

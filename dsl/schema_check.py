@@ -48,6 +48,7 @@ _PATTERN_WORDS = {
     "^[A-Za-z_][A-Za-z0-9_]*$": "letters, digits and `_`, not starting with a digit",
     "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$": "a dotted Python module name",
     "^(full|equal|none)$": "a fraction from 0 to 1, `full`, `equal` or `none`",
+    "^[0-9]+(\\.[0-9]+)?%$": "a count or a percentage such as `10%`",
 }
 #: The words a pattern above allows, for a did-you-mean on a near miss.
 _PATTERN_CHOICES = {"^(full|equal|none)$": ["full", "equal", "none"]}

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from wfdsl.dsl.model import State, VarPath
+from wfdsl.dsl.model import MapState, ParallelState, State, SubflowState, VarPath
 
-from . import compensation, forks
+from . import compensation, forks, retries
 from .context import Context
 from .run_state import Thread
 from .scope import Failure
@@ -94,8 +94,18 @@ def end_thread(ctx: Context, thread: Thread, output: Any, *, explicit: bool) -> 
 def fail_state(
     ctx: Context, thread: Thread, state: State, error: str, message: str, attempts: int = 1
 ) -> None:
-    """``state`` failed: its first matching ``catch`` decides, else the thread fails."""
+    """``state`` failed: a parallel, map or subflow with a ``retry`` for the
+    error runs again; else its first matching ``catch`` decides, else the
+    thread fails. (A task's own retry is decided before it gets here.)"""
     path = thread.path(state.name)
+    if (
+        isinstance(state, ParallelState | MapState | SubflowState)
+        and state.retry
+        and retries.schedule_retry(ctx, thread, state, thread.visit_path(state.name), error, path)
+    ):
+        thread.fork = None
+        thread.child = None
+        return
     for catch in getattr(state, "catch", ()):
         if not catch.matches(error):
             continue

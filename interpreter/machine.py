@@ -245,7 +245,7 @@ def _run(ctx: Context) -> None:
                 if thread.ph == "wait":
                     progressed |= waits.poll(ctx, thread)
                 elif thread.ph == "retry":
-                    progressed |= tasks.fire_retry(ctx, thread)
+                    progressed |= _fire_retry(ctx, thread)
                 elif thread.ph == "comp":
                     progressed |= compensation.fire_retry(ctx, thread)
                 elif thread.ph == "child":
@@ -262,6 +262,21 @@ def _run(ctx: Context) -> None:
 
 #: Thread phases a pass of :func:`_run` leaves as they are.
 _STILL = frozenset({"call", "fork", "done"})
+
+
+def _fire_retry(ctx: Context, thread: Thread) -> bool:
+    """A retry whose delay is over: a task's next attempt, or a parallel, map
+    or subflow entered again as a whole (``thread.att`` is its attempt)."""
+    state = ctx.state_of(thread)
+    if isinstance(state, TaskState):
+        return tasks.fire_retry(ctx, thread)
+    if thread.due is None or ctx.now < thread.due:
+        return False
+    thread.due = None
+    thread.ph = "run"
+    ctx.steps += 1
+    _dispatch(ctx, thread, state, thread.path(state.name))
+    return True
 
 
 def _enter(ctx: Context, thread: Thread) -> bool:
@@ -364,9 +379,14 @@ def _simple(ctx: Context, thread: Thread, state: State, path: str) -> None:
 
 
 def _enter_subflow(ctx: Context, thread: Thread, state: SubflowState, path: str) -> None:
+    if thread.att == 0:  # the first attempt; a retry re-enters with att >= 2
+        thread.visits[state.name] = thread.visits.get(state.name, 0) + 1
+        thread.att = 1
+        thread.t0 = ctx.now
     child_input = ctx.evaluate(state.input, thread, path) if state.input is not None else None
-    thread.visits[state.name] = thread.visits.get(state.name, 0) + 1
     child_id = f"{ctx.run.id}/{tasks.visit_path(thread, state.name)}"
+    if thread.att > 1:
+        child_id += f"@{thread.att}"  # a new child per attempt
     thread.child = {"id": child_id, "path": path, "workflow": state.workflow, "input": child_input}
     _start_child_command(ctx, thread)
     if not state.wait:
@@ -423,7 +443,7 @@ def _poll_child(ctx: Context, thread: Thread) -> bool:
     error = data.get("error") or {}
     name = error.get("error") if status == "failed" else "Cancelled"
     message = error.get("message") or f"child run '{child['id']}' was {status}"
-    flow.reset(thread)
+    thread.child = None  # the attempt counter stays: a retry of the subflow counts on
     flow.fail_state(ctx, thread, state, str(name or "Error"), str(message))
     return True
 

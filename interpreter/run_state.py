@@ -81,6 +81,7 @@ class Thread:
         "fork",
         "id",
         "key",
+        "kp",
         "parent",
         "ph",
         "sk",
@@ -121,6 +122,11 @@ class Thread:
         self.undo: list[dict[str, Any]] = []
         self.visits: dict[str, int] = {}
         self.comp: dict[str, Any] | None = None
+        #: The thread's path in idempotency keys and child run ids when it
+        #: differs from ``id``: a branch of a parallel entered a second time, or
+        #: of its second attempt, is ``fan_out#2/notify`` or ``fan_out@2/notify``
+        #: there, so its actions are new effects; None: the same as ``id``.
+        self.kp: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], root_vars: Mapping[str, Any]) -> Thread:
@@ -170,6 +176,8 @@ class Thread:
         visits = get("visits")
         if visits:
             thread.visits = dict(visits)
+        if "kp" in data:
+            thread.kp = data["kp"]
         comp = get("comp")
         if comp:
             thread.comp = dict(comp, todo=[dict(e) for e in comp["todo"]])
@@ -209,6 +217,8 @@ class Thread:
             data["visits"] = self.visits
         if self.comp is not None:
             data["comp"] = self.comp
+        if self.kp is not None:
+            data["kp"] = self.kp
         return data
 
     @property
@@ -216,8 +226,17 @@ class Thread:
         return self.parent is None
 
     def path(self, state: str) -> str:
-        """The state path used in events and keys: ``fan_out/notify/email``."""
+        """The state path used in events: ``fan_out/notify/email``."""
         return f"{self.id}/{state}" if self.id else state
+
+    def visit_path(self, state: str) -> str:
+        """The state's path in idempotency keys and child run ids: the key path
+        of the thread, the state, and ``#visit`` from the second visit on
+        (``remind#2``), so each visit is a distinct effect."""
+        base = self.kp if self.kp is not None else self.id
+        path = f"{base}/{state}" if base else state
+        visit = self.visits.get(state, 1)
+        return path if visit <= 1 else f"{path}#{visit}"
 
 
 class RunState:

@@ -8,7 +8,6 @@ of one visit share the path.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,17 +15,16 @@ from wfdsl.dsl.model import TaskState
 
 from . import flow
 from .context import Context
+from .retries import jitter, schedule_retry
 from .run_state import Thread
 from .scope import Failure
 from .steps import ActionOutcome, CallAction
 
-__all__ = ["enter", "fire_retry", "issue", "on_outcome", "visit_path"]
+__all__ = ["enter", "fire_retry", "issue", "jitter", "on_outcome", "schedule_retry", "visit_path"]
 
 
 def visit_path(thread: Thread, name: str) -> str:
-    path = thread.path(name)
-    visit = thread.visits.get(name, 1)
-    return path if visit <= 1 else f"{path}#{visit}"
+    return thread.visit_path(name)
 
 
 def enter(ctx: Context, thread: Thread, state: TaskState) -> None:
@@ -189,36 +187,3 @@ def _log_done(
             entry["st"] = "done"
             entry["args"] = args
             return
-
-
-def schedule_retry(
-    ctx: Context, thread: Thread, state: TaskState, vpath: str, error: str, path: str
-) -> bool:
-    """A durable retry timer when the policy for ``error`` allows another attempt."""
-    policy = state.retry_policy_for(error)
-    if policy is None or not policy.retries(error):
-        return False
-    if not policy.allows(thread.att):
-        return False
-    seed, fraction = jitter(ctx.run.id, vpath, thread.att)
-    delay = policy.delay(thread.att, fraction)
-    first = thread.t0 if thread.t0 is not None else ctx.now
-    if policy.max_duration is not None and ctx.now + delay - first > policy.max_duration:
-        return False
-    thread.att += 1
-    thread.due = ctx.now + delay
-    thread.ph = "retry"
-    ctx.event(
-        "retry_scheduled",
-        path,
-        {"attempt": thread.att, "delay": delay, "due": thread.due, "seed": seed, "error": error},
-    )
-    return True
-
-
-def jitter(run_id: str, vpath: str, attempt: int) -> tuple[int, float]:
-    """The jitter seed for a retry (recorded in ``retry_scheduled``) and the
-    fraction in [0, 1) drawn from it: a hash, so a replay draws the same."""
-    digest = hashlib.blake2b(f"{run_id}/{vpath}/{attempt}".encode(), digest_size=4).digest()
-    seed = int.from_bytes(digest, "big")
-    return seed, seed / 2**32

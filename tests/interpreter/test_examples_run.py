@@ -24,6 +24,10 @@ class UnknownSku(Exception):
     pass
 
 
+class MailBounced(Exception):
+    pass
+
+
 class Ledger:
     """Test actions that record every call."""
 
@@ -55,6 +59,8 @@ class Ledger:
 
     def email(self, to: str, template: str, data: Any = None) -> dict[str, str]:
         self.calls.append(("email.send", {"to": to, "template": template, "data": data}))
+        if to.startswith("bounce"):
+            raise MailBounced(f"mailbox {to} refused the message")
         return {"id": f"{template}:{to}"}
 
     def charge(self, order_id: str, amount: float, card: str) -> dict[str, str]:
@@ -335,3 +341,34 @@ def test_approval_chain_expires_at_deadline() -> None:
     templates = [d["template"] for n, d in ledger.calls if n == "email.send"]
     assert templates[0] == "claim_received" and templates[-1] == "claim_expired"
     assert "claim_reminder" in templates
+
+
+def _invoice_run(emails: list[str]) -> tuple[wfdsl.Run, Ledger]:
+    ledger = Ledger()
+    engine, _ = make(ledger)
+    customers = [{"email": email, "amount": 10} for email in emails]
+    with engine:
+        engine.submit(
+            EXAMPLES / "invoice_run.yaml",
+            run_id="inv",
+            input={"month": "2026-11", "customers": customers},
+        )
+        return engine.run_until_complete("inv"), ledger
+
+
+def test_invoice_run_tolerates_one_bounced_mailbox_in_ten() -> None:
+    emails = [f"c{i}@example.com" for i in range(9)] + ["bounce@example.com"]
+    done, ledger = _invoice_run(emails)
+    assert done.status == "completed", done.error
+    assert done.output["sent"] == 9
+    (chase,) = done.output["to_chase"]
+    assert chase["index"] == 9 and chase["error"] == "MailBounced"
+    # The bounced delivery was tried three times; the others once.
+    assert ledger.names().count("email.send") == 9 + 3
+
+
+def test_invoice_run_fails_when_more_than_a_tenth_bounce() -> None:
+    emails = [f"c{i}@example.com" for i in range(8)] + ["bounce1@x.com", "bounce2@x.com"]
+    done, _ = _invoice_run(emails)
+    assert done.status == "failed"
+    assert done.error is not None and done.error["error"] == "ToleratedFailuresExceeded"

@@ -287,3 +287,22 @@ def test_a_computed_error_that_is_not_a_name_fails_with_an_expression_error() ->
     assert d.run.status == "failed"
     assert d.run.error is not None and d.run.error["error"] == "ExpressionError"
     assert "error" in d.run.error["message"] and "null" in d.run.error["message"]
+
+
+def test_a_retried_subflow_starts_a_new_child_per_attempt() -> None:
+    text = SUB.replace(
+        "    result: refund\n",
+        "    result: refund\n    retry: {max_attempts: 2, initial_interval: 1m}\n",
+    )
+    d = Driver(text, input={"order": "o-1"})
+    d.start()
+    failed = {"status": "failed", "error": {"error": "RefundFailed", "message": "no"}}
+    d.signal("__child__", {"run_id": "r1/child", **failed})
+    assert d.run.status == "waiting" and d.run.ready_at == 60.0
+    d.now = 60.0
+    d.wake()
+    assert [c.run_id for c in d.children] == ["r1/child", "r1/child@2"]
+    d.recover()
+    assert d.children[-1].run_id == "r1/child@2"  # a recovered parent re-issues the same child
+    d.signal("__child__", {"run_id": "r1/child@2", **failed})
+    assert d.run.output == "RefundFailed"  # retries exhausted: the catch decides

@@ -184,3 +184,152 @@ states:
     assert [c.state for c in d.calls] == ["m[0]/p/one/t", "m[1]/p/one/t"]
     d.settle()
     assert d.run.output == {"all": [{"one": None}, {"one": None}]}
+
+
+# ------------------------------------------- retrying a whole fork, tolerating
+
+RETRIED_PARALLEL = """
+wfdsl: "1"
+name: retried
+start: fan_out
+states:
+  fan_out:
+    type: parallel
+    retry: {max_attempts: 3, initial_interval: 10s, backoff: 2}
+    branches:
+      a:
+        start: work
+        states:
+          work: {type: task, action: work, end: true}
+      b:
+        start: check
+        states:
+          check: {type: task, action: check, end: true}
+    catch: [{errors: ["*"], as: failure, next: gave_up}]
+    end: true
+  gave_up: {type: fail, error: GaveUp, message: "${ vars.failure.message }"}
+"""
+
+
+def test_a_failed_parallel_runs_again_whole_with_new_idempotency_keys() -> None:
+    d = Driver(RETRIED_PARALLEL, now=100.0)
+    d.start()
+    first = {c.idempotency_key for c in d.pending.values()}
+    assert first == {"r1/fan_out/a/work/1", "r1/fan_out/b/check/1"}
+    d.fail(error="Flaky")  # one branch fails: the other is cancelled, a retry waits
+    (scheduled,) = d.of_type("retry_scheduled")
+    assert scheduled.state == "fan_out" and scheduled.data["attempt"] == 2
+    assert d.run.status == "waiting" and d.run.ready_at == 110.0
+    d.now = 110.0
+    d.wake()
+    second = {c.idempotency_key for c in d.pending.values()}
+    assert second == {"r1/fan_out@2/a/work/1", "r1/fan_out@2/b/check/1"}
+    # History keeps the thread paths the graph knows.
+    assert {c.state for c in d.pending.values()} == {"fan_out/a/work", "fan_out/b/check"}
+    d.complete()
+    d.complete()
+    assert d.run.status == "completed"
+
+
+def test_a_parallel_whose_retries_run_out_reaches_its_catch() -> None:
+    d = Driver(RETRIED_PARALLEL)
+    d.start()
+    for _ in range(3):
+        d.fail(error="Flaky", message="still down")
+        if d.run.ready_at is not None:
+            d.now = d.run.ready_at
+            d.wake()
+    assert d.run.status == "failed"
+    assert d.run.error == {"error": "GaveUp", "message": "still down"}
+    assert [e.data["attempt"] for e in d.of_type("retry_scheduled")] == [2, 3]
+
+
+def test_a_parallel_entered_again_in_a_loop_gets_new_keys() -> None:
+    text = """
+wfdsl: "1"
+name: looped
+vars: {round: 0}
+start: fan_out
+states:
+  fan_out:
+    type: parallel
+    branches:
+      a:
+        start: work
+        states:
+          work: {type: task, action: work, end: true}
+    set: {round: "${ vars.round + 1 }"}
+    next: again
+  again:
+    type: choice
+    choices: [{when: "${ vars.round < 2 }", next: fan_out}]
+    end: true
+"""
+    d = Driver(text)
+    d.start()
+    d.complete()
+    keys = [c.idempotency_key for c in d.calls]
+    assert keys == ["r1/fan_out/a/work/1", "r1/fan_out#2/a/work/1"]
+
+
+TOLERANT_MAP = """
+wfdsl: "1"
+name: tolerant
+start: charge_all
+states:
+  charge_all:
+    type: map
+    items: ${ input.cards }
+    as: card
+    concurrency: 10
+    tolerated_failures: TOLERANCE
+    do:
+      start: charge
+      states:
+        charge: {type: task, action: charge, args: {card: "${ card }"}, result: r, next: out}
+        out: {type: succeed, output: "${ vars.r }"}
+    result: charged
+    catch: [{errors: [ToleratedFailuresExceeded], as: failure, next: too_many}]
+    end: true
+  too_many: {type: succeed, output: "${ vars.failure }"}
+"""
+
+
+def _tolerant(tolerance: str, outcomes: dict[str, str | None]) -> Driver:
+    d = Driver(TOLERANT_MAP.replace("TOLERANCE", tolerance), input={"cards": list(outcomes)})
+    d.start()
+    for call in list(d.pending.values()):
+        if call.call_id not in d.pending:
+            continue  # cancelled when the map failed
+        error = outcomes[call.args["card"]]
+        if error is None:
+            d.complete(call.call_id, value=f"paid {call.args['card']}")
+        else:
+            d.fail(call.call_id, error=error, message=f"{call.args['card']} refused")
+    return d
+
+
+def test_a_map_within_its_tolerated_failures_succeeds_and_says_which_items_failed() -> None:
+    d = _tolerant("1", {"c1": None, "c2": "CardDeclined", "c3": None})
+    assert d.run.status == "completed"
+    assert d.run.output == {
+        "charged": {
+            "outputs": ["paid c1", None, "paid c3"],
+            "failures": [{"index": 1, "error": "CardDeclined", "message": "c2 refused"}],
+        }
+    }
+
+
+def test_a_map_past_its_tolerated_failures_fails_with_a_clear_error() -> None:
+    d = _tolerant("1", {"c1": "CardDeclined", "c2": "Expired", "c3": None})
+    assert d.run.status == "completed"  # caught
+    failure = d.run.output
+    assert failure["error"] == "ToleratedFailuresExceeded"
+    assert failure["message"].startswith("2 of 3 iterations failed, more than the 1 tolerated")
+
+
+def test_a_percentage_tolerates_a_share_of_the_items() -> None:
+    cards = {f"c{i}": ("Boom" if i < 2 else None) for i in range(10)}
+    assert _tolerant('"20%"', cards).run.output["charged"]["failures"][1]["index"] == 1
+    cards["c2"] = "Boom"
+    assert _tolerant('"20%"', cards).run.output["error"] == "ToleratedFailuresExceeded"

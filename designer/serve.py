@@ -8,12 +8,20 @@ A fresh token is made at each launch and printed inside the URL.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 from wfdsl.interpreter.actions import ActionImportError, load_modules
 from wfdsl.interpreter.engine import Engine
+
+from wfdsl.cli_options import (
+    actions_option,
+    db_option,
+    default_db,
+    lease_option,
+    owner_option,
+    synchronous_option,
+)
 
 __all__ = ["serve"]
 
@@ -25,27 +33,28 @@ __all__ = ["serve"]
     default=".",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
 )
-@click.option(
-    "--db",
-    default=lambda: os.environ.get("WFDSL_DB") or "wfdsl.db",
-    show_default="$WFDSL_DB or ./wfdsl.db",
-    help="SQLite file of the store.",
-)
+@db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
-@click.option(
-    "--actions",
-    "actions",
-    multiple=True,
-    help="Python module (or .py file) registering actions; repeatable.",
-)
+@actions_option
 @click.option(
     "--allow-shell",
     is_flag=True,
     help="Let workflows use the built-in shell action and import modules of their own.",
 )
+@lease_option
+@owner_option
+@synchronous_option
 def serve(
-    directory: Path, db: str, host: str, port: int, actions: tuple[str, ...], allow_shell: bool
+    directory: Path,
+    db: str | None,
+    host: str,
+    port: int,
+    actions: tuple[str, ...],
+    allow_shell: bool,
+    lease_seconds: float,
+    owner: str | None,
+    synchronous: str,
 ) -> None:
     """Worker + HTTP API + designer over the workflows in DIRECTORY (default: here)."""
     # Imported here so other commands do not pay for starlette and uvicorn.
@@ -66,7 +75,14 @@ def serve(
             err=True,
         )
     token = new_token()
-    engine = Engine(db, allow_shell=allow_shell)
+    db = db or default_db()
+    engine = Engine(
+        db,
+        allow_shell=allow_shell,
+        lease_seconds=lease_seconds,
+        owner=owner,
+        synchronous=synchronous.upper(),
+    )
     app = create_app(
         directory,
         engine=engine,

@@ -27,7 +27,7 @@ import os
 import secrets as _secrets
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, TypeVar
@@ -44,9 +44,10 @@ from .definitions import Definitions
 from .engine_loop import Driver, not_started
 from .input_check import check_handler_args, check_input, check_signal
 from .orphans import Orphans, default_owner
-from .records import FINAL_STATUSES, Lease, RunFilter, RunRow, RunUpdate
+from .positions import Position, positions_of
+from .records import FINAL_STATUSES, Event, Lease, RunFilter, RunRow, RunUpdate
 from .run_ids import check_run_id, storable
-from .run_view import Run
+from .run_view import Run, Transition
 from .schedules import Schedules, register_schedule
 from .sqlite_store import SqliteStore
 from .steps import (
@@ -156,6 +157,7 @@ class Engine:
         self._stop: asyncio.Event | None = None
         self._closed = False
         self._schedules: Any = None
+        self._watchers: list[Callable[[Transition], None]] = []
 
     # ------------------------------------------------------------ actions
 
@@ -274,7 +276,37 @@ class Engine:
 
     def _view(self, row: RunRow) -> Run:
         run_id = row.id
-        return Run.from_row(row, lambda: self.store.history(run_id))
+        return Run.from_row(row, lambda: self.store.history(run_id), lambda: self._positions(row))
+
+    def _positions(self, row: RunRow) -> tuple[Position, ...]:
+        try:
+            workflow = self.definitions.get(row.definition_hash)
+        except WfdslError:
+            workflow = None
+        return positions_of(workflow, row.state)
+
+    def watch(self, callback: Callable[[Transition], None]) -> Callable[[], None]:
+        """Call ``callback`` after each transition this engine commits (its
+        own driving and its control requests), with the run as committed and
+        the events written; returns a function that stops watching.
+
+        The callback runs on the driving thread between transitions: keep
+        it short (print, enqueue) and do not call the engine from it."""
+        self._watchers.append(callback)
+        self.driver.on_transition = self._notify
+
+        def unwatch() -> None:
+            if callback in self._watchers:
+                self._watchers.remove(callback)
+            if not self._watchers:
+                self.driver.on_transition = None
+
+        return unwatch
+
+    def _notify(self, row: RunRow, events: Sequence[Event]) -> None:
+        transition = Transition(self._view(row), tuple(events))
+        for callback in list(self._watchers):
+            callback(transition)
 
     # ------------------------------------------------------------ messages and control
 

@@ -104,7 +104,7 @@ def input_findings(
         path = tuple(error.absolute_path)
         where = format_path(path).replace("$", subject, 1)
         # A oneOf/anyOf failure wraps the useful reason in its context.
-        reason = best_match([error, *error.context]).message if error.context else error.message
+        reason = _reason(best_match([error, *error.context]) if error.context else error)
         findings.append(
             Finding(
                 code=code,
@@ -115,6 +115,22 @@ def input_findings(
             )
         )
     return findings
+
+
+def _reason(error: Any) -> str:
+    """jsonschema's message, with the value written as JSON rather than as
+    Python (``null is not of type 'object'``, not ``None is ...``)."""
+    if error.validator == "type":
+        wanted = error.validator_value
+        types = " or ".join(repr(t) for t in (wanted if isinstance(wanted, list) else [wanted]))
+        try:
+            shown = _dumps(error.instance)
+        except (ValueError, TypeError, RecursionError):
+            return str(error.message)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        return f"{shown} is not of type {types}"
+    return str(error.message)
 
 
 def _check_json(value: Any, subject: str, code: str, workflow: str, headline: str) -> None:
@@ -164,7 +180,10 @@ def check_signal(workflow: Workflow, channel: str, data: Any, *, run_id: str = "
     if decl is None:
         if not workflow.signals_declared:
             return  # a workflow without `signals:` takes any channel (§1)
+        from wfdsl.dsl.suggest import did_you_mean
+
         declared = ", ".join(sorted(workflow.signals))
+        hint = did_you_mean(channel, workflow.signals) if isinstance(channel, str) else None
         message = (
             f"{run}channel {channel!r} is not declared by workflow {workflow.name!r} "
             f"(declared: {declared})"
@@ -176,9 +195,10 @@ def check_signal(workflow: Workflow, channel: str, data: Any, *, run_id: str = "
                     severity="error",
                     message=message,
                     file=workflow.name or None,
+                    suggestion=hint,
                 )
             ],
-            message,
+            message + (f"; {hint}" if hint else ""),
         )
     findings = input_findings(
         decl.schema,

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .positions import Position, WaitFor
 from .records import Event, RunRow
 
-__all__ = ["Event", "Run"]
+__all__ = ["Event", "Position", "Run", "Transition", "WaitFor"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,9 +38,17 @@ class Run:
     parent_run: str | None = None
     definition_hash: str = ""
     _history: Callable[[], list[Event]] | None = field(default=None, repr=False, compare=False)
+    _positions: Callable[[], tuple[Position, ...]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @classmethod
-    def from_row(cls, row: RunRow, history: Callable[[], list[Event]] | None = None) -> Run:
+    def from_row(
+        cls,
+        row: RunRow,
+        history: Callable[[], list[Event]] | None = None,
+        positions: Callable[[], tuple[Position, ...]] | None = None,
+    ) -> Run:
         return cls(
             id=row.id,
             workflow=row.workflow,
@@ -55,6 +64,7 @@ class Run:
             parent_run=row.parent_run,
             definition_hash=row.definition_hash,
             _history=history,
+            _positions=positions,
         )
 
     @property
@@ -75,6 +85,12 @@ class Run:
     def history(self) -> list[Event]:
         """Every event of the run, oldest first (read from the store now)."""
         return [] if self._history is None else self._history()
+
+    def positions(self) -> tuple[Position, ...]:
+        """Where the run was when read: one :class:`Position` per live thread
+        (state, phase, what a waiting one waits for and when its timers fire);
+        empty once it has ended."""
+        return () if self._positions is None or self.done else self._positions()
 
     def to_json(self) -> dict[str, Any]:
         """A plain mapping for ``--json`` output and the HTTP API."""
@@ -104,3 +120,12 @@ def event_to_json(event: Event) -> dict[str, Any]:
         "state": event.state,
         "data": dict(event.data),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One committed transition, as :meth:`Engine.watch` hands it over:
+    the run right after it and the events it wrote, oldest first."""
+
+    run: Run
+    events: tuple[Event, ...]

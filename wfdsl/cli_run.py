@@ -6,8 +6,13 @@ document with ``--json``). A waiting run keeps the process waiting, since
 another process may ``wfdsl signal`` it; Ctrl-C (or SIGTERM) stops driving
 and leaves the run durable in the store for ``wfdsl worker``.
 
-Exit codes of ``run``: 0 completed, 1 failed or cancelled, 2 an invalid
-document or input; a run left unfinished by Ctrl-C exits 130.
+Exit codes of ``run``: 0 completed, 1 failed or cancelled (or, on virtual
+time with an in-memory store, left waiting for a signal nobody can send), 2
+an invalid document or input; a run left unfinished by Ctrl-C exits 130.
+
+Under ``--virtual-time`` the run goes to an in-memory store unless ``--db``
+or ``$WFDSL_DB`` names one: its dates are fake (days pass in a second), and
+they must not land among real runs.
 
 ``worker [FLOW|DIR]...`` drives every unfinished run in the store and fires
 the schedules of every definition stored in it. Naming flow files (or
@@ -27,57 +32,34 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from wfdsl.cli_errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, CliError
+from wfdsl.cli_live import Live, LogLines, stream_for
+from wfdsl.cli_options import (
+    actions_option,
+    allow_shell_option,
+    db_option,
+    default_db,
+    lease_option,
+    owner_option,
+    synchronous_option,
+)
+from wfdsl.cli_output import emit_json
+from wfdsl.cli_words import describe_position
+from wfdsl.dsl.model import MapState, ParallelState, Scope
+from wfdsl.dsl.suggest import did_you_mean
 from wfdsl.errors import RunAlreadyExists, ValidationError, WfdslError
 from wfdsl.interpreter.actions import ActionImportError, load_modules
 from wfdsl.interpreter.clock import VirtualClock
 from wfdsl.interpreter.engine import Engine
-from wfdsl.interpreter.records import FINAL_STATUSES, Event, RunRow
+from wfdsl.interpreter.records import FINAL_STATUSES
 from wfdsl.interpreter.run_view import Run, event_to_json
 
 __all__ = ["db_option", "default_db", "parse_json_option", "run", "worker"]
-
-EXIT_FAILED = 1
-EXIT_INVALID = 2
-EXIT_INTERRUPTED = 130
-
-
-def default_db() -> str:
-    """``$WFDSL_DB``, else ``wfdsl.db`` in the working directory."""
-    return os.environ.get("WFDSL_DB") or "wfdsl.db"
-
-
-db_option = click.option(
-    "--db",
-    "db",
-    default=None,
-    metavar="PATH",
-    help="SQLite file of the store (default: $WFDSL_DB or ./wfdsl.db).",
-)
-allow_shell_option = click.option(
-    "--allow-shell",
-    is_flag=True,
-    help="Enable the built-in shell action (off unless the operator asks).",
-)
-synchronous_option = click.option(
-    "--synchronous",
-    type=click.Choice(["FULL", "NORMAL"], case_sensitive=False),
-    default="FULL",
-    show_default=True,
-    help="SQLite synchronous: FULL survives power loss, NORMAL only process crashes.",
-)
-actions_option = click.option(
-    "--actions",
-    "actions",
-    multiple=True,
-    metavar="MOD",
-    help="Python module (or .py file) registering actions; repeatable.",
-)
 
 
 def parse_json_option(text: str | None, what: str) -> Any:
@@ -116,62 +98,12 @@ def load_actions(modules: Sequence[str]) -> None:
         raise click.UsageError(str(exc)) from None
 
 
-def _time(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%H:%M:%S")
-
-
-class _Printer:
-    """Live transitions: rich on a terminal, plain lines otherwise."""
-
-    def __init__(self, run_id: str, *, quiet: bool) -> None:
-        self.run_id = run_id
-        self.quiet = quiet
-        self.events: list[Event] = []
-        self.tty = sys.stdout.isatty()
-        self._console: Any = None
-        if self.tty and not quiet:
-            from rich.console import Console
-
-            self._console = Console(highlight=False)
-
-    def __call__(self, row: RunRow, events: Sequence[Event]) -> None:
-        if row.id != self.run_id:
-            return
-        self.events.extend(events)
-        if self.quiet:
-            return
-        for event in events:
-            data = json.dumps(dict(event.data), default=str) if event.data else ""
-            if len(data) > 200:
-                data = data[:197] + "..."
-            state = event.state or ""
-            if self._console is not None:
-                from rich.text import Text
-
-                line = Text()
-                line.append(_time(event.time), style="dim")
-                line.append(f" {event.type:<17}", style=_style(event.type))
-                line.append(f" {state}", style="bold")
-                if data:
-                    line.append(f" {data}", style="dim")
-                self._console.print(line)
-            else:
-                click.echo(f"{_time(event.time)} {event.type} {state} {data}".rstrip())
-
-
-def _style(event_type: str) -> str:
-    if event_type.endswith("failed") or event_type == "run_cancelled":
-        return "red"
-    if event_type.endswith("completed"):
-        return "green"
-    if event_type.startswith(("signal", "timer")):
-        return "cyan"
-    return "yellow"
-
-
 def _engine(
     db: str | None, *, virtual: bool = False, allow_shell: bool = False, synchronous: str = "FULL"
 ) -> Engine:
+    if virtual and db is None and not os.environ.get("WFDSL_DB"):
+        # Fake dates must not land among real runs: an in-memory store.
+        db = ":memory:"
     return Engine(
         db or default_db(),
         clock=VirtualClock() if virtual else None,
@@ -180,13 +112,21 @@ def _engine(
     )
 
 
-@click.command()
+@click.command(
+    epilog="Exit codes: 0 completed, 1 failed or cancelled, 2 invalid document or input, "
+    "130 stopped by Ctrl-C (the run stays in the store for a worker)."
+)
 @click.argument("flow", type=click.Path(dir_okay=False))
 @click.option("--input", "input_text", metavar="JSON|@FILE", help="Run input as JSON, or @file.")
 @db_option
 @click.option("--run-id", metavar="ID", help="Run id (default: a generated sortable id).")
 @actions_option
-@click.option("--virtual-time", is_flag=True, help="Timers fire at once (a VirtualClock).")
+@click.option(
+    "--virtual-time",
+    is_flag=True,
+    help="Timers fire at once (a VirtualClock); the run goes to an in-memory store "
+    "unless --db or $WFDSL_DB names one.",
+)
 @click.option("--break-at", metavar="STATE", help="Pause the run when it is about to enter STATE.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document at the end.")
 @allow_shell_option
@@ -207,38 +147,65 @@ def run(
     value = parse_json_option(input_text, "--input")
     load_actions(actions)
     if not Path(flow).is_file():
-        click.echo(f"wfdsl run: no such workflow file: {flow}", err=True)
-        sys.exit(EXIT_INVALID)
+        raise CliError("invalid", f"no such workflow file: {flow}", EXIT_INVALID)
+    memory = virtual_time and db is None and not os.environ.get("WFDSL_DB")
     engine = _engine(db, virtual=virtual_time, allow_shell=allow_shell, synchronous=synchronous)
     try:
         try:
+            if break_at is not None:
+                _check_break_at(flow, break_at)
             submitted = engine.submit(flow, input=value, run_id=run_id, break_at=break_at)
         except ValidationError as exc:
-            _report_invalid(exc, as_json)
-            sys.exit(EXIT_INVALID)
+            raise _invalid(exc) from None
         except RunAlreadyExists as exc:
-            click.echo(f"wfdsl run: {exc}", err=True)
-            sys.exit(EXIT_INVALID)
-        printer = _Printer(submitted.id, quiet=as_json)
-        engine.driver.on_transition = printer
+            raise CliError("run_exists", str(exc), EXIT_INVALID) from None
+        stream = stream_for(as_json)
+        live = Live(stream, only=submitted.id, status=not as_json, quiet=as_json)
         if not as_json:
             click.echo(f"run {submitted.id} ({submitted.workflow}) started", err=True)
-        printer(_row_of(engine, submitted.id), engine.history(submitted.id))
-        finished = _drive(engine, submitted.id, virtual_time)
-        code = _finish(finished, printer, as_json)
+        with live, LogLines(live.line, human=live.human, now=engine.clock.now):
+            unwatch = engine.watch(live)
+            finished = _drive(engine, submitted.id, memory)
+            unwatch()
+        code = _finish(finished, submitted.id, as_json)
     finally:
         engine.close()
     sys.exit(code)
 
 
-def _row_of(engine: Engine, run_id: str) -> RunRow:
-    row = engine.store.get_run(run_id)
-    assert row is not None
-    return row
+def _state_names(scope: Scope, prefix: str = "") -> list[str]:
+    """Every state name and path (``fan_out/notify/email``) of a scope."""
+    names: list[str] = []
+    for name, state in scope.states.items():
+        path = f"{prefix}{name}"
+        names.extend({name, path})
+        if isinstance(state, ParallelState):
+            for branch in state.branches:
+                names.extend(_state_names(branch.scope, f"{path}/{branch.name}/"))
+        elif isinstance(state, MapState):
+            names.extend(_state_names(state.do, f"{path}/"))
+    return names
 
 
-def _drive(engine: Engine, run_id: str, virtual: bool) -> Run | None:
-    """Drive until the run ends; ``None`` when interrupted (Ctrl-C, SIGTERM)."""
+def _check_break_at(flow: str, break_at: str) -> None:
+    """``--break-at`` must name a state of FLOW (a name, or a path in a
+    branch or map body); a typo would otherwise never pause anything."""
+    from wfdsl.dsl.api import load
+
+    names = _state_names(load(flow).root)
+    if break_at in names:
+        return
+    hint = did_you_mean(break_at, names)
+    raise click.BadParameter(
+        f"{flow} has no state {break_at!r}" + (f"; {hint}" if hint else ""),
+        param_hint="--break-at",
+    )
+
+
+def _drive(engine: Engine, run_id: str, memory: bool) -> Run | None:
+    """Drive until the run ends; ``None`` when interrupted (Ctrl-C, SIGTERM).
+    On virtual time with an in-memory store a run left waiting for a signal
+    is returned as it is: no other process can reach it."""
 
     def on_term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -247,7 +214,7 @@ def _drive(engine: Engine, run_id: str, virtual: bool) -> Run | None:
     try:
         while True:
             current = engine.run_until_complete(run_id)
-            if current.done:
+            if current.done or memory:
                 return current
             # Only virtual time returns a run that still waits: nothing moves
             # by itself, so poll for other processes' signals at a human pace.
@@ -258,42 +225,51 @@ def _drive(engine: Engine, run_id: str, virtual: bool) -> Run | None:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _finish(finished: Run | None, printer: _Printer, as_json: bool) -> int:
+def _finish(finished: Run | None, run_id: str, as_json: bool) -> int:
     if finished is None:
         click.echo(
-            f"\nstopped; run {printer.run_id} stays in the store (wfdsl worker carries it on)",
+            f"\nstopped; run {run_id} stays in the store (wfdsl worker carries it on)",
             err=True,
         )
         return EXIT_INTERRUPTED
     code = 0 if finished.status == "completed" else EXIT_FAILED
+    if not finished.done:
+        # Virtual time, in-memory store: waiting for a signal nobody can send.
+        waits = "; ".join(
+            f"{p.path}: {describe_position(p, human=False)}" for p in finished.positions()
+        )
+        click.echo(
+            f"run {finished.id} is {finished.status} ({waits}) and nothing else can reach "
+            "it: under --virtual-time the run is kept in memory; give --db PATH to keep it "
+            "and signal it from another process",
+            err=True,
+        )
     if as_json:
         doc = finished.to_json()
         doc["history"] = [event_to_json(e) for e in finished.history()]
-        click.echo(json.dumps(doc, default=str))
+        emit_json(doc)
         return code
     if finished.status == "completed":
         click.echo(
             f"run {finished.id} completed; output: {json.dumps(finished.output, default=str)}"
         )
-    else:
+    elif finished.done:
         error = dict(finished.error or {})
         reason = f"{error.get('error', '')}: {error.get('message', '')}".strip(": ")
         click.echo(f"run {finished.id} {finished.status}" + (f": {reason}" if reason else ""))
     return code
 
 
+def _invalid(exc: ValidationError) -> CliError:
+    """An invalid document or input: every error finding on stderr, and the
+    findings in the ``--json`` error document."""
+    findings = [f for f in exc.findings if f.severity == "error"] or list(exc.findings)
+    message = "\n".join(f.format() for f in findings) if findings else str(exc)
+    findings_json = {"findings": [f.to_json() for f in exc.findings]}
+    return CliError("invalid", message, EXIT_INVALID, findings_json, prefix=not findings)
+
+
 def _report_invalid(exc: ValidationError, as_json: bool) -> None:
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "error": "ValidationError",
-                    "message": str(exc).splitlines()[0] if str(exc) else "",
-                    "findings": [f.to_json() for f in exc.findings],
-                }
-            )
-        )
-        return
     findings = [f for f in exc.findings if f.severity == "error"] or list(exc.findings)
     if not findings:
         click.echo(f"wfdsl run: {exc}", err=True)
@@ -302,27 +278,15 @@ def _report_invalid(exc: ValidationError, as_json: bool) -> None:
         click.echo(finding.format(), err=True)
 
 
-@click.command()
+@click.command(epilog="Exit codes: 0 stopped by SIGTERM or Ctrl-C, 2 a named FLOW is invalid.")
 @click.argument("flows", nargs=-1, metavar="[FLOW|DIR]...", type=click.Path(exists=True))
 @db_option
 @actions_option
-@click.option(
-    "--lease",
-    "lease_seconds",
-    default=30.0,
-    show_default=True,
-    help="Seconds a run stays leased to this worker between renewals.",
-)
-@click.option(
-    "--owner",
-    default=None,
-    metavar="NAME",
-    help="A stable name for this worker in run leases: restarted with the same name, it "
-    "takes back at once the runs it left in flight. Never give one name to two live "
-    "workers. Default: host:pid:start:space:random, unique per process.",
-)
+@lease_option
+@owner_option
 @allow_shell_option
 @synchronous_option
+@click.option("-v", "--verbose", is_flag=True, help="Print every transition, not only runs ending.")
 def worker(
     flows: tuple[str, ...],
     db: str | None,
@@ -331,6 +295,7 @@ def worker(
     owner: str | None,
     allow_shell: bool,
     synchronous: str,
+    verbose: bool,
 ) -> None:
     """Drive every unfinished run in the store and fire schedules, until stopped.
 
@@ -357,8 +322,11 @@ def worker(
             loop.add_signal_handler(signum, engine.stop)
         await engine.serve()
 
+    live = Live(sys.stderr, every=verbose, with_run=True)
     try:
-        asyncio.run(main())
+        with live, LogLines(live.line, human=live.human, now=engine.clock.now):
+            engine.watch(live)
+            asyncio.run(main())
     except KeyboardInterrupt:
         pass
     finally:

@@ -17,11 +17,16 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import asdict
+from pathlib import Path
 
 import click
 
+from wfdsl.cli_errors import EXIT_NOT_FOUND, EXIT_REJECTED, EXIT_USAGE, CliError
+from wfdsl.cli_options import db_option, default_db
+from wfdsl.cli_output import emit_json, stamp
+from wfdsl.cli_words import describe_position
+from wfdsl.dsl.suggest import did_you_mean
 from wfdsl.errors import (
     ExpressionError,
     HandlerRejected,
@@ -30,63 +35,78 @@ from wfdsl.errors import (
     WfdslError,
 )
 from wfdsl.interpreter.engine import Engine
+from wfdsl.interpreter.records import ACTIVE_STATUSES, FINAL_STATUSES
 from wfdsl.interpreter.run_view import Run, event_to_json
 from wfdsl.interpreter.store import RunNotActive
 
-from .cli_run import db_option, default_db, parse_json_option
+from .cli_run import parse_json_option
 
 __all__ = ["call", "cancel", "pause", "resume", "runs", "signal", "step"]
 
-EXIT_NOT_FOUND = 4
-EXIT_REJECTED = 5
-
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+
+_CODES_INSPECT = "Exit codes: 0 done, 4 no such run (or no store at PATH), 74 the store failed."
+_CODES_LIST = (
+    "Exit codes: 0 done (even with no runs), 2 bad --status or --where, 4 no store at PATH."
+)
+_CODES_ACT = (
+    "Exit codes: 0 done, 4 no such run (or no store at PATH), 5 rejected ({why}), "
+    "74 the store failed."
+)
+STATUSES = tuple(sorted(ACTIVE_STATUSES | FINAL_STATUSES))
+
+
+def _store_path(db: str | None) -> str:
+    """The store to open; a missing file is refused rather than created:
+    these commands read or act on runs that must already exist."""
+    path = db or default_db()
+    if path == ":memory:" or "://" in path or Path(path).exists():
+        return path
+    raise CliError(
+        "no_store",
+        f"no store at {path} (nothing has run with this store yet; "
+        "give --db PATH or set $WFDSL_DB)",
+        EXIT_NOT_FOUND,
+    )
 
 
 @contextmanager
-def _engine(db: str | None, *, as_json: bool = False) -> Iterator[Engine]:
+def _engine(db: str | None, *, hint: str = "") -> Iterator[Engine]:
     """An engine for one command; user-facing errors become exit codes."""
     # A store that cannot be opened or written (disk full, I/O error, locked
-    # past the busy timeout) is not a refusal: StoreError reaches main(),
+    # past the busy timeout) is not a refusal: StoreError reaches the group,
     # which prints it as one line and exits 74 like every other command.
-    engine = Engine(db or default_db())
+    engine = Engine(_store_path(db))
     try:
         yield engine
     except RunNotFound as exc:
-        click.echo(f"wfdsl: {exc}", err=True)
-        sys.exit(EXIT_NOT_FOUND)
+        raise CliError("not_found", str(exc), EXIT_NOT_FOUND) from None
     except HandlerRejected as exc:
-        click.echo(f"wfdsl: rejected: {exc}", err=True)
-        sys.exit(EXIT_REJECTED)
+        raise CliError("rejected", f"rejected: {exc}", EXIT_REJECTED) from None
     except ValidationError as exc:
         # Signal data or handler args that fail their schema (WF602/WF603).
-        if as_json:
-            _print_json(
-                {
-                    "error": "ValidationError",
-                    "message": str(exc).splitlines()[0] if str(exc) else "",
-                    "findings": [f.to_json() for f in exc.findings],
-                }
-            )
-        click.echo(f"wfdsl: rejected: {exc}", err=True)
-        sys.exit(EXIT_REJECTED)
+        raise CliError(
+            "rejected",
+            f"rejected: {exc}{hint}",
+            EXIT_REJECTED,
+            {"findings": [f.to_json() for f in exc.findings]},
+        ) from None
     except ExpressionError as exc:
-        raise click.UsageError(f"invalid --where expression: {exc}") from None
+        raise CliError("usage", f"invalid --where expression: {exc}", EXIT_USAGE) from None
     except (WfdslError, RunNotActive) as exc:
-        click.echo(f"wfdsl: {exc}", err=True)
-        sys.exit(EXIT_REJECTED)
+        raise CliError("rejected", str(exc), EXIT_REJECTED) from None
     finally:
         engine.close()
+
+
+def _human() -> bool:
+    return sys.stdout.isatty()
 
 
 def _when(seconds: float | None) -> str:
     if seconds is None:
         return "-"
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _print_json(doc: Any) -> None:
-    click.echo(json.dumps(doc, default=str))
+    return stamp(seconds, human=_human())
 
 
 # ------------------------------------------------------------------ runs
@@ -97,8 +117,8 @@ def runs() -> None:
     """Inspect runs in the store."""
 
 
-@runs.command("list")
-@click.option("--status", metavar="S", help="Only runs with this status.")
+@runs.command("list", epilog=_CODES_LIST)
+@click.option("--status", metavar="S", help=f"Only runs with this status ({', '.join(STATUSES)}).")
 @click.option("--workflow", metavar="W", help="Only runs of this workflow (name).")
 @click.option("--where", metavar="EXPR", help="Expression over search attributes.")
 @click.option("--limit", default=100, show_default=True)
@@ -113,10 +133,18 @@ def list_(
     as_json: bool,
 ) -> None:
     """List runs, newest first."""
+    if status is not None and status not in STATUSES:
+        hint = did_you_mean(status, STATUSES)
+        raise click.BadParameter(
+            f"no status {status!r}"
+            + (f"; {hint}" if hint else "")
+            + f" (one of {', '.join(STATUSES)})",
+            param_hint="--status",
+        )
     with _engine(db) as engine:
         found = engine.list_runs(where=where, status=status, workflow=workflow, limit=limit)
     if as_json:
-        _print_json([r.to_json() for r in found])
+        emit_json([r.to_json() for r in found])
         return
     if not found:
         click.echo("no runs")
@@ -132,21 +160,26 @@ def list_(
     Console(soft_wrap=True).print(table)
 
 
-@runs.command()
+@runs.command(epilog=_CODES_INSPECT)
 @click.argument("run_id", metavar="RUN")
 @db_option
 @json_option
 def show(run_id: str, db: str | None, as_json: bool) -> None:
-    """Show one run: status, input, vars, output, error."""
+    """Show one run: status, input, vars, output, error; for a run that has
+    not ended, where it is and what it waits for."""
     with _engine(db) as engine:
         run = engine.get(run_id)
+        positions = run.positions()
     if as_json:
-        _print_json(run.to_json())
+        doc = run.to_json()
+        doc["positions"] = [asdict(p) for p in positions]
+        emit_json(doc)
         return
     _describe(run)
 
 
 def _describe(run: Run) -> None:
+    human = _human()
     click.echo(f"run       {run.id}")
     click.echo(f"workflow  {run.workflow}" + (f" (version {run.version})" if run.version else ""))
     click.echo(f"status    {run.status}")
@@ -158,9 +191,12 @@ def _describe(run: Run) -> None:
         click.echo(f"output    {json.dumps(run.output, default=str)}")
     if run.error:
         click.echo(f"error     {run.error.get('error')}: {run.error.get('message')}")
+    for i, position in enumerate(run.positions()):
+        label = "at" if i == 0 else ""
+        click.echo(f"{label:<9} {position.path}: {describe_position(position, human=human)}")
 
 
-@runs.command()
+@runs.command(epilog=_CODES_INSPECT)
 @click.argument("run_id", metavar="RUN")
 @db_option
 @json_option
@@ -169,7 +205,7 @@ def history(run_id: str, db: str | None, as_json: bool) -> None:
     with _engine(db) as engine:
         events = engine.history(run_id)
     if as_json:
-        _print_json([event_to_json(e) for e in events])
+        emit_json([event_to_json(e) for e in events])
         return
     for e in events:
         data = json.dumps(dict(e.data), default=str) if e.data else ""
@@ -179,77 +215,140 @@ def history(run_id: str, db: str | None, as_json: bool) -> None:
 # ------------------------------------------------------------------ acting on a run
 
 
-def _act(db: str | None, as_json: bool, action: Callable[[Engine], Any], done: str) -> None:
-    with _engine(db, as_json=as_json) as engine:
-        result = action(engine)
+def _control(
+    db: str | None,
+    run_id: str,
+    as_json: bool,
+    *,
+    verb: str,
+    act: Callable[[Engine], Run],
+    need_paused: bool = False,
+    done: str,
+) -> None:
+    """A control request, refused (exit 5) when the run has ended, before or
+    while it was asked (the engine itself may say so too), or, for
+    ``need_paused``, when it is not paused."""
+    with _engine(db) as engine:
+        before = engine.get(run_id)
+        if before.done:
+            raise CliError(
+                "rejected",
+                f"run {before.id} has already ended ({before.status}); nothing to {verb}",
+                EXIT_REJECTED,
+                {"status": before.status},
+            )
+        if need_paused and before.status != "paused":
+            raise CliError(
+                "rejected",
+                f"run {before.id} is {before.status}, not paused; nothing to {verb}",
+                EXIT_REJECTED,
+                {"status": before.status},
+            )
+        after = act(engine)
+    if after.done and not (verb == "cancel" and after.status == "cancelled"):
+        raise CliError(
+            "rejected",
+            f"run {after.id} ended ({after.status}) before it could {verb}",
+            EXIT_REJECTED,
+            {"status": after.status},
+        )
     if as_json:
-        _print_json(result.to_json() if isinstance(result, Run) else {"result": result})
-    elif isinstance(result, Run):
-        click.echo(f"{done}; run {result.id} is {result.status}")
+        emit_json(after.to_json())
     else:
-        click.echo(done)
+        click.echo(f"{done}; run {after.id} is now {after.status}")
 
 
-@click.command()
+@click.command(epilog=_CODES_ACT.format(why="the run has ended, or the channel or data is refused"))
 @click.argument("run_id", metavar="RUN")
 @click.argument("channel")
-@click.option("--data", metavar="JSON|@FILE", help="Message payload as JSON.")
+@click.option("--data", metavar="JSON|@FILE", help="Message payload as JSON (default: null).")
 @db_option
 @json_option
 def signal(run_id: str, channel: str, data: str | None, db: str | None, as_json: bool) -> None:
     """Append a message to RUN's inbox on CHANNEL (durable when this returns)."""
     payload = parse_json_option(data, "--data")
-    _act(db, as_json, lambda e: e.signal(run_id, channel, payload), f"sent {channel} to {run_id}")
+    hint = " (no --data given, so the payload is null; pass --data JSON)" if data is None else ""
+    with _engine(db, hint=hint) as engine:
+        engine.signal(run_id, channel, payload)
+    if as_json:
+        emit_json({"sent": True, "run": run_id, "channel": channel})
+    else:
+        click.echo(f"sent {channel} to {run_id}")
 
 
-@click.command()
+@click.command(epilog=_CODES_ACT.format(why="the handler's guard is false or args fail its input"))
 @click.argument("run_id", metavar="RUN")
 @click.argument("handler")
 @click.option("--data", metavar="JSON|@FILE", help="The call's args as JSON.")
 @db_option
-def call(run_id: str, handler: str, data: str | None, db: str | None) -> None:
-    """Call HANDLER of RUN and print its answer as JSON."""
+@json_option
+def call(run_id: str, handler: str, data: str | None, db: str | None, as_json: bool) -> None:
+    """Call HANDLER of RUN and print its answer as JSON (``{"result": ...}``
+    under --json, so an answer is never mistaken for an error document)."""
     args = parse_json_option(data, "--data")
     with _engine(db) as engine:
         value = engine.call(run_id, handler, args)
-    _print_json(value)
+    emit_json({"result": value} if as_json else value)
 
 
-@click.command()
+@click.command(epilog=_CODES_ACT.format(why="the run has ended"))
 @click.argument("run_id", metavar="RUN")
 @click.option("--compensate", is_flag=True, help="Run the undo actions before cancelling.")
 @db_option
 @json_option
 def cancel(run_id: str, compensate: bool, db: str | None, as_json: bool) -> None:
     """Cancel RUN."""
-    _act(db, as_json, lambda e: e.cancel(run_id, compensate=compensate), "cancel requested")
+    _control(
+        db,
+        run_id,
+        as_json,
+        verb="cancel",
+        act=lambda e: e.cancel(run_id, compensate=compensate),
+        done="cancel requested",
+    )
 
 
-@click.command()
+@click.command(epilog=_CODES_ACT.format(why="the run has ended"))
 @click.argument("run_id", metavar="RUN")
 @db_option
 @json_option
 def pause(run_id: str, db: str | None, as_json: bool) -> None:
     """Pause RUN: no new transition starts until resume."""
-    _act(db, as_json, lambda e: e.pause(run_id), "paused")
+    _control(db, run_id, as_json, verb="pause", act=lambda e: e.pause(run_id), done="paused")
 
 
-@click.command()
+@click.command(epilog=_CODES_ACT.format(why="the run has ended or is not paused"))
 @click.argument("run_id", metavar="RUN")
 @db_option
 @json_option
 def resume(run_id: str, db: str | None, as_json: bool) -> None:
     """Resume a paused RUN."""
-    _act(db, as_json, lambda e: e.resume(run_id), "resumed")
+    _control(
+        db,
+        run_id,
+        as_json,
+        verb="resume",
+        act=lambda e: e.resume(run_id),
+        need_paused=True,
+        done="resumed",
+    )
 
 
-@click.command()
+@click.command(epilog=_CODES_ACT.format(why="the run has ended or is not paused"))
 @click.argument("run_id", metavar="RUN")
 @db_option
 @json_option
 def step(run_id: str, db: str | None, as_json: bool) -> None:
     """Perform one transition of a paused RUN."""
-    _act(db, as_json, lambda e: e.step(run_id), "stepped")
+    _control(
+        db,
+        run_id,
+        as_json,
+        verb="step",
+        act=lambda e: e.step(run_id),
+        need_paused=True,
+        done="stepped",
+    )
 
 
 COMMANDS = (runs, signal, call, cancel, pause, resume, step)

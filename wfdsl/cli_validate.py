@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
-from wfdsl.cli_output import console, render_finding, summary
+from wfdsl.cli_output import console, emit_json, render_finding, summary
 from wfdsl.dsl.api import validate_text
 from wfdsl.dsl.findings import Finding, sort_findings
 from wfdsl.dsl.loader import read_source
@@ -61,7 +60,7 @@ def validate(ctx: click.Context, flows: tuple[str, ...], strict: bool, as_json: 
             "strict": strict,
             "ok": not failed,
         }
-        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        emit_json(document, indent=2)
     else:
         out = console()
         for _, text, findings in results:

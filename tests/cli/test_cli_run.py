@@ -96,8 +96,7 @@ def test_run_completes_with_actions_module_and_json(workdir: Path) -> None:
 def test_run_prints_transitions_and_exit_1_on_failure(workdir: Path) -> None:
     code, out = invoke("run", "fails.yaml")
     assert code == 1
-    assert "run_failed" in out
-    assert "Boom" in out
+    assert "failed: Boom: it broke" in out  # in words, not `run_failed {...}`
 
 
 def test_run_invalid_document_and_input_exit_2(workdir: Path) -> None:

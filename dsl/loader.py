@@ -433,7 +433,58 @@ def _syntax_finding(text: str, file: str | None, exc: MarkedYAMLError) -> Findin
     suggestion = None
     if 1 <= line <= len(lines) and "\t" in lines[line - 1][: max(col, 1)]:
         suggestion = "indent with spaces; YAML does not allow tabs for indentation"
+    else:
+        plain = _plain_words(problem, (exc.context or "").strip())
+        if plain is not None:
+            message, suggestion, at_start = plain
+            if at_start and exc.context_mark is not None:
+                line, col = exc.context_mark.line + 1, exc.context_mark.column + 1
     return _finding("WF001", message, file, line, col, suggestion=suggestion)
+
+
+def _plain_words(problem: str, context: str) -> tuple[str, str, bool] | None:
+    """The parser's wording of the common mistakes, in plain words with the
+    fix: ``(message, suggestion, report at where the construct started)``."""
+    if problem.startswith("expected <block end>, but found '-'"):
+        return (
+            "this list item is indented differently from the items above it",
+            "put its `-` at the same column as the other items of the list",
+            False,
+        )
+    if problem.startswith("expected <block end>"):
+        return (
+            "this line is indented differently from the lines above it: it lines up "
+            "with no key of the mapping it continues",
+            "indent it with the same number of spaces as its sibling keys, or deeper "
+            "under the key it belongs to",
+            False,
+        )
+    if problem == "mapping values are not allowed here":
+        return (
+            "a `: ` here starts a key where none can start: the line is indented deeper "
+            "than the keys above it, or a plain value contains `: `",
+            'line it up with its sibling keys, or quote the value (`name: "a: b"`)',
+            False,
+        )
+    if problem == "could not find expected ':'":
+        return (
+            "this line is not a `key: value` pair (a missing `:`, or a line indented "
+            "like a key without being one)",
+            "write `key: value` with a space after the colon",
+            True,
+        )
+    if problem.startswith(("expected ',' or '}'", "expected ',' or ']'")):
+        closing = "}" if "}" in problem else "]"
+        return (
+            f"the inline {'mapping' if closing == '}' else 'list'} is not closed, or two of "
+            "its items are not separated by a comma",
+            f"close it with `{closing}` and separate items with `, ` (quote a value holding "
+            "`:` or `,`)",
+            True,
+        )
+    if problem == "found unexpected end of stream" and "quoted scalar" in context:
+        return ("this quoted string is never closed", "add the closing quote", True)
+    return None
 
 
 def _reader_finding(text: str, file: str | None, exc: ReaderError) -> Finding:

@@ -166,10 +166,12 @@ def _apply(ctx: Context, trigger: Trigger) -> bool:
 
 def _start(ctx: Context) -> None:
     workflow = ctx.workflow
+    # The same type as Run.version and the runs table: `version: 1` is "1".
+    version = None if workflow.version is None else str(workflow.version)
     ctx.event(
         "run_started",
         None,
-        {"input": ctx.run.input, "workflow": workflow.name, "version": workflow.version},
+        {"input": ctx.run.input, "workflow": workflow.name, "version": version},
     )
     root = Thread("", at=workflow.start)
     ctx.threads[""] = root

@@ -37,7 +37,7 @@ class _Group(click.Group):
     (``{"error": {"code": ..., "message": ..., "exit": N}}``), whatever an
     action prints meanwhile (see ``cli_output.json_stdout``)."""
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,7 +28,10 @@ EXPORTERS: dict[str, Callable[[Graph], str]] = {
 _SUFFIXES = {".svg": "svg", ".dot": "dot", ".gv": "dot", ".json": "json", ".mmd": "mermaid"}
 
 
-@click.command()
+@click.command(
+    epilog="Exit codes: 0 drawn, 1 the output file cannot be written, "
+    "2 FLOW is invalid or the format cannot be told from -o's suffix."
+)
 @click.argument("flow")
 @click.option(
     "--format",
@@ -38,22 +42,34 @@ _SUFFIXES = {".svg": "svg", ".dot": "dot", ".gv": "dot", ".json": "json", ".mmd"
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")
 @click.pass_context
 def graph(ctx: click.Context, flow: str, fmt: str | None, output: str | None) -> None:
-    """Export the state graph of FLOW. Exit code 2 when FLOW is invalid."""
-    text, problem = read_source(flow)
+    """Export the state graph of FLOW (`-` reads standard input)."""
+    if fmt is None and output is not None:
+        fmt = _SUFFIXES.get(Path(output).suffix.lower())
+        if fmt is None:
+            known = ", ".join(sorted(_SUFFIXES))
+            raise click.BadParameter(
+                f"cannot tell the format from {output!r} (known suffixes: {known}); "
+                "name one with --format",
+                param_hint="-o",
+            )
+    name = "<stdin>" if flow == "-" else flow
+    if flow == "-":
+        text: str | None = sys.stdin.read()
+        problem = None
+    else:
+        text, problem = read_source(flow)
     findings = [problem] if problem else []
     workflow = None
     if text is not None:
-        workflow, findings = compile_text(text, flow)
+        workflow, findings = compile_text(text, name)
     if workflow is None or has_errors(findings):
         err = console(stderr=True)
         lines = text.splitlines() if text is not None else None
         shown = sort_findings(findings)
         for finding in shown:
             err.print(render_finding(finding, lines))
-        err.print(f"{flow}: not drawn, {summary(shown, 1)}", style="bold red")
+        err.print(f"{name}: not drawn, {summary(shown, 1)}", style="bold red")
         ctx.exit(EXIT_INVALID)
-    if fmt is None and output is not None:
-        fmt = _SUFFIXES.get(Path(output).suffix.lower())
     rendered = EXPORTERS[fmt or "mermaid"](build_graph(workflow))
     if output is None:
         click.echo(rendered, nl=False)

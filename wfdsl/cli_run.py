@@ -148,12 +148,15 @@ def run(
     load_actions(actions)
     if not Path(flow).is_file():
         raise CliError("invalid", f"no such workflow file: {flow}", EXIT_INVALID)
+    if break_at is not None:
+        try:
+            _check_break_at(flow, break_at)
+        except ValidationError as exc:
+            raise _invalid(exc) from None
     memory = virtual_time and db is None and not os.environ.get("WFDSL_DB")
     engine = _engine(db, virtual=virtual_time, allow_shell=allow_shell, synchronous=synchronous)
     try:
         try:
-            if break_at is not None:
-                _check_break_at(flow, break_at)
             submitted = engine.submit(flow, input=value, run_id=run_id, break_at=break_at)
         except ValidationError as exc:
             raise _invalid(exc) from None

@@ -30,9 +30,10 @@ def describe_wait(node: WaitFor, *, human: bool = True) -> str:
         what = f"signal `{node.channel}`"
         return f"{node.count} × {what}" if node.count > 1 else what
     if node.kind in ("timer", "until"):
-        due = f"due {stamp(node.due, human=human, clock=False)}" if node.due is not None else ""
+        when = stamp(node.due, human=human, clock=False) if node.due is not None else ""
         if node.kind == "until":
-            return f"the time {stamp(node.due, human=human, clock=False)}" if due else "a time"
+            return f"the time {when}" if when else "a time"
+        due = f"due {when}" if when else ""
         length = f"timer {duration(node.seconds)}" if node.seconds is not None else "timer"
         return f"{length} ({due})" if due else length
     pending = [alt for alt in node.alternatives if not alt.done] or list(node.alternatives)

@@ -19,7 +19,7 @@ from typing import IO, Any
 from rich.console import Console
 from rich.text import Text
 
-from wfdsl.cli_output import stamp
+from wfdsl.cli_output import plural, stamp
 from wfdsl.cli_words import describe_event, describe_position
 from wfdsl.interpreter.run_view import Run, Transition
 
@@ -134,12 +134,11 @@ class Live:
     def _status(self) -> Text:
         elapsed = time.monotonic() - self.started
         minutes, seconds = divmod(int(elapsed), 60)
-        text = Text(
-            f"{self.steps} steps · {len(self.in_flight)} runs in flight · "
+        return Text(
+            f"{plural(self.steps, 'step')} · {plural(len(self.in_flight), 'run')} in flight · "
             f"{self.ended} ended · {minutes}:{seconds:02d} elapsed",
             style="dim",
         )
-        return text
 
 
 def _armed_now(transition: Transition, path: str) -> bool:

@@ -148,16 +148,19 @@ def json_emitted() -> bool:
 
 
 def stamp(seconds: float, *, human: bool, clock: bool = True) -> str:
-    """A time for people: ``Tue 8 Dec 10:00:00`` (``clock=False``: ``Tue 8 Dec
-    10:00 UTC``); not ``human`` (a pipe): ISO 8601, ``2026-12-08T10:00:00Z``.
-    Always UTC, so two machines print the same."""
+    """A time for people: ``Tue 8 Dec 10:00:00`` (``clock=False``, a due time:
+    ``Tue 8 Dec 10:00 UTC``, seconds only when not zero; the year only when
+    it is not this one); not ``human`` (a pipe): ISO 8601,
+    ``2026-12-08T10:00:00Z``. Always UTC, so two machines print the same."""
     when = datetime.fromtimestamp(seconds, UTC)
     if not human:
         return when.strftime("%Y-%m-%dT%H:%M:%SZ")
     day = f"{when:%a} {when.day} {when:%b}"
     if when.year != datetime.now(UTC).year:
         day += f" {when.year}"
-    return f"{day} {when:%H:%M:%S}" if clock else f"{day} {when:%H:%M} UTC"
+    if clock or when.second:
+        return f"{day} {when:%H:%M:%S}" + ("" if clock else " UTC")
+    return f"{day} {when:%H:%M} UTC"
 
 
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60))

@@ -8,22 +8,59 @@ A fresh token is made at each launch and printed inside the URL.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 from wfdsl.interpreter.actions import ActionImportError, load_modules
 from wfdsl.interpreter.engine import Engine
 
-from wfdsl.cli_options import (
-    actions_option,
-    db_option,
-    default_db,
-    lease_option,
-    owner_option,
-    synchronous_option,
-)
-
 __all__ = ["serve"]
+
+
+def _default_db() -> str:
+    return os.environ.get("WFDSL_DB") or "wfdsl.db"
+
+
+# The designer sits below the CLI layer, so these repeat wfdsl/cli_options.py's
+# spelling, metavars and help word for word (tests/cli checks `serve --help`).
+db_option = click.option(
+    "--db",
+    "db",
+    default=None,
+    metavar="PATH",
+    help="SQLite file of the store (default: $WFDSL_DB or ./wfdsl.db).",
+)
+actions_option = click.option(
+    "--actions",
+    "actions",
+    multiple=True,
+    metavar="MOD",
+    help="Python module (or .py file) registering actions; repeatable.",
+)
+lease_option = click.option(
+    "--lease",
+    "lease_seconds",
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds a run stays leased to this process between renewals.",
+)
+owner_option = click.option(
+    "--owner",
+    default=None,
+    metavar="NAME",
+    help="A stable name for this process in run leases: restarted with the same name, it "
+    "takes back at once the runs it left in flight. Never give one name to two live "
+    "processes. Default: host:pid:start:space:random, unique per process.",
+)
+synchronous_option = click.option(
+    "--synchronous",
+    type=click.Choice(["FULL", "NORMAL"], case_sensitive=False),
+    default="FULL",
+    show_default=True,
+    help="SQLite synchronous: FULL survives power loss, NORMAL only process crashes.",
+)
 
 
 @click.command()
@@ -75,7 +112,7 @@ def serve(
             err=True,
         )
     token = new_token()
-    db = db or default_db()
+    db = db or _default_db()
     engine = Engine(
         db,
         allow_shell=allow_shell,

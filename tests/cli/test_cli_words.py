@@ -6,11 +6,11 @@ from __future__ import annotations
 import io
 
 import pytest
+from wfdsl.interpreter.run_view import WaitFor
 
 from wfdsl.cli_live import Live
 from wfdsl.cli_output import duration, stamp
 from wfdsl.cli_words import describe_wait
-from wfdsl.interpreter.run_view import WaitFor
 
 TUE_8_DEC_10H = 1796724000.0  # 2026-12-08T10:00:00Z
 

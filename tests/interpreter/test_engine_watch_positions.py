@@ -4,8 +4,9 @@ command line and the designer)."""
 
 from __future__ import annotations
 
-from wfdsl import Engine, VirtualClock
 from wfdsl.interpreter.run_view import Transition
+
+from wfdsl import Engine, VirtualClock
 
 FORKED = """
 wfdsl: "1"

@@ -112,8 +112,17 @@ def test_the_readme_hello_prints_its_log_message(workdir: Path) -> None:
     assert "log: hello Ada" in err  # the message still reaches the terminal
 
 
+FAILS = """
+wfdsl: "1"
+name: fails
+start: boom
+states:
+  boom: {type: fail, error: Boom, message: it broke}
+"""
+
+
 def _worker(workdir: Path, *extra: str) -> str:
-    """Run a worker until run w1 has ended, stop it with SIGTERM, return stderr."""
+    """Run a worker until every run has ended, stop it with SIGTERM, return stderr."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
     env.pop("WFDSL_DB", None)
     proc = subprocess.Popen(
@@ -127,8 +136,8 @@ def _worker(workdir: Path, *extra: str) -> str:
     try:
         with Engine("wfdsl.db") as engine:
             deadline = time.monotonic() + 60
-            while not engine.get("w1").done:
-                assert time.monotonic() < deadline, "the worker never finished run w1"
+            while not all(r.done for r in engine.list_runs()):
+                assert time.monotonic() < deadline, "the worker never finished the runs"
                 time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
@@ -141,8 +150,10 @@ def _worker(workdir: Path, *extra: str) -> str:
 def test_worker_prints_run_completions_and_with_v_transitions(workdir: Path) -> None:
     with Engine("wfdsl.db") as engine:
         engine.submit("hello.yaml", input={"name": "Ada"}, run_id="w1")
+        engine.submit(FAILS, run_id="f1")
     err = _worker(workdir)
     assert "w1 hello  completed" in err, err
+    assert "f1 fails  failed: Boom: it broke" in err
     assert "greet  log: hello Ada" in err  # the log action reaches the terminal
     assert "entered (task)" not in err  # transitions only with -v
 

@@ -480,7 +480,7 @@ def _plain_words(problem: str, context: str) -> tuple[str, str, bool] | None:
             "its items are not separated by a comma",
             f"close it with `{closing}` and separate items with `, ` (quote a value holding "
             "`:` or `,`)",
-            True,
+            False,
         )
     if problem == "found unexpected end of stream" and "quoted scalar" in context:
         return ("this quoted string is never closed", "add the closing quote", True)

@@ -291,7 +291,7 @@ def call(run_id: str, handler: str, data: str | None, db: str | None, as_json: b
     emit_json({"result": value} if as_json else value)
 
 
-@click.command(epilog=_CODES_ACT.format(why="the run has ended"))
+@click.command(epilog=_CODES_ACT.format(why="the run has ended, or another process holds it"))
 @click.argument("run_id", metavar="RUN")
 @click.option("--compensate", is_flag=True, help="Run the undo actions before cancelling.")
 @db_option
@@ -308,7 +308,7 @@ def cancel(run_id: str, compensate: bool, db: str | None, as_json: bool) -> None
     )
 
 
-@click.command(epilog=_CODES_ACT.format(why="the run has ended"))
+@click.command(epilog=_CODES_ACT.format(why="the run has ended, or another process holds it"))
 @click.argument("run_id", metavar="RUN")
 @db_option
 @json_option

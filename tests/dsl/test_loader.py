@@ -141,7 +141,7 @@ def test_merge_keys_are_resolved_with_positions_of_the_base() -> None:
         pytest.param("", "WF006", 1, 1, "empty", id="empty"),
         pytest.param("# only a comment\n", "WF006", 1, 1, "empty", id="only-comments"),
         pytest.param("- a\n", "WF006", 1, 1, "a list", id="list"),
-        pytest.param("a: [1, 2\n", "WF001", 2, 1, "expected ','", id="unclosed-flow"),
+        pytest.param("a: [1, 2\n", "WF001", 2, 1, "is not closed", id="unclosed-flow"),
         pytest.param("a: 1\n\tb: 2\n", "WF001", 2, 1, "'\\t'", id="tab"),
         pytest.param("a: 1\nb: \x07\n", "WF001", 2, 4, "U+0007", id="control-character"),
         pytest.param(

@@ -213,8 +213,12 @@ def test_the_cli_refuses_a_bad_run_id_with_exit_2(tmp_path: Path, run_id: str, w
     assert "WF604" in got.stderr and why in got.stderr, got.stderr
     assert "\x1b" not in got.stderr and "\u202e" not in got.stderr
     assert "Traceback" not in got.stderr
+    # Nothing was stored: --virtual-time keeps its runs in memory, and no
+    # store file was even created.
+    assert not (tmp_path / "wfdsl.db").exists()
     listed = cli(tmp_path, "runs", "list", "--json")
-    assert listed.returncode == 0 and json.loads(listed.stdout) == [], listed.stdout
+    assert listed.returncode == 4, listed.stdout
+    assert json.loads(listed.stdout)["error"]["code"] == "no_store"
 
 
 @pytest.mark.parametrize("raw", [b"\xff", b"\xed\xa0\x80", b"r\x80"], ids=["ff", "cesu", "r80"])

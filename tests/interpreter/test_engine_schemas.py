@@ -75,7 +75,7 @@ def test_signal_data_failing_its_schema_lists_every_violation(engine: Engine) ->
     findings = caught.value.findings
     assert [f.code for f in findings] == ["WF602", "WF602"]
     assert [f.path for f in findings] == [("at",), ("source",)]
-    assert "data.at: 'noon' is not of type 'integer'" in findings[0].message
+    assert 'data.at: "noon" is not of type \'integer\'' in findings[0].message  # JSON, not repr
     assert "'verified'" in str(caught.value) and "2 violation(s)" in str(caught.value)
     # Nothing was stored: no inbox row, no event, and the run still waits.
     assert engine.store.inbox(run_id) == []
@@ -148,7 +148,7 @@ def test_handler_args_missing_entirely(engine: Engine) -> None:
     with pytest.raises(wfdsl.ValidationError) as caught:
         engine.call(run_id, "approve")
     (finding,) = caught.value.findings
-    assert finding.message == "args: None is not of type 'object'"
+    assert finding.message == "args: null is not of type 'object'"  # JSON's word
 
 
 def test_valid_handler_args_run_the_handler(engine: Engine) -> None:
@@ -208,9 +208,9 @@ def test_cli_signal_json_prints_the_findings(store: str) -> None:
 
     code, out, _ = invoke("signal", "r1", "verified", "--data", "{}", "--db", store, "--json")
     assert code == 5
-    doc = json.loads(out)
-    assert doc["error"] == "ValidationError"
-    assert [f["code"] for f in doc["findings"]] == ["WF602", "WF602"]
+    error = json.loads(out)["error"]
+    assert error["code"] == "rejected" and error["exit"] == 5
+    assert [f["code"] for f in error["findings"]] == ["WF602", "WF602"]
 
 
 def test_cli_call_with_invalid_args_exits_5(store: str) -> None:

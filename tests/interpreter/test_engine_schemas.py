@@ -75,7 +75,7 @@ def test_signal_data_failing_its_schema_lists_every_violation(engine: Engine) ->
     findings = caught.value.findings
     assert [f.code for f in findings] == ["WF602", "WF602"]
     assert [f.path for f in findings] == [("at",), ("source",)]
-    assert 'data.at: "noon" is not of type \'integer\'' in findings[0].message  # JSON, not repr
+    assert "data.at: \"noon\" is not of type 'integer'" in findings[0].message  # JSON, not repr
     assert "'verified'" in str(caught.value) and "2 violation(s)" in str(caught.value)
     # Nothing was stored: no inbox row, no event, and the run still waits.
     assert engine.store.inbox(run_id) == []

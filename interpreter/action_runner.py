@@ -41,6 +41,12 @@ of more than 4,000 digits, text with a lone surrogate), nesting deeper than
 naming the path to the offending value. The copy means an action that keeps
 mutating what it returned cannot change the recorded result.
 
+``intercept`` (``Engine.intercept_actions``) is a testing seam: when set,
+every call, undo calls and built-ins included, goes to ``intercept(ctx,
+args)`` first; what it returns (or raises) is the call's outcome, unless it
+returns :data:`PROCEED`, which carries the call out as usual. ``wfdsl test``
+mocks actions this way, so a test never calls anything real by accident.
+
 ``repeat_actions=True`` runs every action a second time after a success
 (same args, same context and idempotency key) and reports the second
 result: a test mode for finding actions that are not idempotent, as steno's
@@ -51,6 +57,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import math
 import re
 import threading
@@ -76,8 +83,10 @@ from .steps import ActionOutcome, CallAction
 __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_JSON_VALUES",
+    "PROCEED",
     "ActionRunner",
     "ActionTimeout",
+    "Interceptor",
     "SerializationError",
     "ThreadsExhausted",
     "error_name",
@@ -92,6 +101,12 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MAX_MESSAGE = 4_000
 
 HeartbeatHook = Callable[[CallAction, Any], None]
+
+#: What an interceptor returns to let a call run as it would without one.
+PROCEED: Any = type("Proceed", (), {"__repr__": lambda self: "PROCEED"})()
+
+#: ``intercept(ctx, args)``: a value (or an awaitable of one) or :data:`PROCEED`.
+Interceptor = Callable[[ActionContext, dict[str, Any]], Any]
 
 
 class SerializationError(Exception):
@@ -166,6 +181,7 @@ class ActionRunner:
             else builtins
         )
         self.repeat_actions = repeat_actions
+        self.intercept: Interceptor | None = None
         self.clock: Clock = SystemClock() if clock is None else clock
         self._max_threads = max_threads
         self._max_abandoned = max_abandoned_threads
@@ -213,6 +229,13 @@ class ActionRunner:
         return await self._settled(call, self._carry_out(call))
 
     async def _carry_out(self, call: CallAction) -> Any:
+        intercept = self.intercept
+        if intercept is not None:
+            value = intercept(self._context(call), dict(call.args))
+            if inspect.isawaitable(value):
+                value = await value
+            if value is not PROCEED:
+                return value
         spec = self.resolve(call.action)
         ctx = self._context(call) if spec.ctx_param is not None else None
         value = await self._invoke(spec, spec.bind(call.args, ctx), call)
@@ -243,7 +266,7 @@ class ActionRunner:
         handed back a coroutine, a coroutine giving the outcome once awaited.
         None, with nothing done, for any other action: :meth:`run` carries
         those out. Call it on the loop that drives (``ctx`` may be asked for)."""
-        if self.repeat_actions:
+        if self.repeat_actions or self.intercept is not None:
             return None
         try:
             spec = self.resolve(call.action)

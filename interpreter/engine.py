@@ -29,6 +29,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -37,9 +38,9 @@ from wfdsl.dsl.model import Workflow
 from wfdsl.errors import HandlerRejected, RunNotFound, WfdslError
 
 from . import machine
-from .action_runner import ActionRunner
+from .action_runner import ActionRunner, Interceptor
 from .actions import ActionRegistry, default_registry, load_modules
-from .clock import Clock, SystemClock, VirtualClock
+from .clock import Clock, SystemClock, VirtualClock, to_epoch
 from .definitions import Definitions
 from .engine_loop import Driver, not_started
 from .input_check import check_handler_args, check_input, check_signal
@@ -164,6 +165,15 @@ class Engine:
     def action(self, name: str, *, inline: bool = False) -> Callable[[_F], _F]:
         """Decorator registering a sync or async callable for this engine."""
         return self.actions.action(name, inline=inline)
+
+    def intercept_actions(self, handler: Interceptor | None) -> None:
+        """Testing seam: send every action call of this engine (undo calls and
+        built-ins included) to ``handler(ctx, args)`` instead of the registry.
+        Its return value, or an awaitable's, is the call's result; what it
+        raises is the call's failure (named as any action's error is); it
+        returns ``PROCEED`` (``wfdsl.interpreter.action_runner``) to run the
+        real action. ``None`` removes it. ``wfdsl test`` mocks actions so."""
+        self._runner.intercept = handler
 
     async def _execute(self, call: CallAction) -> ActionOutcome:
         return await self._runner.run(call)
@@ -459,6 +469,27 @@ class Engine:
     def run_until_idle(self) -> None:
         """Drive every run until nothing is ready now, without moving time."""
         self._run_sync(self._drive_idle())
+
+    def run_until(self, moment: float | datetime | str) -> None:
+        """On a ``VirtualClock``: drive every run, moving virtual time from one
+        due timer to the next (each fires at its own time, as in
+        ``run_until_complete``), until the clock reads ``moment`` (epoch
+        seconds, a datetime or ISO text) and nothing more is ready then. What
+        a test calls to deliver a signal "on day 3". ``TypeError`` on a real
+        clock; a ``moment`` already past only drives what is ready now."""
+        clock = self.clock
+        if not isinstance(clock, VirtualClock):
+            raise TypeError("run_until needs an engine on a VirtualClock")
+        target = to_epoch(moment)
+        while True:
+            self.run_until_idle()
+            due = self.store.next_ready_at(self.owner)
+            if due is None or due > target or due <= clock.now():
+                break  # nothing before the target (or ready but not ours to claim)
+            clock.advance_to(due)
+        if clock.now() < target:
+            clock.advance_to(target)
+            self.run_until_idle()
 
     def _run_sync(self, coro: Any) -> Any:
         try:

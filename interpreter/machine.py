@@ -214,7 +214,11 @@ def _see_inbox(ctx: Context) -> None:
     seen = ctx.state.seen
     for message in ctx.inbox:
         if message.seq > seen:
-            ctx.event("signal_received", None, {"channel": message.channel, "seq": message.seq})
+            ctx.event(
+                "signal_received",
+                None,
+                {"channel": message.channel, "seq": message.seq, "data": message.data},
+            )
             ctx.state.seen = max(ctx.state.seen, message.seq)
 
 

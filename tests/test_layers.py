@@ -1,5 +1,5 @@
 """Dependencies point one way (ARCHITECTURE.md): errors < dsl < interpreter <
-designer < cli < the wfdsl facade, and dsl/ stays pure.
+designer, testing < cli < the wfdsl facade, and dsl/ stays pure.
 
 Every .py file of the packages is read with ``ast``; imports under
 ``if TYPE_CHECKING:`` are types only and do not count.
@@ -21,6 +21,7 @@ FOLDERS = {
     "dsl": "wfdsl.dsl",
     "interpreter": "wfdsl.interpreter",
     "designer": "wfdsl.designer",
+    "testing": "wfdsl.testing",
 }
 
 # dsl/ is text in, findings or a Workflow out: no I/O, threads, loops or UI.
@@ -49,6 +50,8 @@ def layer(module: str) -> int:
     for rank, package in enumerate(("wfdsl.dsl", "wfdsl.interpreter", "wfdsl.designer"), 1):
         if module == package or module.startswith(package + "."):
             return rank
+    if module == "wfdsl.testing" or module.startswith("wfdsl.testing."):
+        return 3  # `wfdsl test`'s runner: on the engine, beside the designer
     if module == "wfdsl.cli" or module.startswith("wfdsl.cli_"):
         return 4  # `wfdsl serve` starts the designer, so the CLI sits above it
     return 5  # the facade: wfdsl/__init__.py and anything else at the top

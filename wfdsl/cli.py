@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from wfdsl import cli_graph, cli_run, cli_runs, cli_validate
+from wfdsl import cli_graph, cli_run, cli_runs, cli_test, cli_validate
 from wfdsl.cli_errors import EXIT_INTERNAL, EXIT_STORE, CliError
 from wfdsl.cli_output import emit_json, json_emitted, json_stdout
 from wfdsl.designer.serve import serve
@@ -119,6 +119,7 @@ cli.add_command(cli_graph.graph)
 cli.add_command(cli_run.run)
 cli.add_command(cli_run.worker)
 cli.add_command(serve)
+cli.add_command(cli_test.test)
 for command in cli_runs.COMMANDS:
     cli.add_command(command)
 

@@ -119,6 +119,8 @@ class Workspace:
             for name in names:
                 if name.startswith(".") or not name.lower().endswith(SUFFIXES):
                     continue
+                if name.lower().endswith(".test.yaml"):
+                    continue  # a `wfdsl test` file (docs/testing.md), not a workflow
                 rel = Path(folder, name).relative_to(self.root).as_posix()
                 try:
                     real = self.resolve(rel)

@@ -145,7 +145,7 @@ def load_test_file(path: str | os.PathLike[str]) -> TestFile:
     if findings:
         raise TestFileError(findings)
     data = doc.data
-    flow_file = str(Path(file).parent / data["flow"])
+    flow_file = os.path.normpath(Path(file).parent / data["flow"])
     workflow = _load_flow(doc, flow_file)
     checker = _Checker(doc, workflow)
     cases = tuple(checker.case(i, c, data.get("mocks") or []) for i, c in enumerate(data["cases"]))

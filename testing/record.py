@@ -8,14 +8,15 @@ their answers), pauses, resumes and a cancel at the virtual times they
 happened; and its end as expectations (status, output or error, the states
 in order, the compensation order, the search attributes).
 
-Limits: the iterations of a map share their body's state path, so when they
-returned different values the case keeps the first iteration's outcomes
-(the recorded case then says so in a comment); a subflow's child run's
-calls are not recorded (give the child flow its own test file).
+The iterations of a map share their body's state path, so their mocks also
+name the call's ``args`` (two iterations called with the same args get the
+first one's outcomes). Limit: a subflow's child run's calls are not
+recorded (give the child flow its own test file, or add its mocks by hand).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -39,20 +40,25 @@ def record_case(run: Run, history: Sequence[Event], *, name: str | None = None) 
     """A case (as plain data for a test file) that replays ``run``."""
     started = run.started_at
     calls: dict[str, dict[str, Any]] = {}
-    mocks: dict[tuple[str, bool], dict[int, dict[str, Any]]] = {}
-    actions: dict[tuple[str, bool], str] = {}
-    ambiguous: set[tuple[str, bool]] = set()
+    # (state, undo, args of a map iteration's call as JSON or "") -> attempt -> outcome
+    mocks: dict[tuple[str, bool, str], dict[int, dict[str, Any]]] = {}
+    selectors: dict[tuple[str, bool, str], Any] = {}
     timeline: list[dict[str, Any]] = []
     for e in history:
         d = e.data
         if e.type in ("action_started", "undo_started"):
-            key = (scope_free(e.state or ""), e.type == "undo_started")
+            state = e.state or ""
+            # A map's iterations share their body's path: tell them apart by args.
+            iteration = scope_free(state) != state
+            args = json.dumps(d.get("args"), sort_keys=True) if iteration else ""
+            key = (scope_free(state), e.type == "undo_started", args)
+            if iteration:
+                selectors[key] = d.get("args")
             calls[str(d.get("call_id"))] = {
                 "key": key,
                 "attempt": int(d.get("attempt", 1)),
                 "at": e.time,
             }
-            actions[key] = str(d.get("action"))
         elif e.type in ("action_completed", "undo_completed", "action_failed") and "call_id" in d:
             call = calls.get(str(d["call_id"]))
             if call is None:
@@ -66,10 +72,7 @@ def record_case(run: Run, history: Sequence[Event], *, name: str | None = None) 
             took = e.time - call["at"]
             if took > 0:
                 outcome["duration"] = format_duration(round(took, 3))
-            by_attempt = mocks.setdefault(call["key"], {})
-            if call["attempt"] in by_attempt and by_attempt[call["attempt"]] != outcome:
-                ambiguous.add(call["key"])
-            by_attempt.setdefault(call["attempt"], outcome)
+            mocks.setdefault(call["key"], {}).setdefault(call["attempt"], outcome)
         elif e.type == "signal_received" and not str(d.get("channel", "")).startswith("__"):
             item: dict[str, Any] = {"at": format_duration(max(0.0, e.time - started))}
             item["signal"] = d.get("channel")
@@ -102,19 +105,18 @@ def record_case(run: Run, history: Sequence[Event], *, name: str | None = None) 
     if run.input is not None:
         case["input"] = run.input
     mock_list = []
-    for (state, undo), by_attempt in mocks.items():
+    for key, by_attempt in mocks.items():
+        state, undo, _ = key
         mock: dict[str, Any] = {"state": state}
         if undo:
             mock["undo"] = True
+        if key in selectors:
+            mock["args"] = selectors[key]
         attempts = [by_attempt[n] for n in sorted(by_attempt)]
         if len(attempts) == 1:
             mock.update(attempts[0])
         else:
             mock["attempts"] = attempts
-        if (state, undo) in ambiguous:
-            mock["x-note"] = (
-                f"map iterations of {state} returned different values; this keeps the first's"
-            )
         mock_list.append(mock)
     if mock_list:
         case["mocks"] = mock_list

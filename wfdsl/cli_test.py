@@ -187,6 +187,11 @@ def _show(out: Console, results: Sequence[FileResult], coverage: Sequence[FlowCo
             _show_case(out, case)
     if coverage:
         out.print(coverage_table(coverage))
+        missed = untaken_lines(coverage)
+        if missed:
+            out.print(Text(f"edges no case took ({len(missed)}):", style="bold yellow"))
+            for line in missed:
+                out.print(Text("  " + line))
     cases = [c for r in results for c in r.cases]
     passed = sum(c.passed for c in cases)
     invalid = sum(r.invalid for r in results)
@@ -240,39 +245,39 @@ def _show_failure(out: Console, result: CaseResult, failure: Failure) -> None:
 
 
 def coverage_table(coverage: Sequence[FlowCoverage]) -> Table:
-    """States, edges and retry paths taken per flow, and the edges never taken."""
-    table = Table(title="Coverage", title_justify="left", show_lines=False)
-    table.add_column("flow", no_wrap=True)
-    table.add_column("states", justify="right")
-    table.add_column("edges", justify="right")
-    table.add_column("retry paths", justify="right")
-    table.add_column("edges not taken")
-    states = edges = retries = 0
-    states_all = edges_all = retries_all = 0
+    """States, edges and retry paths taken per flow (the edges never taken follow it)."""
+    table = Table(title="Coverage", title_justify="left")
+    table.add_column("flow", overflow="fold")
+    table.add_column("states", justify="right", no_wrap=True)
+    table.add_column("edges", justify="right", no_wrap=True)
+    table.add_column("retry paths", justify="right", no_wrap=True)
+    sums = [0, 0, 0, 0, 0, 0]
     for cov in coverage:
-        table.add_row(
-            cov.flow,
-            _ratio(cov.states_taken, len(cov.states)),
-            _ratio(cov.edges_taken, len(cov.edges)),
-            _ratio(cov.retries_taken, len(cov.retries)),
-            Text("\n".join(edge_name(e) for e in cov.untaken_edges()) or "-"),
+        row = (
+            cov.states_taken,
+            len(cov.states),
+            cov.edges_taken,
+            len(cov.edges),
+            cov.retries_taken,
+            len(cov.retries),
         )
-        states += cov.states_taken
-        edges += cov.edges_taken
-        retries += cov.retries_taken
-        states_all += len(cov.states)
-        edges_all += len(cov.edges)
-        retries_all += len(cov.retries)
+        table.add_row(_shown(cov.flow), _ratio(*row[0:2]), _ratio(*row[2:4]), _ratio(*row[4:6]))
+        sums = [a + b for a, b in zip(sums, row, strict=True)]
     if len(coverage) > 1:
         table.add_section()
-        table.add_row(
-            "total",
-            _ratio(states, states_all),
-            _ratio(edges, edges_all),
-            _ratio(retries, retries_all),
-            "",
-        )
+        table.add_row("total", _ratio(*sums[0:2]), _ratio(*sums[2:4]), _ratio(*sums[4:6]))
     return table
+
+
+def untaken_lines(coverage: Sequence[FlowCoverage]) -> list[str]:
+    """``flow: edge`` for every edge no case took."""
+    return [f"{_shown(cov.flow)}: {edge_name(e)}" for cov in coverage for e in cov.untaken_edges()]
+
+
+def _shown(path: str) -> str:
+    """A path relative to the working directory when it lies under it."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
 
 
 def _ratio(taken: int, total: int) -> str:

@@ -33,6 +33,7 @@ from wfdsl.dsl.stategraph import iter_scopes
 from wfdsl.dsl.suggest import did_you_mean
 
 __all__ = [
+    "DEFAULT_UNTIL",
     "SCHEMA_FILE",
     "Case",
     "Mock",
@@ -46,6 +47,9 @@ __all__ = [
 ]
 
 SCHEMA_FILE = "wfdsl-test-1.schema.json"
+
+#: How long after its start a case's run is driven at most (a leap year).
+DEFAULT_UNTIL = 366 * 86400.0
 
 
 class TestFileError(Exception):
@@ -109,6 +113,7 @@ class Case:
     timeline: tuple[TimelineEvent, ...] = ()
     expect: Mapping[str, Any] = field(default_factory=dict)
     line: int | None = None
+    until: float = DEFAULT_UNTIL
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +277,9 @@ class _Checker:
             timeline=tuple(sorted(timeline, key=lambda e: e.at)),
             expect=expect,
             line=self.doc.source_map.locate(base).line,
+            until=self.seconds(data["until"], (*base, "until"))
+            if "until" in data
+            else DEFAULT_UNTIL,
         )
 
     def outcome(self, data: Mapping[str, Any], path: JsonPath) -> Outcome:

@@ -4,10 +4,10 @@ Only the engine's public API drives a case: ``Engine(":memory:",
 clock=VirtualClock(...))``, ``intercept_actions`` for the mocks, ``submit``,
 ``run_until`` to reach each timeline event's virtual time (timers between
 fire at their own times), ``signal``/``call``/``cancel``/``pause``/``resume``
-for the event, and ``run_until_complete`` at the end, which skips from timer
-to timer until the run ends or nothing can progress (a run left waiting
-ends the case as ``waiting``). A month-long flow therefore runs in
-milliseconds.
+for the event, and ``run_until`` the case's horizon at the end (``until``,
+default 366 days), skipping from timer to timer until the run ends or
+nothing can progress (a run left waiting ends the case as ``waiting``). A
+month-long flow therefore runs in milliseconds.
 """
 
 from __future__ import annotations
@@ -163,7 +163,11 @@ def run_case(test_file: TestFile, case: Case) -> CaseResult:
         for number, event in enumerate(case.timeline):
             engine.run_until(started + event.at)
             failures += _apply(engine, run.id, event, number)
-        final = engine.run_until_complete(run.id)
+        # Not run_until_complete: a flow that loops on a timer for ever would
+        # never give it back. Timers fire one by one up to the horizon; a run
+        # that ends earlier leaves nothing due, so the rest costs nothing.
+        engine.run_until(started + max(case.until, case.timeline[-1].at if case.timeline else 0))
+        final = engine.get(run.id)
         history = tuple(final.history())
         children = _children(engine, history)
     failures += [

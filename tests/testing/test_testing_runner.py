@@ -303,3 +303,37 @@ def test_json_is_one_document_and_junit_lists_every_case(
     assert (suite.get("tests"), suite.get("failures")) == ("2", "1")
     failure = suite.find("testcase[@name='wrong']/failure")
     assert failure is not None and "status" in (failure.text or "")
+
+
+def test_the_published_schema_is_valid_and_every_example_test_file_meets_it() -> None:
+    from jsonschema import Draft202012Validator
+    from wfdsl.testing.format import schema
+
+    Draft202012Validator.check_schema(schema())
+    validator = Draft202012Validator(schema())
+    root = Path(__file__).resolve().parents[2]
+    files = sorted((root / "examples" / "tests").glob("*.test.yaml"))
+    assert files
+    import yaml
+
+    for path in files:
+        errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text()))]
+        assert errors == [], path
+
+
+def test_a_flow_that_loops_for_ever_ends_the_case_at_its_horizon(tmp_path: Path) -> None:
+    (tmp_path / "poll.yaml").write_text(
+        'wfdsl: "1"\nname: poll\nstart: nap\nstates:\n'
+        "  nap: {type: wait, timer: 1h, next: look}\n"
+        "  look: {type: task, action: svc.look, result: ready, next: ready}\n"
+        "  ready: {type: choice, choices: [{when: '${ vars.ready }', next: fin}], default: nap}\n"
+        "  fin: {type: succeed}\n"
+    )
+    (tmp_path / "poll.test.yaml").write_text(
+        'wfdsl-test: "1"\nflow: poll.yaml\ncases:\n'
+        "  - name: a day of polling\n    until: 1d\n"
+        "    mocks: [{action: svc.look, return: null}]\n"
+        "    expect: {status: waiting, entered: {look: 24}}\n"
+    )
+    code, out = invoke(str(tmp_path))
+    assert code == 0, out

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -24,12 +24,13 @@ from wfdsl.cli_output import console, plural, render_finding
 from wfdsl.cli_run import db_option, default_db
 from wfdsl.errors import RunNotFound
 from wfdsl.interpreter.engine import Engine
-from wfdsl.testing.coverage import FlowCoverage, collect, edge_name
-from wfdsl.testing.expectations import Failure
-from wfdsl.testing.junit import write_junit
-from wfdsl.testing.record import record_file
-from wfdsl.testing.report import diff_lines, history_excerpt
-from wfdsl.testing.runner import CaseResult, FileResult, discover, run_paths
+
+if TYPE_CHECKING:  # pragma: no cover
+    from wfdsl.testing.coverage import FlowCoverage
+    from wfdsl.testing.expectations import Failure
+    from wfdsl.testing.runner import CaseResult, FileResult
+
+# The runner is imported when `wfdsl test` runs, not by every `wfdsl` command.
 
 __all__ = ["test"]
 
@@ -74,6 +75,10 @@ def run_tests(
     paths: tuple[str, ...], keyword: str | None, as_json: bool, junit: str | None
 ) -> None:
     """Run the cases (what `wfdsl test` does)."""
+    from wfdsl.testing.coverage import collect
+    from wfdsl.testing.junit import write_junit
+    from wfdsl.testing.runner import discover, run_paths
+
     roots = list(paths) or ["."]
     files = discover(roots)
     if not files:
@@ -124,6 +129,8 @@ def record(
     """Write a test case that replays a stored run: its input, the action
     results as mocks, the signals and handler calls at their times, its
     outcome as expectations. Exit 4 when there is no such run."""
+    from wfdsl.testing.record import record_file
+
     if output and os.path.exists(output):
         raise click.UsageError(f"{output} exists; record into a new file")
     engine = Engine(db or default_db())
@@ -224,6 +231,8 @@ def _show_case(out: Console, result: CaseResult) -> None:
 
 
 def _show_failure(out: Console, result: CaseResult, failure: Failure) -> None:
+    from wfdsl.testing.report import diff_lines, history_excerpt
+
     text = Text("      ")
     text.append(failure.what, style="bold red")
     text.append(f": {failure.message}")
@@ -271,6 +280,8 @@ def coverage_table(coverage: Sequence[FlowCoverage]) -> Table:
 
 def untaken_lines(coverage: Sequence[FlowCoverage]) -> list[str]:
     """``flow: edge`` for every edge no case took."""
+    from wfdsl.testing.coverage import edge_name
+
     return [f"{_shown(cov.flow)}: {edge_name(e)}" for cov in coverage for e in cov.untaken_edges()]
 
 

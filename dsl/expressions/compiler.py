@@ -14,7 +14,7 @@ the innermost failing operation is the one reported.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from wfdsl.errors import ExpressionError
@@ -27,6 +27,7 @@ from .hooks import Hooks
 from .nodes import (
     Arithmetic,
     Comparison,
+    Comprehension,
     Conditional,
     FunctionCall,
     ListLiteral,
@@ -400,6 +401,84 @@ def _list(node: ListLiteral) -> Evaluator:
     return build_list
 
 
+#: The scope key under which nested comprehensions share one step budget; no
+#: name the grammar accepts can read it.
+_STEPS = "\0comprehension steps"
+
+#: Steps one comprehension (with the ones nested in it) may take: an item
+#: visited costs 1, plus the length of what its element built. A step is a
+#: few Python calls, so this keeps one evaluation well under a second, while
+#: a payload (at most 1 MiB) rarely holds more items than this.
+MAX_COMPREHENSION_STEPS = 262_144
+
+
+class _Bound(Mapping[str, Any]):
+    """The scope with a comprehension's loop name bound, without copying it."""
+
+    __slots__ = ("_name", "_scope", "_value")
+
+    def __init__(self, scope: Scope, name: str, value: Any) -> None:
+        self._scope, self._name, self._value = scope, name, value
+
+    def __getitem__(self, key: str) -> Any:
+        if key == self._name:
+            return self._value
+        return self._scope[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield self._name
+        yield from (key for key in self._scope if key != self._name and key != _STEPS)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _size(value: Any) -> int:
+    """What one produced item costs: its length for text and collections."""
+    return len(value) if isinstance(value, str | list | dict) else 0
+
+
+def _comprehension(node: Comprehension) -> Evaluator:
+    """``[e for x in xs if c]``. Nested comprehensions share one budget of
+    MAX_COMPREHENSION_STEPS (an item visited, plus the size of what it
+    produced), so ``[[y for y in xs] for x in xs]`` cannot go quadratic."""
+    element = compile_tree(node.element)
+    iterable = compile_tree(node.iterable)
+    condition = compile_tree(node.condition) if node.condition is not None else None
+    name, column = node.name, node.start + 1
+
+    def comprehend(scope: Scope, hooks: Hooks) -> list[Any]:
+        items = iterable(scope, hooks)
+        if items is None:
+            return []
+        if type(items) is not list:
+            raise ExpressionError(
+                f"a comprehension goes over a list, not {describe(items)}; "
+                "use keys(m) or values(m) for a map",
+                column=node.iterable.start + 1,
+            )
+        steps = scope.get(_STEPS) if isinstance(scope, _Bound) else None
+        if steps is None:
+            steps = [MAX_COMPREHENSION_STEPS]
+        result = []
+        for item in items:
+            inner = _Bound(_Bound(scope, _STEPS, steps), name, item)
+            steps[0] -= 1
+            if condition is None or condition(inner, hooks):
+                value = element(inner, hooks)
+                steps[0] -= _size(value)
+                result.append(value)
+            if steps[0] < 0:
+                raise ExpressionError(
+                    f"the comprehension would take more than {MAX_COMPREHENSION_STEPS:,} steps "
+                    "(items visited plus the size of what it built)",
+                    column=column,
+                )
+        return result
+
+    return comprehend
+
+
 def _map_key(key: Any, column: int) -> str:
     if kind_of(key) == STRING:
         return str(key)
@@ -442,6 +521,7 @@ _COMPILERS: dict[type[Node], Callable[[Any], Evaluator]] = {
     Logical: _logical,
     Conditional: _conditional,
     ListLiteral: _list,
+    Comprehension: _comprehension,
     MapLiteral: _map,
     FunctionCall: _call,
 }

@@ -15,6 +15,7 @@ from .hooks import NO_HOOKS, Hooks
 from .nodes import (
     Arithmetic,
     Comparison,
+    Comprehension,
     Conditional,
     FunctionCall,
     ListLiteral,
@@ -242,6 +243,14 @@ def _collect(
         for accessor in node.accessors:
             if accessor.static_key is None:
                 _collect(accessor.key, name_uses, calls, presence, guarded=guarded)
+    elif isinstance(node, Comprehension):
+        _collect(node.iterable, name_uses, calls, presence, guarded=guarded)
+        # The loop name is bound inside: reads of it are not reads of the scope.
+        inner: list[NameUse] = []
+        for part in (node.element, node.condition):
+            if part is not None:
+                _collect(part, inner, calls, presence, guarded=guarded)
+        name_uses.extend(use for use in inner if use.name != node.name)
     elif isinstance(node, FunctionCall):
         calls.append(Call(node.name, len(node.arguments), node.start + 1))
         last = len(node.arguments) - 1

@@ -15,6 +15,7 @@ __all__ = [
     "Accessor",
     "Arithmetic",
     "Comparison",
+    "Comprehension",
     "Conditional",
     "FunctionCall",
     "ListLiteral",
@@ -160,3 +161,18 @@ class FunctionCall(Node):
 
     name: str
     arguments: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Comprehension(Node):
+    """``[element for name in iterable if condition]``: one ``for``, an optional ``if``.
+
+    ``name`` is bound in ``element`` and ``condition`` only; ``name_start``
+    is where it is written.
+    """
+
+    element: Node
+    name: str
+    name_start: int
+    iterable: Node
+    condition: Node | None

@@ -26,6 +26,7 @@ from .nodes import (
     Accessor,
     Arithmetic,
     Comparison,
+    Comprehension,
     Conditional,
     FunctionCall,
     ListLiteral,
@@ -48,7 +49,7 @@ _STRING_LITERAL = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*\"""", re.DOT
 _FOREIGN_KEYWORDS = frozenset(
     {
         "lambda",
-        "for",
+        "for",  # only inside a list comprehension: its own message below
         "while",
         "import",
         "from",
@@ -156,6 +157,15 @@ def _check_bracket_depth(text: str, blanked: str) -> None:
 def _syntax_error(text: str, blanked: str, error: UnexpectedInput) -> ExpressionError:
     position = error.pos_in_stream if error.pos_in_stream is not None else len(text)
     foreign = _foreign_keyword(blanked, position)
+    if foreign is not None and foreign[0] == "for":
+        # `for` exists only inside a list comprehension, in one shape.
+        return ExpressionError(
+            "a list comprehension is [element for name in list] or "
+            "[element for name in list if condition], with one `for` and at most one `if`: "
+            "[l.price for l in input.lines if l.qty > 0]",
+            expression=text,
+            column=min(position, len(text) - 1) + 1,
+        )
     if foreign is not None:
         word, start = foreign
         return ExpressionError(
@@ -312,6 +322,23 @@ class _TreeBuilder(Transformer_NonRecursive[Token, Node]):
     def list_literal(self, meta: Any, children: list[tuple[Node, ...]]) -> ListLiteral:
         items = children[0] if children else ()
         return ListLiteral(meta.start_pos, meta.end_pos, _nested(meta.start_pos + 1, *items), items)
+
+    def comprehension(self, meta: Any, children: list[Any]) -> Comprehension:
+        element: Node = children[0]
+        name: Token = children[1]
+        iterable: Node = children[2]
+        condition: Node | None = children[3] if len(children) > 3 else None
+        parts = [element, iterable] + ([condition] if condition is not None else [])
+        return Comprehension(
+            meta.start_pos,
+            meta.end_pos,
+            _nested(meta.start_pos + 1, *parts),
+            element,
+            str(name),
+            _at(name),
+            iterable,
+            condition,
+        )
 
     def pair(self, meta: Any, children: list[Node]) -> tuple[Node, Node]:
         return (children[0], children[1])

@@ -77,7 +77,9 @@ REFUSED = [
     # Syntax the language does not have.
     "lambda: 1",
     "(lambda x: x)(1)",
-    "[x for x in range(10)]",
+    "[x for x in range(10) for y in range(10)]",
+    "[[x for x in range(1000)] for y in range(1000)]",
+    "[x.__class__ for x in [1]]",
     "(x for x in [1])",
     "{x: 1 for x in [1]}",
     "{1, 2}",

@@ -43,19 +43,27 @@ def document_text(doc: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[str,
 
         return api.dump_mapping(doc), None
     if isinstance(doc, os.PathLike):
-        path = Path(doc)
-        return path.read_text(encoding="utf-8"), str(path.resolve())
+        return _read_file(Path(doc))
     if isinstance(doc, str):
         if "\n" not in doc and (doc.endswith((".yaml", ".yml", ".json")) or os.path.isfile(doc)):
-            path = Path(doc)
-            try:
-                return path.read_text(encoding="utf-8"), str(path.resolve())
-            except OSError as exc:
-                raise ValidationError((), f"cannot read workflow file {doc!r}: {exc}") from exc
+            return _read_file(Path(doc))
         return doc, None
     raise TypeError(
         f"a workflow document is a path, YAML text or a mapping, not a {type(doc).__name__}"
     )
+
+
+def _read_file(path: Path) -> tuple[str, str]:
+    """The text of a workflow file; what cannot be read (missing, not UTF-8,
+    too large) is the same WF009/WF005 finding ``wfdsl validate`` reports,
+    raised as a ValidationError, never a UnicodeDecodeError."""
+    from wfdsl.dsl.loader import read_source  # imported late: see compile_text
+
+    text, finding = read_source(path)
+    if text is None:
+        assert finding is not None
+        raise ValidationError([finding])
+    return text, str(path.resolve())
 
 
 def compile_text(text: str, file: str | None) -> Workflow:

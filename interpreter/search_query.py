@@ -29,11 +29,11 @@ range bounds below rely on.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from wfdsl.dsl.expressions import Expression, parse_expression
+from wfdsl.dsl.expressions import BUILTIN_FUNCTIONS, Expression, parse_expression
 from wfdsl.dsl.expressions.nodes import (
     Comparison,
     ListLiteral,
@@ -43,12 +43,14 @@ from wfdsl.dsl.expressions.nodes import (
     Node,
     Unary,
 )
+from wfdsl.dsl.suggest import closest
 
 from wfdsl.errors import ExpressionError
 
 __all__ = [
     "BUILTIN_COLUMNS",
     "WherePlan",
+    "check_names",
     "encode_search",
     "plan_where",
     "where_matches",
@@ -105,8 +107,13 @@ class WherePlan:
 
 
 def plan_where(text: str) -> WherePlan:
-    """Translate ``where`` text; raises ExpressionError when it does not parse."""
+    """Translate ``where`` text; raises ExpressionError when it does not
+    parse, or calls a function that does not exist, with the wrong number of
+    arguments, or one that only has a value inside a run (``now()``): such a
+    call would fail on every run, and a filter that silently matches nothing
+    is a mistake nobody sees."""
     expression = parse_expression(text)
+    _check_calls(expression)
     tree = expression.program.tree
     whole = _translate(tree)
     if whole is not None and len(whole[0][0]) <= _MAX_SQL:
@@ -127,6 +134,55 @@ def plan_where(text: str) -> WherePlan:
         tuple(param for _, params in parts for param in params),
         exact=False,
     )
+
+
+def _check_calls(expression: Expression) -> None:
+    for call in expression.calls:
+        spec = BUILTIN_FUNCTIONS.get(call.name)
+        if spec is None:
+            match = closest(call.name, BUILTIN_FUNCTIONS)
+            hint = f"; did you mean {match}()?" if match else ""
+            message = (
+                f"unknown function '{call.name}'{hint} (only built-in functions can be called)"
+            )
+        elif not spec.accepts(call.arg_count):
+            message = f"{call.name}() takes {spec.arity()}, got {call.arg_count}: {spec.signature}"
+        elif not spec.deterministic:
+            message = f"{call.name}() is only available inside a run, not in a where filter"
+        else:
+            continue
+        raise ExpressionError(message, expression=expression.source, column=call.column)
+
+
+def check_names(
+    expression: Expression,
+    known: Callable[[], set[str]],
+    present: Callable[[str], bool],
+) -> None:
+    """Raise ExpressionError for a name that is neither a built-in nor a
+    search attribute of any run in the store, with the closest known name.
+
+    ``known()``: the attribute names runs have a value for (cheap: the
+    search index); ``present(name)``: whether some run has ``name`` at all,
+    null included (asked only for names ``known`` lacks). A name some run
+    has reads as null on the runs that lack it, as before.
+    """
+    candidates = sorted(expression.root_names - BUILTIN_COLUMNS.keys())
+    if not candidates:
+        return
+    names = known()
+    for name in candidates:
+        if name in names or present(name):
+            continue
+        match = closest(name, [*names, *BUILTIN_COLUMNS])
+        hint = f"; did you mean '{match}'?" if match else ""
+        column = next(use.column for use in expression.name_uses if use.name == name)
+        raise ExpressionError(
+            f"unknown search attribute '{name}'{hint} (no run in this store has it; "
+            f"built-ins: {', '.join(BUILTIN_COLUMNS)})",
+            expression=expression.source,
+            column=column,
+        )
 
 
 class _Scope(dict[str, Any]):

@@ -13,7 +13,7 @@ from typing import Any, Final
 from wfdsl.errors import RunAlreadyExists
 
 from .records import FINAL_STATUSES, Event, RunFilter, RunRow
-from .search_query import WherePlan, where_matches
+from .search_query import WherePlan, check_names, where_matches
 from .sqlite_rows import INSERT_EVENT, RUN_COLUMNS, event_rows, loads, run_from_row
 
 __all__ = [
@@ -21,8 +21,10 @@ __all__ = [
     "check_policy",
     "create_run",
     "get_run",
+    "has_search_name",
     "history",
     "list_runs",
+    "search_names",
 ]
 
 #: The ``id_reuse`` values ``create_run`` understands (DSL.md §1).
@@ -94,7 +96,14 @@ def list_runs(
     conn: sqlite3.Connection, criteria: RunFilter, plan: WherePlan | None
 ) -> list[RunRow]:
     """The runs ``criteria`` selects, newest first; ``plan`` is its ``where``
-    translated (None: no ``where``)."""
+    translated (None: no ``where``). A name in ``where`` that no run has as
+    a search attribute raises ExpressionError (with a did-you-mean)."""
+    if plan is not None:
+        check_names(
+            plan.expression,
+            lambda: search_names(conn),
+            lambda name: has_search_name(conn, name),
+        )
     conditions: list[str] = []
     params: list[Any] = []
     if criteria.status is not None:
@@ -153,6 +162,28 @@ def list_runs(
         ):
             found[row[0]] = run_from_row(row[1:])
     return [found[key] for key in keys if key in found]
+
+
+def search_names(conn: sqlite3.Connection) -> set[str]:
+    """The names of search attributes some run has a (non-null) value for:
+    a skip scan of the ``(name, value)`` index, one probe per distinct name,
+    so its cost does not grow with the number of runs."""
+    rows = conn.execute(
+        "WITH RECURSIVE n(name) AS (SELECT MIN(name) FROM search UNION ALL "
+        "SELECT (SELECT MIN(name) FROM search WHERE name > n.name) FROM n "
+        "WHERE n.name IS NOT NULL) SELECT name FROM n WHERE name IS NOT NULL"
+    )
+    return {name for (name,) in rows}
+
+
+def has_search_name(conn: sqlite3.Connection, name: str) -> bool:
+    """Whether some run has ``name`` among its search attributes, null
+    included (null values have no index row: this reads the runs' search
+    JSON, and is only asked for a name the index does not know)."""
+    found = conn.execute(
+        "SELECT 1 FROM runs r, json_each(r.search) j WHERE j.key = ? LIMIT 1", (name,)
+    ).fetchone()
+    return found is not None
 
 
 def history(conn: sqlite3.Connection, run_id: str, after_seq: int) -> list[Event]:

@@ -135,6 +135,11 @@ def test_runs_commands_and_exit_codes(workdir: Path) -> None:
     assert json.loads(out) == []
     code, out = invoke("runs", "list", "--where", "status ==")
     assert code == 2
+    # An unknown function or name is the same usage error, not "no runs".
+    code, out = invoke("runs", "list", "--where", "lenght(workflow) > 0")
+    assert code == 2 and "did you mean len()?" in out
+    code, out = invoke("runs", "list", "--where", "stauts == 'waiting'")
+    assert code == 2 and "did you mean 'status'?" in out
     code, out = invoke("call", "w1", "peek")
     assert code == 0 and json.loads(out) == "peeked"
     code, out = invoke("call", "w1", "never")

@@ -148,6 +148,9 @@ def test_run_errors_use_the_one_shape(client: TestClient, workspace: Path) -> No
     assert client.get("/api/runs/nope").json()["error"]["code"] == "no_such_run"
     bad = client.get("/api/runs", params={"where": "(("}).json()
     assert bad["error"]["code"] == "bad_request"
+    unknown = client.get("/api/runs", params={"where": "lenght(workflow) > 0"})
+    assert unknown.status_code == 400
+    assert "did you mean len()?" in unknown.json()["error"]["message"]
     (workspace / "broken.yaml").write_text('wfdsl: "1"\nname: b\nstart: a\nstates: {}\n')
     invalid = client.post("/api/runs", json={"file": "broken.yaml"})
     assert invalid.status_code == 422 and invalid.json()["error"]["findings"]

@@ -23,9 +23,7 @@ WFDSL = [sys.executable, "-c", "from wfdsl.cli import main; main()"]
 
 # The third line holds a Latin-1 "é" (0xe9), which is not UTF-8.
 LATIN1 = (
-    'wfdsl: "1"\nname: latin\n'
-    "description: caf\xe9\n"
-    "start: go\nstates:\n  go: {type: succeed}\n"
+    'wfdsl: "1"\nname: latin\ndescription: caf\xe9\nstart: go\nstates:\n  go: {type: succeed}\n'
 ).encode("latin-1")
 
 

@@ -22,7 +22,7 @@ from wfdsl.interpreter.sqlite_schema import SCHEMA_VERSION
 from wfdsl.interpreter.sqlite_store import SqliteStore
 from wfdsl.interpreter.store import RunNotActive, Store, StoreError
 
-from wfdsl.errors import RunAlreadyExists, RunNotFound
+from wfdsl.errors import ExpressionError, RunAlreadyExists, RunNotFound
 
 DEFINITION = Definition("hash-1", "signup", "2", "wfdsl: '1'\n", file="signup.yaml", created_at=1.0)
 
@@ -352,7 +352,9 @@ def test_search_rows_follow_every_commit(store: SqliteStore) -> None:
         assert [r.id for r in store.list_runs(RunFilter(where=f"status == '{status}'"))] == ["r1"]
     run = replace(run, search={})
     store.commit([RunUpdate(run=run, expected_version=version)], now=1.0)
-    assert store.list_runs(RunFilter(where="email == 'x@y'")) == []
+    # Its rows are gone: no run has the attribute any more, so naming it is an error.
+    with pytest.raises(ExpressionError, match="unknown search attribute 'email'"):
+        store.list_runs(RunFilter(where="email == 'x@y'"))
 
 
 # --- inbox and wake-ups ------------------------------------------------------------------------

@@ -148,6 +148,43 @@ def test_invalid_where_raises_expression_error(store: SqliteStore) -> None:
 
 
 @pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        pytest.param(
+            "lenght(workflow) > 0", "unknown function 'lenght'; did you mean len()?", id="function"
+        ),
+        pytest.param(
+            "emial == 'a@b.c'",
+            "unknown search attribute 'emial'; did you mean 'email'?",
+            id="attribute",
+        ),
+        pytest.param("stauts == 'waiting'", "did you mean 'status'?", id="builtin"),
+        pytest.param("len(email, 2) > 0", "len() takes", id="arity"),
+        pytest.param("started_at > now()", "now() is only available inside a run", id="now"),
+    ],
+)
+def test_unknown_names_and_functions_are_errors_with_a_suggestion(
+    store: SqliteStore, where: str, message: str
+) -> None:
+    # Before, each of these matched nothing, silently (exit 0, API 200 []).
+    with pytest.raises(ExpressionError) as raised:
+        ids(store, where)
+    assert message in str(raised.value)
+    assert raised.value.column is not None and raised.value.expression == where
+
+
+def test_a_name_some_run_has_even_only_as_null_is_known(store: SqliteStore) -> None:
+    assert ids(store, "email == null") == ["d"]  # d lacks it; others have it
+    only_null = open_store([run("n", 1.0, {"approver": None})])
+    try:
+        assert ids(only_null, "approver == null") == ["n"]
+        with pytest.raises(ExpressionError, match="unknown search attribute 'aprover'"):
+            ids(only_null, "aprover == null")
+    finally:
+        only_null.close()
+
+
+@pytest.mark.parametrize(
     "where",
     [
         "email == 'a'",
@@ -264,8 +301,19 @@ def python_path_only() -> Iterator[None]:
 # another attribute's value.
 @example(runs=[run("r0", 0.0, {"a": 0, "status": 1})], where="a in [1, 'x']")
 def test_generated_where_sql_fallback_and_model_agree(runs: list[RunRow], where: str) -> None:
-    expected = python_model(where, runs)
     store = open_store(runs)
+    known = {"workflow", "status", "started_at", "ended_at"}.union(*(r.search for r in runs))
+    if not parse_expression(where).root_names <= known:
+        # A name no run has is an error, on both paths.
+        try:
+            with pytest.raises(ExpressionError, match="unknown search attribute"):
+                ids(store, where)
+            with python_path_only(), pytest.raises(ExpressionError):
+                ids(store, where)
+        finally:
+            store.close()
+        return
+    expected = python_model(where, runs)
     try:
         assert ids(store, where) == expected, plan_where(where)
         with python_path_only():

@@ -13,14 +13,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wfdsl.dsl.expressions import CompiledValue
+from wfdsl.dsl.expressions.limits import current_allowance
 from wfdsl.dsl.model import Assignment, Scope, State, VarPath, Workflow
 from wfdsl.dsl.sites import iter_sites
 
 from wfdsl.errors import ExpressionError
 
+from .limits import MAX_PAYLOAD_BYTES, json_size, payload_size_error
 from .records import Event, InboxMessage, RunRow
 from .run_state import RunState, Thread
-from .scope import Failure, RunHooks, redact, scope_index, write_path
+from .scope import Failure, LimitExceeded, RunHooks, redact, scope_index, write_path
 from .steps import Command
 
 __all__ = ["Context"]
@@ -192,6 +194,9 @@ class Context:
         try:
             return value.evaluate(self.scope(thread, extra, attempt), self.hooks)
         except ExpressionError as exc:
+            spent = current_allowance()
+            if spent is not None and spent.exceeded and spent.where is None:
+                spent.where = path
             raise self.expression_failure(path, str(exc)) from None
 
     def expression_failure(self, path: str, message: str) -> Failure:
@@ -304,6 +309,12 @@ class Context:
     def send(self, target: str | None, channel: str, data: Any) -> None:
         """An ``emit``: to this run (kept for waits in this same transition,
         else written to its inbox) or to another run's inbox."""
+        size = json_size(data, MAX_PAYLOAD_BYTES)
+        if size > MAX_PAYLOAD_BYTES:
+            raise LimitExceeded(
+                f"run '{self.run.id}': "
+                + payload_size_error(f"the data of the {channel!r} message it emits", size)
+            )
         if target is None or target == self.run.id:
             self.local.append([channel, data])
         else:

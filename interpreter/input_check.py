@@ -32,6 +32,8 @@ from wfdsl.dsl.model import Workflow
 
 from wfdsl.errors import ValidationError
 
+from .limits import MAX_PAYLOAD_BYTES, json_size, payload_size_error
+
 if TYPE_CHECKING:  # pragma: no cover
     # jsonschema (with referencing, rpds, attrs) is imported when a schema is
     # first checked: an engine whose runs declare none never loads it.
@@ -135,17 +137,28 @@ def _reason(error: Any) -> str:
 
 def _check_json(value: Any, subject: str, code: str, workflow: str, headline: str) -> None:
     """Refuse data the store could not write (NaN, a set, bytes, a lone
-    surrogate, a 5,000-digit integer, a cycle) with a ValidationError,
-    before anything is stored, instead of a ValueError from the commit."""
-    try:
-        _dumps(value).encode("utf-8")
-    except (ValueError, TypeError, UnicodeEncodeError, RecursionError) as exc:
-        reason = str(exc).split(";")[0]
-        message = f"{headline}: {subject} is not JSON ({reason})"
+    surrogate, a 5,000-digit integer, a cycle) or more than
+    MAX_PAYLOAD_BYTES of JSON with a ValidationError, before anything is
+    stored, instead of a ValueError from the commit."""
+    # Measured before it is encoded, so a 10 GB value is refused without a
+    # 10 GB string; the exact size of what passes is the encoded one.
+    size = json_size(value, MAX_PAYLOAD_BYTES)
+    if size <= MAX_PAYLOAD_BYTES:
+        try:
+            size = len(_dumps(value).encode("utf-8"))
+        except (ValueError, TypeError, UnicodeEncodeError, RecursionError) as exc:
+            reason = str(exc).split(";")[0]
+            message = f"{headline}: {subject} is not JSON ({reason})"
+            raise ValidationError(
+                [Finding(code=code, severity="error", message=message, file=workflow or None)],
+                message,
+            ) from None
+    if size > MAX_PAYLOAD_BYTES:
+        message = f"{headline}: " + payload_size_error(subject, size)
         raise ValidationError(
             [Finding(code=code, severity="error", message=message, file=workflow or None)],
             message,
-        ) from None
+        )
 
 
 _dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, check_circular=True).encode

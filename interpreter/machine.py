@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from wfdsl.dsl.expressions.limits import Allowance, allowance
 from wfdsl.dsl.model import (
     ChoiceState,
     CompensateState,
@@ -36,15 +37,17 @@ from wfdsl.errors import ExpressionError
 
 from . import compensation, flow, forks, handlers, tasks, waits
 from .context import Context
+from .limits import MAX_PAYLOAD_BYTES, MAX_TRANSITION_BYTES, json_size, payload_size_error
 from .records import InboxMessage, RunRow, advanced_row
 from .run_state import RunState, Thread
-from .scope import Failure
+from .scope import Failure, LimitExceeded
 from .steps import (
     ActionOutcome,
     CallHandler,
     CancelRun,
     PauseRun,
     Recover,
+    ReplyHandler,
     ResumeRun,
     StartChild,
     StartRun,
@@ -54,7 +57,7 @@ from .steps import (
     Wake,
 )
 
-__all__ = ["advance", "new_run"]
+__all__ = ["advance", "new_run", "written_size"]
 
 
 def new_run(
@@ -99,7 +102,20 @@ def advance(
     unconsumed messages in seq order; ``max_steps``: stop entering states
     after this many (the run stays ready); ``secrets``: what ``secret()`` reads
     (their values are masked in event data)."""
-    ctx = Context(workflow, run, trigger.now, inbox=inbox, secrets=secrets, max_steps=max_steps)
+    with allowance() as spent:
+        ctx = Context(workflow, run, trigger.now, inbox=inbox, secrets=secrets, max_steps=max_steps)
+        try:
+            _check_outcome(ctx, trigger)
+            transition = _advance(ctx, run, trigger)
+            reason = _over_limit(ctx, spent, transition)
+        except LimitExceeded as exc:
+            reason = exc.message
+    if reason is None:
+        return transition
+    return _refuse(workflow, run, trigger, reason, inbox=inbox, secrets=secrets)
+
+
+def _advance(ctx: Context, run: RunRow, trigger: Trigger) -> Transition:
     if ctx.status is not None:
         # A finished run only answers queries; anything else is a late arrival.
         if isinstance(trigger, CallHandler):
@@ -111,6 +127,127 @@ def advance(
     _check_deadline(ctx)
     _run(ctx)
     return _finish(ctx)
+
+
+# ------------------------------------------------------------------ bounds
+
+
+def _check_outcome(ctx: Context, trigger: Trigger) -> None:
+    """An action result is a payload: at most MAX_PAYLOAD_BYTES of JSON."""
+    if not isinstance(trigger, ActionOutcome) or not trigger.ok or ctx.status is not None:
+        return
+    size = json_size(trigger.value, MAX_PAYLOAD_BYTES)
+    if size <= MAX_PAYLOAD_BYTES:
+        return
+    thread = _calling(ctx, trigger.call_id)
+    if thread is None or thread.call is None:
+        return  # a late outcome: ignored anyway
+    call = thread.call
+    raise LimitExceeded(
+        f"run '{ctx.run.id}' state '{call['path']}': "
+        + payload_size_error(f"the result of action '{call['action']}'", size)
+    )
+
+
+def _calling(ctx: Context, call_id: str) -> Thread | None:
+    return next(
+        (t for t in ctx.threads.values() if t.call is not None and t.call["id"] == call_id),
+        None,
+    )
+
+
+def _over_limit(ctx: Context, spent: Allowance, transition: Transition) -> str | None:
+    """Why ``transition`` may not be committed (None: it may)."""
+    where = f"run '{ctx.run.id}'"
+    state = spent.where or next((e.state for e in reversed(ctx.events) if e.state), None)
+    if state is not None:
+        where += f" state '{state}'"
+    if spent.exceeded:
+        return (
+            f"{where}: {spent.what}: the expressions of one transition may build and "
+            f"visit at most {spent.limit:,} characters and items in all"
+        )
+    if transition.status == "idle":
+        return None
+    size = written_size(transition, ctx.run)
+    if size <= MAX_TRANSITION_BYTES:
+        return None
+    return (
+        f"{where}: the transition would write more than {MAX_TRANSITION_BYTES:,} bytes "
+        "(16 MiB) of JSON (vars, state, history events, search attributes, messages)"
+    )
+
+
+def written_size(transition: Transition, old: RunRow) -> int:
+    """About how many bytes of JSON ``transition`` writes, counting vars,
+    search attributes and output only when it changes them; stops counting
+    past MAX_TRANSITION_BYTES."""
+    cap = MAX_TRANSITION_BYTES
+    run = transition.run
+    total = json_size(run.state, cap)
+    for value, before in ((run.vars, old.vars), (run.search, old.search), (run.output, old.output)):
+        if value is not before and total <= cap:
+            total += json_size(value, cap - total)
+    for event in transition.events:
+        if total > cap:
+            break
+        total += 48 + json_size(event.data, cap - total)
+    for message in transition.outbox:
+        if total > cap:
+            break
+        total += 48 + json_size(message.data, cap - total)
+    return total
+
+
+def _refuse(
+    workflow: Workflow,
+    run: RunRow,
+    trigger: Trigger,
+    reason: str,
+    *,
+    inbox: Sequence[InboxMessage],
+    secrets: Mapping[str, str] | None,
+) -> Transition:
+    """The transition instead of one over a limit: nothing of it is kept.
+
+    A handler call is answered ``LimitExceeded`` and changes nothing; any
+    other trigger fails the run with ``LimitExceeded`` (not caught by
+    ``catch``: the transition that would have handled it is the one
+    refused), compensating first when the workflow asks for it.
+    """
+    with allowance():
+        ctx = Context(workflow, run, trigger.now, inbox=inbox, secrets=secrets)
+        if isinstance(trigger, CallHandler):
+            ctx.command(
+                ReplyHandler(
+                    call_id=trigger.call_id, ok=False, error="LimitExceeded", message=reason
+                )
+            )
+            return _idle(run, ctx)
+        if ctx.status is not None:
+            return _idle(run, ctx)
+        error = {"error": "LimitExceeded", "message": reason}
+        if isinstance(trigger, StartRun) and not ctx.state.seq:
+            ctx.event(
+                "run_started",
+                None,
+                {"input": run.input, "workflow": workflow.name, "version": workflow.version},
+            )
+        elif isinstance(trigger, ActionOutcome):
+            thread = _calling(ctx, trigger.call_id)
+            if thread is not None and thread.call is not None:
+                call = thread.call
+                ctx.event(
+                    "action_failed",
+                    call["path"],
+                    {"call_id": call["id"], "attempt": call["attempt"], **error},
+                )
+                thread.call = None
+        try:
+            flow.fail_run(ctx, error)
+        except (Failure, LimitExceeded):
+            flow.finish_run(ctx, "failed", error=error)
+        return _finish(ctx)
 
 
 # ----------------------------------------------------------- triggers

@@ -15,6 +15,7 @@ from wfdsl.dsl.model import MapState, ParallelState, Scope, Workflow
 
 __all__ = [
     "Failure",
+    "LimitExceeded",
     "RunHooks",
     "redact",
     "scope_index",
@@ -31,6 +32,16 @@ class Failure(Exception):
     def __init__(self, error: str, message: str) -> None:
         super().__init__(message)
         self.error = error
+        self.message = message
+
+
+class LimitExceeded(Exception):
+    """A bound on the data of a transition was hit (docs/guarantees.md §8):
+    the whole transition is refused and the run fails with ``LimitExceeded``,
+    which no ``catch`` sees."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
         self.message = message
 
 

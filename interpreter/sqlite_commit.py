@@ -198,8 +198,10 @@ class GroupCommit:
         if update.events:
             group.events.extend(event_rows(key, update.events))
         if update.consumed:
+            # A consumed message's data lives on in the run (vars, the
+            # history); keeping it here too stored every payload one more time.
             conn.executemany(
-                "UPDATE inbox SET consumed = 1 WHERE seq = ? AND run_key = ?",
+                "UPDATE inbox SET consumed = 1, data = NULL WHERE seq = ? AND run_key = ?",
                 [(seq, key) for seq in update.consumed],
             )
         if self._search_written.get(run.id) != (version, search_json):

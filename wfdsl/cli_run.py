@@ -56,6 +56,7 @@ from wfdsl.errors import RunAlreadyExists, ValidationError, WfdslError
 from wfdsl.interpreter.actions import ActionImportError, load_modules
 from wfdsl.interpreter.clock import VirtualClock
 from wfdsl.interpreter.engine import Engine
+from wfdsl.interpreter.limits import MAX_PAYLOAD_BYTES
 from wfdsl.interpreter.records import FINAL_STATUSES
 from wfdsl.interpreter.run_view import Run, event_to_json
 
@@ -70,11 +71,32 @@ def parse_json_option(text: str | None, what: str) -> Any:
     if text.startswith("@"):
         path = Path(text[1:])
         try:
-            source = path.read_text(encoding="utf-8")
+            # At most one byte past the limit: `@/dev/zero` or a huge file is
+            # refused after reading 1 MiB, not after filling the memory.
+            with path.open("rb") as handle:
+                raw = handle.read(MAX_PAYLOAD_BYTES + 1)
         except OSError as exc:
             raise click.BadParameter(
                 f"cannot read {path}: {exc.strerror}", param_hint=what
             ) from None
+        if len(raw) > MAX_PAYLOAD_BYTES:
+            raise click.BadParameter(
+                f"{path} is larger than the limit of {MAX_PAYLOAD_BYTES:,} bytes (1 MiB) "
+                "for a payload; store large data elsewhere and pass a reference",
+                param_hint=what,
+            )
+        try:
+            source = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise click.BadParameter(
+                f"{path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+                param_hint=what,
+            ) from None
+    elif len(text) > MAX_PAYLOAD_BYTES:
+        raise click.BadParameter(
+            f"the JSON is larger than the limit of {MAX_PAYLOAD_BYTES:,} bytes (1 MiB)",
+            param_hint=what,
+        )
     try:
         return json.loads(source)
     except json.JSONDecodeError as exc:

@@ -10,18 +10,26 @@ share structure (``[[1] * 1000] * 1000``) cannot make a walk explode.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from wfdsl.errors import ExpressionError
 
 __all__ = [
     "MAX_DEPTH",
+    "MAX_EVALUATION",
     "MAX_INTEGER",
     "MAX_LENGTH",
     "MAX_SOURCE_LENGTH",
+    "Allowance",
     "Budget",
+    "allowance",
+    "charge",
     "check_finite",
     "check_integer",
     "check_length",
+    "current_allowance",
     "too_deep",
 ]
 
@@ -40,6 +48,69 @@ MAX_DEPTH = 64
 #: The text of one expression is at most this long; parsing is linear, but a
 #: document has no business holding a 64 KiB expression.
 MAX_SOURCE_LENGTH = 65_536
+
+
+#: One transition's expressions together may build and visit at most this
+#: many characters and items (four of the largest single values): without
+#: it, 200 expressions of 1 MB each took 200 MB before anything measured it.
+MAX_EVALUATION = 4 * MAX_LENGTH
+
+
+class Allowance:
+    """What the expressions of one transition may still spend, in all.
+
+    Every string, list or map an operation builds is charged (before it is
+    built), every copy of a result, every item a walk visits. Once spent,
+    every further charge fails too, so a transition that ran out stops
+    doing work at once; :attr:`exceeded` tells the machine it happened,
+    whatever caught the ExpressionError on the way.
+    """
+
+    __slots__ = ("exceeded", "limit", "remaining", "what", "where")
+
+    def __init__(self, limit: int = MAX_EVALUATION) -> None:
+        self.limit = limit
+        self.remaining = limit
+        self.exceeded = False
+        self.what: str | None = None
+        #: Where it ran out (a state path), for the caller's message.
+        self.where: str | None = None
+
+    def charge(self, amount: int, what: str) -> None:
+        self.remaining -= amount
+        if self.remaining < 0:
+            if not self.exceeded:
+                self.exceeded, self.what = True, what
+            raise ExpressionError(
+                f"{what}: the expressions of one transition may build and visit at most "
+                f"{self.limit:,} characters and items in all"
+            )
+
+
+_current: ContextVar[Allowance | None] = ContextVar("wfdsl_allowance", default=None)
+
+
+@contextmanager
+def allowance(limit: int = MAX_EVALUATION) -> Iterator[Allowance]:
+    """Evaluate under a fresh :class:`Allowance` (one per transition)."""
+    spent = Allowance(limit)
+    token = _current.set(spent)
+    try:
+        yield spent
+    finally:
+        _current.reset(token)
+
+
+def current_allowance() -> Allowance | None:
+    """The allowance evaluation spends from now (None outside a transition)."""
+    return _current.get()
+
+
+def charge(amount: int, what: str) -> None:
+    """Spend from the current allowance, if any (outside a transition: none)."""
+    current = _current.get()
+    if current is not None:
+        current.charge(amount, what)
 
 
 def check_integer(value: int, operation: str) -> int:
@@ -64,6 +135,9 @@ def check_length(length: int, what: str) -> None:
         raise ExpressionError(
             f"{what} would be {length:,} long, more than the limit of {MAX_LENGTH:,}"
         )
+    current = _current.get()
+    if current is not None:
+        current.charge(length, what)
 
 
 def too_deep(what: str) -> ExpressionError:
@@ -78,14 +152,19 @@ class Budget:
     bounded, however much structure its operands share.
     """
 
-    __slots__ = ("operation", "remaining")
+    __slots__ = ("allowance", "operation", "remaining")
 
     def __init__(self, operation: str, limit: int = MAX_LENGTH) -> None:
         self.operation = operation
         self.remaining = limit
+        self.allowance = _current.get()
 
     def spend(self, items: int = 1) -> None:
-        """Account for ``items`` more visited items; raise once over the limit."""
+        """Account for ``items`` more visited items; raise once over the limit
+        (this operation's, or the transition's allowance)."""
+        allowance = self.allowance
+        if allowance is not None:
+            allowance.charge(items, self.operation)
         self.remaining -= items
         if self.remaining < 0:
             raise ExpressionError(

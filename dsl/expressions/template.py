@@ -23,7 +23,7 @@ from .data import render_text
 from .evaluator import unexpected_error
 from .expression import Expression, PathKey, parse_expression
 from .hooks import NO_HOOKS, Hooks
-from .limits import MAX_LENGTH
+from .limits import MAX_LENGTH, charge
 
 __all__ = [
     "ExpressionSpan",
@@ -231,6 +231,7 @@ class Template:
                     expression=self.source,
                 )
             pieces.append(piece)
+        charge(total, "the rendered text")
         return "".join(pieces)
 
     def expressions(self) -> Iterator[tuple[tuple[PathKey, ...], int, Expression]]:

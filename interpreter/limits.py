@@ -1,0 +1,96 @@
+"""How much data may enter a run, and how much one transition may write.
+
+Expressions are bounded one by one (dsl/expressions/limits.py) and, across a
+transition, by an evaluation allowance. These are the bounds on data:
+
+- a **payload** that enters a run from outside (a run's input, a signal's
+  data, a handler call's args, an action's result, a message an ``emit``
+  sends) is at most :data:`MAX_PAYLOAD_BYTES` of JSON, as the designer
+  already caps a request body;
+- one **transition** writes at most :data:`MAX_TRANSITION_BYTES` of JSON in
+  all: the run's vars, its state (branches' vars, calls, undo log), search
+  attributes, output, the history events it appends and the messages it
+  sends. A run writes its vars and state at every transition, so this is
+  also the bound on a run's data.
+
+Sizes are measured by :func:`json_size` without building the JSON text:
+values that share structure (one 1 MB string referenced 200 times) count
+every time they appear, as they would in the text, and the walk stops as
+soon as it passes its cap, so measuring costs at most the cap.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+__all__ = ["MAX_PAYLOAD_BYTES", "MAX_TRANSITION_BYTES", "json_size", "payload_size_error"]
+
+#: A payload from outside: input, signal data, handler args, an action result.
+MAX_PAYLOAD_BYTES: Final = 1_048_576
+
+#: Everything one transition writes (vars, state, search, output, events, messages).
+MAX_TRANSITION_BYTES: Final = 16 * 1_048_576
+
+_CONTAINERS: Final = (dict, list, tuple)
+
+
+def json_size(value: Any, cap: int) -> int:
+    """About how many characters ``value`` takes as compact JSON; once the
+    count passes ``cap`` the walk stops and returns what it has (> cap).
+
+    Strings count their characters plus quotes (escapes are not counted),
+    numbers their digits, containers their brackets and separators.
+    """
+    total = 0
+    stack: list[Any] = [value]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is str:
+            total += len(item) + 2
+        elif kind is dict or isinstance(item, dict):
+            total += 1 + 2 * len(item)
+            for key, child in item.items():
+                total += len(key) + 2
+                child_kind = type(child)
+                if child_kind is str:
+                    total += len(child) + 2
+                elif child_kind in _CONTAINERS or isinstance(child, _CONTAINERS):
+                    push(child)
+                else:
+                    total += _scalar(child)
+        elif kind in _CONTAINERS or isinstance(item, (list, tuple)):
+            total += 1 + len(item)
+            for child in item:
+                child_kind = type(child)
+                if child_kind is str:
+                    total += len(child) + 2
+                elif child_kind in _CONTAINERS or isinstance(child, _CONTAINERS):
+                    push(child)
+                else:
+                    total += _scalar(child)
+        else:
+            total += _scalar(item)
+        if total > cap:
+            return total
+    return total
+
+
+def _scalar(value: Any) -> int:
+    if value is None or value is True:
+        return 4
+    if value is False:
+        return 5
+    if isinstance(value, (int, float)):
+        return len(repr(value))
+    return len(str(value))
+
+
+def payload_size_error(what: str, size: int) -> str:
+    """The message for a payload over :data:`MAX_PAYLOAD_BYTES` (``size``:
+    what was counted before the measure stopped, so a lower bound)."""
+    return (
+        f"{what} is more than the limit of {MAX_PAYLOAD_BYTES:,} bytes (1 MiB) of JSON "
+        f"(at least {size:,}); store large data elsewhere and pass a reference"
+    )

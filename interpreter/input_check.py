@@ -142,17 +142,17 @@ def _check_json(value: Any, subject: str, code: str, workflow: str, headline: st
     stored, instead of a ValueError from the commit."""
     # Measured before it is encoded, so a 10 GB value is refused without a
     # 10 GB string; the exact size of what passes is the encoded one.
-    size = json_size(value, MAX_PAYLOAD_BYTES)
-    if size <= MAX_PAYLOAD_BYTES:
-        try:
+    try:
+        size = json_size(value, MAX_PAYLOAD_BYTES)
+        if size <= MAX_PAYLOAD_BYTES:
             size = len(_dumps(value).encode("utf-8"))
-        except (ValueError, TypeError, UnicodeEncodeError, RecursionError) as exc:
-            reason = str(exc).split(";")[0]
-            message = f"{headline}: {subject} is not JSON ({reason})"
-            raise ValidationError(
-                [Finding(code=code, severity="error", message=message, file=workflow or None)],
-                message,
-            ) from None
+    except (ValueError, TypeError, UnicodeEncodeError, RecursionError) as exc:
+        reason = str(exc).split(";")[0]
+        message = f"{headline}: {subject} is not JSON ({reason})"
+        raise ValidationError(
+            [Finding(code=code, severity="error", message=message, file=workflow or None)],
+            message,
+        ) from None
     if size > MAX_PAYLOAD_BYTES:
         message = f"{headline}: " + payload_size_error(subject, size)
         raise ValidationError(

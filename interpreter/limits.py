@@ -34,44 +34,51 @@ MAX_TRANSITION_BYTES: Final = 16 * 1_048_576
 _CONTAINERS: Final = (dict, list, tuple)
 
 
+#: Deeper than this is not a value wfdsl made or accepted (they nest at most
+#: 64 deep, a run's state a few levels more): a cycle, in practice.
+_MAX_WALK_DEPTH: Final = 256
+
+
 def json_size(value: Any, cap: int) -> int:
     """About how many characters ``value`` takes as compact JSON; once the
     count passes ``cap`` the walk stops and returns what it has (> cap).
 
     Strings count their characters plus quotes (escapes are not counted),
     numbers their digits, containers their brackets and separators.
+    ValueError for a value nested deeper than any JSON value wfdsl accepts
+    (a cycle).
     """
     total = 0
-    stack: list[Any] = [value]
+    stack: list[tuple[Any, int]] = [(value, 0)]
     pop, push = stack.pop, stack.append
     while stack:
-        item = pop()
+        item, depth = pop()
+        if depth > _MAX_WALK_DEPTH:
+            raise ValueError(f"nested deeper than {_MAX_WALK_DEPTH} levels (or a cycle)")
         kind = type(item)
         if kind is str:
             total += len(item) + 2
-        elif kind is dict or isinstance(item, dict):
+            continue
+        if kind is dict or isinstance(item, dict):
             total += 1 + 2 * len(item)
+            children = []
             for key, child in item.items():
                 total += len(key) + 2
-                child_kind = type(child)
-                if child_kind is str:
-                    total += len(child) + 2
-                elif child_kind in _CONTAINERS or isinstance(child, _CONTAINERS):
-                    push(child)
-                else:
-                    total += _scalar(child)
+                children.append(child)
         elif kind in _CONTAINERS or isinstance(item, (list, tuple)):
             total += 1 + len(item)
-            for child in item:
-                child_kind = type(child)
-                if child_kind is str:
-                    total += len(child) + 2
-                elif child_kind in _CONTAINERS or isinstance(child, _CONTAINERS):
-                    push(child)
-                else:
-                    total += _scalar(child)
+            children = item
         else:
             total += _scalar(item)
+            continue
+        for child in children:
+            child_kind = type(child)
+            if child_kind is str:
+                total += len(child) + 2
+            elif child_kind in _CONTAINERS or isinstance(child, _CONTAINERS):
+                push((child, depth + 1))
+            else:
+                total += _scalar(child)
         if total > cap:
             return total
     return total
@@ -82,7 +89,11 @@ def _scalar(value: Any) -> int:
         return 4
     if value is False:
         return 5
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
+        bits = value.bit_length()
+        # repr() refuses integers of more than 4,300 digits; digits ~ bits * log10(2).
+        return len(repr(value)) if bits < 64 else bits * 30103 // 100000 + 2
+    if isinstance(value, float):
         return len(repr(value))
     return len(str(value))
 

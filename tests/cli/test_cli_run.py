@@ -205,3 +205,15 @@ def test_run_waits_for_a_signal_from_another_process(workdir: Path) -> None:
     assert runner.returncode == 0, err
     doc = json.loads(out)
     assert doc["status"] == "completed" and doc["output"] == "hi"
+
+
+def test_input_from_an_endless_file_is_refused_after_one_mib(workdir: Path) -> None:
+    # `--input @/dev/zero` used to read until the memory ran out (13.9 GB
+    # in 60 s); `--data @FILE` shares the reader.
+    code, out = invoke("run", "waiter.yaml", "--input", "@/dev/zero")
+    assert code == 2 and "larger than the limit of 1,048,576 bytes (1 MiB)" in out
+    big = workdir / "big.json"
+    big.write_text(json.dumps({"blob": "b" * 1_100_000}))
+    code, out = invoke("signal", "w1", "go", "--data", f"@{big}")
+    assert code == 2 and "larger than the limit" in out
+    assert not (workdir / "wfdsl.db").exists()  # refused before any store was opened

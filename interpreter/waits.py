@@ -206,12 +206,8 @@ def _consume(ctx: Context, thread: Thread, path: str, node: SignalWait, index: i
     taken = ctx.take(node.channel, node.count)
     if taken is None:
         return False
-    for seq, data in taken:
-        consumed: dict[str, Any] = {"channel": node.channel, "seq": seq, "node": index}
-        if node.as_ is None and data is not None:
-            # Kept once in history: here, or in the vars_changed of `as`.
-            consumed["data"] = data
-        ctx.event("signal_consumed", path, consumed)
+    for seq, _ in taken:
+        ctx.event("signal_consumed", path, {"channel": node.channel, "seq": seq, "node": index})
     if node.as_ is not None:
         value: Any = taken[0][1] if node.count == 1 else [data for _, data in taken]
         ctx.write(thread, node.as_, value, path)

@@ -225,7 +225,7 @@ states:
             engine.call(run.id, "peek", fits)
 
 
-def test_a_signal_is_stored_twice_not_three_times(tmp_path: Path) -> None:
+def test_a_consumed_signal_keeps_no_copy_in_the_inbox(tmp_path: Path) -> None:
     doc = """
 wfdsl: "1"
 name: gate
@@ -249,7 +249,7 @@ states:
             "SELECT 'inbox' FROM inbox WHERE instr(data, ?)",
             (marker, marker, marker),
         ).fetchall()
-    # The run's vars and the wait's vars_changed: the consumed inbox row no
-    # longer keeps a third copy.
-    assert sorted(p for (p,) in places) == ["vars", "vars_changed"]
-    assert store_bytes(db) < 2 * len(marker) + 20_000
+    # What the run was sent (signal_received), its vars and the wait's
+    # vars_changed; the consumed inbox row no longer keeps a fourth copy.
+    assert sorted(p for (p,) in places) == ["signal_received", "vars", "vars_changed"]
+    assert store_bytes(db) < 3 * len(marker) + 20_000

@@ -164,6 +164,9 @@ class StateCompiler:
                     errors=_names(entry.get("errors")),
                     next=text(entry, "next"),
                     as_=as_,
+                    when=self.leaves.value(entry["when"], (*where, "when"))
+                    if "when" in entry
+                    else None,
                     path=where,
                 )
             )

@@ -168,9 +168,12 @@ class Catch:
     errors: tuple[str, ...]
     next: str | None
     as_: VarPath | None = None
+    #: An extra condition over ``error`` (``{error, message, details}``); None: always.
+    when: CompiledValue | None = None
     path: JsonPath = ()
 
     def matches(self, error: str) -> bool:
+        """Whether the entry names ``error`` (its ``when``, if any, is checked apart)."""
         return "*" in self.errors or error in self.errors
 
 

@@ -9,9 +9,9 @@ Names in scope (DSL.md §3), as the checks apply them:
 - ``args`` in a handler's ``when``, ``set``, ``emit`` and ``return``;
 - a map's ``as`` name and ``index`` inside its ``do`` body (nested bodies see
   the names of every enclosing map);
-- ``error`` nowhere: catch entries hold no expressions, and the state a catch
-  leads to may also be entered another way, so a caught error is read through
-  the catch's ``as`` var (``vars.failure.message``).
+- ``error`` (``{error, message, details}``) only in a catch entry's ``when``:
+  the state a catch leads to may also be entered another way, so there a
+  caught error is read through the catch's ``as`` var (``vars.failure.message``).
 
 ``timing`` says when the place is evaluated, which is what the dataflow
 check needs: on entering ``state`` (``entry``: args, conditions, ``set``,
@@ -157,6 +157,9 @@ def _state_values(state: State) -> Iterator[tuple[JsonPath, CompiledValue, froze
     in_set = frozenset({"result"}) if isinstance(state, TaskState) else none
     for assignment in state.set:
         yield _set_path(base, assignment), assignment.value, in_set
+    for catch in getattr(state, "catch", ()):
+        if catch.when is not None:
+            yield (*catch.path, "when"), catch.when, frozenset({"error"})
 
 
 def _set_path(base: JsonPath, assignment: Assignment) -> JsonPath:

@@ -58,6 +58,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import json
 import math
 import re
 import threading
@@ -127,6 +128,30 @@ def error_name(exc: BaseException) -> str:
     if isinstance(name, str) and name:
         return name
     return type(exc).__name__
+
+
+#: Encoded details above this many characters are replaced by an excerpt.
+MAX_DETAILS = 16_384
+
+
+def error_details(exc: BaseException) -> dict[str, Any] | None:
+    """The JSON map a failure carries in its ``details`` attribute, or None.
+
+    Details that are not a JSON map are described instead of lost, and large
+    ones are cut to an excerpt, so a failure never grows the history unbounded."""
+    details = getattr(exc, "details", None)
+    if details is None:
+        return None
+    if not isinstance(details, Mapping):
+        return {"unreadable": f"details must be a map, got {type(details).__name__}"}
+    try:
+        text = json.dumps(dict(details), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as problem:
+        return {"unreadable": f"details are not JSON: {problem}"}
+    if len(text) > MAX_DETAILS:
+        return {"truncated": True, "size": len(text), "excerpt": text[:1024]}
+    value: dict[str, Any] = json.loads(text)
+    return value
 
 
 def _message(exc: BaseException) -> str:
@@ -357,6 +382,7 @@ class ActionRunner:
             ok=False,
             error=name,
             message=_message(exc),
+            details=error_details(exc),
         )
 
     def _context(self, call: CallAction) -> ActionContext:

@@ -91,8 +91,11 @@ class HttpError(WfdslError):
 
     error = "HttpError"
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, body: str | None = None) -> None:
         self.status = status
+        # What a catch's `when` and the caught value see: the status and a
+        # bounded excerpt of the body (None for a transport failure).
+        self.details = None if status is None else {"status": status, "body": body or ""}
         super().__init__(message)
 
 
@@ -239,6 +242,7 @@ class HttpAction:
                 f"{where} answered {status}, expected {wanted}"
                 + (f": {excerpt}" if excerpt else ""),
                 status=status,
+                body=excerpt,
             )
         return {
             "status": status,

@@ -92,7 +92,13 @@ def end_thread(ctx: Context, thread: Thread, output: Any, *, explicit: bool) -> 
 
 
 def fail_state(
-    ctx: Context, thread: Thread, state: State, error: str, message: str, attempts: int = 1
+    ctx: Context,
+    thread: Thread,
+    state: State,
+    error: str,
+    message: str,
+    attempts: int = 1,
+    details: Any = None,
 ) -> None:
     """``state`` failed: a parallel, map or subflow with a ``retry`` for the
     error runs again; else its first matching ``catch`` decides, else the
@@ -106,12 +112,37 @@ def fail_state(
         thread.fork = None
         thread.child = None
         return
-    for catch in getattr(state, "catch", ()):
+    described: dict[str, Any] = {"error": error, "message": message}
+    if details is not None:
+        described["details"] = details
+    for number, catch in enumerate(getattr(state, "catch", ()), start=1):
         if not catch.matches(error):
             continue
+        if catch.when is not None:
+            seen = {
+                "error": error,
+                "message": message,
+                "details": {} if details is None else details,
+            }
+            try:
+                if not ctx.evaluate(catch.when, thread, path, {"error": seen}):
+                    continue
+            except Failure as failure:
+                # Not caught again: the same entry would fail the same way.
+                fail_thread(
+                    ctx,
+                    thread,
+                    {
+                        "error": failure.error,
+                        "message": f"catch entry {number}'s when: {failure.message}",
+                    },
+                )
+                return
         reset(thread)
         if catch.as_ is not None:
             value = {"error": error, "message": message, "attempts": attempts, "state": path}
+            if details is not None:
+                value["details"] = details
             try:
                 ctx.write(thread, catch.as_, value, path)
             except Failure as failure:
@@ -122,7 +153,7 @@ def fail_state(
         else:
             end_thread(ctx, thread, None, explicit=False)
         return
-    fail_thread(ctx, thread, {"error": error, "message": message})
+    fail_thread(ctx, thread, described)
 
 
 def fail_thread(ctx: Context, thread: Thread, error: Mapping[str, Any]) -> None:
@@ -177,10 +208,13 @@ def finish_run(
         ctx.output = output
         ctx.event("run_completed", None, {"output": output})
     elif status == "failed":
-        ctx.error = {
+        failure: dict[str, Any] = {
             "error": error.get("error") if error else "Error",
             "message": error.get("message") if error else "",
         }
+        if error and error.get("details") is not None:
+            failure["details"] = error["details"]
+        ctx.error = failure
         ctx.event("run_failed", None, dict(ctx.error))
     else:
         ctx.event("run_cancelled", None, {})

@@ -219,4 +219,4 @@ def child_failed(ctx: Context, kid: Thread, error: Mapping[str, Any]) -> None:
         if sibling is not None and sibling is not kid:
             flow.cancel_thread(ctx, sibling, parent.undo)
     parent.undo.sort(key=lambda entry: entry["seq"])
-    flow.fail_state(ctx, parent, state, name, message)
+    flow.fail_state(ctx, parent, state, name, message, details=error.get("details"))

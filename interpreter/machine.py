@@ -587,7 +587,9 @@ def _poll_child(ctx: Context, thread: Thread) -> bool:
     name = error.get("error") if status == "failed" else "Cancelled"
     message = error.get("message") or f"child run '{child['id']}' was {status}"
     thread.child = None  # the attempt counter stays: a retry of the subflow counts on
-    flow.fail_state(ctx, thread, state, str(name or "Error"), str(message))
+    flow.fail_state(
+        ctx, thread, state, str(name or "Error"), str(message), details=error.get("details")
+    )
     return True
 
 

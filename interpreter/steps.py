@@ -67,6 +67,9 @@ class ActionOutcome:
     value: Any = None
     error: str | None = None
     message: str | None = None
+    #: JSON data the failure carries (an HTTP error's status and body excerpt,
+    #: what an action raised with ``wfdsl.ActionError(details=...)``); None: none.
+    details: Any = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

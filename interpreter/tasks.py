@@ -156,18 +156,22 @@ def on_outcome(ctx: Context, thread: Thread, outcome: ActionOutcome) -> None:
         return
     error = outcome.error or "Error"
     message = outcome.message or ""
-    ctx.event(
-        "action_failed",
-        path,
-        {"call_id": call["id"], "attempt": call["attempt"], "error": error, "message": message},
-    )
+    failed: dict[str, Any] = {
+        "call_id": call["id"],
+        "attempt": call["attempt"],
+        "error": error,
+        "message": message,
+    }
+    if outcome.details is not None:
+        failed["details"] = outcome.details
+    ctx.event("action_failed", path, failed)
     if schedule_retry(ctx, thread, state, vpath, error, path):
         return
     if state.undo is not None and error != "Timeout":
         # The action failed: there is nothing to undo. After a Timeout the
         # effect may have happened, so the entry stays (re-run, then undone).
         thread.undo = [e for e in thread.undo if not (e["path"] == vpath and e["st"] == "started")]
-    flow.fail_state(ctx, thread, state, error, message, call["attempt"])
+    flow.fail_state(ctx, thread, state, error, message, call["attempt"], outcome.details)
 
 
 def _log_done(

@@ -13,6 +13,7 @@ DOCUMENTED = {
     "ValidationError",
     "ExpressionError",
     "HandlerRejected",
+    "ActionError",
     "RunNotFound",
     "RunAlreadyExists",
     # DSL.md §12: `wfdsl.load(doc)` / `wfdsl.validate(doc)`, and what validate returns

@@ -13,6 +13,7 @@ import typing
 
 from wfdsl.dsl.findings import Finding
 from wfdsl.errors import (
+    ActionError,
     ExpressionError,
     HandlerRejected,
     RunAlreadyExists,
@@ -31,6 +32,7 @@ if typing.TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "ActionContext",
+    "ActionError",
     "Engine",
     "Event",
     "ExpressionError",

@@ -7,13 +7,14 @@ the same classes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from wfdsl.dsl.findings import Finding
 
 __all__ = [
+    "ActionError",
     "ExpressionError",
     "HandlerRejected",
     "RunAlreadyExists",
@@ -74,3 +75,23 @@ class RunNotFound(WfdslError):
 
 class RunAlreadyExists(WfdslError):
     """A submit named a run id that ``id_reuse`` does not allow to be reused."""
+
+
+class ActionError(WfdslError):
+    """Raise from an action to fail with a chosen error name, message and data.
+
+    ``raise wfdsl.ActionError("CardDeclined", "insufficient funds",
+    details={"code": "51"})`` fails the attempt as ``CardDeclined``; ``catch``
+    entries match the name and may test ``error.details`` in their ``when``,
+    the caught value under ``as`` holds the details, and history shows them.
+    ``details`` must be JSON (a map), at most 16 KiB once encoded.
+    """
+
+    def __init__(
+        self, error: str, message: str = "", *, details: Mapping[str, Any] | None = None
+    ) -> None:
+        if not isinstance(error, str) or not error:
+            raise TypeError("ActionError needs an error name, e.g. ActionError('CardDeclined')")
+        self.error = error
+        self.details = dict(details) if details is not None else None
+        super().__init__(message)

@@ -42,6 +42,8 @@ def check_catches(ctx: CheckContext) -> Iterator[Finding]:
                         catch.path,
                         suggestion="remove it, or move it before the entry that catches its errors",
                     )
+                if catch.when is not None:
+                    continue  # it may not catch: later entries still can
                 if "*" in catch.errors and wildcard is None:
                     wildcard = number
                 for error in catch.errors:

@@ -188,12 +188,21 @@ class Driver:
         return self.apply(ActionOutcome(now=self.now, call_id=call.call_id, ok=True, value=value))
 
     def fail(
-        self, call_id: str | None = None, error: str = "Boom", message: str = "it broke"
+        self,
+        call_id: str | None = None,
+        error: str = "Boom",
+        message: str = "it broke",
+        details: Any = None,
     ) -> Transition:
         call = self.pending.pop(call_id or next(iter(self.pending)))
         return self.apply(
             ActionOutcome(
-                now=self.now, call_id=call.call_id, ok=False, error=error, message=message
+                now=self.now,
+                call_id=call.call_id,
+                ok=False,
+                error=error,
+                message=message,
+                details=details,
             )
         )
 

@@ -599,3 +599,46 @@ def test_a_sync_call_that_timed_out_while_queued_never_runs(registry: ActionRegi
 def test_worker_threads_are_daemons(registry: ActionRegistry, runner: ActionRunner) -> None:
     registry.register("daemon", lambda: threading.current_thread().daemon)
     assert runner.run_sync(call("daemon")).value is True
+
+
+# ------------------------------------------------------------ errors as data
+
+
+def test_an_action_error_fails_under_its_name_with_its_details(
+    registry: ActionRegistry, runner: ActionRunner
+) -> None:
+    import wfdsl
+
+    def charge() -> None:
+        raise wfdsl.ActionError("CardDeclined", "insufficient funds", details={"code": "51"})
+
+    registry.register("charge", charge)
+    outcome = runner.run_sync(call("charge"))
+    assert failed(outcome) == ("CardDeclined", "insufficient funds")
+    assert outcome.details == {"code": "51"}
+
+
+@pytest.mark.parametrize(
+    ("details", "shown"),
+    [
+        pytest.param({"when": datetime(2026, 1, 1)}, "unreadable", id="not-json"),
+        pytest.param(["a", "list"], "unreadable", id="not-a-map"),
+        pytest.param({"blob": "x" * 100_000}, "truncated", id="too-large"),
+    ],
+)
+def test_details_that_cannot_be_kept_as_they_are_are_described_not_lost(
+    registry: ActionRegistry, runner: ActionRunner, details: Any, shown: str
+) -> None:
+    class Broken(Exception):
+        pass
+
+    def act() -> None:
+        error = Broken("no")
+        error.details = details  # type: ignore[attr-defined]
+        raise error
+
+    registry.register("act", act)
+    outcome = runner.run_sync(call("act"))
+    assert failed(outcome) == ("Broken", "no")
+    assert outcome.details is not None and shown in outcome.details
+    assert len(str(outcome.details)) < 2000

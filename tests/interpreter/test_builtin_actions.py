@@ -153,6 +153,18 @@ def test_http_status_outside_expect_fails_with_http_error() -> None:
     assert "s3cret" not in message and "u:p" not in message, "query and credentials stay out"
 
 
+def test_an_http_error_carries_its_status_and_a_body_excerpt_as_details() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, text="no such user " + "y" * 1000)
+
+    with http_runner(handler) as runner:
+        outcome = runner.run_sync(call("http", {"url": "https://api.test/users/7"}))
+    assert failed(outcome)[0] == "HttpError"
+    assert outcome.details is not None and outcome.details["status"] == 404
+    assert outcome.details["body"].startswith("no such user yyy")
+    assert len(outcome.details["body"]) < 300
+
+
 @pytest.mark.parametrize(
     ("status", "expect", "ok"),
     [

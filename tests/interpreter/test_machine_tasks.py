@@ -326,3 +326,76 @@ def test_full_jitter_spreads_over_the_whole_delay_and_equal_over_its_upper_half(
 
 def test_jitter_is_drawn_from_the_recorded_seed_so_a_replay_waits_the_same() -> None:
     assert _delays("full") == _delays("full")
+
+
+# --------------------------------------------------------- errors as data
+
+LOOKUP = """
+wfdsl: "1"
+name: lookup
+start: fetch
+states:
+  fetch:
+    type: task
+    action: http
+    args: {method: GET, url: "https://api.test/users/1"}
+    catch:
+      - errors: [HttpError]
+        when: ${ error.details.status == 404 }
+        as: missing
+        next: not_found
+      - errors: ["*"]
+        as: failure
+        next: broken
+    end: true
+  not_found: {type: succeed, output: "${ vars.missing }"}
+  broken: {type: succeed, output: "${ vars.failure.error }"}
+"""
+
+
+def test_a_catch_filters_on_the_errors_details_and_as_holds_them() -> None:
+    d = Driver(LOOKUP)
+    d.start()
+    d.fail(error="HttpError", message="GET answered 404", details={"status": 404, "body": "no"})
+    assert d.run.output == {
+        "error": "HttpError",
+        "message": "GET answered 404",
+        "attempts": 1,
+        "state": "fetch",
+        "details": {"status": 404, "body": "no"},
+    }
+    (failed,) = d.of_type("action_failed")
+    assert failed.data["details"] == {"status": 404, "body": "no"}
+
+
+def test_an_entry_whose_when_does_not_hold_lets_the_next_entry_decide() -> None:
+    d = Driver(LOOKUP)
+    d.start()
+    d.fail(error="HttpError", message="GET answered 500", details={"status": 500})
+    assert d.run.output == "HttpError"
+
+
+def test_details_reach_the_runs_error_through_a_parallel() -> None:
+    text = """
+wfdsl: "1"
+name: p
+start: fan
+states:
+  fan:
+    type: parallel
+    branches:
+      a:
+        start: call
+        states:
+          call: {type: task, action: api, end: true}
+    end: true
+"""
+    d = Driver(text)
+    d.start()
+    d.fail(error="QuotaExceeded", message="slow down", details={"retry_after": 30})
+    assert d.run.status == "failed"
+    assert d.run.error == {
+        "error": "QuotaExceeded",
+        "message": "slow down",
+        "details": {"retry_after": 30},
+    }

@@ -324,3 +324,48 @@ def test_a_signal_only_emitted_is_unused() -> None:
         "signal 'audit' is declared but nothing in this workflow waits on it",
     )
     assert found[0].severity == "info"
+
+
+def test_a_catch_entry_with_a_when_does_not_hide_the_entries_after_it() -> None:
+    text = """
+    wfdsl: "1"
+    name: t
+    start: fetch
+    states:
+      fetch:
+        type: task
+        action: http
+        args: {url: "https://api.test/x"}
+        catch:
+          - errors: ["*"]
+            when: ${ error.details.status == 404 }
+            next: missing
+          - errors: ["*"]
+            next: broken
+        end: true
+      missing: {type: succeed}
+      broken: {type: fail, error: Broken}
+    """
+    assert findings(text) == []
+    # Without the `when`, the second entry can never match.
+    assert [f.code for f in findings(text.replace("when:", "x-when:"))] == ["WF211"]
+
+
+def test_error_is_in_scope_only_in_a_catch_entrys_when() -> None:
+    found = findings(
+        """
+        wfdsl: "1"
+        name: t
+        start: fetch
+        states:
+          fetch:
+            type: task
+            action: http
+            args: {url: "${ error.message }"}
+            catch:
+              - {errors: [HttpError], when: "${ error.details.status >= 500 }", next: retry_later}
+            end: true
+          retry_later: {type: succeed}
+        """
+    )
+    assert [(f.code, f.path[-1]) for f in found] == [("WF303", "url")]

@@ -65,6 +65,7 @@ def test_every_example_is_covered() -> None:
         "api_orchestration.yaml",
         "nightly_report.yaml",
         "approval_chain.yaml",
+        "invoice_run.yaml",
     }
     assert {p.name for p in EXAMPLES.glob("*.yaml")} == covered
 
@@ -153,6 +154,29 @@ def test_map_fanout_sums_and_fails_on_unknown_sku() -> None:
     d.start()
     d.settle()
     assert d.run.error is not None and d.run.error["error"] == "PricingFailed"
+
+
+def test_invoice_run_tolerates_a_tenth_of_bounces() -> None:
+    def send(args: Any) -> Any:
+        if args["to"].startswith("bounce"):
+            raise ActionError("MailBounced", f"{args['to']} refused")
+        return {"id": f"msg-{args['to']}"}
+
+    actions = {**fake_actions(), "email.send": send}
+    customers = [{"email": f"c{i}@x.com", "amount": 5} for i in range(9)]
+    d = example(
+        "invoice_run.yaml",
+        input={
+            "month": "2026-11",
+            "customers": [*customers, {"email": "bounce@x.com", "amount": 5}],
+        },
+        actions=actions,
+    )
+    d.start()
+    assert len(d.pending) == 10  # concurrency: 10
+    d.settle()
+    assert d.run.status == "completed", d.run.error
+    assert d.run.output["sent"] == 9 and d.run.output["to_chase"][0]["index"] == 9
 
 
 def test_nightly_report() -> None:

@@ -30,10 +30,11 @@ def double(x: int) -> int:
 
 @a.action("slow_once")
 def slow_once(marker: str) -> str:
-    # The first attempt hangs (the worker is stopped meanwhile); a re-run is quick.
+    # The first attempt hangs for an hour (the worker is stopped meanwhile);
+    # a re-run is quick.
     if not os.path.exists(marker):
         open(marker, "w").close()
-        time.sleep(60)
+        time.sleep(3600)
     return "done"
 """
 
@@ -98,11 +99,12 @@ class Worker:
             text=True,
         )
 
-    def stop(self, signum: int = signal.SIGTERM) -> tuple[int, str, float]:
-        started = time.monotonic()
+    def stop(self, signum: int = signal.SIGTERM) -> tuple[int, str]:
         self.process.send_signal(signum)
-        _, err = self.process.communicate(timeout=20)
-        return self.process.returncode, err, time.monotonic() - started
+        # Only a guard against a hang: a worker stops at once, whatever its
+        # actions are doing, or this raises.
+        _, err = self.process.communicate(timeout=120)
+        return self.process.returncode, err
 
 
 @pytest.fixture
@@ -121,7 +123,8 @@ def start_worker(workdir: Path) -> Iterator[Callable[..., Worker]]:
             worker.process.communicate()
 
 
-def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> None:
+def wait_for(check: Callable[[], bool], timeout: float = 120.0) -> None:
+    """Poll ``check``; the timeout only guards against a hang."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
@@ -155,7 +158,7 @@ def test_worker_drives_runs_from_other_processes_and_stops_on_sigterm(
     with Engine(db) as engine:
         assert engine.get("d1").output == 42
         assert engine.get("w1").output == "hi"
-    code, err, _ = worker.stop(signal.SIGTERM)
+    code, err = worker.stop(signal.SIGTERM)
     assert code == 0
     assert "Traceback" not in err
     assert err.strip().endswith("worker stopped")
@@ -165,7 +168,7 @@ def test_worker_stops_on_sigint_too(workdir: Path, start_worker: Callable[..., W
     worker = start_worker()
     wait_for(lambda: (workdir / "w.db").exists())
     time.sleep(0.3)
-    code, err, _ = worker.stop(signal.SIGINT)
+    code, err = worker.stop(signal.SIGINT)
     assert code == 0 and "Traceback" not in err
 
 
@@ -186,7 +189,7 @@ def test_worker_registers_flow_files_and_directories(
             ]
 
     wait_for(registered)
-    code, err, _ = worker.stop()
+    code, err = worker.stop()
     assert code == 0
     assert "registered nightly from flows/nightly.yaml (schedule '0 2 * * *' Europe/Berlin" in err
     assert "registered waiter from flows/waiter.yaml (no schedule)" in err
@@ -216,19 +219,19 @@ def test_a_stopped_worker_hands_its_action_in_flight_to_the_next_at_once(
 ) -> None:
     db = workdir / "w.db"
     marker = workdir / "started"
-    first = start_worker("--lease", "30")
+    # No duration is asserted: the action hangs for an hour and the lease
+    # is an hour, so the stop returning at all means it did not wait for the
+    # action, and the run completing at all means the stopped worker handed
+    # it over instead of letting its lease run out.
+    first = start_worker("--lease", "3600")
     with Engine(db) as engine:
         engine.submit(SLOW, input={"marker": str(marker)}, run_id="s1")
     wait_for(marker.exists)
-    code, err, took = first.stop()
+    code, err = first.stop()
     assert code == 0 and "Traceback" not in err
-    assert took < 10  # it does not wait for the hanging action
     assert status(db, "s1") == "running"
-    started = time.monotonic()
-    second = start_worker("--lease", "30")
+    second = start_worker("--lease", "3600")
     wait_for(lambda: status(db, "s1") == "completed")
-    # Well inside the 30 s lease: the stopped worker made the run claimable.
-    assert time.monotonic() - started < 15
     second.stop()
 
 

@@ -1,18 +1,15 @@
 """Hostile documents and data (issue 6, item 4): each refused quickly, memory bounded.
 
 Every case goes through the public front end (``validate``/``load``) or a
-real engine run, and is timed and traced (``tracemalloc`` peak) against
-generous safety bounds: not benchmarks, but proof that nothing hangs,
-recurses off the stack or builds the expansion an attacker asked for.
-Run with ``-s`` to see the measured time and memory of each case.
-tracemalloc slows Python down several times, so the time bound is checked
-on a second, untraced run.
+real engine run, and its work is counted (function calls) and traced
+(``tracemalloc`` peak) against generous safety bounds: not benchmarks, but
+proof that nothing hangs, recurses off the stack or builds the expansion an
+attacker asked for, on a quiet machine as on a loaded one. Run with ``-s``
+to see the measured work of each case; bench/ measures speed.
 """
 
 from __future__ import annotations
 
-import time
-import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -21,10 +18,14 @@ from wfdsl.dsl.api import _compile_cached, validate_text
 from wfdsl.dsl.expressions.expression import _compile as _compile_expression
 from wfdsl.interpreter.clock import VirtualClock
 from wfdsl.interpreter.engine import Engine
+from work_bounds import measure_work
 
 from wfdsl.errors import ValidationError
 
-TIME_LIMIT = 2.0  # seconds, untraced
+# Function calls (counted, so the bound holds on a loaded machine too). The
+# costliest case, 10**400 inside an expression, makes ~0.5 million; a hang
+# or the expansion an attacker asked for makes orders of magnitude more.
+CALL_LIMIT = 5_000_000
 MEMORY_LIMIT = 200 * 1024 * 1024  # bytes, tracemalloc peak
 
 BASE = 'wfdsl: "1"\nname: hostile\nstart: a\nstates:\n  a: {type: succeed}\n'
@@ -37,21 +38,12 @@ def _forget_caches() -> None:
 
 
 def measure(label: str, fn: Callable[[], Any]) -> Any:
-    """Run ``fn`` twice: untraced for the time, traced for the memory peak."""
+    """Run ``fn`` once, counting its function calls and tracing its memory peak."""
     _forget_caches()
-    started = time.perf_counter()
-    result = fn()
-    elapsed = time.perf_counter() - started
-    _forget_caches()
-    tracemalloc.start()
-    try:
-        fn()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    print(f"\n[hostile] {label}: {elapsed * 1000:.0f} ms, peak {peak / 2**20:.1f} MiB")
-    assert elapsed < TIME_LIMIT, f"{label} took {elapsed:.2f}s"
-    assert peak < MEMORY_LIMIT, f"{label} peaked at {peak / 2**20:.0f} MiB"
+    result, work = measure_work(fn)
+    print(f"\n[hostile] {label}: {work}")
+    assert work.calls < CALL_LIMIT, f"{label}: {work}"
+    assert work.peak_bytes < MEMORY_LIMIT, f"{label}: {work}"
     return result
 
 
@@ -319,11 +311,16 @@ states:
 def test_many_maximal_expressions_in_one_document_stay_bounded() -> None:
     """Known weakness, kept visible: parsing is ~35 µs per character of
     expression, so a document of several 64 KiB expressions takes seconds
-    (a 1 MB one: ~20 s). This pins the cost of one maximal expression."""
-    text = with_vars('  x: "${ ' + "1+" * 30_000 + '1 }"\n')
-    started = time.perf_counter()
-    findings = validate_text(text)
-    elapsed = time.perf_counter() - started
-    print(f"\n[hostile] one 60 KB expression: {elapsed * 1000:.0f} ms")
-    assert not codes(findings)
-    assert elapsed < 10.0
+    (a 1 MB one: ~20 s). What bounds it is that parsing is linear: four
+    times the expression, at most ~4 times the calls (not 16)."""
+
+    def validate(terms: int) -> int:
+        text = with_vars('  x: "${ ' + "1+" * terms + '1 }"\n')
+        _forget_caches()
+        findings, work = measure_work(lambda: validate_text(text), memory=False)
+        assert not codes(findings)
+        return work.calls
+
+    small, large = validate(2_000), validate(8_000)
+    print(f"\n[hostile] 2,000 terms: {small:,} calls; 8,000 terms: {large:,} calls")
+    assert large < 5 * small

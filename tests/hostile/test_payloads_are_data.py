@@ -10,7 +10,6 @@ once, and nothing is called.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -54,13 +53,11 @@ def test_input_signal_args_and_results_that_look_like_expressions_stay_text(
             seen.append({"whole": whole, "one": one, "text": text})
             return IMPORT
 
-        started = time.perf_counter()
         engine.submit(FLOW, input={"x": BOMB}, run_id="p1")
         engine.run_until_idle()
         assert engine.call("p1", "put", IMPORT) == IMPORT
         engine.signal("p1", "go", {"escape": ESCAPE, "bomb": BOMB})
         run = engine.run_until_complete("p1")
-        elapsed = time.perf_counter() - started
 
     assert run.status == "completed", run.error
     assert run.output == {
@@ -73,4 +70,3 @@ def test_input_signal_args_and_results_that_look_like_expressions_stay_text(
         {"whole": {"escape": ESCAPE, "bomb": BOMB}, "one": ESCAPE, "text": f"got {BOMB}"}
     ]
     assert called == []
-    assert elapsed < 5

@@ -58,7 +58,11 @@ async def charge(ctx: wfdsl.ActionContext) -> dict:
 
 WFDSL = [sys.executable, "-c", "from wfdsl.cli import main; main()"]
 RUNS = 20
-LONG_LEASE = 60.0
+# Longer than any test here can last: runs that complete did not wait for
+# their leases to lapse. So no duration is asserted, on a loaded machine
+# neither; the waits below time out only to turn a hang into a failure.
+LONG_LEASE = 3600.0
+HANG_GUARD = 120.0
 
 
 class Store:
@@ -141,25 +145,25 @@ class Store:
         owners = {owner for _, _, owner, _ in runs}
         assert {status for status, _, _, _ in runs} == {"running"}
         assert len(owners) == 1
-        # Left alone, nobody could resume these runs for about a minute.
-        assert min(end for _, _, _, end in runs if end is not None) > time.time() + 45
+        # Left alone, nobody could resume these runs for about an hour.
+        assert min(end for _, _, _, end in runs if end is not None) > time.time() + LONG_LEASE / 2
         (owner,) = owners
         assert owner is not None
         return owner
 
-    def resume(self, *options: str) -> tuple[float, int]:
-        """A new worker on the file: seconds until every run completed."""
-        began = time.monotonic()
+    def resume(self, *options: str) -> int:
+        """A new worker on the file, once every run completed: its pid."""
         with self.worker(*options, hang=False) as second:
-            wait_for("every run to complete", self.all_completed, second, timeout=LONG_LEASE)
-            took = time.monotonic() - began
-        return took, second.pid
+            wait_for("every run to complete", self.all_completed, second)
+        return second.pid
 
     def all_completed(self) -> bool:
         return all(status == "completed" for status, _, _, _ in self.runs())
 
 
-def wait_for(what: str, check: Any, process: subprocess.Popen[str], timeout: float = 60) -> None:
+def wait_for(
+    what: str, check: Any, process: subprocess.Popen[str], timeout: float = HANG_GUARD
+) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if process.poll() is not None:
@@ -189,10 +193,9 @@ def test_a_worker_restarted_with_its_owner_name_resumes_its_runs_at_once(
     owner = store.crash_with_calls_in_flight("--owner", "billing-worker")
     assert owner == "billing-worker"
 
-    took, pid = store.resume("--owner", "billing-worker")
+    pid = store.resume("--owner", "billing-worker")
 
-    # Well before the 60 s lease would have lapsed (typically 1-2 s).
-    assert took < LONG_LEASE / 3
+    # Completed at all: long before the hour's lease would have lapsed.
     assert_each_call_ran_again_in(store, pid)
 
 
@@ -202,9 +205,8 @@ def test_runs_of_a_killed_worker_with_a_default_owner_resume_at_once(tmp_path: P
     owner = store.crash_with_calls_in_flight()
     assert parse_owner(owner) is not None  # host:pid:start:space:random
 
-    took, pid = store.resume()
+    pid = store.resume()
 
-    assert took < LONG_LEASE / 3
     assert_each_call_ran_again_in(store, pid)
 
 
@@ -219,11 +221,8 @@ def test_a_running_worker_takes_over_from_a_peer_killed_beside_it(tmp_path: Path
             assert {e["pid"] for e in store.ledger()} == {doomed.pid}
             doomed.send_signal(signal.SIGKILL)
             doomed.wait()
-            killed = time.monotonic()
-            wait_for("every run to complete", store.all_completed, survivor, timeout=LONG_LEASE)
-            took = time.monotonic() - killed
-    # Noticed by the survivor's periodic look, not the 60 s lease.
-    assert took < LONG_LEASE / 3
+            # Noticed by the survivor's periodic look, not the hour's lease.
+            wait_for("every run to complete", store.all_completed, survivor)
     assert_each_call_ran_again_in(store, survivor.pid)
 
 
@@ -277,7 +276,7 @@ def test_only_a_process_that_is_certainly_gone_counts_as_dead() -> None:
     zombie = subprocess.Popen([sys.executable, "-c", "pass"])
     stat_path = Path(f"/proc/{zombie.pid}/stat")
     start = stat_path.read_text().rpartition(")")[2].split()[19]
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + HANG_GUARD
     while stat_path.read_text().rpartition(")")[2].split()[0] != "Z":
         assert time.monotonic() < deadline
         time.sleep(0.01)

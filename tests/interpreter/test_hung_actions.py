@@ -4,7 +4,9 @@ A thread cannot be killed, so a hung sync call keeps its thread; what the
 runner promises is that such calls do not starve the healthy ones: a timed-out
 call's thread is abandoned and replaced, up to a cap, after which calls that
 would only pile up fail at once with ``ThreadsExhausted``. These tests use real
-time (short timeouts) because the hangs are real threads.
+time (short timeouts) because the hangs are real threads, but assert no
+durations: a hung call holds its thread until the test releases it (or for
+minutes), so a healthy call that answers at all did not wait behind it.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class Hangs:
         with self.lock:
             self.started += 1
             self.threads.append(threading.current_thread())
-        self.release.wait(30)
+        self.release.wait(300)  # until released: far past every timeout here
         with self.lock:
             self.returned += 1
         return "late"
@@ -93,20 +95,18 @@ def test_forty_hung_sync_calls_do_not_starve_a_healthy_one(
     registry.register("legacy.fetch", stuck)
     registry.register("lookup", lambda: "fresh")
 
-    async def main(runner: ActionRunner) -> tuple[list[ActionOutcome], ActionOutcome, float]:
+    async def main(runner: ActionRunner) -> tuple[list[ActionOutcome], ActionOutcome]:
         hung = await calls(runner, "legacy.fetch", 40, timeout=0.2)
-        started = time.monotonic()
-        # Its own timeout is only a bound for the test: with the pool
-        # exhausted it would have queued behind the 32 hung calls.
-        healthy = await runner.run(call("lookup", "h", timeout=5))
-        return hung, healthy, time.monotonic() - started
+        # With the pool exhausted it would queue behind the 32 hung calls,
+        # which hold their threads until released, and time out.
+        healthy = await runner.run(call("lookup", "h", timeout=60))
+        return hung, healthy
 
     caplog.set_level(logging.WARNING, logger="wfdsl.actions")
     with ActionRunner(registry) as runner:  # 32 threads
-        hung, healthy, took = asyncio.run(main(runner))
+        hung, healthy = asyncio.run(main(runner))
         assert {(o.error, o.ok) for o in hung} == {("Timeout", False)}
-        assert healthy.ok and healthy.value == "fresh"
-        assert took < 2, f"the healthy call waited {took:.1f}s"
+        assert healthy.ok and healthy.value == "fresh", healthy.error
     warnings = [r.getMessage() for r in caplog.records if "did not return" in r.getMessage()]
     assert warnings == [
         "action 'legacy.fetch' did not return after its timeout; its thread is abandoned "
@@ -126,16 +126,16 @@ def test_past_the_cap_a_hung_action_fails_fast_naming_it_while_others_still_run(
     registry.register("legacy.fetch", stuck)
     registry.register("lookup", lambda: "fresh")
 
-    async def main(runner: ActionRunner) -> tuple[ActionOutcome, ActionOutcome, float]:
+    async def main(runner: ActionRunner) -> tuple[ActionOutcome, ActionOutcome]:
         await calls(runner, "legacy.fetch", 2, timeout=0.05)  # 2 abandoned: the cap
-        started = time.monotonic()
-        refused = await runner.run(call("legacy.fetch", "again"))  # no timeout: would hang
-        took = time.monotonic() - started
-        return refused, await runner.run(call("lookup", "h", timeout=5)), took
+        # No timeout: run, it would hang until released, then answer "late".
+        refused = await runner.run(call("legacy.fetch", "again"))
+        return refused, await runner.run(call("lookup", "h", timeout=60))
 
     with ActionRunner(registry, max_threads=2) as runner:
-        refused, healthy, took = asyncio.run(main(runner))
-        assert refused.error == "ThreadsExhausted" and took < 1
+        refused, healthy = asyncio.run(main(runner))
+        assert refused.error == "ThreadsExhausted"
+        assert stuck.started == 2, "the refused call never reached the action"
         assert refused.message is not None
         assert refused.message.startswith(
             "sync action 'legacy.fetch' was not started: it has a call still running past "
@@ -168,7 +168,7 @@ def test_when_every_thread_is_held_past_its_timeout_queued_and_new_calls_fail(
         queued = asyncio.create_task(runner.run(call("lookup", "queued")))
         await hung
         new = await runner.run(call("lookup", "new", timeout=5))
-        return await asyncio.wait_for(queued, 1), new
+        return await asyncio.wait_for(queued, 30), new
 
     # No thread may be abandoned: timed-out calls keep their threads.
     with ActionRunner(registry, max_threads=2, max_abandoned_threads=0) as runner:
@@ -251,17 +251,14 @@ def test_a_run_whose_task_hangs_does_not_stop_another_runs_sync_task(
     with Engine(":memory:", actions=registry) as engine:
         hung = engine.start_many(engine.register(STUCK), [None] * 40)
         first = engine.submit(HEALTHY)
-        started = time.monotonic()
-        assert engine.run_until_complete(first.id, timeout=5).output == "fresh"
-        assert time.monotonic() - started < 3
+        # The 40 hung calls hold their threads far past this timeout.
+        assert engine.run_until_complete(first.id, timeout=60).output == "fresh"
         ended: list[Any] = [engine.run_until_complete(r.id, timeout=10) for r in hung]
         assert {r.status for r in ended} == {"failed"}
         # The first attempts time out; the retries find the cap of abandoned
         # threads reached by 'legacy.fetch' itself and are refused at once.
         assert {(r.error or {}).get("error") for r in ended} <= {"Timeout", "ThreadsExhausted"}
         later = engine.submit(HEALTHY)
-        started = time.monotonic()
-        assert engine.run_until_complete(later.id, timeout=5).output == "fresh"
-        assert time.monotonic() - started < 3
+        assert engine.run_until_complete(later.id, timeout=60).output == "fresh"
     stuck.release.set()
     assert stuck.all_returned()

@@ -67,7 +67,7 @@ def ledger(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
-def wait_for(what: str, check: Any, timeout: float = 30.0) -> None:
+def wait_for(what: str, check: Any, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"

@@ -1,4 +1,10 @@
-"""Suite-wide collection order, and the PostgreSQL server fixtures.
+"""Suite-wide collection order, Hypothesis' settings, and the PostgreSQL
+server fixtures.
+
+The suite runs on pytest-xdist workers by default (``-n auto --dist
+loadfile`` in pyproject.toml; ``-n 0`` runs it in one process): all tests of
+a file go to one worker, so a module's expensive fixture (a wheel, the kill
+point sweep, a full disk) runs once, not once per worker.
 
 Playwright's sync API keeps an event loop running in the main thread (driven
 through greenlets) for as long as its session fixture lives, so any test that
@@ -13,7 +19,13 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 from postgres_server import PostgresServer, start_server
+
+# Hypothesis' default 200 ms deadline per example is a wall-clock assertion:
+# on a loaded machine it fails tests that are right. Tests bound work by counts.
+settings.register_profile("wfdsl", deadline=None)
+settings.load_profile("wfdsl")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

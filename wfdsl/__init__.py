@@ -1,34 +1,37 @@
 """wfdsl: durable YAML state-machine workflows on one SQLite file.
 
-The public API is exactly ``__all__`` (DSL.md §12); tests/test_public_api.py
-keeps it so.
+The public API is exactly ``__all__`` (docs/python-api.md);
+tests/test_public_api.py keeps it so.
 
-``load`` and ``validate`` are imported on first use: they bring the front
-end (the YAML loaders, JSON Schema, the expression parser), which an engine
-serving parked runs needs only once one is due, and which would otherwise be
-most of its memory. tests/interpreter/test_lazy_imports.py keeps it so.
+Every name is imported on first use (PEP 562 ``__getattr__``): importing
+``wfdsl`` or any of its modules (``wfdsl.cli``, ``wfdsl.errors``) loads
+nothing else, so ``wfdsl --help`` does not pay for the engine, and
+``load``/``validate`` bring the front end (the YAML loaders, JSON Schema,
+the expression parser) only when called, which an engine serving parked
+runs needs only once one is due. tests/interpreter/test_lazy_imports.py and
+tests/cli/test_cli_startup.py keep it so.
 """
 
+import importlib
 import typing
-
-from wfdsl.dsl.findings import Finding
-from wfdsl.errors import (
-    ActionError,
-    ExpressionError,
-    HandlerRejected,
-    RunAlreadyExists,
-    RunNotFound,
-    ValidationError,
-    WfdslError,
-)
-from wfdsl.interpreter.actions import ActionContext, action
-from wfdsl.interpreter.clock import SystemClock, VirtualClock
-from wfdsl.interpreter.engine import Engine
-from wfdsl.interpreter.records import Event
-from wfdsl.interpreter.run_view import Run
 
 if typing.TYPE_CHECKING:  # pragma: no cover
     from wfdsl.dsl.api import load, validate
+    from wfdsl.dsl.findings import Finding
+    from wfdsl.errors import (
+        ActionError,
+        ExpressionError,
+        HandlerRejected,
+        RunAlreadyExists,
+        RunNotFound,
+        ValidationError,
+        WfdslError,
+    )
+    from wfdsl.interpreter.actions import ActionContext, action
+    from wfdsl.interpreter.clock import SystemClock, VirtualClock
+    from wfdsl.interpreter.engine import Engine
+    from wfdsl.interpreter.records import Event
+    from wfdsl.interpreter.run_view import Run
 
 __all__ = [
     "ActionContext",
@@ -50,10 +53,36 @@ __all__ = [
     "validate",
 ]
 
+#: Where each public name lives.
+_HOMES = {
+    "ActionContext": "wfdsl.interpreter.actions",
+    "ActionError": "wfdsl.errors",
+    "Engine": "wfdsl.interpreter.engine",
+    "Event": "wfdsl.interpreter.records",
+    "ExpressionError": "wfdsl.errors",
+    "Finding": "wfdsl.dsl.findings",
+    "HandlerRejected": "wfdsl.errors",
+    "Run": "wfdsl.interpreter.run_view",
+    "RunAlreadyExists": "wfdsl.errors",
+    "RunNotFound": "wfdsl.errors",
+    "SystemClock": "wfdsl.interpreter.clock",
+    "ValidationError": "wfdsl.errors",
+    "VirtualClock": "wfdsl.interpreter.clock",
+    "WfdslError": "wfdsl.errors",
+    "action": "wfdsl.interpreter.actions",
+    "load": "wfdsl.dsl.api",
+    "validate": "wfdsl.dsl.api",
+}
+
 
 def __getattr__(name: str) -> object:
-    if name in ("load", "validate"):
-        from wfdsl.dsl import api
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
 
-        return getattr(api, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

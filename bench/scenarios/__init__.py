@@ -11,4 +11,5 @@ ORDER = (
     "signal",
     "validate",
     "interpret",
+    "startup",
 )

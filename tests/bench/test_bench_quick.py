@@ -31,6 +31,7 @@ KEYS = {
     "signal": ("p50_ms", "p99_ms"),
     "validate": ("total_s",),
     "interpret": ("us_per_step",),
+    "startup": ("python_ms", "help_ms", "validate_ms", "help_ratio", "validate_ratio"),
 }
 PEER_KEYS = {"dbos_steps_per_s", "spiff_steps_per_s"}
 

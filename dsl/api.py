@@ -53,7 +53,7 @@ __all__ = [
 
 DocumentSource = str | os.PathLike[str] | Mapping[str, Any]
 
-#: Under ``strict``, these warnings become errors (DSL.md §11: dataflow is an
+#: Under ``strict``, these warnings become errors (docs/findings.md: dataflow is an
 #: error under --strict). Other warnings stay warnings; the CLI fails on any
 #: warning under --strict.
 STRICT_PROMOTED = frozenset({"WF401", "WF402"})

@@ -35,7 +35,7 @@ from .source import JsonPath, SourceMap, Span
 
 __all__ = ["VAR_PATH", "Leaves"]
 
-#: ``payment.id``: identifiers joined by dots (DSL.md §4).
+#: ``payment.id``: identifiers joined by dots (docs/reference.md §4).
 VAR_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FIXED_SCOPE_NAMES = frozenset({"input", "vars", "run", "result", "error", "args", "index"})

@@ -1,4 +1,4 @@
-"""Durations and timestamps as documents write them (DSL.md §9).
+"""Durations and timestamps as documents write them (docs/reference.md §7).
 
 Durations: ``500ms``, ``10s``, ``5m``, ``2h``, ``1d``, ``1w``, combinations
 from the largest unit to the smallest (``1h30m``, ``1d 12h``), ISO 8601

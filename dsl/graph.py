@@ -10,7 +10,7 @@ else here only formats that graph; nothing reads files or lays anything
 out (``layout.py`` and ``svg.py`` do the drawing).
 
 Ids of the synthetic nodes contain parentheses, which state names cannot
-(DSL.md §1), so ``(start)``, ``(end)`` and ``fan_out/(join)`` never collide
+(docs/reference.md §1), so ``(start)``, ``(end)`` and ``fan_out/(join)`` never collide
 with a state.
 """
 

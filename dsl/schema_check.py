@@ -38,7 +38,7 @@ __all__ = ["check_embedded_schemas", "check_schema", "schema", "schema_text"]
 
 SCHEMA_FILE = "wfdsl-1.schema.json"
 _WAIT_KINDS = ("timer", "until", "signal", "any", "all", "at_least")
-# The only keys that differ in meaning between state types (DSL.md §2): the
+# The only keys that differ in meaning between state types (docs/reference.md §2): the
 # schema forbids them as additional properties; the finding uses its own code.
 _ENDS_SCOPE = {"succeed", "fail", "choice"}
 _PATTERN_WORDS = {
@@ -486,7 +486,7 @@ def check_schema(doc: LoadedDocument) -> Iterator[Finding]:
 
 
 def _embedded(data: dict[str, Any]) -> Iterator[tuple[JsonPath, Any]]:
-    """Every place DSL.md puts a JSON Schema: input, signal schemas, handler inputs."""
+    """Every place a document holds a JSON Schema: input, signal schemas, handler inputs."""
     if "input" in data:
         yield ("input",), data["input"]
     for group, key in (("signals", "schema"), ("handlers", "input")):

@@ -1,6 +1,6 @@
 """Every place in a workflow that holds expressions, with what each place may read.
 
-Names in scope (DSL.md §3), as the checks apply them:
+Names in scope (docs/expressions.md), as the checks apply them:
 
 - ``input``, ``vars`` and ``run`` everywhere, except the initial ``vars``,
   which are computed before any var exists and see ``input`` and ``run`` only;

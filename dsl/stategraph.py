@@ -1,7 +1,7 @@
 """The state graph as the checks see it: scopes, edges with their JSON paths, ends.
 
 Every scope (the top level, each parallel branch, each map body) is its own
-graph: ``next`` never leaves a branch (DSL.md §2), so reachability, ends,
+graph: ``next`` never leaves a branch (docs/reference.md §2), so reachability, ends,
 cycles and dataflow are all computed per scope. The checks that report a
 broken graph (WF201, WF204, WF205) and the ones that would report knock-ons
 of it (WF202, WF203) share :func:`is_broken` so they agree on what "broken"
@@ -129,7 +129,7 @@ def _targets(state: State) -> Iterator[tuple[str, JsonPath, str]]:
 
 
 def names_own_next(node: WaitNode) -> bool:
-    """Whether every way ``node`` can complete names where to go (DSL.md §2 wait).
+    """Whether every way ``node`` can complete names where to go (docs/reference.md §2 wait).
 
     Only ``any`` lets an alternative's ``next`` decide; under ``all`` and
     ``at_least`` the node completes as a whole and needs a ``next`` of its own.

@@ -191,7 +191,7 @@ def unquoted_expression(line: str, near_col: int) -> UnquotedExpression | None:
     """The unquoted ``${`` on ``line`` a parse error at ``near_col`` (1-based) is about.
 
     An expression counts when it sits in a flow collection or holds ``: `` or
-    `` #``, the two places DSL.md §3 says YAML needs quotes. Of several, the
+    `` #``, the two places docs/expressions.md says YAML needs quotes. Of several, the
     last one starting at or before the error wins, else the first.
     """
     candidates: list[tuple[int, int, bool]] = []

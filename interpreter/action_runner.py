@@ -5,7 +5,7 @@ a task on its loop) and feeds the returned
 :class:`~wfdsl.interpreter.steps.ActionOutcome` (stamped with the runner's
 clock when the call ended) back to the machine. The runner never raises for
 anything the action did; every failure becomes an outcome with an error name
-and a message (DSL.md §5):
+and a message (docs/reference.md §3):
 
 - the error name is the exception's ``error`` attribute when it is a
   non-empty string, else its class name; the message is ``str(exc)``, cut
@@ -123,7 +123,7 @@ class ActionTimeout(Exception):
 
 
 def error_name(exc: BaseException) -> str:
-    """The name a failure is reported and caught under (DSL.md §5)."""
+    """The name a failure is reported and caught under (docs/reference.md §3)."""
     name = getattr(exc, "error", None)
     if isinstance(name, str) and name:
         return name

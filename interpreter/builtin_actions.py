@@ -5,7 +5,7 @@ runner builds with the operator's settings and consults after the user's
 registries, so ``shell`` is refused unless the operator enabled it and tests
 can give ``http`` an ``httpx.MockTransport``.
 
-Decisions where DSL.md is silent:
+What they do (documented in docs/reference.md §6):
 
 - ``http``: ``expect`` defaults to any 2xx. ``timeout`` (seconds or a
   duration) defaults to 30s; a timeout raises an error named ``Timeout``,

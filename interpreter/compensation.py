@@ -1,4 +1,4 @@
-"""Compensation (DSL.md §6): undo actions newest first, durable step by step.
+"""Compensation (docs/reference.md §5): undo actions newest first, durable step by step.
 
 A thread compensating has ``ph = "comp"`` and ``comp = {"todo": [entries,
 newest first], "then": what follows, "att": attempt, "t0": first attempt}``.

@@ -2,7 +2,7 @@
 stored, cached :class:`Workflow`.
 
 A definition is stored by the hash of its text and every run is pinned to
-that hash (DSL.md §1), so editing a file never changes a running run: a
+that hash (docs/reference.md §1), so editing a file never changes a running run: a
 process that picks the run up later recompiles the stored text, not the file.
 Compiled workflows are cached by hash, so the hot path never parses YAML.
 

@@ -1,4 +1,4 @@
-"""The engine: the public face of the interpreter (DSL.md §12).
+"""The engine: the public face of the interpreter (docs/python-api.md).
 
 ``Engine`` is the one imperative shell that combines the store, the actions
 and the clock (ARCHITECTURE.md). It validates and stores definitions
@@ -12,7 +12,7 @@ work from any process sharing the file: they take the run's lease (waiting
 briefly if another process holds it), apply one transition, commit and
 release. ``signal`` only appends to the inbox, which needs no lease.
 
-Decisions where DSL.md is silent (docs/python-api.md): times are epoch seconds
+Decisions the API makes (docs/python-api.md): times are epoch seconds
 (UTC floats) everywhere, as in the store and history; generated run ids are
 26-character sortable ids (48-bit milliseconds + 80 random bits, Crockford
 base32), so listing by id lists by creation.

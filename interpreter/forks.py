@@ -9,7 +9,7 @@ branches that completed; a map's result lists outputs in item order. Undo
 entries of branches that completed or failed, and of branches cancelled
 because a sibling failed, join the forking thread's log (a saga must undo
 them too); the branches cancelled because the join was already satisfied
-are dropped with their entries (DSL.md §2: their undo actions are not run).
+are dropped with their entries (docs/reference.md §2: their undo actions are not run).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Handlers (DSL.md §7): synchronous, atomic calls into a run.
+"""Handlers (docs/reference.md, handlers): synchronous, atomic calls into a run.
 
 Decisions: a handler reads and writes the root thread's ``vars`` (branches
 keep their own copies); its scope is ``input``, ``vars``, ``run``, ``args``.

@@ -3,7 +3,7 @@
 Three kinds of data enter a run from outside, each checked before anything
 is stored, so refused data leaves no trace:
 
-- a run's ``input`` against the workflow's ``input`` schema (DSL.md §1),
+- a run's ``input`` against the workflow's ``input`` schema (docs/reference.md §1),
   at submit (WF601);
 - a signal's payload against the ``schema`` of its channel under
   ``signals:`` (§1, §7), at ``Engine.signal`` (WF602); on a workflow that

@@ -134,7 +134,7 @@ def with_row_version(row: RunRow, row_version: int) -> RunRow:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
-    """One history entry (DSL.md §10). ``seq`` is per run, from 1, gapless."""
+    """One history entry (docs/reference.md §8). ``seq`` is per run, from 1, gapless."""
 
     run_id: str
     seq: int

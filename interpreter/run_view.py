@@ -22,7 +22,7 @@ __all__ = ["Event", "Position", "Run", "Transition", "WaitFor"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Run:
-    """One run as it was when it was read (DSL.md §12)."""
+    """One run as it was when it was read (docs/python-api.md)."""
 
     id: str
     workflow: str

@@ -1,4 +1,4 @@
-"""Cron schedules (DSL.md §1 ``schedule``): start a run at each tick while a
+"""Cron schedules (docs/reference.md §1 ``schedule``): start a run at each tick while a
 worker or ``serve`` runs.
 
 Which workflows are scheduled: every definition with a ``schedule`` that an

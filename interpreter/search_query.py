@@ -1,6 +1,6 @@
 """``list_runs(where=...)``: expression text over search attributes, as SQL.
 
-DSL.md §8: ``--where "status == 'waiting' and email == 'a@b.c'"`` uses the
+docs/reference.md §9: ``--where "status == 'waiting' and email == 'a@b.c'"`` uses the
 expression grammar over search attribute names and the built-ins
 ``workflow``, ``status``, ``started_at``, ``ended_at``. The meaning is the
 expression language's own, evaluated per run over a scope of the built-ins

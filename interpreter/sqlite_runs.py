@@ -27,7 +27,7 @@ __all__ = [
     "search_names",
 ]
 
-#: The ``id_reuse`` values ``create_run`` understands (DSL.md §1).
+#: The ``id_reuse`` values ``create_run`` understands (docs/reference.md §1).
 ID_REUSE_POLICIES: Final = frozenset(
     {"allow_if_no_running", "allow_if_failed", "disallow", "terminate_if_running"}
 )

@@ -34,7 +34,7 @@ Migration = Callable[[sqlite3.Connection], None]
 def _v1_initial(conn: sqlite3.Connection) -> None:
     statements = (
         # Definitions are content-addressed: a run pins the exact text it
-        # started with (DSL.md §1 `version`).
+        # started with (docs/reference.md §1 `version`).
         """CREATE TABLE definitions (
             hash TEXT PRIMARY KEY,
             name TEXT NOT NULL,

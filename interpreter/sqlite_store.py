@@ -133,7 +133,7 @@ class SqliteStore(GroupCommit):
             # Bound the -wal file after checkpoints: without it a burst of
             # writes leaves a WAL file as large as the burst forever.
             conn.execute("PRAGMA journal_size_limit = 67108864")
-        # FULL: a committed transition survives power loss (DSL.md §10
+        # FULL: a committed transition survives power loss (docs/reference.md §8
         # exactly-once transitions); NORMAL trades the last commits on power
         # loss for speed, only when the operator asks for it.
         conn.execute(f"PRAGMA synchronous = {synchronous}")

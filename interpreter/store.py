@@ -48,7 +48,7 @@ class DamagedRun(StoreError):
 
 class RunNotActive(StoreError):
     """A message was sent to a run that has finished. Refused rather than
-    stored: a finished run never consumes it, and DSL.md §10 promises that a
+    stored: a finished run never consumes it, and docs/reference.md §8 promises that a
     message is never lost once ``signal`` returned (Temporal refuses signals
     to closed workflows the same way)."""
 

@@ -1,4 +1,4 @@
-"""The public API is one explicit ``__all__`` (DSL.md §12), and nothing else
+"""The public API is one explicit ``__all__`` (docs/python-api.md), and nothing else
 leaks: what users import from ``wfdsl`` is a promise."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import wfdsl
 
 # Grows with each issue: the interpreter adds Engine, Run, action, VirtualClock, ...
 DOCUMENTED = {
-    # DSL.md §12: errors
+    # docs/python-api.md: errors
     "WfdslError",
     "ValidationError",
     "ExpressionError",
@@ -16,11 +16,11 @@ DOCUMENTED = {
     "ActionError",
     "RunNotFound",
     "RunAlreadyExists",
-    # DSL.md §12: `wfdsl.load(doc)` / `wfdsl.validate(doc)`, and what validate returns
+    # docs/python-api.md: `wfdsl.load(doc)` / `wfdsl.validate(doc)`, and what validate returns
     "load",
     "validate",
     "Finding",
-    # DSL.md §12: the engine and what it hands out
+    # docs/python-api.md: the engine and what it hands out
     "Engine",
     "Run",
     "Event",

@@ -1,4 +1,4 @@
-"""``wfdsl run`` and ``wfdsl worker`` (DSL.md §13): commands that drive runs.
+"""``wfdsl run`` and ``wfdsl worker`` (docs/cli.md): commands that drive runs.
 
 ``run`` submits a document and drives its run in this process, printing each
 transition as it commits (rich on a terminal, plain lines otherwise, one JSON

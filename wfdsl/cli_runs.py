@@ -1,4 +1,4 @@
-"""Commands that inspect or act on stored runs (DSL.md §13), from any process
+"""Commands that inspect or act on stored runs (docs/cli.md), from any process
 sharing the store: ``runs list|show|history``, ``signal``, ``call``,
 ``cancel``, ``pause``, ``resume``, ``step``.
 

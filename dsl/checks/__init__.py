@@ -1,4 +1,4 @@
-"""The checks beyond the JSON Schema (DSL.md §11): one small generator per concern.
+"""The checks beyond the JSON Schema (docs/findings.md): one small generator per concern.
 
 The pipeline compiles a document into a :class:`~wfdsl.dsl.model.Workflow`
 and calls :func:`run_checks`, which runs every check of :data:`ALL_CHECKS`

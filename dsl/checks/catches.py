@@ -1,6 +1,6 @@
 """WF211 unused-catch: a catch entry that an earlier entry always wins over.
 
-The first entry whose ``errors`` match decides (DSL.md §5), so an entry
+The first entry whose ``errors`` match decides (docs/reference.md §3), so an entry
 after one that matches ``"*"``, or whose every error an earlier entry
 already names, can never be chosen.
 """

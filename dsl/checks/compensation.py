@@ -1,8 +1,8 @@
 """WF210 compensate-without-undo: compensation asked for, but nothing to undo.
 
 A ``compensate`` state and a ``fail`` with ``compensate: true`` undo the
-tasks of their own scope (a branch or map body undoes its own tasks, DSL.md
-§6), so they need a task with ``undo`` in that scope or in the branches and
+tasks of their own scope (a branch or map body undoes its own tasks,
+docs/reference.md §5), so they need a task with ``undo`` in that scope or in the branches and
 bodies nested in it. At the top level, and for ``compensate_on_failure``,
 every task of the run counts.
 """

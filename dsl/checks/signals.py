@@ -2,7 +2,7 @@
 
 Once ``signals`` declares any channel, every channel this run waits on or
 sends to itself (an ``emit`` state or a handler's ``emit`` without ``run``)
-must be declared (DSL.md §1). An emit to another run (``run:`` given) names
+must be declared (docs/reference.md §1). An emit to another run (``run:`` given) names
 that run's channel, which this document cannot know, so it is not checked.
 A declared channel that no wait of the run consumes is reported as info.
 """

@@ -1,4 +1,4 @@
-"""The wfdsl expression language (DSL.md §3; reference: docs/expressions.md).
+"""The wfdsl expression language (docs/expressions.md).
 
 Text inside ``${ ... }`` is parsed once (a Lark LALR grammar shipped in this
 package), checked against the bounds, and compiled into Python closures;
@@ -77,7 +77,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from .functions import BUILTIN_FUNCTIONS
 
-#: The names the interpreter puts in scope (DSL.md §3). ``result``, ``error``
+#: The names the interpreter puts in scope (docs/expressions.md). ``result``, ``error``
 #: and ``args`` exist only where they apply; a map state's item name and
 #: ``index`` are added by the caller that knows them.
 SCOPE_NAMES: frozenset[str] = frozenset({"input", "vars", "run", "result", "error", "args"})

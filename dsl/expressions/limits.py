@@ -1,4 +1,4 @@
-"""The bounds every expression respects (DSL.md §3).
+"""The bounds every expression respects (docs/expressions.md).
 
 An expression comes from a document that may not be trusted, so evaluation
 must never exhaust memory, time or the stack. Each operation that builds a

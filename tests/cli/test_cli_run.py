@@ -1,4 +1,4 @@
-"""The run commands of the command line (DSL.md §13): exit codes, --json
+"""The run commands of the command line (docs/cli.md): exit codes, --json
 documents, and two processes sharing one store file."""
 
 from __future__ import annotations

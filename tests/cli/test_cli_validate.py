@@ -1,4 +1,4 @@
-"""`wfdsl validate` and `wfdsl schema` (DSL.md §13): exit codes, the
+"""`wfdsl validate` and `wfdsl schema` (docs/cli.md): exit codes, the
 `file:line:col: severity[CODE]` line with source and caret, JSON mode."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``wfdsl worker [FLOW|DIR]...`` (DSL.md §13) as a real process: it drives
+"""``wfdsl worker [FLOW|DIR]...`` (docs/cli.md) as a real process: it drives
 runs other processes submit and signal, registers flows so their schedules
 fire, stops cleanly on SIGTERM, and hands abandoned actions over at once."""
 

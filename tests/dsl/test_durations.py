@@ -1,4 +1,4 @@
-"""Durations and timestamps as documents write them (DSL.md §9)."""
+"""Durations and timestamps as documents write them (docs/reference.md §7)."""
 
 from __future__ import annotations
 

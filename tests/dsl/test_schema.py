@@ -1,4 +1,5 @@
-"""The published JSON Schema (schemas/wfdsl-1.schema.json) against DSL.md.
+"""The published JSON Schema (schemas/wfdsl-1.schema.json) against the
+language reference (docs/reference.md).
 
 Editors validate documents with this schema as the user types, and the
 validator maps its errors to findings; so good documents must pass, each
@@ -238,7 +239,8 @@ states:
     message: "no click after ${ vars.reminders } reminders"
 """
 
-# Every YAML snippet of DSL.md §2, as written there.
+# A YAML snippet of each state type, as the language reference shows them
+# (docs/reference.md §2).
 SECTION_2_SNIPPETS = {
     "task": """
 charge:

@@ -90,7 +90,7 @@ class Model:
         return self.status in FINISHED
 
     def consume(self, now: float) -> None:
-        """The run, running again, takes its inbox in order (DSL.md §4, §7)."""
+        """The run, running again, takes its inbox in order (docs/reference.md §4 and handlers)."""
         while self.inbox and self.status == "waiting":
             message = self.inbox.pop(0)
             self.got.append(message)

@@ -153,7 +153,7 @@ UNICODE_NAMES = [
 
 @pytest.mark.parametrize(("label", "name"), UNICODE_NAMES, ids=[n for n, _ in UNICODE_NAMES])
 def test_unicode_tricks_in_state_names_are_refused(label: str, name: str) -> None:
-    """State names are ``[A-Za-z_][A-Za-z0-9_-]*`` (DSL.md §1): a homoglyph of
+    """State names are ``[A-Za-z_][A-Za-z0-9_-]*`` (docs/reference.md §1): a homoglyph of
     ``payment`` cannot sit beside it, and nothing invisible gets through."""
     escaped = name.encode("unicode_escape").decode("ascii")
     text = (

@@ -1,4 +1,4 @@
-"""Crash safety, tested for real (DSL.md §6, §10; research/reliability.md §5).
+"""Crash safety, tested for real (docs/reference.md §5, §8; research/reliability.md §5).
 
 For each kill point, ``crash_harness.py`` runs a flow in a subprocess that
 SIGKILLs itself right after a chosen commit (or inside an action, after its

@@ -1,4 +1,4 @@
-"""The Python API end to end (DSL.md §12) on :memory: and on files, with a
+"""The Python API end to end (docs/python-api.md) on :memory: and on files, with a
 VirtualClock: submit, signal, call, cancel, pause/resume/step, get,
 list_runs, history, serve, close and reopen."""
 

@@ -1,5 +1,5 @@
 """Data from outside a run against the schemas its workflow declares
-(DSL.md §1, §7): signal payloads (WF602), handler args (WF603), refused with
+(docs/reference.md §1 and handlers): signal payloads (WF602), handler args (WF603), refused with
 every violation and nothing stored, through the API and the CLI."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Then two refusals that need no namespace: ``wfdsl signal`` under a file size
 limit (EFBIG, the store's I/O error) and the designer on a store capped by
 ``PRAGMA max_page_count`` (SQLITE_FULL).
 
-What must hold (DSL.md §10, docs/guarantees.md): a write the disk refuses is
+What must hold (docs/reference.md §8, docs/guarantees.md): a write the disk refuses is
 one line and exit 74 from every command (503 ``store_error`` / 507
 ``no_space`` from the designer), never a traceback or "internal error";
 nothing half-written (``integrity_check``), no message stored that the

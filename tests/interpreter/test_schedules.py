@@ -1,4 +1,4 @@
-"""Cron schedules (DSL.md §1 ``schedule``) on virtual time: ticks in a time
+"""Cron schedules (docs/reference.md §1 ``schedule``) on virtual time: ticks in a time
 zone across daylight saving changes, overlap policies, two engines on one
 file, downtime, first sight, and a serving engine firing them."""
 

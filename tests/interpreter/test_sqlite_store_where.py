@@ -21,7 +21,7 @@ MISSING = object()
 
 
 def python_model(text: str, runs: list[RunRow]) -> list[str]:
-    """The meaning DSL.md §8 gives ``where``, evaluated run by run, newest first."""
+    """The meaning docs/reference.md §9 gives ``where``, evaluated run by run, newest first."""
     expression = parse_expression(text)
     matched = []
     for run in sorted(runs, key=lambda r: r.started_at, reverse=True):

@@ -2,15 +2,17 @@
 server fixtures.
 
 The suite runs on pytest-xdist workers by default (``-n auto --dist
-loadfile`` in pyproject.toml; ``-n 0`` runs it in one process): all tests of
-a file go to one worker, so a module's expensive fixture (a wheel, the kill
-point sweep, a full disk) runs once, not once per worker.
+loadfile --no-loadscope-reorder`` in pyproject.toml; ``-n 0`` runs it in one
+process): all tests of a file go to one worker, so a module's expensive
+fixture (a wheel, the kill point sweep, a full disk) runs once, not once per
+worker, and files are handed out in the order below.
 
 Playwright's sync API keeps an event loop running in the main thread (driven
 through greenlets) for as long as its session fixture lives, so any test that
 runs after a browser test and calls ``asyncio.run`` (the engine, the action
 runner) would find "a running event loop", and CPython's recursion bookkeeping
-gets confused by the greenlet switches. The browser tests therefore run last.
+gets confused by the greenlet switches. The browser tests therefore run last
+(on whichever worker they land).
 """
 
 from __future__ import annotations
@@ -28,11 +30,31 @@ settings.register_profile("wfdsl", deadline=None)
 settings.load_profile("wfdsl")
 
 
+def _builds_a_module_fixture(item: pytest.Item) -> bool:
+    """Whether the test uses a module-scoped fixture of its own module (a wheel,
+    the kill-point sweep, a full disk: the slowest files of the suite)."""
+    info = getattr(item, "_fixtureinfo", None)
+    module = item.nodeid.split("::")[0]
+    return info is not None and any(
+        definition.scope == "module" and definition.baseid == module
+        for definitions in info.name2fixturedefs.values()
+        for definition in definitions
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     def in_browser_folder(item: pytest.Item) -> bool:
         return "browser" in item.path.parts
 
-    items.sort(key=in_browser_folder)  # stable: everything else keeps its order
+    # Files, not tests, are what the workers share out (in this order:
+    # `--no-loadscope-reorder`), so a file's tests stay together; the slow
+    # files start first, so the run does not end waiting on one of them.
+    slow_files = {
+        item.path
+        for item in items
+        if item.get_closest_marker("slow") is not None or _builds_a_module_fixture(item)
+    }
+    items.sort(key=lambda item: (in_browser_folder(item), item.path not in slow_files))
 
 
 # ----------------------------------------------------------------- PostgreSQL

@@ -4,7 +4,7 @@
                         [--reps N] [--param NAME=VALUE]...
 
 Scenarios (bench/scenarios/): concurrent, sequential, waiting, timers,
-recovery, signal, validate, interpret. Each measures wfdsl and its reference
+recovery, signal, validate, interpret, startup. Each measures wfdsl and its reference
 in the same run, interleaved, several repetitions, and reports medians,
 min-max and the ratio. Peers (DBOS, SpiffWorkflow, transitions) run in their
 own virtualenv (bench/peer_env.py), created on first use; ``--no-peers``

@@ -188,7 +188,15 @@ def test_worker_registers_flow_files_and_directories(
                 "nightly"
             ]
 
+    def driving() -> bool:
+        # The schedule's first sight is written by the worker's loop, which
+        # handles SIGTERM; registration alone comes before the handler (a
+        # SIGTERM then, on a loaded machine, killed it: exit -15).
+        with Engine(db) as engine:
+            return "last_tick" in (engine.store.schedule_state("nightly") or {})
+
     wait_for(registered)
+    wait_for(driving)
     code, err = worker.stop()
     assert code == 0
     assert "registered nightly from flows/nightly.yaml (schedule '0 2 * * *' Europe/Berlin" in err

@@ -245,8 +245,13 @@ def _error(want: Any, run: Run, end: int | None) -> Iterator[Failure]:
     message_ok = ("message" not in want or message == want["message"]) and (
         "message_includes" not in want or want["message_includes"] in message
     )
-    if not (name_ok and message_ok):
+    details_ok = "details" not in want or (
+        got is not None and includes(want["details"], got.get("details") or {})
+    )
+    if not (name_ok and message_ok and details_ok):
         shown = None if got is None else {"name": got.get("error"), "message": message}
+        if got is not None and got.get("details") is not None:
+            shown["details"] = got["details"]
         yield Failure(
             "error",
             "the run has no error" if got is None else "the run's error differs",

@@ -69,6 +69,7 @@ class Outcome:
     value: Any = None
     error: str | None = None
     message: str = ""
+    details: Mapping[str, Any] | None = None
     duration: float = 0.0
 
 
@@ -291,7 +292,12 @@ class _Checker:
             return Outcome(value=data.get("return"), duration=duration)
         if isinstance(raised, str):
             return Outcome(error=raised, duration=duration)
-        return Outcome(error=raised["error"], message=raised.get("message", ""), duration=duration)
+        return Outcome(
+            error=raised["error"],
+            message=raised.get("message", ""),
+            details=raised.get("details"),
+            duration=duration,
+        )
 
     def mock(self, data: Mapping[str, Any], path: JsonPath) -> Mock:
         if "state" in data:

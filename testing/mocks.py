@@ -18,7 +18,7 @@ the clock in turn, so their durations add up instead of overlapping.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,9 +53,10 @@ def scope_free(state: str) -> str:
 class MockedError(Exception):
     """The error a mock raises, under the name the test file gave it."""
 
-    def __init__(self, error: str, message: str) -> None:
+    def __init__(self, error: str, message: str, details: Mapping[str, Any] | None = None) -> None:
         super().__init__(message)
         self.error = error
+        self.details = dict(details) if details is not None else None
 
 
 class UnmockedAction(Exception):
@@ -119,5 +120,5 @@ class MockedActions:
                 )
             self.clock.advance(outcome.duration)
         if outcome.error is not None:
-            raise MockedError(outcome.error, outcome.message)
+            raise MockedError(outcome.error, outcome.message, outcome.details)
         return outcome.value

@@ -337,3 +337,47 @@ def test_a_flow_that_loops_for_ever_ends_the_case_at_its_horizon(tmp_path: Path)
     )
     code, out = invoke(str(tmp_path))
     assert code == 0, out
+
+
+def test_a_mocked_error_carries_details_a_catch_can_test_and_the_case_can_expect(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "fetch.yaml").write_text(
+        """\
+wfdsl: "1"
+name: fetch
+start: get
+states:
+  get:
+    type: task
+    action: http
+    args: {url: "https://api.test/u/1"}
+    catch:
+      - {errors: [HttpError], when: "${ error.details.status == 404 }", next: missing}
+    end: true
+  missing: {type: fail, error: "${ 'NoUser' }", message: gone}
+""",
+        encoding="utf-8",
+    )
+    path = tmp_path / "fetch.test.yaml"
+
+    def case(status: int, expect: str) -> str:
+        return (
+            f"  - name: status {status}\n"
+            f"    mocks: [{{action: http, raise: {{error: HttpError, message: 'HTTP {status}', "
+            f"details: {{status: {status}}}}}}}]\n"
+            f"    expect: {{status: failed, error: {expect}}}\n"
+        )
+
+    path.write_text(
+        'wfdsl-test: "1"\nflow: fetch.yaml\ncases:\n'
+        + case(404, "NoUser")
+        + case(503, "{name: HttpError, details: {status: 503}}")
+        + case(500, "{name: HttpError, details: {status: 503}}"),
+        encoding="utf-8",
+    )
+    tf = load_test_file(path)
+    results = [run_case(tf, c) for c in tf.cases]
+    assert [list(r.failures) for r in results[:2]] == [[], []]
+    (failure,) = results[2].failures
+    assert failure.what == "error" and failure.actual["details"] == {"status": 500}

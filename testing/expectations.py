@@ -249,9 +249,11 @@ def _error(want: Any, run: Run, end: int | None) -> Iterator[Failure]:
         got is not None and includes(want["details"], got.get("details") or {})
     )
     if not (name_ok and message_ok and details_ok):
-        shown = None if got is None else {"name": got.get("error"), "message": message}
-        if got is not None and got.get("details") is not None:
-            shown["details"] = got["details"]
+        shown: dict[str, Any] | None = None
+        if got is not None:
+            shown = {"name": got.get("error"), "message": message}
+            if got.get("details") is not None:
+                shown["details"] = got["details"]
         yield Failure(
             "error",
             "the run has no error" if got is None else "the run's error differs",

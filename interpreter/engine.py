@@ -64,21 +64,11 @@ from .steps import (
     Trigger,
 )
 from .store import RunNotActive, Store, StoreError
+from .store import passing as _passing
 
 __all__ = ["Engine", "new_run_id"]
 
 _log = logging.getLogger(__name__)
-
-# SQLite results a serving engine waits out: the disk full, an I/O error (a
-# file size limit, a quota, a failing disk), another connection holding the
-# lock past the busy timeout.
-_PASSING = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED")
-
-
-def _passing(exc: StoreError) -> bool:
-    """Whether waiting may cure ``exc`` (a corrupt file or a closed store won't)."""
-    name = getattr(exc.__cause__, "sqlite_errorname", "")
-    return isinstance(name, str) and name.startswith(_PASSING)
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])

@@ -40,6 +40,13 @@ T = TypeVar("T")
 
 _SYNCHRONOUS: Final = frozenset({"FULL", "NORMAL", "EXTRA", "OFF"})
 
+# What SQLite answers when it cannot create or grow the -shm file (ENOSPC,
+# EFBIG): only when no other process has the store open, since theirs
+# already holds the index.
+_NO_ROOM_FOR_INDEX: Final = frozenset(
+    {"SQLITE_IOERR_SHMSIZE", "SQLITE_IOERR_SHMOPEN", "SQLITE_FULL"}
+)
+
 
 class SqliteStore(GroupCommit):
     """The :class:`~wfdsl.interpreter.store.Store` on one SQLite file.
@@ -49,6 +56,14 @@ class SqliteStore(GroupCommit):
     a crash of the process but the last ones may roll back on power loss;
     much faster on slow disks). ``busy_timeout_ms`` is how long a write waits
     for another process's transaction before raising StoreError.
+
+    ``brief``: opened for one short command (``wfdsl runs list``,
+    ``signal``, ...). When the disk has no room for SQLite's shared-memory
+    index (the ``-shm`` file: 32 KiB, which exists while any process has the
+    file open), such a store opens the file exclusively with the index in
+    its own memory instead, so it still reads on a full disk (its writes
+    fail as any write does there). A long-lived store never does: it would
+    keep every other process out.
 
     ``commit`` (and ``_apply``, once per update) come from
     :class:`~.sqlite_commit.GroupCommit`.
@@ -60,6 +75,7 @@ class SqliteStore(GroupCommit):
         *,
         synchronous: str = "FULL",
         busy_timeout_ms: int = 30000,
+        brief: bool = False,
     ) -> None:
         mode = synchronous.upper()
         if mode not in _SYNCHRONOUS:
@@ -77,23 +93,39 @@ class SqliteStore(GroupCommit):
         self._sync = mode
         self._lock = threading.RLock()
         self._search_written = {}  # see GroupCommit
+        self._conn: sqlite3.Connection | None = None
+        try:
+            self._conn = self._connect(mode, exclusive=False)
+        except StoreError as error:
+            cause = getattr(error.__cause__, "sqlite_errorname", "")
+            if not brief or cause not in _NO_ROOM_FOR_INDEX:
+                raise
+            self._conn = self._connect(mode, exclusive=True)
+
+    def _connect(self, mode: str, *, exclusive: bool) -> sqlite3.Connection:
+        path = self.path
         try:
             conn = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+                path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=self._busy_timeout_ms / 1000,
             )
         except sqlite3.Error as error:
             raise StoreError(f"cannot open the store {path!r}: {error}") from error
-        self._conn: sqlite3.Connection | None = conn
         try:
-            self._open(conn, mode, busy_timeout_ms / 1000)
+            if exclusive:
+                # Before the first read: SQLite then keeps the WAL index in
+                # this process's memory and never maps the -shm file.
+                conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+            self._open(conn, mode, self._busy_timeout_ms / 1000)
         except sqlite3.Error as error:
             conn.close()
-            self._conn = None
             raise self._error(error, "opening the store") from error
         except BaseException:
             conn.close()
-            self._conn = None
             raise
+        return conn
 
     def _open(self, conn: sqlite3.Connection, synchronous: str, patience: float) -> None:
         """Configure and migrate, waiting out a file another process is

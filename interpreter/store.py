@@ -24,12 +24,24 @@ from .records import (
     RunUpdate,
 )
 
-__all__ = ["DamagedRun", "RunNotActive", "Store", "StoreError"]
+__all__ = ["DamagedRun", "RunNotActive", "Store", "StoreError", "passing"]
 
 
 class StoreError(Exception):
     """The store could not do what was asked (disk full, I/O error, locked
     past the busy timeout, a file with a newer schema). Nothing was committed."""
+
+
+# SQLite results that waiting may cure: the disk full, an I/O error (a file
+# size limit, a quota, a failing disk), another connection holding the lock
+# past the busy timeout.
+_PASSING = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED")
+
+
+def passing(exc: StoreError) -> bool:
+    """Whether waiting may cure ``exc`` (a corrupt file or a closed store won't)."""
+    name = getattr(exc.__cause__, "sqlite_errorname", "")
+    return isinstance(name, str) and name.startswith(_PASSING)
 
 
 class DamagedRun(StoreError):

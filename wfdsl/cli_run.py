@@ -19,8 +19,10 @@ the schedules of every definition stored in it. Naming flow files (or
 directories of them) registers their definitions first, which is how a
 scheduled workflow gets onto a store: ``wfdsl worker examples/nightly_report.yaml``
 (``wfdsl run`` and ``Engine.submit``/``register`` store definitions too).
-SIGTERM or Ctrl-C stops it cleanly (exit 0): actions in flight are
-abandoned and their runs' leases released, so the next worker re-runs them.
+SIGTERM or Ctrl-C stops it cleanly (exit 0), during start-up too: actions in
+flight are abandoned and their runs' leases released, so the next worker
+re-runs them. A worker started on a full disk (or a locked file) says so and
+tries again until it can open the store.
 """
 
 from __future__ import annotations
@@ -31,9 +33,9 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -59,6 +61,7 @@ from wfdsl.interpreter.engine import Engine
 from wfdsl.interpreter.limits import MAX_PAYLOAD_BYTES
 from wfdsl.interpreter.records import FINAL_STATUSES
 from wfdsl.interpreter.run_view import Run, event_to_json
+from wfdsl.interpreter.store import StoreError, passing
 
 __all__ = ["db_option", "default_db", "parse_json_option", "run", "worker"]
 
@@ -326,37 +329,76 @@ def worker(
 
     FLOW files (or directories of .yaml/.yml files) are validated and stored
     first, so their schedules fire here and on every worker of the store."""
-    load_actions(actions)
-    engine = Engine(
-        db or default_db(),
-        lease_seconds=lease_seconds,
-        owner=owner,
-        allow_shell=allow_shell,
-        synchronous=synchronous.upper(),
-    )
+    # SIGTERM (like Ctrl-C) stops a worker with exit 0 from its first line
+    # on, not only once it serves: while it imports actions, opens the store
+    # or waits for the disk, the default action would kill it (exit 143).
+    signal.signal(signal.SIGTERM, _stop_starting)
+    engine: Engine | None = None
     try:
+        load_actions(actions)
+        engine = _patiently(
+            lambda: Engine(
+                db or default_db(),
+                lease_seconds=lease_seconds,
+                owner=owner,
+                allow_shell=allow_shell,
+                synchronous=synchronous.upper(),
+            )
+        )
         _register(engine, flows)
-    except SystemExit:
-        engine.close()
-        raise
-    click.echo(f"worker {engine.owner} on {db or default_db()}; Ctrl-C to stop", err=True)
+        click.echo(f"worker {engine.owner} on {db or default_db()}; Ctrl-C to stop", err=True)
+        serving = engine
 
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, engine.stop)
-        await engine.serve()
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, serving.stop)
+            await serving.serve()
 
-    live = Live(sys.stderr, every=verbose, with_run=True)
-    try:
-        with live, LogLines(live.line, human=live.human, now=engine.clock.now):
-            engine.watch(live)
+        live = Live(sys.stderr, every=verbose, with_run=True)
+        with live, LogLines(live.line, human=live.human, now=serving.clock.now):
+            serving.watch(live)
             asyncio.run(main())
-    except KeyboardInterrupt:
+    except (_Stopping, KeyboardInterrupt):
         pass
     finally:
-        engine.close()
+        # Stopping already: a second SIGTERM must not cut the release of
+        # the leases short (asyncio put the default action back).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if engine is not None:
+            engine.close()
     click.echo("worker stopped", err=True)
+
+
+class _Stopping(BaseException):
+    """SIGTERM while the worker starts (a BaseException, so that no
+    ``except Exception`` on the way, an actions module's import included,
+    takes it for an error)."""
+
+
+def _stop_starting(signum: int, frame: Any) -> None:
+    raise _Stopping
+
+
+_T = TypeVar("_T")
+
+
+def _patiently(work: Callable[[], _T]) -> _T:
+    """``work()``, waiting out a store failure that time can cure (the disk
+    full, an I/O error, a lock held past the busy timeout), as a serving
+    worker does: a worker started on a full disk logs it and tries again
+    after 1 s, doubling up to 30 s, until space returns (or SIGTERM).
+    Anything else (a corrupt file, not a store) still ends it (exit 74)."""
+    backoff = 0.0
+    while True:
+        try:
+            return work()
+        except StoreError as exc:
+            if not passing(exc):
+                raise
+            backoff = min(max(1.0, backoff * 2), 30.0)
+            click.echo(f"wfdsl: store error: {exc}; trying again in {backoff:.0f} s", err=True)
+            time.sleep(backoff)
 
 
 def _flow_files(flows: Sequence[str]) -> list[tuple[Path, bool]]:
@@ -379,7 +421,7 @@ def _register(engine: Engine, flows: Sequence[str]) -> None:
     invalid file found in a directory is skipped with a warning."""
     for path, named in _flow_files(flows):
         try:
-            workflow = engine.register(str(path))
+            workflow = _patiently(lambda file=str(path): engine.register(file))
         except ValidationError as exc:
             if named:
                 _report_invalid(exc, as_json=False)

@@ -37,6 +37,7 @@ from wfdsl.errors import (
 from wfdsl.interpreter.engine import Engine
 from wfdsl.interpreter.records import ACTIVE_STATUSES, FINAL_STATUSES
 from wfdsl.interpreter.run_view import Run, event_to_json
+from wfdsl.interpreter.sqlite_store import SqliteStore
 from wfdsl.interpreter.store import RunNotActive
 
 from .cli_run import parse_json_option
@@ -76,7 +77,8 @@ def _engine(db: str | None, *, hint: str = "") -> Iterator[Engine]:
     # A store that cannot be opened or written (disk full, I/O error, locked
     # past the busy timeout) is not a refusal: StoreError reaches the group,
     # which prints it as one line and exits 74 like every other command.
-    engine = Engine(_store_path(db))
+    # brief: on a full disk with no -shm file to map, reads still work.
+    engine = Engine(store=SqliteStore(_store_path(db), brief=True))
     try:
         yield engine
     except RunNotFound as exc:

@@ -58,7 +58,7 @@ from .steps import (
     Trigger,
     Wake,
 )
-from .store import Store
+from .store import Store, StoreError
 
 __all__ = ["ActionExecutor", "Driver", "Prepared", "not_started"]
 
@@ -200,6 +200,20 @@ class Driver:
             gc.enable()
 
     def _tick(self) -> int:
+        # The triggers this tick takes from ``pending`` (the outcomes of calls
+        # that came back) go back there if the store refuses the tick (disk
+        # full): dropped, a call whose completion was refused looked
+        # unfinished, and this live process ran it again (issue 11 item 4c).
+        taken = dict(self.pending) if self.pending else None
+        try:
+            return self._tick_once()
+        except StoreError:
+            if taken:
+                for run_id, triggers in taken.items():
+                    self.pending.setdefault(run_id, triggers)
+            raise
+
+    def _tick_once(self) -> int:
         now = self.clock.now()
         self._renew(now)
         work = self._gather(now)

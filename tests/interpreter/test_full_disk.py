@@ -36,6 +36,7 @@ from typing import Any
 import pytest
 from wfdsl.interpreter.clock import VirtualClock
 from wfdsl.interpreter.sqlite_store import SqliteStore
+from wfdsl.interpreter.store import StoreError
 
 import wfdsl
 
@@ -257,6 +258,77 @@ def test_the_designer_answers_a_full_store_with_503_and_carries_on(tmp_path: Pat
     engine.close()
     assert (run.status, run.output) == ("completed", "small")
     conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        conn.close()
+
+
+# ------------------------------------------------------------------ refused commits, one call
+
+TWO_CALLS = """\
+wfdsl: "1"
+name: two-calls
+start: first
+states:
+  first: {type: task, action: count, args: {n: 1}, next: second}
+  second: {type: task, action: count, args: {n: 2}, next: done}
+  done: {type: succeed, output: ok}
+"""
+
+
+class RefusingStore(SqliteStore):
+    """Refuses every write with SQLite's own "database or disk is full"
+    while ``full`` is set, as a disk that filled would."""
+
+    full = False
+
+    def _write(self, doing: str, work: Any, *, leases_only: bool = False) -> Any:
+        if self.full:
+            conn = sqlite3.connect(":memory:")
+            try:
+                conn.execute("PRAGMA max_page_count = 1")
+                conn.execute("CREATE TABLE t (x)")
+                conn.execute("INSERT INTO t VALUES (zeroblob(100000))")
+            except sqlite3.Error as error:
+                raise self._error(error, doing) from error
+            finally:
+                conn.close()
+        return super()._write(doing, work, leases_only=leases_only)
+
+
+@pytest.mark.parametrize("lapse", [False, True])
+def test_a_call_whose_completion_the_disk_refused_is_not_run_again_by_its_own_worker(
+    tmp_path: Path, lapse: bool
+) -> None:
+    # Issue 11 item 4c: the outcome of a call was dropped with the refused
+    # commit, so the live worker found the call unfinished once its lease
+    # lapsed and ran it again (three runs of one call in the wedge).
+    (tmp_path / "flow.yaml").write_text(TWO_CALLS)
+    store = RefusingStore(str(tmp_path / "wf.db"))
+    clock = VirtualClock()
+    engine = wfdsl.Engine(store=store, clock=clock, lease_seconds=30)
+    calls: list[int] = []
+
+    @engine.action("count")
+    def count(n: int) -> int:
+        calls.append(n)
+        if calls == [1]:
+            store.full = True  # the disk fills while the first call runs
+        return n
+
+    engine.submit(tmp_path / "flow.yaml", run_id="r1")
+    for _ in range(5):  # the worker keeps trying, the disk stays full
+        with pytest.raises(StoreError, match="disk is full"):
+            engine.run_until_complete("r1")
+        if lapse:
+            clock.advance(40)  # past the lease it could not renew
+    store.full = False  # space returns
+    run = engine.run_until_complete("r1")
+    engine.close()
+    assert (run.status, run.output) == ("completed", "ok")
+    assert calls == [1, 2]
+    conn = sqlite3.connect(tmp_path / "wf.db")
     try:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     finally:

@@ -18,6 +18,7 @@ migrations: ``sqlite_schema.py``; ``where`` to SQL: ``search_query.py``.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -39,6 +40,14 @@ __all__ = ["ID_REUSE_POLICIES", "SqliteStore"]
 T = TypeVar("T")
 
 _SYNCHRONOUS: Final = frozenset({"FULL", "NORMAL", "EXTRA", "OFF"})
+
+# SQLite's defaults: checkpoint once the WAL holds 1,000 pages; the WAL is cut
+# back to 64 MiB after a checkpoint (set in _configure).
+_WAL_PAGES: Final = 1000
+_WAL_LIMIT: Final = 64 * 1024 * 1024
+# On a disk short of space the WAL is checkpointed once it holds a quarter
+# of the free space (at least this many pages) and cut back to that size.
+_MIN_WAL_PAGES: Final = 8
 
 # What SQLite answers when it cannot create or grow the -shm file (ENOSPC,
 # EFBIG): only when no other process has the store open, since theirs
@@ -93,6 +102,12 @@ class SqliteStore(GroupCommit):
         self._sync = mode
         self._lock = threading.RLock()
         self._search_written = {}  # see GroupCommit
+        # Where free space is watched (None: in memory) and the WAL budget
+        # last set from it (see _mind_space).
+        memory = path == ":memory:" or path.startswith("file::memory:") or path == ""
+        self._folder = None if memory else os.path.dirname(os.path.abspath(path))
+        self._wal_pages = _WAL_PAGES
+        self._page_size = 4096
         self._conn: sqlite3.Connection | None = None
         try:
             self._conn = self._connect(mode, exclusive=False)
@@ -164,7 +179,8 @@ class SqliteStore(GroupCommit):
                 )
             # Bound the -wal file after checkpoints: without it a burst of
             # writes leaves a WAL file as large as the burst forever.
-            conn.execute("PRAGMA journal_size_limit = 67108864")
+            conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT:d}")
+            self._page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
         # FULL: a committed transition survives power loss (docs/reference.md §8
         # exactly-once transitions); NORMAL trades the last commits on power
         # loss for speed, only when the operator asks for it.
@@ -231,9 +247,14 @@ class SqliteStore(GroupCommit):
                 conn.execute("BEGIN IMMEDIATE")
                 result = work(conn)
                 conn.execute("COMMIT")
+                self._mind_space(conn)
                 return result
             except sqlite3.Error as error:
                 self._rollback(conn)
+                if getattr(error, "sqlite_errorname", "").startswith(
+                    ("SQLITE_FULL", "SQLITE_IOERR")
+                ):
+                    self._reclaim(conn)
                 raise self._error(error, doing) from error
             except BaseException:
                 self._rollback(conn)
@@ -242,6 +263,47 @@ class SqliteStore(GroupCommit):
                 if relaxed:
                     with contextlib.suppress(sqlite3.Error):
                         conn.execute(f"PRAGMA synchronous = {self._sync}")
+
+    def _mind_space(self, conn: sqlite3.Connection) -> None:
+        """Keep the WAL within what the disk can take back.
+
+        A checkpoint copies the WAL's pages into the database, which grows by
+        the pages that are new, and only then can the WAL be reused. On a
+        small disk SQLite's default budget (1,000 pages, 4 MiB, before a
+        checkpoint) let the WAL take all the space freed after a full disk,
+        and every checkpoint then failed for want of room to grow the
+        database: no commit ever succeeded again until the disk grew (issue
+        11 item 4b). So once the free space is short, the WAL is checkpointed
+        when it holds a quarter of it, and cut back to that size afterwards:
+        the database can always take what the WAL holds. One ``statvfs`` per
+        write; the pragmas run only when the budget changes."""
+        if self._folder is None:
+            return
+        try:
+            stat = os.statvfs(self._folder)
+        except OSError:
+            return
+        free = stat.f_bavail * stat.f_frsize
+        pages = max(_MIN_WAL_PAGES, min(_WAL_PAGES, free // (4 * self._page_size)))
+        if pages == self._wal_pages:
+            return
+        self._wal_pages = pages
+        limit = _WAL_LIMIT if pages == _WAL_PAGES else pages * self._page_size
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute(f"PRAGMA wal_autocheckpoint = {pages:d}")
+            conn.execute(f"PRAGMA journal_size_limit = {limit:d}")
+
+    def _reclaim(self, conn: sqlite3.Connection) -> None:
+        """A write the disk refused: checkpoint what the WAL holds if the disk
+        lets the database take it, so the retry can reuse the WAL from its
+        start instead of growing it (it fails, harmlessly, while the database
+        cannot grow). PASSIVE: it never waits for readers, so a refused
+        write is not held up by other processes."""
+        if self._folder is None or conn.in_transaction:
+            return
+        self._wal_pages = 0  # set the budget again after the next write
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:

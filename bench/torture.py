@@ -11,8 +11,9 @@ commit, inside an action call, or at a random instant (``--seed`` makes the
 choice reproducible); each kill is a point and the next process recovers
 from it. See ``bench/torture_lib.py`` for the checks. Prints one JSON
 document with ``--json``: ``points``, ``runs``, ``lost``, ``duplicated``,
-``diverged``, ``integrity_errors`` (all four must be 0), ``elapsed``.
-Exit status 1 when any of those four is not zero.
+``reexecuted_unkilled`` (a key run again after a process that was never
+killed ran it), ``diverged``, ``integrity_errors`` (all five must be 0),
+``elapsed``. Exit status 1 when any of those five is not zero.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def main() -> None:
     else:
         for key, value in report.items():
             print(f"{key:>17}: {value}")
-    bad = sum(report[k] for k in ("lost", "duplicated", "diverged", "integrity_errors"))
+    checks = ("lost", "duplicated", "reexecuted_unkilled", "diverged", "integrity_errors")
+    bad = sum(report[k] for k in checks)
     sys.exit(1 if bad else 0)
 
 

@@ -22,7 +22,9 @@ deterministic outside world of each flow's ``x-crash`` key) and its flows
   output and error of every run; the ledger (outside the database) must hold
   exactly the reference's idempotency keys, each once, plus at most one more
   run per kill that caught it in flight; no undo completed twice; no timer
-  fired early; gapless histories; ``PRAGMA integrity_check`` ok.
+  fired early; gapless histories; ``PRAGMA integrity_check`` ok; and no key
+  runs again after a run by a process that was never killed
+  (``reexecuted_unkilled``: a duplicate no crash explains).
 """
 
 from __future__ import annotations
@@ -170,9 +172,18 @@ def drive_all(engine: Any, clock: Any, specs: list[RunSpec]) -> dict[str, Any]:
     return out
 
 
-def segment(db: Path, ledger: Path, result: Path, specs: list[RunSpec], kill: str | None) -> None:
-    """One process lifetime (in a forked child): recover, drive, maybe die."""
-    H.TOKEN = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
+def segment(
+    db: Path,
+    ledger: Path,
+    result: Path,
+    specs: list[RunSpec],
+    kill: str | None,
+    token: str | None = None,
+) -> None:
+    """One process lifetime (in a forked child): recover, drive, maybe die.
+    ``token`` names it in the ledger (the parent's choice, so the checker
+    knows which process each side effect came from and whether it was killed)."""
+    H.TOKEN = token or f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
     spec = H.KillSpec(None)
     if kill and kill.startswith("random:"):
         timer = threading.Timer(float(kill.split(":", 1)[1]), H.die)
@@ -192,7 +203,12 @@ def segment(db: Path, ledger: Path, result: Path, specs: list[RunSpec], kill: st
 
 
 def fork_segment(
-    db: Path, ledger: Path, result: Path, specs: list[RunSpec], kill: str | None
+    db: Path,
+    ledger: Path,
+    result: Path,
+    specs: list[RunSpec],
+    kill: str | None,
+    token: str | None = None,
 ) -> int:
     """Fork a child running one segment; returns its pid. The parent opens no
     SQLite connection across the fork."""
@@ -204,7 +220,7 @@ def fork_segment(
     code = 0
     try:
         random.seed()
-        segment(db, ledger, result, specs, kill)
+        segment(db, ledger, result, specs, kill, token)
     except BaseException:
         result.with_suffix(".err").write_text(traceback.format_exc())
         code = 3
@@ -281,6 +297,9 @@ class Tally:
     runs: int = 0
     lost: int = 0
     duplicated: int = 0
+    #: Runs of a key after the first whose previous run was by a process
+    #: that was never killed: no crash can explain them.
+    reexecuted_unkilled: int = 0
     diverged: int = 0
     integrity_errors: int = 0
     batches: int = 0
@@ -305,6 +324,7 @@ def check_batch(
     ends: dict[str, Any] | None,
     in_flight: Counter[str],
     reference: Reference,
+    killed: set[str] | None = None,
 ) -> None:
     db, ledger = folder / "wf.db", folder / "ledger"
     tally.batches += 1
@@ -327,6 +347,16 @@ def check_batch(
     for key in sorted(set(counts) - reference.keys):
         tally.diverged += 1
         tally.problem(f"{name}: side effect {key} is not in the reference")
+    # A key runs again only after the process that ran it was killed with
+    # the call in flight: a re-run after an unkilled process's run is a
+    # duplicate no crash caused (issue 11).
+    previous: dict[str, str] = {}
+    for line in lines:
+        before = previous.get(line["key"])
+        if before is not None and before not in (killed or set()):
+            tally.reexecuted_unkilled += 1
+            tally.problem(f"{name}: {line['key']} ran again after {before}, which was not killed")
+        previous[line["key"]] = line.get("token", "")
     for key, n in counts.items():
         limit = 1 + in_flight[key]
         if n > limit:
@@ -375,6 +405,8 @@ class Batch:
     segments: int = 0
     seen: int = 0
     in_flight: Counter[str] = field(default_factory=Counter)
+    killed: set[str] = field(default_factory=set)
+    token: str = ""
     kind_no: int = 0
     kill: str | None = None
 
@@ -456,8 +488,11 @@ def torture(
             )
             batch.kill = kill
             batch.segments += 1
+            batch.token = f"{batch.name}-s{batch.segments}"
             result = batch.folder / "end.json"
-            pid = fork_segment(batch.folder / "wf.db", batch.folder / "ledger", result, specs, kill)
+            pid = fork_segment(
+                batch.folder / "wf.db", batch.folder / "ledger", result, specs, kill, batch.token
+            )
             running[pid] = batch
 
         def new_batch() -> None:
@@ -489,6 +524,7 @@ def torture(
             if killed:
                 tally.points += 1
                 batch.kills += 1
+                batch.killed.add(batch.token)
                 kind = (batch.kill or "?").split(":")[0]
                 tally.by_kind[kind] += 1
                 lines = read_ledger(ledger)
@@ -506,7 +542,9 @@ def torture(
                     f"{batch.name}: segment {batch.segments} ({batch.kill}) exited {status}: "
                     + (err.read_text()[-1500:] if err.exists() else "")
                 )
-            check_batch(tally, batch.name, batch.folder, ends, batch.in_flight, reference)
+            check_batch(
+                tally, batch.name, batch.folder, ends, batch.in_flight, reference, batch.killed
+            )
             if not keep and not tally.problems:
                 shutil.rmtree(batch.folder, ignore_errors=True)
             if tally.points < points:
@@ -519,6 +557,7 @@ def torture(
         "runs": tally.runs,
         "lost": tally.lost,
         "duplicated": tally.duplicated,
+        "reexecuted_unkilled": tally.reexecuted_unkilled,
         "diverged": tally.diverged,
         "integrity_errors": tally.integrity_errors,
         "elapsed": round(time.monotonic() - started, 1),

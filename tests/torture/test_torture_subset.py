@@ -32,6 +32,8 @@ def test_torture_50_points_loses_duplicates_and_diverges_nothing() -> None:
     problems = report.get("problems")
     assert report["lost"] == 0, problems
     assert report["duplicated"] == 0, problems
+    # Every re-run of a call follows a kill of the process that ran it.
+    assert report["reexecuted_unkilled"] == 0, problems
     assert report["diverged"] == 0, problems
     assert report["integrity_errors"] == 0, problems
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -28,6 +28,7 @@ tries again until it can open the store.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import signal
@@ -421,7 +422,7 @@ def _register(engine: Engine, flows: Sequence[str]) -> None:
     invalid file found in a directory is skipped with a warning."""
     for path, named in _flow_files(flows):
         try:
-            workflow = _patiently(lambda file=str(path): engine.register(file))
+            workflow = _patiently(functools.partial(engine.register, str(path)))
         except ValidationError as exc:
             if named:
                 _report_invalid(exc, as_json=False)

@@ -235,10 +235,12 @@ def create_app(
         try:
             yield
         finally:
+            # serve() returns once the calls in flight are finished (at most
+            # drain_seconds): cancelling it would hand them back mid-call,
+            # and another process would run them again.
             engine.stop()
-            task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                await asyncio.wait_for(task, engine.drain_seconds + 5.0)
 
     routes: list[Route | Mount] = [
         Route("/", workspace_page, methods=["GET"]),

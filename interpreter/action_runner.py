@@ -214,6 +214,7 @@ class ActionRunner:
         self._executor: WorkerPool | None = None
         self._resolved: dict[str, ActionSpec] = {}
         self._resolved_at = -1
+        self._available: tuple[int, frozenset[str]] | None = None
         self._sync_loop: asyncio.AbstractEventLoop | None = None
         self._sync_lock = threading.Lock()
         self._lock = threading.Lock()
@@ -245,6 +246,23 @@ class ActionRunner:
     def names(self) -> list[str]:
         """Every action name this runner can call, sorted."""
         return sorted(set(self.registry.names()) | set(self.builtins.registry.names()))
+
+    def available(self) -> frozenset[str]:
+        """The actions this runner can carry out now: every registered name
+        (entry points loaded first) and the built-ins, without ``shell``
+        unless it is enabled. A driver claims only work it can do with
+        these (capability routing); cached until anything registers again."""
+        generation = registrations()
+        cached = self._available
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        self.registry.load_entry_points()
+        names = set(self.registry.names()) | set(self.builtins.registry.names())
+        if not self.builtins.shell.enabled and self.registry.lookup("shell") is None:
+            names.discard("shell")
+        found = frozenset(names)
+        self._available = (registrations(), found)
+        return found
 
     # -------------------------------------------------------------- running
 

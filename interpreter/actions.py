@@ -444,6 +444,11 @@ class ActionRegistry:
             registry = registry._parent
         return found
 
+    def load_entry_points(self) -> None:
+        """Load the entry points this chain reads (once), so :meth:`names`
+        is complete: what a process can call is what it claims work for."""
+        self._load_pending_entry_points()
+
     def _load_pending_entry_points(self) -> bool:
         registry: ActionRegistry | None = self
         loaded = False

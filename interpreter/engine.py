@@ -7,10 +7,17 @@ and the clock (ARCHITECTURE.md). It validates and stores definitions
 thread (``run_until_complete``, ``run_until_idle``) or on an application's
 asyncio loop (``async with engine`` / ``await engine.serve()``).
 
-Control requests (``call``, ``cancel``, ``pause``, ``resume``, ``step``)
-work from any process sharing the file: they take the run's lease (waiting
-briefly if another process holds it), apply one transition, commit and
-release. ``signal`` only appends to the inbox, which needs no lease.
+Controls (``cancel``, ``pause``, ``resume``, ``step``) work from any process
+sharing the file: each is a durable request in the run's inbox, applied by
+whichever driver holds the run between two of its transitions (a busy run
+included), or here when nobody holds it. A handler ``call`` takes the run's
+lease (waiting briefly if another process holds it), applies one transition
+through the driver, commits and releases. ``signal`` only appends to the
+inbox, which needs no lease.
+
+A process drives only what it can (capability routing): a run whose next
+call names an action this engine lacks is handed back to the store for a
+process that has it, never failed (``Run.needs_action`` says which).
 
 Decisions the API makes (docs/python-api.md): times are epoch seconds
 (UTC floats) everywhere, as in the store and history; generated run ids are
@@ -28,41 +35,30 @@ import secrets as _secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
 from wfdsl.dsl.model import Workflow
 
-from wfdsl.errors import HandlerRejected, RunNotFound, WfdslError
+from wfdsl.errors import HandlerRejected, RunEnded, RunNotFound, WfdslError
 
 from . import machine
+from .action_check import MissingAction, missing_actions
 from .action_runner import ActionRunner, Interceptor
 from .actions import ActionRegistry, default_registry, load_modules
 from .clock import Clock, SystemClock, VirtualClock, to_epoch
 from .definitions import Definitions
-from .engine_loop import Driver, not_started
+from .engine_loop import CONTROL_CHANNEL, Driver
 from .input_check import check_handler_args, check_input, check_signal
 from .orphans import Orphans, default_owner
 from .positions import Position, positions_of
-from .records import FINAL_STATUSES, Event, Lease, RunFilter, RunRow, RunUpdate
+from .records import FINAL_STATUSES, Event, Lease, RunFilter, RunRow
 from .run_ids import check_run_id, storable
 from .run_view import Run, Transition
 from .schedules import Schedules, register_schedule
 from .sqlite_store import SqliteStore
-from .steps import (
-    ActionOutcome,
-    CallAction,
-    CallHandler,
-    CancelRun,
-    PauseRun,
-    ReplyHandler,
-    ResumeRun,
-    StartRun,
-    StepRun,
-    Trigger,
-)
+from .steps import ActionOutcome, CallAction, CallHandler, ReplyHandler, Trigger
 from .store import RunNotActive, Store, StoreError
 from .store import passing as _passing
 
@@ -105,6 +101,10 @@ class Engine:
     default owner are taken over at once too (``orphans.py``).
     ``allow_shell`` enables the built-in ``shell`` action. ``secrets`` is
     where ``secret('NAME')`` reads (default: the environment).
+    ``drain_seconds``: on :meth:`close` (and when :meth:`serve` stops) the
+    calls in flight get this long to finish and have their outcomes
+    committed; only a call still running then is handed back to run again
+    elsewhere (as after a crash).
     """
 
     def __init__(
@@ -119,6 +119,7 @@ class Engine:
         allow_shell: bool = False,
         secrets: Mapping[str, str] | None = None,
         store: Store | None = None,
+        drain_seconds: float = 30.0,
     ) -> None:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.store: Store = (
@@ -143,6 +144,8 @@ class Engine:
             secrets=os.environ if secrets is None else secrets,
         )
         self.driver.execute_inline = self._execute_inline
+        self.driver.actions = self._actions_here
+        self.drain_seconds = drain_seconds
         self._aio: asyncio.AbstractEventLoop | None = None
         self._serving: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
@@ -155,6 +158,11 @@ class Engine:
     def action(self, name: str, *, inline: bool = False) -> Callable[[_F], _F]:
         """Decorator registering a sync or async callable for this engine."""
         return self.actions.action(name, inline=inline)
+
+    def _actions_here(self) -> frozenset[str] | None:
+        """What this engine claims work for (None: anything, while an
+        interceptor answers every call)."""
+        return None if self._runner.intercept is not None else self._runner.available()
 
     def intercept_actions(self, handler: Interceptor | None) -> None:
         """Testing seam: send every action call of this engine (undo calls and
@@ -199,6 +207,16 @@ class Engine:
             load_modules(workflow.imports, origin=f"imports: of {workflow.name}")
         register_schedule(self, workflow)
         return workflow
+
+    def missing_actions(self, workflow: Workflow) -> list[MissingAction]:
+        """Where ``workflow`` names an action this engine cannot call (not
+        registered here, in the process, in its ``imports:`` or an entry
+        point; ``shell`` unless enabled), in document order. ``wfdsl run``
+        refuses such a flow before storing anything; a worker leaves such a
+        call for a process that has the action."""
+        if workflow.imports:
+            load_modules(workflow.imports, origin=f"imports: of {workflow.name}")
+        return missing_actions(workflow, self._runner.available())
 
     def start(
         self,
@@ -334,10 +352,9 @@ class Engine:
         row = self._row(run_id)
         check_handler_args(self.definitions.get(row.definition_hash), handler, args, run_id=run_id)
         call_id = uuid.uuid4().hex
-        reply = self._control(
+        reply = self._handler_call(
             run_id,
-            lambda now: CallHandler(now=now, handler=handler, args=args, call_id=call_id),
-            call_id=call_id,
+            CallHandler(now=self.clock.now(), handler=handler, args=args, call_id=call_id),
         )
         if reply is None:
             raise WfdslError(f"run {run_id!r}: handler {handler!r} gave no answer")
@@ -349,76 +366,134 @@ class Engine:
         return reply.value
 
     def cancel(self, run_id: str, compensate: bool = False) -> Run:
-        """Cancel a run (``compensate``: run its undo actions first)."""
-        self._control(run_id, lambda now: CancelRun(now=now, compensate=compensate))
-        return self.get(run_id)
+        """Cancel a run (``compensate``: run its undo actions first).
+
+        Like every control, a durable request: applied at once when no
+        process holds the run, else by its driver between two transitions;
+        this returns once it is applied, or after 5 s with the request
+        stored (its holder applies it at its next transition). Raises
+        ``RunEnded`` for a run that has ended, ``RunNotFound``."""
+        return self._request(run_id, {"op": "cancel", "compensate": bool(compensate)})
 
     def pause(self, run_id: str) -> Run:
         """No new transition starts until ``resume`` (actions in flight finish)."""
-        self._control(run_id, lambda now: PauseRun(now=now))
-        return self.get(run_id)
+        return self._request(run_id, {"op": "pause"})
 
     def resume(self, run_id: str) -> Run:
-        self._control(run_id, lambda now: ResumeRun(now=now))
-        return self.get(run_id)
+        return self._request(run_id, {"op": "resume"})
 
     def step(self, run_id: str) -> Run:
         """On a paused run: perform exactly one transition, stay paused."""
-        self._control(run_id, lambda now: StepRun(now=now))
+        return self._request(run_id, {"op": "step"})
+
+    def _request(self, run_id: str, request: dict[str, Any]) -> Run:
+        row = self._row(run_id)
+        if row.status in FINAL_STATUSES:
+            raise RunEnded(
+                f"cannot {request['op']} run {run_id!r}: it is already {row.status}",
+                run_id=run_id,
+                status=row.status,
+            )
+        try:
+            message = self.store.send(run_id, CONTROL_CHANNEL, request, now=self.clock.now())
+        except RunNotActive as exc:
+            raise RunEnded(
+                f"cannot {request['op']} run {run_id!r}: it is already {exc.status}",
+                run_id=run_id,
+                status=exc.status,
+            ) from None
+        self.driver.poke(run_id)
+        self._see_applied(run_id, message.seq)
         return self.get(run_id)
 
-    def _control(
-        self, run_id: str, make: Callable[[float], Trigger], *, call_id: str | None = None
-    ) -> ReplyHandler | None:
-        row = self._row(run_id)
-        lease = None if row.status in FINAL_STATUSES else self._take_lease(run_id)
+    def _see_applied(self, run_id: str, seq: int) -> None:
+        """Apply the request ``seq`` here when no driver holds the run, or
+        wait (at most ``_CONTROL_WAIT``) for the driver that holds it."""
+        driver = self.driver
+        loop = driver._loop
+        serving = loop is not None and loop.is_running()
+        try:
+            on_loop = serving and asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        ours = run_id in driver.held
+        deadline = time.monotonic() + _CONTROL_WAIT
+        while self._pending_request(run_id, seq):
+            if not serving or on_loop:
+                # No loop of ours drives concurrently: apply it through the
+                # driver if the run is ours or free (a dead holder's included).
+                held = driver.held.get(run_id)
+                lease = held.lease if held is not None else self._claim(run_id)
+                if lease is not None:
+                    self._drive_here(run_id, lease, ours=ours)
+                    continue
+            if time.monotonic() >= deadline:
+                return  # stored: the holder applies it at its next transition
+            time.sleep(0.02)
+
+    def _drive_here(
+        self,
+        run_id: str,
+        lease: Lease | None,
+        *,
+        ours: bool,
+        extra: Sequence[Trigger] = (),
+    ) -> None:
+        """One pass of the driver's own path over ``run_id`` under ``lease``.
+        A run this engine did not hold before (``ours``) starts no call here
+        and is released after: its calls go back to the store for the next
+        claimer, which issues them."""
         driver = self.driver
         try:
+            driver.drive_one(run_id, lease, issue_calls=ours, extra=extra)
+        finally:
+            if not ours and not driver.pending.get(run_id):
+                self._drive_cleanup(run_id, lease)
+
+    def _pending_request(self, run_id: str, seq: int) -> bool:
+        row = self._row(run_id)
+        if row.status in FINAL_STATUSES:
+            return False
+        return any(m.seq == seq for m in self.store.inbox(run_id, after_seq=seq - 1))
+
+    def _claim(self, run_id: str) -> Lease | None:
+        lease = self.store.claim(
+            run_id, self.owner, now=self.clock.now(), lease_seconds=self.lease_seconds
+        )
+        if lease is None and self._orphans.sweep(self.clock.now()):
+            # Held by a process that died (a killed worker)? Then it is free now.
+            lease = self.store.claim(
+                run_id, self.owner, now=self.clock.now(), lease_seconds=self.lease_seconds
+            )
+        return lease
+
+    def _handler_call(self, run_id: str, trigger: CallHandler) -> ReplyHandler | None:
+        """Apply a handler call under the run's lease (None: the run has
+        ended, a query is still answered), through the driver; its reply."""
+        driver = self.driver
+        ours = run_id in driver.held
+        lease = self._take_lease(run_id)
+        extra: Sequence[Trigger] = (trigger,)
+        try:
             for _ in range(20):
-                row = self._row(run_id)
-                now = self.clock.now()
-                triggers: list[Trigger] = [make(now)]
-                if not_started(row):
-                    # Control of a run no loop has started yet: start it first.
-                    triggers.insert(0, StartRun(now=now))
-                prepared = driver.prepare(row, lease, triggers, now)
-                update = prepared.update
-                calls = [c for c in prepared.commands if isinstance(c, CallAction)]
-                if calls and run_id not in driver.held:
-                    # This engine's loop does not hold the run, so whoever
-                    # claims it next re-issues the calls (Recover).
-                    update = replace(update, run=replace(update.run, ready_at=now))
-                if prepared.changed:
-                    (result,) = self.store.commit([update], now=now)
-                    if result.outcome == "conflict":
-                        continue
-                    if result.outcome == "lease_lost":
-                        raise WfdslError(f"run {run_id!r}: another process took the run over")
-                    committed = replace(update.run, row_version=result.row_version)
-                    held = driver.held.get(run_id)
-                    if held is not None:
-                        held.row = committed
-                    for command in prepared.commands:
-                        if isinstance(command, CallAction) and held is not None:
-                            driver.start_call(committed, held.lease, command)
-                        elif hasattr(command, "call_id") and not isinstance(command, ReplyHandler):
-                            driver.cancel_call(run_id, command.call_id)
-                    if driver.on_transition is not None and update.events:
-                        driver.on_transition(committed, update.events)
-                driver.poke(run_id)
-                if call_id is None:
-                    return None
-                return next(
-                    (
-                        c
-                        for c in prepared.commands
-                        if isinstance(c, ReplyHandler) and c.call_id == call_id
-                    ),
-                    None,
-                )
+                self._drive_here(run_id, lease, ours=ours, extra=extra)
+                extra = ()
+                reply = driver.replies.pop(trigger.call_id, None)
+                if reply is not None or not driver.pending.get(run_id):
+                    return reply
             raise WfdslError(f"run {run_id!r} keeps changing; try again")
         finally:
-            if lease is not None and run_id not in driver.held:
+            if not ours:
+                driver.pending.pop(run_id, None)
+                self._drive_cleanup(run_id, lease)
+
+    def _drive_cleanup(self, run_id: str, lease: Lease | None) -> None:
+        driver = self.driver
+        stale = driver.held.get(run_id)
+        if stale is not None and not stale.calls:
+            del driver.held[run_id]
+        if lease is not None and run_id not in driver.held:
+            with contextlib.suppress(StoreError):
                 self.store.release([lease])
 
     def _take_lease(self, run_id: str) -> Lease | None:
@@ -447,13 +522,23 @@ class Engine:
 
     # ------------------------------------------------------------ driving in this thread
 
-    def run_until_complete(self, run_id: str, timeout: float | None = None) -> Run:
+    def run_until_complete(
+        self, run_id: str, timeout: float | None = None, *, others: bool = True
+    ) -> Run:
         """Drive until the run ends. On a ``VirtualClock`` skip ahead to the
         next timer whenever nothing else is ready, and return the run as it is
         (e.g. ``waiting``) once nothing can progress; on real time raise
-        ``TimeoutError`` after ``timeout`` seconds."""
+        ``TimeoutError`` after ``timeout`` seconds. ``others=False``: drive
+        only this run and its subflow children, not the rest of the store
+        (what ``wfdsl run`` does unless given ``--all``)."""
         self._row(run_id)
-        run: Run = self._run_sync(self._drive_until(run_id, timeout))
+        driver = self.driver
+        previous = driver.tree
+        driver.tree = None if others else run_id
+        try:
+            run: Run = self._run_sync(self._drive_until(run_id, timeout))
+        finally:
+            driver.tree = previous
         return run
 
     def run_until_idle(self) -> None:
@@ -473,7 +558,7 @@ class Engine:
         target = to_epoch(moment)
         while True:
             self.run_until_idle()
-            due = self.store.next_ready_at(self.owner)
+            due = self.store.next_ready_at(self.owner, actions=self._actions_here())
             if due is None or due > target or due <= clock.now():
                 break  # nothing before the target (or ready but not ours to claim)
             clock.advance_to(due)
@@ -537,7 +622,9 @@ class Engine:
                 raise TimeoutError(f"run {run_id!r} did not end within {timeout:g}s")
             if virtual and not driver.in_flight:
                 assert isinstance(self.clock, VirtualClock)
-                nxt = self.store.next_ready_at(self.owner)
+                nxt = self.store.next_ready_at(
+                    self.owner, actions=self._actions_here(), tree=driver.tree
+                )
                 if nxt is not None and nxt <= self.clock.now():
                     # Ready but not claimable by us (another process's lease).
                     if not self._others_hold_work():
@@ -606,6 +693,43 @@ class Engine:
                 _log.error("wfdsl: store error: %s; trying again in %.0f s", exc, backoff)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), backoff)
+        await self._drain()
+
+    async def _drain(self) -> None:
+        """Before stopping: claim nothing new and let the calls in flight
+        finish (at most ``drain_seconds``), their outcomes committed and
+        their runs released, so a clean exit makes no call run twice."""
+        driver = self.driver
+        if not driver.in_flight:
+            return
+        driver.draining = True
+        deadline = time.monotonic() + self.drain_seconds
+        _log.info(
+            "wfdsl: finishing %d call(s) in flight before stopping (at most %g s)",
+            driver.in_flight,
+            self.drain_seconds,
+        )
+        try:
+            while driver.in_flight or driver.pending:
+                driver.tick()
+                if driver.pending:
+                    await asyncio.sleep(0)
+                    continue
+                if not driver.in_flight:
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    _log.warning(
+                        "wfdsl: %d call(s) still running after %g s; handing their runs "
+                        "back (they run again elsewhere)",
+                        driver.in_flight,
+                        self.drain_seconds,
+                    )
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(driver.idle(), min(remaining, 1.0))
+        finally:
+            driver.draining = False
 
     def stop(self) -> None:
         """Ask :meth:`serve` to return after the current tick."""
@@ -633,7 +757,7 @@ class Engine:
     ) -> None:
         self.stop()
         if self._serving is not None:
-            self._serving.cancel()
+            # serve() returns after draining the calls in flight.
             with contextlib.suppress(asyncio.CancelledError):
                 await self._serving
             self._serving = None
@@ -644,35 +768,34 @@ class Engine:
     def _release_all(self) -> None:
         driver = self.driver
         now = self.clock.now()
-        leases = [h.lease for h in driver.held.values()]
-        handover: list[RunUpdate] = []
+        handback: list[Lease] = []
+        leases: list[Lease] = []
         for held in driver.held.values():
             for task in held.calls.values():
                 task.cancel()
-            if held.calls and held.row.status not in FINAL_STATUSES:
-                # Its calls are abandoned: make the run claimable now rather
-                # than at its lease's end, so the next engine (a restarted
-                # worker) re-issues them at once instead of up to a lease later.
-                handover.append(
-                    RunUpdate(
-                        run=replace(held.row, ready_at=now),
-                        expected_version=held.row.row_version,
-                        lease=held.lease,
-                    )
-                )
+            # Calls abandoned (past the drain) or left for another process:
+            # the run is due now, so the next claimer re-issues them at once
+            # instead of up to a lease later.
+            (handback if held.calls or held.waiting else leases).append(held.lease)
         driver.held.clear()
-        if handover:
-            with contextlib.suppress(Exception):  # the lease's end is the fallback
-                self.store.commit(handover, now=now)
-        if leases:
-            with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):  # the lease's end is the fallback
+            if handback:
+                self.store.release(handback, ready_at=now)
+            if leases:
                 self.store.release(leases)
 
     def close(self) -> None:
-        """Release leases and the store; another engine can carry on."""
+        """Finish the calls in flight (at most ``drain_seconds``), release
+        leases and the store; another engine can carry on."""
         if self._closed:
             return
         self._closed = True
+        if self.driver.in_flight and self._aio is not None and not self._aio.is_closed():
+            # Calls this engine started (another run's, driven on the way)
+            # finish before it lets go: handing them back would run them twice.
+            # A second Ctrl-C stops the wait: the calls are handed back.
+            with contextlib.suppress(Exception, KeyboardInterrupt):
+                self._aio.run_until_complete(self._drain())
         self._release_all()
         if self._aio is not None and not self._aio.is_closed():
             loop = self._aio

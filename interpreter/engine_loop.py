@@ -42,6 +42,7 @@ from .records import (
     Lease,
     RunRow,
     RunUpdate,
+    with_needs_action,
     with_ready_at,
     with_row_version,
 )
@@ -49,18 +50,29 @@ from .steps import (
     ActionOutcome,
     CallAction,
     CancelAction,
+    CancelRun,
     Command,
+    PauseRun,
     Recover,
     ReplyHandler,
+    ResumeRun,
     StartChild,
     StartRun,
+    StepRun,
     Transition,
     Trigger,
     Wake,
 )
 from .store import Store, StoreError
 
-__all__ = ["ActionExecutor", "Driver", "Prepared", "not_started"]
+__all__ = [
+    "CONTROL_CHANNEL",
+    "ActionExecutor",
+    "Driver",
+    "Prepared",
+    "control_trigger",
+    "not_started",
+]
 
 _log = logging.getLogger("wfdsl.engine")
 
@@ -70,6 +82,11 @@ ActionExecutor = Callable[[CallAction], Any]
 #: Child runs report their end to the parent on this internal channel.
 CHILD_CHANNEL = "__child__"
 
+#: Control requests (cancel, pause, resume, step) wait in the run's inbox on
+#: this internal channel until the driver of the run applies them between
+#: two transitions (``Engine.cancel`` and friends write them).
+CONTROL_CHANNEL = "__control__"
+
 
 @dataclass(slots=True)
 class _Held:
@@ -78,6 +95,9 @@ class _Held:
     row: RunRow
     lease: Lease
     calls: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    #: Calls of the run this process cannot make (call id -> action): left
+    #: for a process that has the action once this one's calls are done.
+    waiting: dict[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -95,6 +115,11 @@ class Prepared:
     commands: list[Command]
     triggers: list[Trigger]
     changed: bool
+    #: Calls left for a process that has their action (call id -> action).
+    waiting: dict[str, str] | None = None
+    #: The run goes back to the store for such a process (lease released,
+    #: ready now, ``needs_action`` set).
+    handback: bool = False
 
 
 class Driver:
@@ -146,6 +171,16 @@ class Driver:
         self._last_renew = 0.0
         self._seen_counter = -1
         self.committed = 0
+        #: The action names this process can call (capability routing), or
+        #: None to claim whatever is ready; a run handed back for an action
+        #: is claimed only by a driver that has it.
+        self.actions: Callable[[], frozenset[str] | None] | None = None
+        #: Only this run and its subflow children are claimed (``wfdsl run``
+        #: drives the run it submitted); None: every run of the store.
+        self.tree: str | None = None
+        #: Set when the process is about to stop: claim nothing new, finish
+        #: the calls in flight (``Engine.close``, SIGTERM).
+        self.draining = False
 
     # ---------------------------------------------------------------- waking
 
@@ -220,13 +255,48 @@ class Driver:
         if not work:
             return 0
         self._active_at = time.monotonic()
+        return self._advance_work(work, now)
+
+    def drive_one(
+        self,
+        run_id: str,
+        lease: Lease | None,
+        *,
+        issue_calls: bool,
+        extra: Sequence[Trigger] = (),
+    ) -> None:
+        """Advance one run now, through the tick's own path (prepare, commit,
+        after-commit), under ``lease``: what a control request does when no
+        driver holds the run. ``issue_calls=False``: this process starts no
+        call (it is about to exit); calls the run needs are handed back to
+        the store for whoever claims it next. ``extra`` triggers (a handler
+        call) follow the run's own; ``lease`` None: the run has ended."""
+        now = self.clock.now()
+        row = self.store.get_run(run_id)
+        if row is None:
+            return
+        held = self.held.get(run_id)
+        triggers = self.pending.pop(run_id, [])
+        if held is None and not any(isinstance(t, StartRun | Recover) for t in triggers):
+            triggers.insert(0, StartRun(now=now) if not_started(row) else Recover(now=now))
+        triggers.extend(extra)
+        if held is not None:
+            held.row = row
+        self._advance_work({run_id: _Work(row, lease, triggers)}, now, issue_calls=issue_calls)
+
+    def _advance_work(self, work: dict[str, _Work], now: float, *, issue_calls: bool = True) -> int:
         prepared: dict[str, Prepared] = {}
         # One read tells which runs have messages; the others skip their inbox.
         with_messages = self.store.with_messages(list(work))
         for run_id, item in work.items():
             try:
                 prepared[run_id] = self.prepare(
-                    item.row, item.lease, item.triggers, now, has_messages=run_id in with_messages
+                    item.row,
+                    item.lease,
+                    item.triggers,
+                    now,
+                    has_messages=run_id in with_messages,
+                    issue_calls=issue_calls,
                 )
             except Exception as exc:  # a poison run must not stop the others (G7)
                 _log.exception("run %r: cannot advance, leaving it for later", run_id)
@@ -242,7 +312,14 @@ class Driver:
                 committed.append((row, p.update.lease))
                 if run_id in self.watched:
                     self.watched[run_id] = row
-                self._after_commit(row, p.update.lease, p.commands, p.update.events)
+                self._after_commit(row, p.update.lease, p.commands, p.update.events, p.waiting)
+                if p.handback:
+                    _log.warning(
+                        "run %r: waiting for a worker with action %r (not registered in this "
+                        "process); left for a process that has it",
+                        run_id,
+                        row.needs_action,
+                    )
                 self.committed += 1
             elif result.outcome == "conflict":
                 # Someone else committed (a handler call, a signal): reload
@@ -259,6 +336,9 @@ class Driver:
                 self._drop(run_id)
         for p in prepared.values():
             if not p.changed:
+                for command in p.commands:  # a query answers without a commit
+                    if isinstance(command, ReplyHandler):
+                        self.replies[command.call_id] = command
                 self._settle(p.update.run, p.update.lease, release)
         for row, lease in committed:
             self._settle(row, lease, release)
@@ -290,13 +370,22 @@ class Driver:
         # Outcomes of runs no longer held (lease lost, then regained) wait
         # for the claim below.
         # Claiming is a write transaction: only when something may be ready.
-        nxt = self.store.next_ready_at(self.owner)
-        if external or self.poked or self.pending or (nxt is not None and nxt <= now):
-            claimed = self.store.claim_ready(
-                self.owner, now=now, lease_seconds=self.lease_seconds, limit=self.batch
-            )
-        else:
+        actions = self.actions() if self.actions is not None else None
+        if self.draining:
             claimed = []
+        else:
+            nxt = self.store.next_ready_at(self.owner, actions=actions, tree=self.tree)
+            if external or self.poked or self.pending or (nxt is not None and nxt <= now):
+                claimed = self.store.claim_ready(
+                    self.owner,
+                    now=now,
+                    lease_seconds=self.lease_seconds,
+                    limit=self.batch,
+                    actions=actions,
+                    tree=self.tree,
+                )
+            else:
+                claimed = []
         # A poke is a hint to claim; a poked run that is not ready (paused,
         # held elsewhere) is not work.
         self.poked.clear()
@@ -327,12 +416,29 @@ class Driver:
         now: float,
         *,
         has_messages: bool = True,
+        issue_calls: bool = True,
     ) -> Prepared:
         """Apply ``triggers`` in order to ``row``: one update, its commands.
         ``has_messages=False``: the inbox was empty when the tick looked (a
-        message arriving since keeps the run ready at commit: ``inbox_seen``)."""
+        message arriving since keeps the run ready at commit: ``inbox_seen``).
+        Control requests waiting in the inbox are applied first (after a
+        start). ``issue_calls=False``: no call will be started
+        here, so the run is handed back with the calls it needs."""
         workflow = self.definitions.get(row.definition_hash)
         inbox = self.store.inbox(row.id, per_channel=INBOX_WINDOW) if has_messages else []
+        requested: list[int] = []
+        if inbox and any(m.channel == CONTROL_CHANNEL for m in inbox):
+            controls = [m for m in inbox if m.channel == CONTROL_CHANNEL]
+            inbox = [m for m in inbox if m.channel != CONTROL_CHANNEL]
+            requested = [m.seq for m in controls]
+            # Before anything else the run does (a recovery included), after
+            # its start: a cancel lands before a waiting message is consumed.
+            first = 1 if triggers and isinstance(triggers[0], StartRun) else 0
+            triggers = [
+                *triggers[:first],
+                *(control_trigger(m.data, now) for m in controls),
+                *triggers[first:],
+            ]
         # A backlog is read a window per channel at a time: decoding 10,000
         # messages for every transition made a burst drain at a few per
         # second. Where a window came back full, more messages wait behind
@@ -341,9 +447,9 @@ class Driver:
         start = row
         events: list[Event] = []
         commands: list[Command] = []
-        consumed: list[int] = []
+        consumed: list[int] = list(requested)
         outbox: list[InboxMessage] = []
-        inbox_seen = 0
+        inbox_seen = max(requested, default=0)
         progressed = False
         for trigger in triggers:
             t = self._advance(workflow, row, trigger, inbox)
@@ -367,6 +473,12 @@ class Driver:
             # ever re-issue the call. The holder sees it due at that time,
             # finds nothing to do, and moves it to its renewed lease's end.
             row = with_ready_at(row, lease.expires_at)
+        waiting, handback = self._route(row, commands, issue_calls)
+        if handback and row.status not in FINAL_STATUSES:
+            row = with_ready_at(row, now)
+        needs = min(waiting.values()) if waiting else None
+        if row.needs_action != needs:
+            row = with_needs_action(row, needs)
         new_runs, new_run_events, child_outbox = self._children(workflow, row, commands, now)
         outbox.extend(child_outbox)
         if row.parent_run and row.status in FINAL_STATUSES and start.status not in FINAL_STATUSES:
@@ -397,7 +509,43 @@ class Driver:
             lease=lease,
             previous_status=start.status,
         )
-        return Prepared(update, commands, list(triggers), changed)
+        return Prepared(update, commands, list(triggers), changed, waiting, handback)
+
+    def _route(
+        self, row: RunRow, commands: Sequence[Command], issue_calls: bool
+    ) -> tuple[dict[str, str] | None, bool]:
+        """Capability routing: the calls of the run this process will not
+        make (call id -> action), and whether to hand the run back now (none
+        of its calls is in flight here, so nothing would be lost or run
+        twice)."""
+        held = self.held.get(row.id)
+        waiting = held.waiting if held is not None else None
+        if row.status in FINAL_STATUSES:
+            return None, False
+        if not commands and not waiting:
+            return None, False  # the usual transition: nothing to route
+        names = self.actions() if issue_calls and self.actions is not None else None
+        starting = False
+        cancelled: set[str] | None = None
+        for command in commands:
+            if type(command) is CallAction:
+                if issue_calls and (names is None or command.action in names):
+                    starting = True
+                else:
+                    waiting = dict(waiting or {})
+                    waiting[command.call_id] = command.action
+            elif type(command) is CancelAction:
+                if cancelled is None:
+                    cancelled = set()
+                cancelled.add(command.call_id)
+        if cancelled and waiting:
+            waiting = {k: v for k, v in waiting.items() if k not in cancelled}
+        if not waiting:
+            return None, False
+        in_flight = starting or (
+            held is not None and any(c not in (cancelled or ()) for c in held.calls)
+        )
+        return waiting, not in_flight
 
     def _advance(
         self, workflow: Workflow, row: RunRow, trigger: Trigger, inbox: Sequence[InboxMessage]
@@ -458,15 +606,23 @@ class Driver:
         lease: Lease | None,
         commands: Sequence[Command],
         events: Sequence[Event],
+        waiting: dict[str, str] | None = None,
     ) -> None:
         held = self.held.get(row.id)
         if held is not None:
             held.row = row
+            held.waiting = waiting
         if self.on_transition is not None and events:
             self.on_transition(row, events)
         for command in commands:
             if isinstance(command, CallAction):
+                if waiting is not None and command.call_id in waiting:
+                    continue  # left for a process that has the action
                 self.start_call(row, lease, command)
+                if waiting is not None and held is None:
+                    held = self.held.get(row.id)
+                    if held is not None:
+                        held.waiting = waiting
             elif isinstance(command, CancelAction):
                 self.cancel_call(row.id, command.call_id)
             elif isinstance(command, ReplyHandler):
@@ -608,6 +764,20 @@ class Driver:
         if wake.is_set():
             self._active_at = time.monotonic()
         wake.clear()
+
+
+def control_trigger(data: Any, now: float) -> Trigger:
+    """The trigger a control request of :data:`CONTROL_CHANNEL` stands for."""
+    op = data.get("op") if isinstance(data, dict) else None
+    if op == "cancel":
+        return CancelRun(now=now, compensate=bool(data.get("compensate")))
+    if op == "pause":
+        return PauseRun(now=now)
+    if op == "resume":
+        return ResumeRun(now=now)
+    if op == "step":
+        return StepRun(now=now)
+    return Wake(now=now)  # not a request this version knows: consumed, no effect
 
 
 def not_started(row: RunRow) -> bool:

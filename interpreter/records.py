@@ -25,6 +25,7 @@ __all__ = [
     "RunStatus",
     "RunUpdate",
     "advanced_row",
+    "with_needs_action",
     "with_ready_at",
     "with_row_version",
 ]
@@ -53,7 +54,10 @@ class RunRow:
     attention: ``<= now`` means "drive it now", a future time is its earliest
     timer, ``None`` means it only wakes on a message or a control request.
     ``row_version`` increases with every committed update (optimistic
-    concurrency: a commit against an older version is refused)."""
+    concurrency: a commit against an older version is refused).
+    ``needs_action`` is set while the run waits for a process that has that
+    action (a driver without it handed the run back): only such a process
+    claims it (capability routing, docs/operations.md)."""
 
     id: str
     workflow: str
@@ -71,6 +75,7 @@ class RunRow:
     search: Mapping[str, Any] = field(default_factory=dict)
     parent_run: str | None = None
     row_version: int = 0
+    needs_action: str | None = None
 
 
 _RUN_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RunRow))
@@ -118,6 +123,7 @@ def advanced_row(
     _set(new, "search", search)
     _set(new, "parent_run", old.parent_run)
     _set(new, "row_version", old.row_version)
+    _set(new, "needs_action", old.needs_action)
     return new
 
 
@@ -125,6 +131,11 @@ def with_ready_at(row: RunRow, ready_at: float | None) -> RunRow:
     """``dataclasses.replace(row, ready_at=...)`` for the driver's hot path:
     about half the cost (no per-call field introspection or keywords)."""
     return _copy_run(row, "ready_at", ready_at)
+
+
+def with_needs_action(row: RunRow, needs_action: str | None) -> RunRow:
+    """``dataclasses.replace(row, needs_action=...)``, as fast as :func:`with_ready_at`."""
+    return _copy_run(row, "needs_action", needs_action)
 
 
 def with_row_version(row: RunRow, row_version: int) -> RunRow:

@@ -19,6 +19,8 @@ from .records import Event, RunRow
 
 __all__ = ["Event", "Position", "Run", "Transition", "WaitFor"]
 
+_ENDED = frozenset({"completed", "failed", "cancelled"})
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Run:
@@ -37,6 +39,9 @@ class Run:
     search: Mapping[str, Any] = field(default_factory=dict)
     parent_run: str | None = None
     definition_hash: str = ""
+    #: The action this run waits for a process to have (its call was left by
+    #: a process without it): ``None`` unless it is so waiting.
+    needs_action: str | None = None
     _history: Callable[[], list[Event]] | None = field(default=None, repr=False, compare=False)
     _positions: Callable[[], tuple[Position, ...]] | None = field(
         default=None, repr=False, compare=False
@@ -63,6 +68,7 @@ class Run:
             search=row.search,
             parent_run=row.parent_run,
             definition_hash=row.definition_hash,
+            needs_action=None if row.status in _ENDED else row.needs_action,
             _history=history,
             _positions=positions,
         )
@@ -70,7 +76,15 @@ class Run:
     @property
     def done(self) -> bool:
         """Whether the run has ended (completed, failed or cancelled)."""
-        return self.status in ("completed", "failed", "cancelled")
+        return self.status in _ENDED
+
+    @property
+    def waiting_for(self) -> str | None:
+        """What keeps the run from moving that no process here can do, in
+        words: ``waiting for a worker with action payments.charge``."""
+        if self.needs_action is None:
+            return None
+        return f"waiting for a worker with action {self.needs_action}"
 
     @property
     def started(self) -> datetime:
@@ -108,6 +122,8 @@ class Run:
             "search": dict(self.search),
             "parent_run": self.parent_run,
             "definition_hash": self.definition_hash,
+            "needs_action": self.needs_action,
+            "waiting_for": self.waiting_for,
         }
 
 

@@ -189,6 +189,7 @@ class GroupCommit:
             dumps(run.state),
             search_json,
             new_version,
+            None if finished else run.needs_action,
             key,
         )
         if update.previous_status == run.status:

@@ -30,27 +30,77 @@ __all__ = [
 _log = logging.getLogger("wfdsl.interpreter.sqlite_store")
 
 
+def _candidates(actions: bool, tree: bool) -> str:
+    """The keys a claim may take (parameters: :owner, :now, :limit,
+    :actions the claimer's actions as a JSON array, :tree the tree's root run id).
+
+    Runs that wait for no particular action are walked in ready order on
+    ``runs_ready``; runs handed back for an action (``needs_action``) are
+    looked up on ``runs_needing`` by the claimer's own actions only, so runs
+    nobody here can take are never visited. INDEXED BY: for `status IN
+    (...)` the planner picked runs_by_status and sorted every active run
+    (4.6 ms a claim at 20,000 parked runs, and their pages in memory)."""
+    free = f"status IN {ACTIVE_SQL} AND (lease_owner IS NULL OR lease_expires_at <= :now OR lease_owner = :owner)"
+    if tree:
+        # One run and its subflow children (ids "root/state..."): the id
+        # index finds them, whatever else the store holds.
+        needs = "(needs_action IS NULL OR needs_action IN (SELECT value FROM json_each(:actions)))"
+        if not actions:
+            needs = "1"
+        return (
+            "SELECT key FROM runs WHERE (id = :tree OR (id > :tree || '/' AND id < :tree || '0')) "
+            f"AND ready_at <= :now AND {needs} AND {free} ORDER BY ready_at LIMIT :limit"
+        )
+    plain = (
+        "SELECT key, ready_at FROM runs INDEXED BY runs_ready WHERE ready_at <= :now "
+        f"AND needs_action IS NULL AND {free} ORDER BY ready_at LIMIT :limit"
+    )
+    routed = (
+        "needs_action IN (SELECT value FROM json_each(:actions))"
+        if actions
+        else "needs_action IS NOT NULL"
+    )
+    needing = (
+        f"SELECT key, ready_at FROM runs INDEXED BY runs_needing WHERE {routed} "
+        f"AND ready_at <= :now AND {free} ORDER BY ready_at LIMIT :limit"
+    )
+    return (
+        f"SELECT key FROM (SELECT * FROM ({plain}) UNION ALL SELECT * FROM ({needing})) "
+        "ORDER BY ready_at LIMIT :limit"
+    )
+
+
 def claim_ready(
-    conn: sqlite3.Connection, owner: str, *, now: float, expires: float, limit: int
+    conn: sqlite3.Connection,
+    owner: str,
+    *,
+    now: float,
+    expires: float,
+    limit: int,
+    actions: str | None = None,
+    tree: str | None = None,
 ) -> list[tuple[RunRow, Lease]]:
     """Lease up to ``limit`` due runs to ``owner`` until ``expires``, by
-    ready time; a damaged run among them is set aside instead."""
+    ready time; a damaged run among them is set aside instead. ``actions``
+    (a JSON array of names): a run handed back for an action is taken only
+    when the action is among them. ``tree``: only that run and its
+    subflow children."""
     # One statement: the candidates are chosen and leased under the
     # same write lock, so two owners can never both take a run.
-    # INDEXED BY: for `status IN (...)` the planner picked
-    # runs_by_status and sorted every active run (4.6 ms a claim at
-    # 20,000 parked runs, and their pages in memory); runs_ready
-    # walks only the runs due, already in order.
     rows = conn.execute(
         "UPDATE runs SET "
-        "lease_generation = CASE WHEN lease_owner IS ?1 THEN lease_generation "
-        "ELSE lease_generation + 1 END, lease_owner = ?1, lease_expires_at = ?2 "
-        "WHERE key IN (SELECT key FROM runs INDEXED BY runs_ready WHERE ready_at <= ?3 "
-        f"AND status IN {ACTIVE_SQL} "
-        "AND (lease_owner IS NULL OR lease_expires_at <= ?3 OR lease_owner = ?1) "
-        "ORDER BY ready_at LIMIT ?4) "
+        "lease_generation = CASE WHEN lease_owner IS :owner THEN lease_generation "
+        "ELSE lease_generation + 1 END, lease_owner = :owner, lease_expires_at = :expires "
+        f"WHERE key IN ({_candidates(actions is not None, tree is not None)}) "
         f"RETURNING {RUN_COLUMNS_BARE}, lease_generation",
-        (owner, expires, now, limit),
+        {
+            "owner": owner,
+            "expires": expires,
+            "now": now,
+            "limit": limit,
+            "actions": actions,
+            "tree": tree,
+        },
     ).fetchall()
     claimed = []
     for row in rows:
@@ -66,7 +116,7 @@ def claim_ready(
             )
             _log.error("wfdsl: %s", exc)
             continue
-        claimed.append((run, Lease(row[0], owner, row[16], expires)))
+        claimed.append((run, Lease(row[0], owner, row[-1], expires)))
     claimed.sort(key=lambda pair: (pair[0].ready_at or 0.0, pair[0].id))
     return claimed
 
@@ -105,11 +155,24 @@ def renew(conn: sqlite3.Connection, leases: Sequence[Lease], *, expires: float) 
     return kept
 
 
-def release(conn: sqlite3.Connection, leases: Sequence[Lease]) -> None:
+def release(
+    conn: sqlite3.Connection, leases: Sequence[Lease], *, ready_at: float | None = None
+) -> None:
+    """Drop ``leases`` still held; with ``ready_at``, their active runs are
+    due by then at the latest (a run handed back mid-call: the next claimer
+    takes it at once, not when the lease would have ended)."""
+    if ready_at is None:
+        conn.executemany(
+            "UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL "
+            "WHERE id = ? AND lease_owner = ? AND lease_generation = ?",
+            [(lease.run_id, lease.owner, lease.generation) for lease in leases],
+        )
+        return
     conn.executemany(
-        "UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL "
-        "WHERE id = ? AND lease_owner = ? AND lease_generation = ?",
-        [(lease.run_id, lease.owner, lease.generation) for lease in leases],
+        "UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL, "
+        f"ready_at = CASE WHEN status IN {ACTIVE_SQL} THEN min(coalesce(ready_at, ?1), ?1) END "
+        "WHERE id = ?2 AND lease_owner = ?3 AND lease_generation = ?4",
+        [(ready_at, lease.run_id, lease.owner, lease.generation) for lease in leases],
     )
 
 
@@ -140,10 +203,31 @@ def free_leases_of(
     return freed
 
 
-def next_ready_at(conn: sqlite3.Connection, owner: str | None) -> float | None:
-    """When the next run is due (that ``owner`` could claim, when given)."""
+def next_ready_at(
+    conn: sqlite3.Connection,
+    owner: str | None,
+    *,
+    actions: str | None = None,
+    tree: str | None = None,
+) -> float | None:
+    """When the next run is due (that ``owner`` could claim, when given;
+    among runs ``actions`` may take and in ``tree``, as :func:`claim_ready`)."""
     if owner is None:
         row = conn.execute("SELECT min(ready_at) FROM runs WHERE ready_at IS NOT NULL").fetchone()
+        return None if row is None else row[0]
+    if tree is not None:
+        needs = (
+            "(needs_action IS NULL OR needs_action IN (SELECT value FROM json_each(:actions)))"
+            if actions is not None
+            else "1"
+        )
+        row = conn.execute(
+            "SELECT min(CASE WHEN lease_owner IS NULL OR lease_owner = :owner THEN ready_at "
+            "ELSE max(ready_at, lease_expires_at) END) FROM runs "
+            "WHERE (id = :tree OR (id > :tree || '/' AND id < :tree || '0')) "
+            f"AND ready_at IS NOT NULL AND {needs}",
+            {"owner": owner, "tree": tree, "actions": actions},
+        ).fetchone()
         return None if row is None else row[0]
     # Walks runs_ready in order and stops at the first run this owner
     # could claim; runs leased elsewhere are few (runs_leased). The
@@ -151,14 +235,28 @@ def next_ready_at(conn: sqlite3.Connection, owner: str | None) -> float | None:
     # scan every timer-parked run on each idle poll: idle CPU grew
     # linearly with parked runs (3 ms per poll at 20,000).
     free = conn.execute(
-        "SELECT ready_at FROM runs WHERE ready_at IS NOT NULL "
-        "AND (lease_owner IS NULL OR lease_owner = ?) ORDER BY ready_at LIMIT 1",
+        "SELECT ready_at FROM runs INDEXED BY runs_ready WHERE ready_at IS NOT NULL "
+        "AND needs_action IS NULL AND (lease_owner IS NULL OR lease_owner = ?) "
+        "ORDER BY ready_at LIMIT 1",
         (owner,),
+    ).fetchone()
+    routed = (
+        "needs_action IN (SELECT value FROM json_each(:actions))"
+        if actions is not None
+        else "needs_action IS NOT NULL"
+    )
+    needing = conn.execute(
+        f"SELECT min(ready_at) FROM runs INDEXED BY runs_needing WHERE {routed} "
+        "AND ready_at IS NOT NULL AND (lease_owner IS NULL OR lease_owner = :owner)",
+        {"owner": owner, "actions": actions},
     ).fetchone()
     leased = conn.execute(
         "SELECT min(max(ready_at, lease_expires_at)) FROM runs INDEXED BY runs_leased "
-        "WHERE lease_owner IS NOT NULL AND lease_owner != ? AND ready_at IS NOT NULL",
-        (owner,),
+        "WHERE lease_owner IS NOT NULL AND lease_owner != :owner AND ready_at IS NOT NULL "
+        f"AND (needs_action IS NULL OR {routed})",
+        {"owner": owner, "actions": actions},
     ).fetchone()
-    times = [t for t in (free and free[0], leased and leased[0]) if t is not None]
+    times = [
+        t for t in (free and free[0], needing and needing[0], leased and leased[0]) if t is not None
+    ]
     return min(times) if times else None

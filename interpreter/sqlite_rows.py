@@ -41,24 +41,24 @@ ACTIVE_SQL: Final = "('running', 'waiting', 'paused')"
 RUN_COLUMNS: Final = (
     "r.id, r.workflow, r.version, r.definition_hash, r.status, r.input, r.vars, r.output, "
     "r.error, r.started_at, r.ended_at, r.ready_at, r.state, r.search, r.parent_run, "
-    "r.row_version"
+    "r.row_version, r.needs_action"
 )
 # RETURNING cannot name a table alias.
 RUN_COLUMNS_BARE: Final = RUN_COLUMNS.replace("r.", "")
 _INSERT_RUN: Final = (
     "INSERT INTO runs (id, workflow, version, definition_hash, status, input, vars, output, "
     "error, started_at, ended_at, ready_at, state, search, parent_run, row_version, "
-    "lease_generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "lease_generation, needs_action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 UPDATE_RUN: Final = (
     "UPDATE runs SET status = ?, vars = ?, output = ?, error = ?, ended_at = ?, ready_at = ?, "
-    "state = ?, search = ?, row_version = ? WHERE key = ?"
+    "state = ?, search = ?, row_version = ?, needs_action = ? WHERE key = ?"
 )
 # The same without `status` (it did not change): rewriting the two indexes
 # that hold it costs about 2 µs of every transition.
 UPDATE_RUN_SAME_STATUS: Final = (
     "UPDATE runs SET vars = ?, output = ?, error = ?, ended_at = ?, ready_at = ?, "
-    "state = ?, search = ?, row_version = ? WHERE key = ?"
+    "state = ?, search = ?, row_version = ?, needs_action = ? WHERE key = ?"
 )
 INSERT_EVENT: Final = (
     "INSERT INTO events (run_key, seq, type, time, state, data) VALUES (?, ?, ?, ?, ?, ?)"
@@ -100,6 +100,7 @@ def decode_run(row: Sequence[Any]) -> RunRow:
         search=loads(row[13]),
         parent_run=row[14],
         row_version=row[15],
+        needs_action=row[16],
     )
 
 
@@ -133,6 +134,7 @@ def insert_run(conn: sqlite3.Connection, run: RunRow, generation: int) -> int:
             run.parent_run,
             run.row_version,
             generation,
+            run.needs_action,
         ),
     )
     key = cursor.lastrowid

@@ -123,8 +123,25 @@ def _v1_initial(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _v2_needs_action(conn: sqlite3.Connection) -> None:
+    """Capability routing: ``needs_action`` is the action a run waits for a
+    process that has it (set when a driver without it hands the run back).
+    Such runs leave ``runs_ready`` for ``runs_needing``, keyed by the action,
+    so a claim only visits the runs it can take: runs nobody can take cost a
+    claim nothing, however many there are."""
+    conn.execute("ALTER TABLE runs ADD COLUMN needs_action TEXT")
+    conn.execute("DROP INDEX runs_ready")
+    conn.execute(
+        "CREATE INDEX runs_ready ON runs (ready_at) "
+        "WHERE ready_at IS NOT NULL AND needs_action IS NULL"
+    )
+    conn.execute(
+        "CREATE INDEX runs_needing ON runs (needs_action, ready_at) WHERE needs_action IS NOT NULL"
+    )
+
+
 #: Migration ``i`` takes the schema from version ``i`` to ``i + 1``.
-MIGRATIONS: Sequence[Migration] = (_v1_initial,)
+MIGRATIONS: Sequence[Migration] = (_v1_initial, _v2_needs_action)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

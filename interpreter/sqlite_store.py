@@ -22,7 +22,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Final, TypeVar
 
 from . import sqlite_inbox, sqlite_leases, sqlite_runs
@@ -102,6 +102,7 @@ class SqliteStore(GroupCommit):
         self._sync = mode
         self._lock = threading.RLock()
         self._search_written = {}  # see GroupCommit
+        self._actions_cache: tuple[Collection[str], str] | None = None
         # Where free space is watched (None: in memory) and the WAL budget
         # last set from it (see _mind_space).
         memory = path == ":memory:" or path.startswith("file::memory:") or path == ""
@@ -463,14 +464,34 @@ class SqliteStore(GroupCommit):
 
     # --- scheduling and leases (sqlite_leases.py) ----------------------------------------
 
+    def _actions_json(self, actions: Collection[str] | None) -> str | None:
+        """``actions`` as the JSON array the claim queries read (the last one
+        kept: a driver passes the same set tick after tick)."""
+        if actions is None:
+            return None
+        cached = self._actions_cache
+        if cached is not None and cached[0] is actions:
+            return cached[1]
+        encoded = dumps(sorted(actions))
+        self._actions_cache = (actions, encoded)
+        return encoded
+
     def claim_ready(
-        self, owner: str, *, now: float, lease_seconds: float, limit: int
+        self,
+        owner: str,
+        *,
+        now: float,
+        lease_seconds: float,
+        limit: int,
+        actions: Collection[str] | None = None,
+        tree: str | None = None,
     ) -> list[tuple[RunRow, Lease]]:
         expires = now + lease_seconds
+        names = self._actions_json(actions)
         return self._write(
             f"claiming ready runs for {owner!r}",
             lambda conn: sqlite_leases.claim_ready(
-                conn, owner, now=now, expires=expires, limit=limit
+                conn, owner, now=now, expires=expires, limit=limit, actions=names, tree=tree
             ),
             leases_only=True,
         )
@@ -494,12 +515,15 @@ class SqliteStore(GroupCommit):
             leases_only=True,
         )
 
-    def release(self, leases: Sequence[Lease]) -> None:
+    def release(self, leases: Sequence[Lease], *, ready_at: float | None = None) -> None:
         if leases:
             self._write(
                 f"releasing {len(leases)} lease(s)",
-                lambda conn: sqlite_leases.release(conn, leases),
-                leases_only=True,
+                lambda conn: sqlite_leases.release(conn, leases, ready_at=ready_at),
+                # A hand-back changes when the run is due: that must reach
+                # the disk with the lease's end, or a power loss leaves the
+                # run waiting for a lease that is gone.
+                leases_only=ready_at is None,
             )
 
     def release_orphans(self, orphaned: Callable[[str], bool], *, now: float) -> dict[str, int]:
@@ -512,9 +536,17 @@ class SqliteStore(GroupCommit):
             lambda conn: sqlite_leases.free_leases_of(conn, gone, now=now),
         )
 
-    def next_ready_at(self, owner: str | None = None) -> float | None:
+    def next_ready_at(
+        self,
+        owner: str | None = None,
+        *,
+        actions: Collection[str] | None = None,
+        tree: str | None = None,
+    ) -> float | None:
+        names = self._actions_json(actions)
         return self._read(
-            "finding the next ready time", lambda conn: sqlite_leases.next_ready_at(conn, owner)
+            "finding the next ready time",
+            lambda conn: sqlite_leases.next_ready_at(conn, owner, actions=names, tree=tree),
         )
 
     def change_counter(self) -> int:

@@ -10,7 +10,7 @@ commits a whole group of run updates in ONE transaction: group commit).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Protocol
 
 from .records import (
@@ -141,7 +141,7 @@ class Store(Protocol):
 
         Only the run's mutable columns are written: ``status``, ``vars``,
         ``output``, ``error``, ``ended_at``, ``ready_at``, ``state``,
-        ``search``. ``ready_at`` is forced to ``None`` for a finished run and
+        ``search``, ``needs_action`` (forced to ``None`` for a finished run). ``ready_at`` is forced to ``None`` for a finished run and
         to at most ``now`` when newer unconsumed messages exist. Outbox
         messages to runs that do not exist or have finished are dropped (the
         engine checks targets it cares about); their active targets get
@@ -174,7 +174,14 @@ class Store(Protocol):
 
     # --- scheduling and leases -------------------------------------------------
     def claim_ready(
-        self, owner: str, *, now: float, lease_seconds: float, limit: int
+        self,
+        owner: str,
+        *,
+        now: float,
+        lease_seconds: float,
+        limit: int,
+        actions: Collection[str] | None = None,
+        tree: str | None = None,
     ) -> list[tuple[RunRow, Lease]]:
         """Take the lease of up to ``limit`` active runs whose ``ready_at <= now``
         and whose lease is free, expired or already ``owner``'s (one
@@ -184,7 +191,15 @@ class Store(Protocol):
         it must not start a second drive of such a run. The generation goes up
         when the lease changes hands (including a free lease taken again) and
         stays when ``owner`` already held it; the lease runs until
-        ``now + lease_seconds``."""
+        ``now + lease_seconds``.
+
+        Capability routing: a run whose ``needs_action`` is set is taken only
+        when that action is in ``actions`` (the names the claimer can call;
+        ``None``: no filter), including a run ``owner`` holds. The filter is
+        the store's (an index on ``needs_action``, or ``needs_action =
+        ANY($actions)`` on PostgreSQL), so runs nobody here can take cost a
+        claim nothing. ``tree``: only that run and its subflow children
+        (ids ``tree/...``), for a process that drives one run."""
         ...
 
     def claim(self, run_id: str, owner: str, *, now: float, lease_seconds: float) -> Lease | None:
@@ -196,9 +211,14 @@ class Store(Protocol):
         """Extend leases still held; the ones lost are left out of the result."""
         ...
 
-    def release(self, leases: Sequence[Lease]) -> None:
+    def release(self, leases: Sequence[Lease], *, ready_at: float | None = None) -> None:
         """Give up leases still held (owner and generation match); the
-        generation is kept, so the next claim gets a higher one."""
+        generation is kept, so the next claim gets a higher one. With
+        ``ready_at`` (a hand-back: the holder leaves calls for the next
+        claimer to issue), those runs that are still active become due by
+        then at the latest, in the same transaction, whatever their
+        ``row_version``: a run handed back is never stranded until a lease
+        that no longer exists would have ended."""
 
     def release_orphans(self, orphaned: Callable[[str], bool], *, now: float) -> dict[str, int]:
         """Release every lease whose owner ``orphaned(owner)`` says is gone
@@ -209,11 +229,19 @@ class Store(Protocol):
         once per distinct lease owner."""
         ...
 
-    def next_ready_at(self, owner: str | None = None) -> float | None:
+    def next_ready_at(
+        self,
+        owner: str | None = None,
+        *,
+        actions: Collection[str] | None = None,
+        tree: str | None = None,
+    ) -> float | None:
         """The earliest ``ready_at`` among active runs (what the loop sleeps on).
 
         With ``owner``, a run leased to another owner counts from when its
-        lease expires, so a loop does not spin on work it cannot claim."""
+        lease expires, so a loop does not spin on work it cannot claim; with
+        ``actions`` and ``tree``, only runs :meth:`claim_ready` would give
+        that claimer count."""
         ...
 
     def change_counter(self) -> int:

@@ -14,6 +14,7 @@ DOCUMENTED = {
     "ExpressionError",
     "HandlerRejected",
     "ActionError",
+    "RunEnded",
     "RunNotFound",
     "RunAlreadyExists",
     # docs/python-api.md: `wfdsl.load(doc)` / `wfdsl.validate(doc)`, and what validate returns

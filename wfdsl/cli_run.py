@@ -6,9 +6,14 @@ document with ``--json``). A waiting run keeps the process waiting, since
 another process may ``wfdsl signal`` it; Ctrl-C (or SIGTERM) stops driving
 and leaves the run durable in the store for ``wfdsl worker``.
 
+``run`` drives only the run it submitted (and its subflow children), not
+the other runs of the store, unless given ``--all``; it refuses up front,
+storing nothing, a flow naming actions registered nowhere in the process.
+
 Exit codes of ``run``: 0 completed, 1 failed or cancelled (or, on virtual
 time with an in-memory store, left waiting for a signal nobody can send), 2
-an invalid document or input; a run left unfinished by Ctrl-C exits 130.
+an invalid document or input, or actions the flow names that are not registered
+(nothing is stored); a run left unfinished by Ctrl-C exits 130.
 
 Under ``--virtual-time`` the run goes to an in-memory store unless ``--db``
 or ``$WFDSL_DB`` names one: its dates are fake (days pass in a second), and
@@ -53,6 +58,7 @@ from wfdsl.cli_options import (
 )
 from wfdsl.cli_output import emit_json
 from wfdsl.cli_words import describe_position
+from wfdsl.dsl.api import load as load_flow
 from wfdsl.dsl.model import MapState, ParallelState, Scope
 from wfdsl.dsl.suggest import did_you_mean
 from wfdsl.errors import RunAlreadyExists, ValidationError, WfdslError
@@ -155,6 +161,13 @@ def _engine(
 )
 @click.option("--break-at", metavar="STATE", help="Pause the run when it is about to enter STATE.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document at the end.")
+@click.option(
+    "--all",
+    "all_runs",
+    is_flag=True,
+    help="Also drive the store's other unfinished runs while this one runs "
+    "(default: only this run and its subflow children).",
+)
 @allow_shell_option
 @synchronous_option
 def run(
@@ -166,10 +179,15 @@ def run(
     virtual_time: bool,
     break_at: str | None,
     as_json: bool,
+    all_runs: bool,
     allow_shell: bool,
     synchronous: str,
 ) -> None:
-    """Submit FLOW and drive its run here, showing each transition live."""
+    """Submit FLOW and drive its run here, showing each transition live.
+
+    Only this run (and its subflow children) is driven, unless --all. A
+    flow naming actions registered nowhere in this process is refused
+    before anything is stored (exit 2)."""
     value = parse_json_option(input_text, "--input")
     load_actions(actions)
     if not Path(flow).is_file():
@@ -183,6 +201,7 @@ def run(
     engine = _engine(db, virtual=virtual_time, allow_shell=allow_shell, synchronous=synchronous)
     try:
         try:
+            _check_actions(engine, flow)
             submitted = engine.submit(flow, input=value, run_id=run_id, break_at=break_at)
         except ValidationError as exc:
             raise _invalid(exc) from None
@@ -194,7 +213,7 @@ def run(
             click.echo(f"run {submitted.id} ({submitted.workflow}) started", err=True)
         with live, LogLines(live.line, human=live.human, now=engine.clock.now):
             unwatch = engine.watch(live)
-            finished = _drive(engine, submitted.id, memory)
+            finished = _drive(engine, submitted.id, memory, others=all_runs)
             unwatch()
         code = _finish(finished, submitted.id, as_json)
     finally:
@@ -231,8 +250,34 @@ def _check_break_at(flow: str, break_at: str) -> None:
     )
 
 
-def _drive(engine: Engine, run_id: str, memory: bool) -> Run | None:
-    """Drive until the run ends; ``None`` when interrupted (Ctrl-C, SIGTERM).
+def _check_actions(engine: Engine, flow: str) -> None:
+    """Exit 2, before anything is stored, when FLOW names actions this
+    process cannot call: ``run`` drives the run itself, so it would only
+    wait for ever (a worker would leave such a call to one that has it)."""
+    missing = engine.missing_actions(load_flow(Path(flow)))
+    if not missing:
+        return
+    names = sorted({m.action for m in missing})
+    lines = [
+        f"{flow} names action{'s' if len(names) > 1 else ''} "
+        f"{', '.join(repr(n) for n in names)}, registered nowhere in this process; "
+        "nothing was stored:"
+    ]
+    lines += [f"  {use.where}: action '{use.action}' (state '{use.state}')" for use in missing]
+    hint = (
+        "register them with @wfdsl.action(...) in a module passed with --actions MOD, "
+        "listed in the flow's imports:, or advertised in the 'wfdsl.actions' entry point group"
+    )
+    if "shell" in names:
+        hint += "; the built-in shell action needs --allow-shell"
+    lines.append(hint)
+    uses = [{"action": u.action, "state": u.state, "where": u.where} for u in missing]
+    raise CliError("missing_actions", "\n".join(lines), EXIT_INVALID, {"uses": uses})
+
+
+def _drive(engine: Engine, run_id: str, memory: bool, *, others: bool = False) -> Run | None:
+    """Drive until the run ends (with ``others``, the store's other runs
+    too); ``None`` when interrupted (Ctrl-C, SIGTERM).
     On virtual time with an in-memory store a run left waiting for a signal
     is returned as it is: no other process can reach it."""
 
@@ -242,7 +287,7 @@ def _drive(engine: Engine, run_id: str, memory: bool) -> Run | None:
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
         while True:
-            current = engine.run_until_complete(run_id)
+            current = engine.run_until_complete(run_id, others=others)
             if current.done or memory:
                 return current
             # Only virtual time returns a run that still waits: nothing moves
@@ -313,6 +358,15 @@ def _report_invalid(exc: ValidationError, as_json: bool) -> None:
 @actions_option
 @lease_option
 @owner_option
+@click.option(
+    "--drain",
+    "drain_seconds",
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="On SIGTERM/Ctrl-C, how long the calls in flight may take to finish "
+    "before their runs are handed back (to run again elsewhere).",
+)
 @allow_shell_option
 @synchronous_option
 @click.option("-v", "--verbose", is_flag=True, help="Print every transition, not only runs ending.")
@@ -322,6 +376,7 @@ def worker(
     actions: tuple[str, ...],
     lease_seconds: float,
     owner: str | None,
+    drain_seconds: float,
     allow_shell: bool,
     synchronous: str,
     verbose: bool,
@@ -344,6 +399,7 @@ def worker(
                 owner=owner,
                 allow_shell=allow_shell,
                 synchronous=synchronous.upper(),
+                drain_seconds=drain_seconds,
             )
         )
         _register(engine, flows)

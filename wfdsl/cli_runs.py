@@ -185,6 +185,8 @@ def _describe(run: Run) -> None:
     click.echo(f"run       {run.id}")
     click.echo(f"workflow  {run.workflow}" + (f" (version {run.version})" if run.version else ""))
     click.echo(f"status    {run.status}")
+    if run.waiting_for:
+        click.echo(f"          {run.waiting_for}")
     click.echo(f"started   {_when(run.started_at)}")
     click.echo(f"ended     {_when(run.ended_at)}")
     click.echo(f"input     {json.dumps(run.input, default=str)}")

@@ -18,6 +18,7 @@ __all__ = [
     "ExpressionError",
     "HandlerRejected",
     "RunAlreadyExists",
+    "RunEnded",
     "RunNotFound",
     "ValidationError",
     "WfdslError",
@@ -71,6 +72,16 @@ class HandlerRejected(WfdslError):
 
 class RunNotFound(WfdslError):
     """No run with that id exists in the store."""
+
+
+class RunEnded(WfdslError):
+    """A control (cancel, pause, resume, step) was asked of a run that has
+    already ended; nothing was changed. ``status`` is how it ended."""
+
+    def __init__(self, message: str, *, run_id: str = "", status: str = "") -> None:
+        self.run_id = run_id
+        self.status = status
+        super().__init__(message)
 
 
 class RunAlreadyExists(WfdslError):

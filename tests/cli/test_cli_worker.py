@@ -28,6 +28,15 @@ import wfdsl.interpreter.actions as a
 def double(x: int) -> int:
     return 2 * x
 
+@a.action("gated")
+def gated(ledger: str, gate: str) -> str:
+    # Records that it started, then runs until the test opens the gate.
+    with open(ledger, "a") as f:
+        f.write("started\\n")
+    while not os.path.exists(gate):
+        time.sleep(0.01)
+    return "done"
+
 @a.action("slow_once")
 def slow_once(marker: str) -> str:
     # The first attempt hangs for an hour (the worker is stopped meanwhile);
@@ -64,6 +73,14 @@ start: go
 states:
   go: {type: task, action: slow_once, args: {marker: "${ input.marker }"}, result: r, next: fin}
   fin: {type: succeed, output: "${ vars.r }"}
+"""
+
+GATED = """
+wfdsl: "1"
+name: gated
+start: go
+states:
+  go: {type: task, action: gated, args: {ledger: "${ input.ledger }", gate: "${ input.gate }"}, end: true}
 """
 
 NIGHTLY = """
@@ -228,10 +245,11 @@ def test_a_stopped_worker_hands_its_action_in_flight_to_the_next_at_once(
     db = workdir / "w.db"
     marker = workdir / "started"
     # No duration is asserted: the action hangs for an hour and the lease
-    # is an hour, so the stop returning at all means it did not wait for the
-    # action, and the run completing at all means the stopped worker handed
-    # it over instead of letting its lease run out.
-    first = start_worker("--lease", "3600")
+    # is an hour, so the stop returning at all means that past its drain
+    # (0 s) it did not wait for the action, and the run completing at all
+    # means the stopped worker handed it over instead of letting its lease
+    # run out.
+    first = start_worker("--lease", "3600", "--drain", "0")
     with Engine(db) as engine:
         engine.submit(SLOW, input={"marker": str(marker)}, run_id="s1")
     wait_for(marker.exists)
@@ -241,6 +259,26 @@ def test_a_stopped_worker_hands_its_action_in_flight_to_the_next_at_once(
     second = start_worker("--lease", "3600")
     wait_for(lambda: status(db, "s1") == "completed")
     second.stop()
+
+
+def test_sigterm_lets_the_call_in_flight_finish_so_no_worker_runs_it_again(
+    workdir: Path, start_worker: Callable[..., Worker]
+) -> None:
+    db, ledger, gate = workdir / "w.db", workdir / "ledger", workdir / "gate"
+    first = start_worker("--lease", "30")
+    with Engine(db) as engine:
+        engine.submit(GATED, input={"ledger": str(ledger), "gate": str(gate)}, run_id="g1")
+    wait_for(ledger.exists)
+    first.process.send_signal(signal.SIGTERM)
+    # Draining: it has not let go of the call (nor exited) while the call runs.
+    time.sleep(0.5)
+    assert first.process.poll() is None
+    gate.touch()
+    code, err = first.stop()
+    assert code == 0 and "Traceback" not in err
+    # Its outcome was committed before the exit: no later worker runs it again.
+    assert status(db, "g1") == "completed"
+    assert ledger.read_text() == "started\n"
 
 
 def test_idle_poll_backs_off_after_a_second_without_activity(

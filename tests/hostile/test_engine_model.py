@@ -31,7 +31,7 @@ from hypothesis.stateful import (
 from wfdsl.interpreter.clock import VirtualClock
 from wfdsl.interpreter.engine import Engine
 
-from wfdsl.errors import HandlerRejected, RunNotFound, WfdslError
+from wfdsl.errors import HandlerRejected, RunEnded, RunNotFound, WfdslError
 
 pytestmark = pytest.mark.slow
 
@@ -169,6 +169,10 @@ class EngineModel(RuleBasedStateMachine):
     @rule(run_id=runs, compensate=st.booleans())
     def cancel(self, run_id: str, compensate: bool) -> None:
         model = self.models[run_id]
+        if model.finished:
+            with pytest.raises(RunEnded):
+                self.engine.cancel(run_id, compensate=compensate)
+            return
         self.engine.cancel(run_id, compensate=compensate)
         if not model.finished:
             model.status = "cancelled"
@@ -178,6 +182,10 @@ class EngineModel(RuleBasedStateMachine):
     @rule(run_id=runs)
     def pause(self, run_id: str) -> None:
         model = self.models[run_id]
+        if model.finished:
+            with pytest.raises(RunEnded):
+                self.engine.pause(run_id)
+            return
         self.engine.pause(run_id)
         if not model.finished:
             model.status = "paused"
@@ -186,6 +194,10 @@ class EngineModel(RuleBasedStateMachine):
     @rule(run_id=runs)
     def resume(self, run_id: str) -> None:
         model = self.models[run_id]
+        if model.finished:
+            with pytest.raises(RunEnded):
+                self.engine.resume(run_id)
+            return
         self.engine.resume(run_id)
         if model.status == "paused":
             model.status = "waiting"

@@ -1,0 +1,163 @@
+"""Capability routing: a process drives only the calls it has actions for.
+
+A run whose next call names an action a process lacks is never failed by
+it: the process hands the run back to the store, marked with the action it
+waits for, and only a process that has the action claims it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from wfdsl.interpreter.clock import VirtualClock
+from wfdsl.interpreter.engine import Engine
+
+CHARGE = """
+wfdsl: "1"
+name: checkout
+start: charge
+states:
+  charge:
+    type: task
+    action: payments.charge
+    args: {amount: 5}
+    result: receipt
+    next: done
+  done: {type: succeed, output: "${ vars.receipt }"}
+"""
+
+SPLIT = """
+wfdsl: "1"
+name: split
+start: both
+states:
+  both:
+    type: parallel
+    branches:
+      mail:
+        start: send
+        states:
+          send: {type: task, action: email.send, end: true}
+      pay:
+        start: charge
+        states:
+          charge: {type: task, action: payments.charge, end: true}
+    next: done
+  done: {type: succeed}
+"""
+
+
+def _engine(db: str, name: str, ledger: list[str], *actions: str) -> Engine:
+    engine = Engine(db, clock=VirtualClock(), owner=name)
+    for action in actions:
+
+        def act(amount: int = 0, _action: str = action) -> dict[str, object]:
+            ledger.append(f"{name}:{_action}")
+            return {"by": name, "amount": amount}
+
+        engine.actions.register(action, act)
+    return engine
+
+
+def test_a_run_whose_action_the_first_worker_lacks_is_completed_by_a_second_that_has_it(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "wf.db")
+    ledger: list[str] = []
+    with _engine(db, "first", ledger) as first:
+        run_id = first.submit(CHARGE).id
+        first.run_until_idle()
+        left = first.get(run_id)
+        # Not failed: left for a process that has the action, and says so.
+        assert left.status == "running"
+        assert left.needs_action == "payments.charge"
+        assert left.waiting_for == "waiting for a worker with action payments.charge"
+        assert left.to_json()["needs_action"] == "payments.charge"
+        assert "action_failed" not in [e.type for e in first.history(run_id)]
+        # The first worker does not take it back (no spin, no failure).
+        first.run_until_idle()
+        assert first.get(run_id).status == "running"
+    with _engine(db, "second", ledger, "payments.charge") as second:
+        done = second.run_until_complete(run_id)
+        types = [e.type for e in done.history()]
+    assert done.status == "completed"
+    assert done.output == {"by": "second", "amount": 5}
+    assert done.needs_action is None
+    assert ledger == ["second:payments.charge"]
+    assert types.count("action_started") == 1 and "action_failed" not in types
+
+
+def test_a_claim_takes_a_run_waiting_for_an_action_only_with_that_action(tmp_path: Path) -> None:
+    db = str(tmp_path / "wf.db")
+    ledger: list[str] = []
+    with _engine(db, "first", ledger) as first:
+        run_id = first.submit(CHARGE).id
+        first.run_until_idle()
+        now = first.clock.now()
+        store = first.store
+        lacking = store.claim_ready("x", now=now, lease_seconds=30, limit=10, actions={"log"})
+        assert lacking == []
+        assert store.next_ready_at("x", actions={"log"}) is None
+        having = store.claim_ready(
+            "y", now=now, lease_seconds=30, limit=10, actions={"log", "payments.charge"}
+        )
+        assert [row.id for row, _ in having] == [run_id]
+        assert having[0][0].needs_action == "payments.charge"
+
+
+def test_parallel_calls_are_split_between_processes_and_each_runs_once(tmp_path: Path) -> None:
+    db = str(tmp_path / "wf.db")
+    ledger: list[str] = []
+    with _engine(db, "mailer", ledger, "email.send") as mailer:
+        run_id = mailer.submit(SPLIT).id
+        mailer.run_until_idle()
+        assert mailer.get(run_id).needs_action == "payments.charge"
+    with _engine(db, "payer", ledger, "payments.charge") as payer:
+        assert payer.run_until_complete(run_id).status == "completed"
+    assert sorted(ledger) == ["mailer:email.send", "payer:payments.charge"]
+
+
+def test_a_process_says_in_its_log_which_action_a_run_waits_for(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = str(tmp_path / "wf.db")
+    with caplog.at_level(logging.WARNING, logger="wfdsl.engine"), _engine(db, "w", []) as worker:
+        run_id = worker.submit(CHARGE).id
+        worker.run_until_idle()
+    assert any(
+        run_id in r.getMessage()
+        and "waiting for a worker with action 'payments.charge'" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+def test_shell_is_an_action_a_process_has_only_when_enabled(tmp_path: Path) -> None:
+    flow = """
+wfdsl: "1"
+name: sh
+start: run
+states:
+  run: {type: task, action: shell, args: {command: [echo, hi]}, end: true}
+"""
+    db = str(tmp_path / "wf.db")
+    with Engine(db, clock=VirtualClock()) as plain:
+        run_id = plain.submit(flow).id
+        plain.run_until_idle()
+        assert plain.get(run_id).needs_action == "shell"
+        assert [m.action for m in plain.missing_actions(plain.register(flow))] == ["shell"]
+    with Engine(db, clock=VirtualClock(), allow_shell=True) as enabled:
+        assert enabled.run_until_complete(run_id).status == "completed"
+
+
+def test_run_until_complete_without_others_drives_only_that_run(tmp_path: Path) -> None:
+    db = str(tmp_path / "wf.db")
+    ledger: list[str] = []
+    with _engine(db, "e", ledger, "payments.charge") as engine:
+        other = engine.submit(CHARGE, run_id="other").id
+        mine = engine.submit(CHARGE, run_id="mine").id
+        assert engine.run_until_complete(mine, others=False).status == "completed"
+        assert engine.history(other) == []  # never started here
+        assert engine.run_until_complete(other).status == "completed"
+    assert ledger == ["e:payments.charge", "e:payments.charge"]

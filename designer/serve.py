@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 from wfdsl.interpreter.actions import ActionImportError, load_modules
 from wfdsl.interpreter.engine import Engine
+from wfdsl.observe.cli import MetricsAddr, metrics_option, start_metrics
 
 __all__ = ["serve"]
 
@@ -82,6 +83,7 @@ synchronous_option = click.option(
 @lease_option
 @owner_option
 @synchronous_option
+@metrics_option
 def serve(
     directory: Path,
     db: str | None,
@@ -92,6 +94,7 @@ def serve(
     lease_seconds: float,
     owner: str | None,
     synchronous: str,
+    metrics_addr: MetricsAddr | None,
 ) -> None:
     """Worker + HTTP API + designer over the workflows in DIRECTORY (default: here)."""
     # Imported here so other commands do not pay for starlette and uvicorn.
@@ -128,6 +131,11 @@ def serve(
         allow_shell=allow_shell,
         actions=actions,
     )
+    try:
+        stop_metrics = start_metrics(engine, metrics_addr)
+    except click.UsageError:
+        engine.close()
+        raise
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     shown = f"[{shown}]" if ":" in shown else shown
     click.echo(f"wfdsl designer for {directory.resolve()} (store {db})")
@@ -138,4 +146,5 @@ def serve(
         if not server.started:  # the port is taken, say: uvicorn logged why
             raise SystemExit(3)
     finally:
+        stop_metrics()
         engine.close()

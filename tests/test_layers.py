@@ -1,5 +1,5 @@
 """Dependencies point one way (ARCHITECTURE.md): errors < dsl < interpreter <
-designer, testing < cli < the wfdsl facade, and dsl/ stays pure.
+designer, testing, observe < cli < the wfdsl facade, and dsl/ stays pure.
 
 Every .py file of the packages is read with ``ast``; imports under
 ``if TYPE_CHECKING:`` are types only and do not count.
@@ -22,6 +22,7 @@ FOLDERS = {
     "interpreter": "wfdsl.interpreter",
     "designer": "wfdsl.designer",
     "testing": "wfdsl.testing",
+    "observe": "wfdsl.observe",
 }
 
 # dsl/ is text in, findings or a Workflow out: no I/O, threads, loops or UI.
@@ -52,6 +53,8 @@ def layer(module: str) -> int:
             return rank
     if module == "wfdsl.testing" or module.startswith("wfdsl.testing."):
         return 3  # `wfdsl test`'s runner: on the engine, beside the designer
+    if module == "wfdsl.observe" or module.startswith("wfdsl.observe."):
+        return 3  # metrics and traces: on the engine's public API, beside the designer
     if module == "wfdsl.cli" or module.startswith("wfdsl.cli_"):
         return 4  # `wfdsl serve` starts the designer, so the CLI sits above it
     return 5  # the facade: wfdsl/__init__.py and anything else at the top

@@ -68,6 +68,7 @@ from wfdsl.interpreter.engine import Engine
 from wfdsl.interpreter.limits import MAX_PAYLOAD_BYTES
 from wfdsl.interpreter.records import FINAL_STATUSES
 from wfdsl.interpreter.run_view import Run, event_to_json
+from wfdsl.observe.cli import MetricsAddr, metrics_option, start_metrics
 from wfdsl.interpreter.store import StoreError, passing
 
 __all__ = ["db_option", "default_db", "parse_json_option", "run", "worker"]
@@ -370,6 +371,7 @@ def _report_invalid(exc: ValidationError, as_json: bool) -> None:
 @allow_shell_option
 @synchronous_option
 @click.option("-v", "--verbose", is_flag=True, help="Print every transition, not only runs ending.")
+@metrics_option
 def worker(
     flows: tuple[str, ...],
     db: str | None,
@@ -380,6 +382,7 @@ def worker(
     allow_shell: bool,
     synchronous: str,
     verbose: bool,
+    metrics_addr: MetricsAddr | None,
 ) -> None:
     """Drive every unfinished run in the store and fire schedules, until stopped.
 
@@ -390,6 +393,7 @@ def worker(
     # or waits for the disk, the default action would kill it (exit 143).
     signal.signal(signal.SIGTERM, _stop_starting)
     engine: Engine | None = None
+    stop_metrics: Callable[[], None] = lambda: None
     try:
         load_actions(actions)
         engine = _patiently(
@@ -403,6 +407,7 @@ def worker(
             )
         )
         _register(engine, flows)
+        stop_metrics = start_metrics(engine, metrics_addr)
         click.echo(f"worker {engine.owner} on {db or default_db()}; Ctrl-C to stop", err=True)
         serving = engine
 
@@ -422,6 +427,7 @@ def worker(
         # Stopping already: a second SIGTERM must not cut the release of
         # the leases short (asyncio put the default action back).
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop_metrics()
         if engine is not None:
             engine.close()
     click.echo("worker stopped", err=True)

@@ -44,7 +44,7 @@ def parse_addr(text: str) -> MetricsAddr:
     return MetricsAddr(host, number)
 
 
-class _AddrType(click.ParamType):
+class _AddrType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     name = "[HOST:]PORT"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:

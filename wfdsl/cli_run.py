@@ -68,8 +68,8 @@ from wfdsl.interpreter.engine import Engine
 from wfdsl.interpreter.limits import MAX_PAYLOAD_BYTES
 from wfdsl.interpreter.records import FINAL_STATUSES
 from wfdsl.interpreter.run_view import Run, event_to_json
-from wfdsl.observe.cli import MetricsAddr, metrics_option, start_metrics
 from wfdsl.interpreter.store import StoreError, passing
+from wfdsl.observe.cli import MetricsAddr, metrics_option, start_metrics
 
 __all__ = ["db_option", "default_db", "parse_json_option", "run", "worker"]
 
@@ -393,7 +393,7 @@ def worker(
     # or waits for the disk, the default action would kill it (exit 143).
     signal.signal(signal.SIGTERM, _stop_starting)
     engine: Engine | None = None
-    stop_metrics: Callable[[], None] = lambda: None
+    stop_metrics: Callable[[], None] | None = None
     try:
         load_actions(actions)
         engine = _patiently(
@@ -427,7 +427,8 @@ def worker(
         # Stopping already: a second SIGTERM must not cut the release of
         # the leases short (asyncio put the default action back).
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stop_metrics()
+        if stop_metrics is not None:
+            stop_metrics()
         if engine is not None:
             engine.close()
     click.echo("worker stopped", err=True)

@@ -770,13 +770,16 @@ class Engine:
         now = self.clock.now()
         handback: list[Lease] = []
         leases: list[Lease] = []
-        for held in driver.held.values():
+        for run_id, held in driver.held.items():
             for task in held.calls.values():
                 task.cancel()
-            # Calls abandoned (past the drain) or left for another process:
-            # the run is due now, so the next claimer re-issues them at once
-            # instead of up to a lease later.
-            (handback if held.calls or held.waiting else leases).append(held.lease)
+            # Calls abandoned (past the drain) or left for another process, or
+            # a transition the store refused (its triggers still pending: the
+            # stored row says the run is due when the lease would end): the
+            # run is due now, so the next claimer takes it at once instead of
+            # up to a lease later.
+            stale = held.calls or held.waiting or run_id in driver.pending
+            (handback if stale else leases).append(held.lease)
         driver.held.clear()
         with contextlib.suppress(Exception):  # the lease's end is the fallback
             if handback:

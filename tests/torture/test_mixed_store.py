@@ -9,10 +9,8 @@ it); every call ran; and a call ran again only after the process that ran it
 before was killed (a re-execution by a process that was never killed is a
 failure, whatever the bound of docs/guarantees.md section 2 would allow).
 
-This needs capability routing (issue 11 item 1): until a worker leaves calls
-it has no action for, the worker of one module fails the other module's
-runs. The test is marked ``xfail(strict=True)`` until then, so it turns red
-the day routing lands and the mark must go.
+It stands on capability routing (issue 11 item 1): a worker leaves calls it
+has no action for to a process that has them.
 """
 
 from __future__ import annotations
@@ -67,7 +65,6 @@ states:
     default: done
   done: {{type: succeed, output: "${{ vars.n }}"}}
 """
-ROUTING = os.environ.get("WFDSL_ROUTING_LANDED") == "1"
 
 
 def statuses(db: Path) -> dict[str, tuple[str, object]]:
@@ -81,11 +78,6 @@ def statuses(db: Path) -> dict[str, tuple[str, object]]:
         conn.close()
 
 
-@pytest.mark.xfail(
-    not ROUTING,
-    reason="needs capability routing (issue 11 item 1): a worker fails runs it has no action for",
-    strict=True,
-)
 def test_mixed_store_with_kills_reruns_only_after_a_kill(tmp_path: Path) -> None:
     db, ledger = tmp_path / "wf.db", tmp_path / "ledger"
     for name in ("alpha", "beta"):

@@ -24,7 +24,7 @@ from wfdsl.dsl.schema_check import schema as wfdsl_schema
 from wfdsl.interpreter.engine import Engine
 from wfdsl.interpreter.run_view import event_to_json
 
-from wfdsl.errors import ValidationError, WfdslError
+from wfdsl.errors import AmbiguousRunId, RunNotFound, ValidationError, WfdslError
 
 from .edits import EditError, apply_edit
 from .responses import ApiError
@@ -167,12 +167,14 @@ def read_file(context: Context, rel: str) -> str:
 
 
 def get_run(context: Context, run_id: str) -> Any:
+    """The run ``run_id`` (an id or a unique prefix of one) names: 404 for
+    none, 409 ``ambiguous_run_id`` when the prefix begins several ids."""
     try:
         return context.engine.get(run_id)
-    except WfdslError as exc:
-        if type(exc).__name__ == "RunNotFound":
-            raise ApiError(404, "no_such_run", str(exc)) from None
-        raise
+    except AmbiguousRunId as exc:
+        raise ApiError(409, "ambiguous_run_id", str(exc)) from None
+    except RunNotFound as exc:
+        raise ApiError(404, "no_such_run", str(exc)) from None
 
 
 def check_file(workspace: Workspace, rel: str, size: int, modified: float) -> dict[str, Any]:
@@ -434,7 +436,7 @@ def run_id_of(request: Request, suffix: str | None = None) -> str:
 
 async def run_details(c: Context, run_id: str) -> dict[str, Any]:
     run = get_run(c, run_id)
-    events = c.engine.history(run_id)
+    events = c.engine.history(run.id, execution=run.execution)
     rel = c.sources.get(run.definition_hash)
     view = None
     # The graph the run is pinned to: the stored definition, not today's file.
@@ -464,8 +466,7 @@ async def history(request: Request) -> Response:
     c = ctx(request)
     if not _sent_as(request, "history"):
         return await _run_response(c, run_id_of(request, "history"))  # the run `p/history`
-    run_id = run_id_of(request)
-    get_run(c, run_id)
+    run_id = get_run(c, run_id_of(request)).id
     after = _sequence_number(request.query_params.get("after", "0"), "after")
     events = [e for e in c.engine.history(run_id) if e.seq > after]
     return JSONResponse({"events": [event_to_json(e) for e in events]})
@@ -480,6 +481,7 @@ async def control(request: Request) -> Response:
         raise ApiError(405, "method_not_allowed", "POST a run's action: /api/runs/{id}/{action}")
     data = await body(request)
     run = get_run(c, run_id)
+    run_id = run.id
     if run.status in ENDED and action in ENDED_REFUSES:
         raise ApiError(
             409, "rejected", f"run {run_id!r} has ended ({run.status}): it takes no {action}"
@@ -515,8 +517,7 @@ async def events(request: Request) -> Response:
     c = ctx(request)
     if not _sent_as(request, "events"):
         return await _run_response(c, run_id_of(request, "events"))  # the run `p/events`
-    run_id = run_id_of(request)
-    get_run(c, run_id)
+    run_id = get_run(c, run_id_of(request)).id
     raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
     after = _sequence_number(raw, "after (or Last-Event-ID)")
     poll = float(request.app.state.sse_poll)

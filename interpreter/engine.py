@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 
 from wfdsl.dsl.model import Workflow
 
-from wfdsl.errors import HandlerRejected, RunEnded, RunNotFound, WfdslError
+from wfdsl.errors import AmbiguousRunId, HandlerRejected, RunEnded, RunNotFound, WfdslError
 
 from . import machine
 from .action_check import MissingAction, missing_actions
@@ -70,6 +70,9 @@ _log = logging.getLogger(__name__)
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+# How many candidates an ambiguous run id prefix lists.
+_PREFIX_CANDIDATES = 10
 
 # How long a control request waits for another process to let go of a run.
 _CONTROL_WAIT = 5.0
@@ -262,9 +265,19 @@ class Engine:
             self.driver.poke(row.id)
         return [self._view(row) for row in created]
 
-    def get(self, run_id: str) -> Run:
-        """The run as stored now; raises ``RunNotFound``."""
-        return self._view(self._row(run_id))
+    def get(self, run_id: str, *, execution: int | None = None) -> Run:
+        """The run as stored now; raises ``RunNotFound``. ``run_id`` may be
+        any unique prefix of an id (``AmbiguousRunId`` when it starts
+        several). A reused id names its newest run; ``execution`` (from 1)
+        picks an earlier one (:meth:`executions` lists them)."""
+        return self._view(self._row(run_id, execution))
+
+    def executions(self, run_id: str) -> list[Run]:
+        """Every run that had this id (or unique prefix), oldest first: a run
+        started under a reused id is the next execution, and the earlier
+        ones keep their history. The last is the one :meth:`get` returns."""
+        resolved = self._row(run_id).id
+        return [self._view(row) for row in self.store.executions(resolved)]
 
     def list_runs(
         self,
@@ -272,29 +285,69 @@ class Engine:
         status: str | None = None,
         workflow: str | None = None,
         limit: int = 100,
+        all_executions: bool = False,
     ) -> list[Run]:
         """Runs matching, newest first; ``where`` is an expression over search
-        attributes and ``workflow``, ``status``, ``started_at``, ``ended_at``."""
+        attributes and ``workflow``, ``status``, ``started_at``, ``ended_at``.
+        Only the newest run of a reused id, unless ``all_executions``."""
         rows = self.store.list_runs(
-            RunFilter(status=status, workflow=workflow, where=where, limit=limit)
+            RunFilter(
+                status=status,
+                workflow=workflow,
+                where=where,
+                limit=limit,
+                all_executions=all_executions,
+            )
         )
         return [self._view(row) for row in rows]
 
-    def history(self, run_id: str) -> list[Any]:
-        self._row(run_id)
-        return self.store.history(run_id)
+    def history(self, run_id: str, *, execution: int | None = None) -> list[Any]:
+        """The run's events, oldest first (of its ``execution`` when given)."""
+        row = self._row(run_id, execution)
+        return self.store.history(row.id, execution=execution)
 
-    def _row(self, run_id: str) -> RunRow:
+    def resolve(self, run_id: str) -> str:
+        """The id of the run ``run_id`` names: itself when it is an id, else
+        the one id it is a prefix of. ``RunNotFound`` when it names none,
+        ``AmbiguousRunId`` (a ``RunNotFound``) listing the candidates when it
+        starts several."""
+        return self._row(run_id).id
+
+    def _row(self, run_id: str, execution: int | None = None) -> RunRow:
         # An id with no UTF-8 form (a lone surrogate, bytes a shell passed
         # that are not UTF-8) names no run; asking SQLite would only fail.
-        row = self.store.get_run(run_id) if storable(run_id) else None
-        if row is None:
+        if not storable(run_id):
             raise RunNotFound(f"no run with id {run_id!r}")
+        row = self.store.get_run(run_id, execution)
+        if row is None:
+            row = self.store.get_run(self._by_prefix(run_id), execution)
+            if row is None:
+                raise RunNotFound(f"run {run_id!r} has no execution {execution}")
         return row
 
+    def _by_prefix(self, prefix: str) -> str:
+        """``prefix`` when it is an id, else the one id starting with it."""
+        shown = _PREFIX_CANDIDATES
+        found = self.store.run_ids_starting(prefix, shown + 1) if prefix else []
+        if not found:
+            raise RunNotFound(f"no run with id {prefix!r}")
+        if len(found) == 1 or found[0] == prefix:  # an id itself comes first
+            return found[0]
+        more = " and more" if len(found) > shown else ""
+        raise AmbiguousRunId(
+            f"run id {prefix!r} is ambiguous: it begins {', '.join(found[:shown])}{more}; "
+            "give more of the id",
+            prefix=prefix,
+            candidates=found[:shown],
+        )
+
     def _view(self, row: RunRow) -> Run:
-        run_id = row.id
-        return Run.from_row(row, lambda: self.store.history(run_id), lambda: self._positions(row))
+        run_id, execution = row.id, row.execution
+        return Run.from_row(
+            row,
+            lambda: self.store.history(run_id, execution=execution),
+            lambda: self._positions(row),
+        )
 
     def _positions(self, row: RunRow) -> tuple[Position, ...]:
         try:
@@ -337,6 +390,7 @@ class Engine:
         nothing. ``RunNotFound`` for an unknown run; ``WfdslError`` for a run
         that has ended."""
         row = self._row(run_id)
+        run_id = row.id
         check_signal(self.definitions.get(row.definition_hash), channel, data, run_id=run_id)
         try:
             self.store.send(run_id, channel, data, now=self.clock.now())
@@ -350,6 +404,7 @@ class Engine:
         schema raise ``ValidationError`` (WF603, every violation) before the
         handler runs, so nothing changes."""
         row = self._row(run_id)
+        run_id = row.id
         check_handler_args(self.definitions.get(row.definition_hash), handler, args, run_id=run_id)
         call_id = uuid.uuid4().hex
         reply = self._handler_call(
@@ -388,6 +443,7 @@ class Engine:
 
     def _request(self, run_id: str, request: dict[str, Any]) -> Run:
         row = self._row(run_id)
+        run_id = row.id
         if row.status in FINAL_STATUSES:
             raise RunEnded(
                 f"cannot {request['op']} run {run_id!r}: it is already {row.status}",
@@ -531,7 +587,7 @@ class Engine:
         ``TimeoutError`` after ``timeout`` seconds. ``others=False``: drive
         only this run and its subflow children, not the rest of the store
         (what ``wfdsl run`` does unless given ``--all``)."""
-        self._row(run_id)
+        run_id = self.resolve(run_id)
         driver = self.driver
         previous = driver.tree
         driver.tree = None if others else run_id
@@ -739,6 +795,7 @@ class Engine:
 
     async def wait(self, run_id: str, poll: float = 0.05) -> Run:
         """While serving: wait until the run ends."""
+        run_id = self.resolve(run_id)
         while True:
             run = self.get(run_id)
             if run.done:

@@ -561,8 +561,16 @@ class Driver:
         for command in commands:
             if not isinstance(command, StartChild):
                 continue
-            if self.store.get_run(command.run_id) is not None:
+            existing = self.store.get_run(command.run_id)
+            if existing is not None and not (
+                existing.parent_run == parent.id
+                and existing.ended_at is not None
+                and existing.started_at <= parent.started_at
+            ):
                 continue  # a recovered parent: the child exists already
+            # Else no child, or perhaps the child of an earlier execution of
+            # the parent's (reused) id: the store tells which by the order the
+            # rows were written, and keeps this execution's own child.
             try:
                 child_wf = self.definitions.resolve_child(
                     command.workflow, command.base_file or workflow.file

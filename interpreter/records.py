@@ -57,7 +57,9 @@ class RunRow:
     concurrency: a commit against an older version is refused).
     ``needs_action`` is set while the run waits for a process that has that
     action (a driver without it handed the run back): only such a process
-    claims it (capability routing, docs/operations.md)."""
+    claims it (capability routing, docs/operations.md).
+    ``execution`` numbers the runs that had this id, from 1: a new run under
+    a reused id is the next execution, and the earlier ones stay readable."""
 
     id: str
     workflow: str
@@ -76,6 +78,7 @@ class RunRow:
     parent_run: str | None = None
     row_version: int = 0
     needs_action: str | None = None
+    execution: int = 1
 
 
 _RUN_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RunRow))
@@ -124,6 +127,7 @@ def advanced_row(
     _set(new, "parent_run", old.parent_run)
     _set(new, "row_version", old.row_version)
     _set(new, "needs_action", old.needs_action)
+    _set(new, "execution", old.execution)
     return new
 
 
@@ -224,10 +228,13 @@ class CommitResult:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunFilter:
     """``list_runs`` criteria; ``where`` is expression text over search
-    attributes and ``workflow``, ``status``, ``started_at``, ``ended_at``."""
+    attributes and ``workflow``, ``status``, ``started_at``, ``ended_at``.
+    ``all_executions``: earlier executions of reused ids too (by default only
+    the newest execution of each id is listed)."""
 
     status: str | None = None
     workflow: str | None = None
     where: str | None = None
     limit: int = 100
     offset: int = 0
+    all_executions: bool = False

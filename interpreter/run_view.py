@@ -42,6 +42,9 @@ class Run:
     #: The action this run waits for a process to have (its call was left by
     #: a process without it): ``None`` unless it is so waiting.
     needs_action: str | None = None
+    #: Which run of its id this is, from 1: a run started under a reused id
+    #: is the next execution (``Engine.executions`` lists them).
+    execution: int = 1
     _history: Callable[[], list[Event]] | None = field(default=None, repr=False, compare=False)
     _positions: Callable[[], tuple[Position, ...]] | None = field(
         default=None, repr=False, compare=False
@@ -69,6 +72,7 @@ class Run:
             parent_run=row.parent_run,
             definition_hash=row.definition_hash,
             needs_action=None if row.status in _ENDED else row.needs_action,
+            execution=row.execution,
             _history=history,
             _positions=positions,
         )
@@ -124,6 +128,7 @@ class Run:
             "definition_hash": self.definition_hash,
             "needs_action": self.needs_action,
             "waiting_for": self.waiting_for,
+            "execution": self.execution,
         }
 
 

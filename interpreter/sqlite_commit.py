@@ -25,6 +25,7 @@ from .sqlite_rows import (
     event_rows,
     json_or_null,
 )
+from .sqlite_runs import next_execution
 
 __all__ = ["GroupCommit"]
 
@@ -166,14 +167,25 @@ class GroupCommit:
             # now would drop it. The engine reloads and decides again.
             return CommitResult(run.id, "conflict", version)
         children: list[RunRow] = []
+        generations: dict[str, int] = {}
         for child in update.new_runs:
             existing = conn.execute(
-                "SELECT parent_run FROM runs WHERE id = ?", (child.id,)
+                "SELECT parent_run, key, status, row_version, lease_generation, execution "
+                "FROM runs WHERE id = ?",
+                (child.id,),
             ).fetchone()
             if existing is None:
                 children.append(child)
             elif existing[0] != run.id:
                 return CommitResult(run.id, "conflict", version)
+            elif existing[1] < key:
+                # Created before this run: the child of an earlier execution
+                # of this run's id. It is kept as an earlier execution of the
+                # child's id, and this execution gets a child of its own.
+                child, generations[child.id] = next_execution(
+                    conn, child, existing[1], existing[2], now, existing[3:]
+                )
+                children.append(child)
 
         ready_at = None if finished else run.ready_at
         if unseen and (ready_at is None or ready_at > now):
@@ -214,7 +226,7 @@ class GroupCommit:
                 by_run.setdefault(event.run_id, []).append(event)
             for child in children:
                 group.stale.add(child.id)
-                child_key = self._insert_run(conn, child, 0)
+                child_key = self._insert_run(conn, child, generations.get(child.id, 0))
                 conn.executemany(INSERT_EVENT, event_rows(child_key, by_run.get(child.id, ())))
         for message in update.outbox:
             group.stale.add(message.run_id)

@@ -20,6 +20,7 @@ __all__ = [
     "INSERT_EVENT",
     "INSERT_MESSAGE",
     "RUN_COLUMNS",
+    "RUN_COLUMNS_ANY",
     "RUN_COLUMNS_BARE",
     "UPDATE_RUN",
     "UPDATE_RUN_SAME_STATUS",
@@ -41,14 +42,17 @@ ACTIVE_SQL: Final = "('running', 'waiting', 'paused')"
 RUN_COLUMNS: Final = (
     "r.id, r.workflow, r.version, r.definition_hash, r.status, r.input, r.vars, r.output, "
     "r.error, r.started_at, r.ended_at, r.ready_at, r.state, r.search, r.parent_run, "
-    "r.row_version, r.needs_action"
+    "r.row_version, r.needs_action, r.execution"
 )
+#: RUN_COLUMNS of any execution: an earlier one keeps its id in ``name``.
+RUN_COLUMNS_ANY: Final = RUN_COLUMNS.replace("r.id,", "coalesce(r.id, r.name),", 1)
 # RETURNING cannot name a table alias.
 RUN_COLUMNS_BARE: Final = RUN_COLUMNS.replace("r.", "")
 _INSERT_RUN: Final = (
     "INSERT INTO runs (id, workflow, version, definition_hash, status, input, vars, output, "
     "error, started_at, ended_at, ready_at, state, search, parent_run, row_version, "
-    "lease_generation, needs_action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "lease_generation, needs_action, execution) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 UPDATE_RUN: Final = (
     "UPDATE runs SET status = ?, vars = ?, output = ?, error = ?, ended_at = ?, ready_at = ?, "
@@ -101,6 +105,7 @@ def decode_run(row: Sequence[Any]) -> RunRow:
         parent_run=row[14],
         row_version=row[15],
         needs_action=row[16],
+        execution=row[17],
     )
 
 
@@ -135,6 +140,7 @@ def insert_run(conn: sqlite3.Connection, run: RunRow, generation: int) -> int:
             run.row_version,
             generation,
             run.needs_action,
+            run.execution,
         ),
     )
     key = cursor.lastrowid

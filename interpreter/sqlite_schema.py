@@ -18,6 +18,7 @@ imports on every CLI start. The integer version does all three jobs here.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Sequence
 
@@ -140,8 +141,55 @@ def _v2_needs_action(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v3_executions(conn: sqlite3.Connection) -> None:
+    """Every execution of a run id is kept (issue 12): a new run under a
+    reused id no longer deletes the old one with its history.
+
+    ``runs.id`` loses NOT NULL: the current execution of an id holds it (the
+    unique index every lookup by id uses, unchanged), an earlier one has
+    ``id`` NULL and keeps its id in ``name`` (NULL on current rows, so a run
+    costs no extra bytes). ``execution`` numbers the executions of an id
+    from 1. SQLite cannot drop a NOT NULL in place: the table is rebuilt
+    from its own stored definition (whatever columns earlier migrations
+    added) with keys kept, so events, inbox and search rows, which point at
+    ``runs.key``, stay attached. :func:`migrate` turns foreign keys off
+    around it, so dropping the old table cascades nothing."""
+    (sql,) = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'runs'"
+    ).fetchone()
+    new_sql, changed = re.subn(r"\bid TEXT NOT NULL UNIQUE\b", "id TEXT UNIQUE", sql, count=1)
+    if changed != 1:
+        raise StoreError(f"cannot migrate the runs table: unexpected definition {sql!r}")
+    new_sql = new_sql.replace("CREATE TABLE runs", "CREATE TABLE runs_v2", 1)
+    indexes = [
+        index_sql
+        for (index_sql,) in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'runs' "
+            "AND sql IS NOT NULL"
+        )
+    ]
+    columns = ", ".join(
+        f'"{name}"' for (name,) in conn.execute("SELECT name FROM pragma_table_info('runs')")
+    )
+    conn.execute(new_sql)
+    conn.execute(f"INSERT INTO runs_v2 ({columns}) SELECT {columns} FROM runs")
+    conn.execute("DROP TABLE runs")
+    conn.execute("ALTER TABLE runs_v2 RENAME TO runs")
+    for index_sql in indexes:
+        conn.execute(index_sql)
+    conn.execute("ALTER TABLE runs ADD COLUMN name TEXT")
+    conn.execute("ALTER TABLE runs ADD COLUMN execution INTEGER NOT NULL DEFAULT 1")
+    # The earlier executions of an id, oldest first; current rows are not in it.
+    conn.execute(
+        "CREATE UNIQUE INDEX runs_executions ON runs (name, execution) WHERE name IS NOT NULL"
+    )
+    broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise StoreError(f"migrating the runs table broke {len(broken)} reference(s)")
+
+
 #: Migration ``i`` takes the schema from version ``i`` to ``i + 1``.
-MIGRATIONS: Sequence[Migration] = (_v1_initial, _v2_needs_action)
+MIGRATIONS: Sequence[Migration] = (_v1_initial, _v2_needs_action, _v3_executions)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -190,6 +238,20 @@ def migrate(conn: sqlite3.Connection, where: str) -> int:
     _check(where, found, application_id, tables)
     if found == SCHEMA_VERSION:
         return found
+    # A migration may rebuild a table that others reference (SQLite's
+    # twelve steps): with foreign keys on, dropping the old table would
+    # cascade-delete every run's history. The pragma is a no-op inside a
+    # transaction, hence here; the caller's setting comes back after.
+    foreign_keys = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        _apply(conn, where)
+    finally:
+        conn.execute(f"PRAGMA foreign_keys = {int(foreign_keys):d}")
+    return found
+
+
+def _apply(conn: sqlite3.Connection, where: str) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         # Another process may have migrated between the read above and the
@@ -205,4 +267,3 @@ def migrate(conn: sqlite3.Connection, where: str) -> int:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    return found

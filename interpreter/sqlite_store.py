@@ -388,7 +388,7 @@ class SqliteStore(GroupCommit):
         check_policy(id_reuse)
 
         def work(conn: sqlite3.Connection) -> RunRow:
-            return sqlite_runs.create_run(conn, run, events, id_reuse, self._insert_run)
+            return sqlite_runs.create_run(conn, run, events, id_reuse, self._insert_run, now)
 
         created = self._write(f"creating run {run.id!r}", work)
         self._written_search([created])
@@ -403,7 +403,7 @@ class SqliteStore(GroupCommit):
 
         def work(conn: sqlite3.Connection) -> list[RunRow]:
             insert = self._insert_run
-            return [sqlite_runs.create_run(conn, run, (), id_reuse, insert) for run in runs]
+            return [sqlite_runs.create_run(conn, run, (), id_reuse, insert, now) for run in runs]
 
         created = self._write(f"creating {len(runs)} runs", work)
         self._written_search(created)
@@ -418,8 +418,22 @@ class SqliteStore(GroupCommit):
         """Insert one run row (a new run or a group commit's child); its key."""
         return insert_run(conn, run, generation)
 
-    def get_run(self, run_id: str) -> RunRow | None:
-        return self._read(f"reading run {run_id!r}", lambda conn: sqlite_runs.get_run(conn, run_id))
+    def get_run(self, run_id: str, execution: int | None = None) -> RunRow | None:
+        return self._read(
+            f"reading run {run_id!r}", lambda conn: sqlite_runs.get_run(conn, run_id, execution)
+        )
+
+    def executions(self, run_id: str) -> list[RunRow]:
+        return self._read(
+            f"reading the executions of run {run_id!r}",
+            lambda conn: sqlite_runs.executions(conn, run_id),
+        )
+
+    def run_ids_starting(self, prefix: str, limit: int = 10) -> list[str]:
+        return self._read(
+            f"looking up run ids starting with {prefix!r}",
+            lambda conn: sqlite_runs.ids_starting(conn, prefix, limit),
+        )
 
     def list_runs(self, criteria: RunFilter) -> list[RunRow]:
         where = criteria.where
@@ -427,10 +441,12 @@ class SqliteStore(GroupCommit):
         plan = plan_where(where) if where is not None and where.strip() else None
         return self._read("listing runs", lambda conn: sqlite_runs.list_runs(conn, criteria, plan))
 
-    def history(self, run_id: str, after_seq: int = 0) -> list[Event]:
+    def history(
+        self, run_id: str, after_seq: int = 0, *, execution: int | None = None
+    ) -> list[Event]:
         return self._read(
             f"reading the history of run {run_id!r}",
-            lambda conn: sqlite_runs.history(conn, run_id, after_seq),
+            lambda conn: sqlite_runs.history(conn, run_id, after_seq, execution),
         )
 
     # --- inbox (sqlite_inbox.py) -----------------------------------------------------

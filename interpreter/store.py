@@ -94,8 +94,13 @@ class Store(Protocol):
         refuse a running one; ``allow_if_failed``: replace a failed/cancelled
         one only; ``disallow``: refuse; ``terminate_if_running``: mark the
         running one cancelled (event ``run_cancelled``) and replace it).
-        Raises ``wfdsl.RunAlreadyExists`` when refused. A replaced run's rows
-        (history, inbox) are deleted in the same transaction."""
+        Raises ``wfdsl.RunAlreadyExists`` when refused. A replaced run is
+        kept, with its history, inbox and search rows, as an earlier
+        execution of the id (:meth:`executions`); the new run is the next
+        ``execution`` and lookups by id find it. When a run's id is reused,
+        the subflow children of its earlier execution likewise become
+        earlier executions of their ids as the new execution starts its own
+        (and ``terminate_if_running`` ends the old run's active children)."""
         ...
 
     def create_runs(
@@ -105,7 +110,21 @@ class Store(Protocol):
         transaction: all are created, or none when one is refused."""
         ...
 
-    def get_run(self, run_id: str) -> RunRow | None: ...
+    def get_run(self, run_id: str, execution: int | None = None) -> RunRow | None:
+        """The newest run with that id, or its ``execution`` (1 is the first
+        run that had the id); None when there is none."""
+        ...
+
+    def executions(self, run_id: str) -> list[RunRow]:
+        """Every run that had the id ``run_id``, oldest first; the last is
+        the one :meth:`get_run` returns. [] for an unknown id."""
+        ...
+
+    def run_ids_starting(self, prefix: str, limit: int = 10) -> list[str]:
+        """Up to ``limit`` ids of runs (newest executions) that start with
+        ``prefix``, in code point order (``prefix`` itself first when it is
+        an id). An indexed range, never a scan of every run."""
+        ...
 
     def list_runs(self, criteria: RunFilter) -> list[RunRow]:
         """Runs matching, newest first, without their history.
@@ -118,8 +137,11 @@ class Store(Protocol):
         text raises ``wfdsl.ExpressionError``."""
         ...
 
-    def history(self, run_id: str, after_seq: int = 0) -> list[Event]:
-        """The run's events with ``seq > after_seq`` in order ([] for no run)."""
+    def history(
+        self, run_id: str, after_seq: int = 0, *, execution: int | None = None
+    ) -> list[Event]:
+        """The run's events with ``seq > after_seq`` in order ([] for no run);
+        of its ``execution`` when given, else of the newest."""
         ...
 
     def commit(self, updates: Sequence[RunUpdate], *, now: float) -> list[CommitResult]:

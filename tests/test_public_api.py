@@ -17,6 +17,8 @@ DOCUMENTED = {
     "RunEnded",
     "RunNotFound",
     "RunAlreadyExists",
+    # DSL.md §14 (run ids): an ambiguous run id prefix
+    "AmbiguousRunId",
     # docs/python-api.md: `wfdsl.load(doc)` / `wfdsl.validate(doc)`, and what validate returns
     "load",
     "validate",
@@ -60,8 +62,11 @@ def test_errors_share_one_base() -> None:
         "HandlerRejected",
         "RunNotFound",
         "RunAlreadyExists",
+        "AmbiguousRunId",
     ):
         assert issubclass(getattr(wfdsl, name), wfdsl.WfdslError)
+    # Code that handles "no such run" handles "which run?" too.
+    assert issubclass(wfdsl.AmbiguousRunId, wfdsl.RunNotFound)
 
 
 def test_validate_and_load_work_on_a_mapping() -> None:

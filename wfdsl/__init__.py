@@ -20,6 +20,7 @@ if typing.TYPE_CHECKING:  # pragma: no cover
     from wfdsl.dsl.findings import Finding
     from wfdsl.errors import (
         ActionError,
+        AmbiguousRunId,
         ExpressionError,
         HandlerRejected,
         RunAlreadyExists,
@@ -37,6 +38,7 @@ if typing.TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "ActionContext",
     "ActionError",
+    "AmbiguousRunId",
     "Engine",
     "Event",
     "ExpressionError",
@@ -59,6 +61,7 @@ __all__ = [
 _HOMES = {
     "ActionContext": "wfdsl.interpreter.actions",
     "ActionError": "wfdsl.errors",
+    "AmbiguousRunId": "wfdsl.errors",
     "Engine": "wfdsl.interpreter.engine",
     "Event": "wfdsl.interpreter.records",
     "ExpressionError": "wfdsl.errors",

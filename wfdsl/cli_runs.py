@@ -2,7 +2,8 @@
 sharing the store: ``runs list|show|history``, ``signal``, ``call``,
 ``cancel``, ``pause``, ``resume``, ``step``.
 
-Exit codes: 0 done, 4 no such run, 5 rejected (a handler's guard, a message
+Exit codes: 0 done, 4 no such run (or a RUN prefix that begins several ids:
+the candidates are listed), 5 rejected (a handler's guard, a message
 to a finished run, a run another process would not let go of, signal data or
 handler args that fail their schema: WF602/WF603, every violation printed,
 nothing stored); 74 the store failed (disk full, an I/O error, locked past
@@ -46,12 +47,16 @@ __all__ = ["call", "cancel", "pause", "resume", "runs", "signal", "step"]
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 
-_CODES_INSPECT = "Exit codes: 0 done, 4 no such run (or no store at PATH), 74 the store failed."
+_CODES_INSPECT = (
+    "Exit codes: 0 done, 4 no such run (or no store at PATH, or an ambiguous RUN prefix), "
+    "74 the store failed."
+)
 _CODES_LIST = (
     "Exit codes: 0 done (even with no runs), 2 bad --status or --where, 4 no store at PATH."
 )
 _CODES_ACT = (
-    "Exit codes: 0 done, 4 no such run (or no store at PATH), 5 rejected ({why}), "
+    "Exit codes: 0 done, 4 no such run (or no store at PATH, or an ambiguous RUN prefix), "
+    "5 rejected ({why}), "
     "74 the store failed."
 )
 STATUSES = tuple(sorted(ACTIVE_STATUSES | FINAL_STATUSES))
@@ -124,6 +129,11 @@ def runs() -> None:
 @click.option("--workflow", metavar="W", help="Only runs of this workflow (name).")
 @click.option("--where", metavar="EXPR", help="Expression over search attributes.")
 @click.option("--limit", default=100, show_default=True)
+@click.option(
+    "--all-executions",
+    is_flag=True,
+    help="Also the earlier runs of reused ids (by default only the newest of each id).",
+)
 @db_option
 @json_option
 def list_(
@@ -131,6 +141,7 @@ def list_(
     workflow: str | None,
     where: str | None,
     limit: int,
+    all_executions: bool,
     db: str | None,
     as_json: bool,
 ) -> None:
@@ -144,7 +155,13 @@ def list_(
             param_hint="--status",
         )
     with _engine(db) as engine:
-        found = engine.list_runs(where=where, status=status, workflow=workflow, limit=limit)
+        found = engine.list_runs(
+            where=where,
+            status=status,
+            workflow=workflow,
+            limit=limit,
+            all_executions=all_executions,
+        )
     if as_json:
         emit_json([r.to_json() for r in found])
         return
@@ -155,34 +172,60 @@ def list_(
     from rich.table import Table
 
     table = Table(box=None, highlight=False)
-    for column in ("id", "workflow", "status", "started", "ended"):
+    # An id is never cut: a shortened id names no run. The other columns
+    # give way first; an id wider than the terminal folds onto the next
+    # line whole rather than losing characters to an ellipsis.
+    table.add_column("id", no_wrap=True, overflow="fold", min_width=max(len(r.id) for r in found))
+    if all_executions:
+        table.add_column("execution", justify="right")
+    for column in ("workflow", "status", "started", "ended"):
         table.add_column(column)
     for r in found:
-        table.add_row(r.id, r.workflow, r.status, _when(r.started_at), _when(r.ended_at))
+        cells = [r.workflow, r.status, _when(r.started_at), _when(r.ended_at)]
+        if all_executions:
+            cells.insert(0, str(r.execution))
+        table.add_row(r.id, *cells)
     Console(soft_wrap=True).print(table)
+
+
+execution_option = click.option(
+    "--execution",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="The Nth run that had this id (1 is the first); default: the newest.",
+)
 
 
 @runs.command(epilog=_CODES_INSPECT)
 @click.argument("run_id", metavar="RUN")
+@execution_option
 @db_option
 @json_option
-def show(run_id: str, db: str | None, as_json: bool) -> None:
+def show(run_id: str, execution: int | None, db: str | None, as_json: bool) -> None:
     """Show one run: status, input, vars, output, error; for a run that has
-    not ended, where it is and what it waits for."""
+    not ended, where it is and what it waits for. RUN is an id or any unique
+    prefix of one."""
     with _engine(db) as engine:
-        run = engine.get(run_id)
+        run = engine.get(run_id, execution=execution)
+        count = len(engine.executions(run.id)) if run.execution > 1 or execution else 1
         positions = run.positions()
     if as_json:
         doc = run.to_json()
         doc["positions"] = [asdict(p) for p in positions]
         emit_json(doc)
         return
-    _describe(run)
+    _describe(run, count)
 
 
-def _describe(run: Run) -> None:
+def _describe(run: Run, executions: int = 1) -> None:
     human = _human()
     click.echo(f"run       {run.id}")
+    if executions > 1:
+        others = ", ".join(str(n) for n in range(1, executions + 1) if n != run.execution)
+        click.echo(
+            f"execution {run.execution} of {executions} under this id "
+            f"(the others: --execution {others})"
+        )
     click.echo(f"workflow  {run.workflow}" + (f" (version {run.version})" if run.version else ""))
     click.echo(f"status    {run.status}")
     if run.waiting_for:
@@ -202,12 +245,22 @@ def _describe(run: Run) -> None:
 
 @runs.command(epilog=_CODES_INSPECT)
 @click.argument("run_id", metavar="RUN")
+@execution_option
 @db_option
 @json_option
-def history(run_id: str, db: str | None, as_json: bool) -> None:
-    """Show a run's history, oldest first."""
+def history(run_id: str, execution: int | None, db: str | None, as_json: bool) -> None:
+    """Show a run's history, oldest first. A reused id shows its newest run;
+    --execution N an earlier one (their histories are all kept)."""
     with _engine(db) as engine:
-        events = engine.history(run_id)
+        run = engine.get(run_id, execution=execution)
+        events = engine.history(run.id, execution=run.execution)
+    if not as_json and execution is None and run.execution > 1:
+        earlier = ", ".join(str(n) for n in range(1, run.execution))
+        click.echo(
+            f"run {run.id}: execution {run.execution}, the newest; "
+            f"earlier ones: --execution {earlier}",
+            err=True,
+        )
     if as_json:
         emit_json([event_to_json(e) for e in events])
         return

@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 __all__ = [
     "ActionError",
+    "AmbiguousRunId",
     "ExpressionError",
     "HandlerRejected",
     "RunAlreadyExists",
@@ -72,6 +73,16 @@ class HandlerRejected(WfdslError):
 
 class RunNotFound(WfdslError):
     """No run with that id exists in the store."""
+
+
+class AmbiguousRunId(RunNotFound):
+    """A run id prefix that begins several run ids: which run it names is
+    not known. ``candidates`` are (some of) the ids it begins, in order."""
+
+    def __init__(self, message: str, *, prefix: str, candidates: Sequence[str]) -> None:
+        self.prefix = prefix
+        self.candidates: tuple[str, ...] = tuple(candidates)
+        super().__init__(message)
 
 
 class RunEnded(WfdslError):

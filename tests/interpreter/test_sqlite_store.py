@@ -178,9 +178,21 @@ def test_id_reuse(store: SqliteStore, policy: str, existing_status: str, replace
     assert created.row_version > 1  # continues the old run's versions
     got = store.get_run("r1")
     assert got is not None and got.vars == {"new": True}
-    # The old run's history, inbox and search rows went with it.
+    assert got.execution == 2
+    # The new run starts a history of its own; the old run, with its
+    # history, stays readable as execution 1 of the id.
     assert [e.seq for e in store.history("r1")] == [1]
     assert store.inbox("r1") == []
+    first = store.get_run("r1", execution=1)
+    assert first is not None and first.vars == {"old": True} and first.execution == 1
+    old_events = [e.type for e in store.history("r1", execution=1)]
+    if existing_status in ("completed", "failed", "cancelled"):
+        assert old_events == ["run_started", "state_entered", "state_entered"]
+        assert first.status == existing_status
+    else:  # terminated: ended as cancelled, saying why
+        assert old_events == ["run_started", "state_entered", "state_entered", "run_cancelled"]
+        assert first.status == "cancelled" and first.ended_at == 3.0
+    assert [r.execution for r in store.executions("r1")] == [1, 2]
     # A commit computed against the old run can never apply to the new one.
     stale = store.commit([RunUpdate(run=old, expected_version=1)], now=4.0)
     assert stale[0].outcome == "conflict"

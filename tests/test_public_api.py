@@ -17,7 +17,7 @@ DOCUMENTED = {
     "RunEnded",
     "RunNotFound",
     "RunAlreadyExists",
-    # DSL.md §14 (run ids): an ambiguous run id prefix
+    # docs/cli.md (run ids): an ambiguous run id prefix
     "AmbiguousRunId",
     # docs/python-api.md: `wfdsl.load(doc)` / `wfdsl.validate(doc)`, and what validate returns
     "load",

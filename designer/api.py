@@ -9,6 +9,7 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
@@ -189,25 +190,72 @@ def check_file(workspace: Workspace, rel: str, size: int, modified: float) -> di
     warnings = sum(f.severity == "warning" for f in findings)
     if workflow is not None:
         summary["name"] = workflow.name
-    return {**summary, "ok": errors == 0, "errors": errors, "warnings": warnings, "runs": None}
+    return {
+        **summary,
+        "ok": errors == 0,
+        "errors": errors,
+        "warnings": warnings,
+        "runs": None,
+        "_text": text,
+    }
 
 
 def check_workspace(workspace: Workspace) -> list[dict[str, Any]]:
     return [check_file(workspace, f.path, f.size, f.modified) for f in workspace.files()]
 
 
+def _run_counts(runs: list[Any]) -> dict[str, int]:
+    return {
+        "total": len(runs),
+        "running": sum(r.status in ("running", "waiting", "paused") for r in runs),
+        "failed": sum(r.status == "failed" for r in runs),
+    }
+
+
+def _source_file(context: Context, definition_hash: str, texts: dict[str, str]) -> str | None:
+    """The workspace file a run's definition came from, when it can be told:
+    started here, submitted from a file in the workspace, or the same text
+    as a file now holds."""
+    if definition_hash in context.sources:
+        return context.sources[definition_hash]
+    definition = context.engine.store.get_definition(definition_hash)
+    if definition is None:
+        return None
+    if definition.file:
+        try:
+            return context.workspace.relative(Path(definition.file).resolve())
+        except ValueError:
+            pass  # a file outside the workspace
+    return next((rel for rel, text in texts.items() if text == definition.source), None)
+
+
 async def workspace_files(context: Context) -> list[dict[str, Any]]:
-    """Every workflow file with its validity (in a worker thread) and run counts."""
+    """Every workflow file with its validity (in a worker thread) and run counts.
+
+    Runs are counted by workflow name, except where two files hold the same
+    name: then each file counts the runs whose definition is known to come
+    from it (runs of neither are left out rather than counted twice)."""
     files = await off_loop(context, check_workspace, context.workspace)
+    texts = {f["path"]: f.pop("_text", None) for f in files}
+    by_name: dict[str, list[dict[str, Any]]] = {}
     for summary in files:
-        if summary["name"] is None:
+        if summary["name"] is not None:
+            by_name.setdefault(summary["name"], []).append(summary)
+    for name, holders in by_name.items():
+        everything = context.engine.list_runs(workflow=name, limit=1000)
+        if len(holders) == 1:
+            holders[0]["runs"] = _run_counts(everything)
             continue
-        everything = context.engine.list_runs(workflow=summary["name"], limit=1000)
-        summary["runs"] = {
-            "total": len(everything),
-            "running": sum(r.status in ("running", "waiting", "paused") for r in everything),
-            "failed": sum(r.status == "failed" for r in everything),
-        }
+        mine = {h["path"]: h for h in holders}
+        known = {rel: t for rel, t in texts.items() if rel in mine and t is not None}
+        origin: dict[str, str | None] = {}
+        for run in everything:
+            if run.definition_hash not in origin:
+                origin[run.definition_hash] = _source_file(context, run.definition_hash, known)
+        for rel, holder in mine.items():
+            holder["runs"] = _run_counts(
+                [r for r in everything if origin[r.definition_hash] == rel]
+            )
     return files
 
 

@@ -21,7 +21,7 @@ import jinja2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -145,6 +145,12 @@ async def run_page(request: Request) -> Response:
     return _page(request, "run.html", f"Run {details['run']['id']}", **details)
 
 
+async def favicon(request: Request) -> Response:
+    # Browsers ask for /favicon.ico when a page names no icon (the guard's
+    # own 401 page, say): the same drawing the pages link to.
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
+
 async def openapi(request: Request) -> Response:
     return JSONResponse(openapi_document(request.app.state.wfdsl.version))
 
@@ -248,6 +254,7 @@ def create_app(
         Route("/runs", runs_page, methods=["GET"]),
         Route("/runs/{run_id:path}", run_page, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/favicon.ico", favicon, methods=["GET"]),
         *api.routes(),
     ]
     if STATIC.is_dir():

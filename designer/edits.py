@@ -20,7 +20,7 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from . import roundtrip
+from . import blocks, roundtrip
 
 __all__ = ["OPS", "EditError", "apply_edit", "reference_slots", "scope_of"]
 
@@ -236,7 +236,7 @@ def add_state(tree: Any, op: Mapping[str, Any]) -> None:
         if isinstance(prev, dict) and prev.get("type") not in _NO_NEXT:
             prev["next"] = name
             if "end" in prev:
-                del prev["end"]
+                roundtrip.delete_key(prev, "end")
     elif kind not in _NO_NEXT:
         new["end"] = True
     _insert_after(states, after, name, new)
@@ -246,11 +246,16 @@ def add_state(tree: Any, op: Mapping[str, Any]) -> None:
 
 def delete_state(tree: Any, op: Mapping[str, Any]) -> None:
     scope, name = _locate(tree, op)
+    del _states(scope)[name]
+    _drop_references(scope, name)
+
+
+def _drop_references(scope: Any, name: str) -> None:
+    """Remove every reference to the (deleted) state ``name`` in ``scope``."""
     states = _states(scope)
-    del states[name]
     for holder, key in list(reference_slots(scope)):
         if holder.get(key) == name and not (holder is scope and key == "start"):
-            del holder[key]
+            roundtrip.delete_key(holder, key)
     if scope.get("start") == name:
         if states:
             scope["start"] = next(iter(states))
@@ -288,17 +293,17 @@ def connect(tree: Any, op: Mapping[str, Any]) -> None:
     holder, key = _edge_slot(state, edge)
     if to is None:
         if key in holder:
-            del holder[key]
+            roundtrip.delete_key(holder, key)
     elif to == END:
         if key != "next" or holder is not state:
             raise EditError("only a state's own 'next' can become 'end: true'")
         if "next" in holder:
-            del holder["next"]
+            roundtrip.delete_key(holder, "next")
         holder["end"] = True
     else:
         holder[key] = to
         if holder is state and key == "next" and "end" in state:
-            del state["end"]
+            roundtrip.delete_key(state, "end")
 
 
 def _edge_slot(state: Any, edge: str) -> Slot:
@@ -444,5 +449,44 @@ def apply_edit(text: str, op: Mapping[str, Any]) -> str:
         raise EditError(f"the document does not load, fix the YAML first: {exc}") from None
     if not isinstance(tree, dict):
         raise EditError("the document is not a mapping")
+    if kind == "delete_state":
+        # Cut the state's lines out of the text first (blocks.py: ruamel would
+        # take the next state's comment along), then drop the references.
+        scope, name = _locate(tree, op)
+        cut = blocks.cut_state(text, _states(scope), name)
+        if cut is not None:
+            text = cut
+            tree, yaml, baseline = roundtrip.load(text)
+            _drop_references(scope_of(tree, _prefix(op)), name)
+            return roundtrip.splice(text, baseline, roundtrip.dump(tree, yaml))
+    if kind == "add_state":
+        before = _state_keys(tree, op)
     OPS[kind](tree, op)
-    return roundtrip.splice(text, baseline, roundtrip.dump(tree, yaml))
+    edited = roundtrip.splice(text, baseline, roundtrip.dump(tree, yaml))
+    if kind == "add_state":
+        added = _state_keys(tree, op) - before
+        if len(added) == 1:
+            new_tree, _, _ = roundtrip.load(edited)
+            states = _states(scope_of(new_tree, _add_prefix(op)))
+            edited = blocks.space_state(edited, states, added.pop())
+    return edited
+
+
+def _prefix(op: Mapping[str, Any]) -> str:
+    """The thread-path prefix of the scope of ``op``'s ``state``."""
+    ref = _text(op, "state")
+    return ref.rpartition("/")[0] if "/" in ref else str(op.get("scope") or "")
+
+
+def _add_prefix(op: Mapping[str, Any]) -> str:
+    after = op.get("after")
+    if isinstance(after, str) and "/" in after:
+        return after.rpartition("/")[0]
+    return str(op.get("scope") or "")
+
+
+def _state_keys(tree: Any, op: Mapping[str, Any]) -> set[str]:
+    try:
+        return set(_states(scope_of(tree, _add_prefix(op))))
+    except EditError:
+        return set()

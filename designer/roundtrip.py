@@ -11,6 +11,7 @@ come from the original, whatever ruamel would have made of them.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import io
 import re
@@ -18,8 +19,9 @@ import warnings
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-__all__ = ["dump", "load", "splice"]
+__all__ = ["delete_key", "dump", "load", "splice"]
 
 
 def _yaml(sequence: int, offset: int) -> YAML:
@@ -80,6 +82,45 @@ def load(text: str) -> tuple[Any, YAML, str]:
             best = (distance, yaml, rendered)
     assert best is not None
     return tree, best[1], best[2]
+
+
+def delete_key(mapping: Any, key: Any) -> None:
+    """``del mapping[key]``, keeping the comment ruamel hangs on its value.
+
+    A comment (and blank lines) after a value belong to that value in
+    ruamel's tree, though they introduce what comes next: deleting
+    ``next: b``, the last line of state ``a``, would take the comment above
+    state ``b`` with it. The comment moves to the key before (to the last
+    value inside it, where ruamel would have put it).
+    """
+    entry = getattr(mapping, "ca", None) and mapping.ca.items.get(key)
+    tail = entry[2] if entry and len(entry) > 2 else None
+    keys = list(mapping)
+    at = keys.index(key)
+    del mapping[key]
+    if tail is not None and tail.value.startswith("#"):
+        # The deleted line's own end-of-line comment goes with it.
+        rest = tail.value[tail.value.find("\n") + 1 :] if "\n" in tail.value else ""
+        tail = copy.copy(tail) if rest else None
+        if tail is not None:
+            tail.value = rest
+    if tail is None or at == 0:
+        return
+    holder, last = mapping, keys[at - 1]
+    while (
+        isinstance(holder[last], CommentedMap)
+        and len(holder[last])
+        and not holder[last].fa.flow_style()
+    ):
+        holder = holder[last]
+        last = list(holder)[-1]
+    if isinstance(holder[last], (CommentedMap, CommentedSeq)):
+        return  # a flow mapping, a sequence or an empty one: no slot for it there
+    slot = holder.ca.items.setdefault(last, [None, None, None, None])
+    if slot[2] is None:
+        slot[2] = tail
+    else:
+        slot[2].value += tail.value
 
 
 def dump(tree: Any, yaml: YAML) -> str:

@@ -7,7 +7,7 @@ In order, for every HTTP request (designer/API.md, "Auth"):
    still sends its own name);
 2. the per-launch token must come with the request, as the cookie set by
    visiting ``/?token=T`` or as ``Authorization: Bearer T`` (``/static/`` is
-   exempt: it holds no data);
+   exempt, and so is ``/favicon.ico``: they hold no data);
 3. a request that can change anything (not GET/HEAD/OPTIONS) must come from
    our own origin (``Origin``, or ``Sec-Fetch-Site: same-origin``) and carry
    the CSRF token in ``X-CSRF-Token``;
@@ -138,7 +138,7 @@ class Guard:
         host = headers.get("host", "").lower()
         if host not in self.allowed:
             return self.refuse(api, 400, "bad_host", f"Host {host!r} is not served here")
-        if path.startswith("/static/"):
+        if path.startswith("/static/") or path == "/favicon.ico":
             return None
         method: str = scope["method"]
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))

@@ -40,7 +40,7 @@ const graph = new GraphView($("graph"), {
 
 const panel = new PropertyPanel($("properties-body"), {
   schemaUrl: data.schema_url || "/api/schema",
-  edit: (op) => edit(op),
+  edit: (op, options) => edit(op, options),
   goToLine: (line) => pane.goToLine(line),
   lines: () => state.text.split("\n"),
   stateNames: (scope) => stateNames(scope),
@@ -64,9 +64,10 @@ function applyView(view) {
     if (state.selected?.kind === "edge" && !findEdge(state.selected.index)) state.selected = null;
     select(state.selected, { from: "view" });
   } else {
-    graphStatus.textContent = view.loaded
-      ? "The document has errors that stop the graph from being drawn; it shows the last good version."
-      : "The YAML does not parse; the graph shows the last good version.";
+    const problem = view.loaded ? "The document has errors that stop the graph from being drawn" : "The YAML does not parse";
+    graphStatus.textContent = state.good
+      ? `${problem}; the graph shows the last good version.`
+      : `${problem}, so there is no graph yet: fix the first finding and it appears.`;
     graphStatus.hidden = false;
     $("graph").classList.add("stale");
   }
@@ -91,6 +92,11 @@ function lastSegment(id) {
 
 function dotted(pathList) {
   return (pathList || []).join(".");
+}
+
+// A finding's JSON path (`$.states.a.next`) in the nodes' dotted form (`states.a.next`).
+function findingPath(path) {
+  return (path || "").replace(/^\$\.?/, "");
 }
 
 // Badges for findings, hit areas for edges, and connection ports: added to
@@ -129,7 +135,10 @@ function decorate() {
     if (!box) continue;
     if (node.findings) {
       const prefix = dotted(node.path);
-      const severe = findings.some((f) => f.severity === "error" && f.path && (f.path === prefix || f.path.startsWith(prefix + ".")));
+      const severe = findings.some((f) => {
+        const at = findingPath(f.path);
+        return f.severity === "error" && at && (at === prefix || at.startsWith(prefix + "."));
+      });
       const badge = svgEl("g", { class: `badge badge--${severe ? "error" : "warning"}`, "data-for": node.id });
       badge.append(svgEl("circle", { cx: box.x + box.w - 2, cy: box.y + 2, r: 8 }));
       const label = svgEl("text", { x: box.x + box.w - 2, y: box.y + 6, "text-anchor": "middle" });
@@ -398,17 +407,15 @@ async function save() {
   }
 }
 
+// "Saved" shows beside the Save button, whatever the graph's own status says.
 function flash(message) {
-  const toast = $("graph-status");
-  if (!toast.hidden && $("graph").classList.contains("stale")) return;
-  toast.textContent = message;
-  toast.hidden = false;
-  toast.classList.add("toast");
+  const note = $("save-status");
+  note.textContent = message;
+  note.hidden = false;
   clearTimeout(flash.timer);
   flash.timer = setTimeout(() => {
-    toast.hidden = true;
-    toast.classList.remove("toast");
-  }, 2000);
+    note.hidden = true;
+  }, 2500);
 }
 
 // ---------------------------------------------------------------- findings and outline

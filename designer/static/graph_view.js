@@ -43,6 +43,7 @@ export class GraphView {
     });
     container.addEventListener("focusin", (event) => {
       const node = event.target.closest && event.target.closest(".node");
+      if (node && this.container.contains(node)) this.rove(node);
       if (node && this.selected?.id !== node.dataset.id) this.onSelect({ kind: "node", id: node.dataset.id }, "focus");
     });
     container.addEventListener("keydown", (event) => this.onKey(event));
@@ -87,6 +88,16 @@ export class GraphView {
       this.fit();
     }
     if (this.selected) this.markSelected(this.selected);
+    this.rove(null);
+  }
+
+  // One Tab stop for the whole graph (the selected state, else the first):
+  // the arrow keys move inside it (the roving tabindex of WAI-ARIA).
+  rove(node) {
+    const nodes = this.focusableNodes();
+    const stop =
+      node || (this.selected?.kind === "node" && this.nodeElement(this.selected.id)) || nodes.find((n) => n.getAttribute("tabindex") === "0") || nodes[0];
+    for (const el of nodes) el.setAttribute("tabindex", el === stop ? "0" : "-1");
   }
 
   fullBox() {
@@ -219,6 +230,7 @@ export class GraphView {
   select(selection, { focus = false } = {}) {
     this.selected = selection;
     this.markSelected(selection);
+    if (selection?.kind === "node") this.rove(this.nodeElement(selection.id));
     if (focus && selection?.kind === "node") this.nodeElement(selection.id)?.focus({ preventScroll: true });
     if (selection?.kind === "node") this.reveal(selection.id);
   }

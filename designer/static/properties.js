@@ -100,16 +100,24 @@ export class PropertyPanel {
     nameInput.value = name;
     nameInput.required = true;
     nameInput.spellcheck = false;
-    nameInput.addEventListener("change", () => {
+    // Enter commits, and so does leaving the field (the browser's change
+    // event, which Chromium also fires on Enter): one rename per new name,
+    // however many of them arrive.
+    let sent = name;
+    const commit = () => {
       const to = nameInput.value.trim();
-      if (!to || to === name) return;
+      if (!to || to === sent) return;
+      sent = to;
       const prefix = node.id.slice(0, node.id.length - name.length);
-      this.edit({ op: "rename_state", state: node.id, to }, { select: { kind: "node", id: prefix + to } });
-    });
+      this.edit({ op: "rename_state", state: node.id, to }, { select: { kind: "node", id: prefix + to } }).then((result) => {
+        if (!result) sent = name; // refused: the same name may be tried again
+      });
+    };
+    nameInput.addEventListener("change", commit);
     nameInput.addEventListener("keydown", (e) => {
       if (e.key === "Enter") {
         e.preventDefault();
-        nameInput.dispatchEvent(new Event("change"));
+        commit();
       }
     });
     form.append(nameField.wrap);

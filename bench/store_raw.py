@@ -23,8 +23,8 @@ import tempfile
 import time
 from dataclasses import replace
 
-from wfdsl.interpreter.records import Definition, Event, RunRow, RunUpdate
-from wfdsl.interpreter.sqlite_store import SqliteStore
+from wfdsl.interpreter.store.records import Definition, Event, RunRow, RunUpdate
+from wfdsl.interpreter.store.sqlite.store import SqliteStore
 
 STATE = {
     "seq": 7,

@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from wfdsl.interpreter.engine import Engine
-from wfdsl.interpreter.store import StoreError
+from wfdsl.interpreter.store.errors import StoreError
 
 from wfdsl.errors import WfdslError
 

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import click
-from wfdsl.interpreter.actions import ActionImportError, load_modules
+from wfdsl.interpreter.actions.registry import ActionImportError, load_modules
 from wfdsl.interpreter.engine import Engine
 from wfdsl.observe.cli import MetricsAddr, metrics_option, start_metrics
 

@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from wfdsl.interpreter.engine import Engine
-from wfdsl.interpreter.records import Event
 from wfdsl.interpreter.run_view import event_to_json
+from wfdsl.interpreter.store.records import Event
 
 __all__ = ["event_stream", "fold_statuses", "state_statuses"]
 

@@ -22,8 +22,8 @@ from wfdsl.dsl.model import Workflow
 
 from wfdsl.errors import ValidationError, WfdslError
 
-from .records import Definition
-from .store import Store
+from .store.protocol import Store
+from .store.records import Definition
 
 __all__ = ["Definitions", "SubflowNotFound", "document_text"]
 

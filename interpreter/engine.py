@@ -43,24 +43,25 @@ from wfdsl.dsl.model import Workflow
 
 from wfdsl.errors import AmbiguousRunId, HandlerRejected, RunEnded, RunNotFound, WfdslError
 
-from . import machine
-from .action_check import MissingAction, missing_actions
-from .action_runner import ActionRunner, Interceptor
-from .actions import ActionRegistry, default_registry, load_modules
+from .actions.check import MissingAction, missing_actions
+from .actions.registry import ActionRegistry, default_registry, load_modules
+from .actions.runner import ActionRunner, Interceptor
 from .clock import Clock, SystemClock, VirtualClock, to_epoch
 from .definitions import Definitions
 from .engine_loop import CONTROL_CHANNEL, Driver
 from .input_check import check_handler_args, check_input, check_signal
+from .machine import transition as machine
+from .machine.positions import Position, positions_of
+from .machine.steps import ActionOutcome, CallAction, CallHandler, ReplyHandler, Trigger
 from .orphans import Orphans, default_owner
-from .positions import Position, positions_of
-from .records import FINAL_STATUSES, Event, Lease, RunFilter, RunRow
 from .run_ids import check_run_id, storable
 from .run_view import Run, Transition
 from .schedules import Schedules, register_schedule
-from .sqlite_store import SqliteStore
-from .steps import ActionOutcome, CallAction, CallHandler, ReplyHandler, Trigger
-from .store import RunNotActive, Store, StoreError
-from .store import passing as _passing
+from .store.errors import RunNotActive, StoreError
+from .store.errors import passing as _passing
+from .store.protocol import Store
+from .store.records import FINAL_STATUSES, Event, Lease, RunFilter, RunRow
+from .store.sqlite.store import SqliteStore
 
 __all__ = ["Engine", "new_run_id"]
 
@@ -172,7 +173,7 @@ class Engine:
         built-ins included) to ``handler(ctx, args)`` instead of the registry.
         Its return value, or an awaitable's, is the call's result; what it
         raises is the call's failure (named as any action's error is); it
-        returns ``PROCEED`` (``wfdsl.interpreter.action_runner``) to run the
+        returns ``PROCEED`` (``wfdsl.interpreter.actions.runner``) to run the
         real action. ``None`` removes it. ``wfdsl test`` mocks actions so."""
         self._runner.intercept = handler
 

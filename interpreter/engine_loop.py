@@ -32,21 +32,10 @@ from wfdsl.dsl.model import Workflow
 
 from wfdsl.errors import WfdslError
 
-from . import machine
 from .clock import Clock
 from .definitions import Definitions
-from .records import (
-    FINAL_STATUSES,
-    Event,
-    InboxMessage,
-    Lease,
-    RunRow,
-    RunUpdate,
-    with_needs_action,
-    with_ready_at,
-    with_row_version,
-)
-from .steps import (
+from .machine import transition as machine
+from .machine.steps import (
     ActionOutcome,
     CallAction,
     CancelAction,
@@ -63,7 +52,19 @@ from .steps import (
     Trigger,
     Wake,
 )
-from .store import Store, StoreError
+from .store.errors import StoreError
+from .store.protocol import Store
+from .store.records import (
+    FINAL_STATUSES,
+    Event,
+    InboxMessage,
+    Lease,
+    RunRow,
+    RunUpdate,
+    with_needs_action,
+    with_ready_at,
+    with_row_version,
+)
 
 __all__ = [
     "CONTROL_CHANNEL",

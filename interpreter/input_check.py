@@ -32,7 +32,7 @@ from wfdsl.dsl.model import Workflow
 
 from wfdsl.errors import ValidationError
 
-from .limits import MAX_PAYLOAD_BYTES, json_size, payload_size_error
+from .machine.limits import MAX_PAYLOAD_BYTES, json_size, payload_size_error
 
 if TYPE_CHECKING:  # pragma: no cover
     # jsonschema (with referencing, rpds, attrs) is imported when a schema is

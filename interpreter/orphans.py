@@ -38,7 +38,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from .store import Store
+from .store.protocol import Store
 
 __all__ = ["LocalOwner", "Orphans", "default_owner", "is_dead", "parse_owner"]
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .positions import Position, WaitFor
-from .records import Event, RunRow
+from .machine.positions import Position, WaitFor
+from .store.records import Event, RunRow
 
 __all__ = ["Event", "Position", "Run", "Transition", "WaitFor"]
 

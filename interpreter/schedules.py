@@ -37,7 +37,7 @@ from wfdsl.dsl.model import Workflow
 
 from wfdsl.errors import RunAlreadyExists, WfdslError
 
-from .records import ACTIVE_STATUSES
+from .store.records import ACTIVE_STATUSES
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoneinfo import ZoneInfo

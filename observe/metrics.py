@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from wfdsl.interpreter.records import ACTIVE_STATUSES
+from wfdsl.interpreter.store.records import ACTIVE_STATUSES
 
 if TYPE_CHECKING:
     from wfdsl.interpreter.engine import Engine

@@ -29,7 +29,7 @@ from typing import Any
 from wfdsl.dsl.graph import Edge, Graph, build_graph, wait_text
 from wfdsl.dsl.model import TaskState, WaitNode, WaitState, Workflow
 from wfdsl.dsl.stategraph import alternatives, iter_scopes, wait_nodes
-from wfdsl.interpreter.records import Event
+from wfdsl.interpreter.store.records import Event
 
 from .mocks import scope_free
 

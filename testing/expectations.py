@@ -11,8 +11,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wfdsl.interpreter.records import Event
 from wfdsl.interpreter.run_view import Run
+from wfdsl.interpreter.store.records import Event
 
 from .matching import includes, includes_exactly
 from .mocks import scope_free

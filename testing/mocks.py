@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from wfdsl.dsl.durations import format_duration
-from wfdsl.interpreter.action_runner import PROCEED, ActionTimeout
-from wfdsl.interpreter.actions import ActionContext
+from wfdsl.interpreter.actions.registry import ActionContext
+from wfdsl.interpreter.actions.runner import PROCEED, ActionTimeout
 from wfdsl.interpreter.clock import VirtualClock
 
 from .format import Mock

@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wfdsl.dsl.durations import format_duration
-from wfdsl.interpreter.records import Event
 from wfdsl.interpreter.run_view import Run
+from wfdsl.interpreter.store.records import Event
 
 from .expectations import states_entered
 from .mocks import scope_free

@@ -22,8 +22,8 @@ from typing import Any
 from wfdsl.dsl.durations import format_duration
 from wfdsl.interpreter.clock import VirtualClock
 from wfdsl.interpreter.engine import Engine
-from wfdsl.interpreter.records import Event
 from wfdsl.interpreter.run_view import Run
+from wfdsl.interpreter.store.records import Event
 
 from wfdsl.errors import HandlerRejected, WfdslError
 

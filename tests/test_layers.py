@@ -44,6 +44,24 @@ FORBIDDEN_IN_DSL = frozenset(
 )
 
 
+# Each database driver belongs to its store backend alone (ARCHITECTURE.md):
+# driver -> the one package allowed to import it.
+DRIVERS = {
+    "sqlite3": "wfdsl.interpreter.store.sqlite",
+    "psycopg": "wfdsl.interpreter.store.postgres",
+    "psycopg_pool": "wfdsl.interpreter.store.postgres",
+}
+
+# The machine is a pure transition function: inside the interpreter it may
+# read only its own package and the store's plain records.
+MACHINE = "wfdsl.interpreter.machine"
+MACHINE_MAY_IMPORT = (MACHINE, "wfdsl.interpreter.store.records")
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
 def layer(module: str) -> int:
     """The rank of a wfdsl module; a module may only import ranks <= its own."""
     if module == "wfdsl.errors" or module.startswith("wfdsl.errors."):
@@ -126,6 +144,14 @@ def violations(files: dict[str, tuple[str, bool]]) -> list[str]:
                 problems.append(f"{where}: dsl/ must stay pure (no {top})")
             if top == "wfdsl" and layer(target) > layer(module):
                 problems.append(f"{where}: a lower layer must not import a higher one")
+            if top in DRIVERS and not _within(module, DRIVERS[top]):
+                problems.append(f"{where}: only {DRIVERS[top]} may import {top}")
+            if (
+                _within(module, MACHINE)
+                and _within(target, "wfdsl.interpreter")
+                and not any(_within(target, allowed) for allowed in MACHINE_MAY_IMPORT)
+            ):
+                problems.append(f"{where}: the machine must stay pure (no {target})")
     return problems
 
 
@@ -175,6 +201,24 @@ def test_the_packages_import_only_downwards() -> None:
             id="interpreter-to-designer",
         ),
         pytest.param("wfdsl.errors", "import wfdsl.dsl\n", "a lower layer", id="errors-to-dsl"),
+        pytest.param(
+            "wfdsl.interpreter.engine_loop",
+            "import sqlite3\n",
+            "only wfdsl.interpreter.store.sqlite may import sqlite3",
+            id="sqlite3-above-the-store",
+        ),
+        pytest.param(
+            "wfdsl.interpreter.store.sqlite.store",
+            "from psycopg import sql\n",
+            "only wfdsl.interpreter.store.postgres may import psycopg",
+            id="psycopg-outside-its-backend",
+        ),
+        pytest.param(
+            "wfdsl.interpreter.machine.tasks",
+            "from ..store.sqlite import SqliteStore\n",
+            "the machine must stay pure",
+            id="machine-to-a-backend",
+        ),
         pytest.param(
             "wfdsl.designer.bad", "from wfdsl import cli\n", "a lower layer", id="designer-to-cli"
         ),

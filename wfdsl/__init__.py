@@ -29,11 +29,11 @@ if typing.TYPE_CHECKING:  # pragma: no cover
         ValidationError,
         WfdslError,
     )
-    from wfdsl.interpreter.actions import ActionContext, action
+    from wfdsl.interpreter.actions.registry import ActionContext, action
     from wfdsl.interpreter.clock import SystemClock, VirtualClock
     from wfdsl.interpreter.engine import Engine
-    from wfdsl.interpreter.records import Event
     from wfdsl.interpreter.run_view import Run
+    from wfdsl.interpreter.store.records import Event
 
 __all__ = [
     "ActionContext",
@@ -59,11 +59,11 @@ __all__ = [
 
 #: Where each public name lives.
 _HOMES = {
-    "ActionContext": "wfdsl.interpreter.actions",
+    "ActionContext": "wfdsl.interpreter.actions.registry",
     "ActionError": "wfdsl.errors",
     "AmbiguousRunId": "wfdsl.errors",
     "Engine": "wfdsl.interpreter.engine",
-    "Event": "wfdsl.interpreter.records",
+    "Event": "wfdsl.interpreter.store.records",
     "ExpressionError": "wfdsl.errors",
     "Finding": "wfdsl.dsl.findings",
     "HandlerRejected": "wfdsl.errors",
@@ -75,7 +75,7 @@ _HOMES = {
     "ValidationError": "wfdsl.errors",
     "VirtualClock": "wfdsl.interpreter.clock",
     "WfdslError": "wfdsl.errors",
-    "action": "wfdsl.interpreter.actions",
+    "action": "wfdsl.interpreter.actions.registry",
     "load": "wfdsl.dsl.api",
     "validate": "wfdsl.dsl.api",
 }

@@ -196,7 +196,7 @@ def _is_store_error(exc: Exception) -> bool:
     # Only a command that opened a store can raise one, and then the store
     # module is loaded already; importing it here up front would load the
     # engine for `wfdsl --help` too.
-    store = sys.modules.get("wfdsl.interpreter.store")
+    store = sys.modules.get("wfdsl.interpreter.store.errors")
     return store is not None and isinstance(exc, store.StoreError)
 
 

@@ -62,13 +62,13 @@ from wfdsl.dsl.api import load as load_flow
 from wfdsl.dsl.model import MapState, ParallelState, Scope
 from wfdsl.dsl.suggest import did_you_mean
 from wfdsl.errors import RunAlreadyExists, ValidationError, WfdslError
-from wfdsl.interpreter.actions import ActionImportError, load_modules
+from wfdsl.interpreter.actions.registry import ActionImportError, load_modules
 from wfdsl.interpreter.clock import VirtualClock
 from wfdsl.interpreter.engine import Engine
-from wfdsl.interpreter.limits import MAX_PAYLOAD_BYTES
-from wfdsl.interpreter.records import FINAL_STATUSES
+from wfdsl.interpreter.machine.limits import MAX_PAYLOAD_BYTES
 from wfdsl.interpreter.run_view import Run, event_to_json
-from wfdsl.interpreter.store import StoreError, passing
+from wfdsl.interpreter.store.errors import StoreError, passing
+from wfdsl.interpreter.store.records import FINAL_STATUSES
 from wfdsl.observe.cli import MetricsAddr, metrics_option, start_metrics
 
 __all__ = ["db_option", "default_db", "parse_json_option", "run", "worker"]

@@ -36,10 +36,10 @@ from wfdsl.errors import (
     WfdslError,
 )
 from wfdsl.interpreter.engine import Engine
-from wfdsl.interpreter.records import ACTIVE_STATUSES, FINAL_STATUSES
 from wfdsl.interpreter.run_view import Run, event_to_json
-from wfdsl.interpreter.sqlite_store import SqliteStore
-from wfdsl.interpreter.store import RunNotActive
+from wfdsl.interpreter.store.errors import RunNotActive
+from wfdsl.interpreter.store.records import ACTIVE_STATUSES, FINAL_STATUSES
+from wfdsl.interpreter.store.sqlite.store import SqliteStore
 
 from .cli_run import parse_json_option
 

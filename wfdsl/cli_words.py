@@ -12,8 +12,8 @@ import json
 from typing import Any
 
 from wfdsl.cli_output import duration, stamp
-from wfdsl.interpreter.records import Event
 from wfdsl.interpreter.run_view import Position, WaitFor
+from wfdsl.interpreter.store.records import Event
 
 __all__ = ["describe_event", "describe_position", "describe_wait", "short_json"]
 

@@ -27,7 +27,7 @@ KEYS = ("us_per_step",)
 def pure(runs: int, steps: int) -> dict[str, float]:
     from wfdsl.interpreter import machine
     from wfdsl.interpreter.engine import Engine
-    from wfdsl.interpreter.steps import ActionOutcome, CallAction, StartRun
+    from wfdsl.interpreter.machine.steps import ActionOutcome, CallAction, StartRun
 
     with Engine(":memory:") as engine:
         workflow = engine.register(task_flow(steps))

@@ -18,7 +18,7 @@ from wfdsl.cli import cli
 
 PRINTS = """
 import os
-import wfdsl.interpreter.actions as a
+import wfdsl.interpreter.actions.registry as a
 
 @a.action("chatty")
 def chatty() -> int:

@@ -45,7 +45,7 @@ states:
 """
 
 ACTIONS = """
-import wfdsl.interpreter.actions as a
+import wfdsl.interpreter.actions.registry as a
 
 @a.action("double")
 def double(x: int) -> int:

@@ -22,7 +22,7 @@ WFDSL = [sys.executable, "-c", "from wfdsl.cli import main; main()"]
 
 ACTIONS = """
 import os, time
-import wfdsl.interpreter.actions as a
+import wfdsl.interpreter.actions.registry as a
 
 @a.action("double")
 def double(x: int) -> int:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from wfdsl.dsl.expressions import BUILTIN_FUNCTIONS
-from wfdsl.interpreter.builtin_actions import BUILTIN_ACTIONS, Builtins
+from wfdsl.interpreter.actions.builtin import BUILTIN_ACTIONS, Builtins
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "schemas" / "wfdsl-1.schema.json"

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from wfdsl.interpreter.store import StoreError
+from wfdsl.interpreter.store.errors import StoreError
 
 import wfdsl
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from wfdsl.interpreter.store import DamagedRun
+from wfdsl.interpreter.store.errors import DamagedRun
 from work_bounds import measure_work
 
 import wfdsl

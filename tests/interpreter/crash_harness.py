@@ -46,7 +46,7 @@ from typing import Any
 
 import yaml
 from wfdsl.interpreter.clock import DEFAULT_VIRTUAL_START, VirtualClock
-from wfdsl.interpreter.sqlite_store import SqliteStore
+from wfdsl.interpreter.store.sqlite.store import SqliteStore
 
 import wfdsl
 

@@ -18,9 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from wfdsl.dsl.model import Workflow
-from wfdsl.interpreter.machine import advance, new_run
-from wfdsl.interpreter.records import Event, InboxMessage, RunRow
-from wfdsl.interpreter.steps import (
+from wfdsl.interpreter.machine.steps import (
     ActionOutcome,
     CallAction,
     CallHandler,
@@ -37,6 +35,8 @@ from wfdsl.interpreter.steps import (
     Trigger,
     Wake,
 )
+from wfdsl.interpreter.machine.transition import advance, new_run
+from wfdsl.interpreter.store.records import Event, InboxMessage, RunRow
 
 
 def load(text: str) -> Workflow:

@@ -11,16 +11,16 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from wfdsl.interpreter.action_runner import (
+from wfdsl.interpreter.actions.registry import ActionContext, ActionRegistry
+from wfdsl.interpreter.actions.runner import (
     MAX_JSON_DEPTH,
     ActionRunner,
     SerializationError,
     error_name,
     json_value,
 )
-from wfdsl.interpreter.actions import ActionContext, ActionRegistry
 from wfdsl.interpreter.clock import VirtualClock
-from wfdsl.interpreter.steps import ActionOutcome, CallAction
+from wfdsl.interpreter.machine.steps import ActionOutcome, CallAction
 
 
 @pytest.fixture
@@ -495,7 +495,7 @@ def test_deep_nesting_and_cycles_are_bounded() -> None:
 
 
 def test_too_many_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("wfdsl.interpreter.action_runner.MAX_JSON_VALUES", 10)
+    monkeypatch.setattr("wfdsl.interpreter.actions.runner.MAX_JSON_VALUES", 10)
     # Every value counts once, containers and scalars alike.
     assert json_value([[1]] * 4) == [[1]] * 4  # 1 + 4 + 4
     assert json_value([1] * 9) == [1] * 9  # 1 + 9

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wfdsl.interpreter import actions as actions_module
-from wfdsl.interpreter.actions import (
+from wfdsl.interpreter.actions import registry as actions_module
+from wfdsl.interpreter.actions.registry import (
     ActionContext,
     ActionImportError,
     ActionNotFound,
@@ -328,7 +328,7 @@ def test_load_modules_imports_and_registers(modules: Path, clean_default: Action
         modules,
         "wf_acts_ok",
         """
-        import wfdsl.interpreter.actions as a
+        import wfdsl.interpreter.actions.registry as a
 
         @a.action("wf_acts_ok.hello")
         def hello(name: str) -> str:
@@ -371,7 +371,7 @@ def test_a_module_that_raises_is_reported_with_its_error(modules: Path) -> None:
 def test_load_modules_accepts_a_file_path(tmp_path: Path, clean_default: ActionRegistry) -> None:
     path = tmp_path / "my_actions.py"
     path.write_text(
-        "import wfdsl.interpreter.actions as a\n"
+        "import wfdsl.interpreter.actions.registry as a\n"
         "@a.action('file.loaded')\n"
         "def f() -> int:\n    return 1\n"
     )
@@ -429,7 +429,7 @@ def test_entry_points_load_lazily_once_at_the_first_miss(
         "wf_plugin_module",
         """
         # registers into the registry the test puts in place of the default one
-        import wfdsl.interpreter.actions as a
+        import wfdsl.interpreter.actions.registry as a
         a._DEFAULT.register("plugin.from_module", lambda: 1)
         """,
     )

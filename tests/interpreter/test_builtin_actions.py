@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from wfdsl.interpreter.action_runner import ActionRunner
-from wfdsl.interpreter.actions import ActionRegistry
-from wfdsl.interpreter.builtin_actions import BUILTIN_ACTIONS, Builtins
-from wfdsl.interpreter.steps import ActionOutcome, CallAction
+from wfdsl.interpreter.actions.builtin import BUILTIN_ACTIONS, Builtins
+from wfdsl.interpreter.actions.registry import ActionRegistry
+from wfdsl.interpreter.actions.runner import ActionRunner
+from wfdsl.interpreter.machine.steps import ActionOutcome, CallAction
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

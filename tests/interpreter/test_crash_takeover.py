@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from wfdsl.interpreter.engine import Engine
 from wfdsl.interpreter.orphans import default_owner, is_dead, parse_owner
-from wfdsl.interpreter.sqlite_store import SqliteStore
+from wfdsl.interpreter.store.sqlite.store import SqliteStore
 
 FLOW = """
 wfdsl: "1"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from wfdsl.interpreter.action_runner import PROCEED
+from wfdsl.interpreter.actions.runner import PROCEED
 
 import wfdsl
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wfdsl.interpreter.actions import ActionRegistry
+from wfdsl.interpreter.actions.registry import ActionRegistry
 from wfdsl.interpreter.clock import VirtualClock
 from wfdsl.interpreter.engine import Engine
 

@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from wfdsl.interpreter.action_runner import ActionRunner
-from wfdsl.interpreter.actions import ActionRegistry
+from wfdsl.interpreter.actions.registry import ActionRegistry
+from wfdsl.interpreter.actions.runner import ActionRunner
 from wfdsl.interpreter.engine import Engine
-from wfdsl.interpreter.steps import ActionOutcome, CallAction
+from wfdsl.interpreter.machine.steps import ActionOutcome, CallAction
 
 
 class Hangs:

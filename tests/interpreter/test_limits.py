@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wfdsl.interpreter.limits import MAX_PAYLOAD_BYTES, MAX_TRANSITION_BYTES
+from wfdsl.interpreter.machine.limits import MAX_PAYLOAD_BYTES, MAX_TRANSITION_BYTES
 
 import wfdsl
 

@@ -9,8 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from machine_driver import Driver, load
-from wfdsl.interpreter.records import RunRow
-from wfdsl.interpreter.steps import (
+from wfdsl.interpreter.machine.steps import (
     ActionOutcome,
     CallHandler,
     CancelRun,
@@ -20,6 +19,7 @@ from wfdsl.interpreter.steps import (
     StepRun,
     Wake,
 )
+from wfdsl.interpreter.store.records import RunRow
 
 KITCHEN_SINK = """
 wfdsl: "1"

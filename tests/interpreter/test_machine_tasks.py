@@ -185,7 +185,7 @@ def test_a_late_or_unknown_outcome_is_ignored() -> None:
     d = Driver(CHARGE)
     d.start()
     before = d.run
-    from wfdsl.interpreter.steps import ActionOutcome
+    from wfdsl.interpreter.machine.steps import ActionOutcome
 
     t = d.apply(ActionOutcome(now=1.0, call_id="99", ok=True))
     assert t.status == "idle" and not t.events and d.run is before

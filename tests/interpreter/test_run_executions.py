@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from wfdsl.interpreter.clock import VirtualClock
 from wfdsl.interpreter.engine import Engine
-from wfdsl.interpreter.sqlite_schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
-from wfdsl.interpreter.sqlite_store import SqliteStore
+from wfdsl.interpreter.store.sqlite.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from wfdsl.interpreter.store.sqlite.store import SqliteStore
 
 import wfdsl
 

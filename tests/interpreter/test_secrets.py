@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wfdsl.interpreter.actions import ActionRegistry
+from wfdsl.interpreter.actions.registry import ActionRegistry
 from wfdsl.interpreter.clock import VirtualClock
 from wfdsl.interpreter.engine import Engine
 

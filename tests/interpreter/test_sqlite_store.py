@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wfdsl.interpreter.records import (
+from wfdsl.interpreter.store.errors import RunNotActive, StoreError
+from wfdsl.interpreter.store.protocol import Store
+from wfdsl.interpreter.store.records import (
     Definition,
     Event,
     InboxMessage,
@@ -18,9 +20,8 @@ from wfdsl.interpreter.records import (
     RunRow,
     RunUpdate,
 )
-from wfdsl.interpreter.sqlite_schema import SCHEMA_VERSION
-from wfdsl.interpreter.sqlite_store import SqliteStore
-from wfdsl.interpreter.store import RunNotActive, Store, StoreError
+from wfdsl.interpreter.store.sqlite.schema import SCHEMA_VERSION
+from wfdsl.interpreter.store.sqlite.store import SqliteStore
 
 from wfdsl.errors import ExpressionError, RunAlreadyExists, RunNotFound
 

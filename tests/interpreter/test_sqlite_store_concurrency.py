@@ -10,8 +10,8 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from wfdsl.interpreter.records import Definition, RunRow, RunUpdate
-from wfdsl.interpreter.sqlite_store import SqliteStore
+from wfdsl.interpreter.store.records import Definition, RunRow, RunUpdate
+from wfdsl.interpreter.store.sqlite.store import SqliteStore
 
 DEFINITION = Definition("h", "wf", None, "")
 

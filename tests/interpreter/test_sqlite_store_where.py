@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from wfdsl.dsl.expressions import parse_expression
-from wfdsl.interpreter import sqlite_store
-from wfdsl.interpreter.records import Definition, RunFilter, RunRow
-from wfdsl.interpreter.search_query import WherePlan, plan_where
-from wfdsl.interpreter.sqlite_store import SqliteStore
+from wfdsl.interpreter.store.query import WherePlan, plan_where
+from wfdsl.interpreter.store.records import Definition, RunFilter, RunRow
+from wfdsl.interpreter.store.sqlite import store as sqlite_store
+from wfdsl.interpreter.store.sqlite.store import SqliteStore
 
 from wfdsl.errors import ExpressionError
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from wfdsl.interpreter.clock import VirtualClock
 from wfdsl.interpreter.engine import Engine
-from wfdsl.interpreter.sqlite_store import SqliteStore
-from wfdsl.interpreter.store import StoreError
+from wfdsl.interpreter.store.errors import StoreError
+from wfdsl.interpreter.store.sqlite.store import SqliteStore
 
 DOUBLE = """
 wfdsl: "1"

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from prometheus_client import start_http_server
 from prometheus_client.parser import text_string_to_metric_families
-from wfdsl.interpreter.actions import ActionRegistry
+from wfdsl.interpreter.actions.registry import ActionRegistry
 from wfdsl.interpreter.clock import VirtualClock
 from wfdsl.interpreter.engine import Engine
 from wfdsl.observe.metrics import EngineMetrics

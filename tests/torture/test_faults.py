@@ -32,8 +32,8 @@ from typing import Any
 
 import pytest
 from wfdsl.interpreter.clock import VirtualClock
-from wfdsl.interpreter.sqlite_store import SqliteStore
-from wfdsl.interpreter.store import StoreError
+from wfdsl.interpreter.store.errors import StoreError
+from wfdsl.interpreter.store.sqlite.store import SqliteStore
 
 import wfdsl
 

@@ -48,7 +48,7 @@ from wfdsl.dsl.durations import format_duration, parse_duration
 
 from wfdsl.errors import WfdslError
 
-from .actions import ActionContext, ActionRegistry, ArgumentError
+from .registry import ActionContext, ActionRegistry, ArgumentError
 
 if TYPE_CHECKING:  # pragma: no cover
     # httpx (with ssl and certifi) costs ~10 MB and 60 ms; it is imported the

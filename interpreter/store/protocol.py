@@ -1,8 +1,8 @@
 """The store protocol: the only way the engine reaches durable state.
 
-``sqlite_store.SqliteStore`` implements it on one SQLite file; a PostgreSQL
-store can implement the same protocol later. Nothing outside a store module
-contains SQL.
+``store.sqlite.SqliteStore`` implements it on one SQLite file; each backend
+lives in its own sub-package of ``store`` and implements the same protocol.
+Nothing outside a backend's package contains SQL.
 
 Every method is a complete unit: it commits before returning (``commit``
 commits a whole group of run updates in ONE transaction: group commit).
@@ -24,50 +24,7 @@ from .records import (
     RunUpdate,
 )
 
-__all__ = ["DamagedRun", "RunNotActive", "Store", "StoreError", "passing"]
-
-
-class StoreError(Exception):
-    """The store could not do what was asked (disk full, I/O error, locked
-    past the busy timeout, a file with a newer schema). Nothing was committed."""
-
-
-# SQLite results that waiting may cure: the disk full, an I/O error (a file
-# size limit, a quota, a failing disk), another connection holding the lock
-# past the busy timeout.
-_PASSING = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED")
-
-
-def passing(exc: StoreError) -> bool:
-    """Whether waiting may cure ``exc`` (a corrupt file or a closed store won't)."""
-    name = getattr(exc.__cause__, "sqlite_errorname", "")
-    return isinstance(name, str) and name.startswith(_PASSING)
-
-
-class DamagedRun(StoreError):
-    """A run's row cannot be read back (a column that is not the JSON the
-    store wrote: the file was edited or damaged). Reading that run fails
-    with this, naming it; a worker sets it aside and drives the others
-    (research/reliability.md G7: one bad row must not stop recovery)."""
-
-    def __init__(self, run_id: str, reason: str) -> None:
-        self.run_id = run_id
-        super().__init__(
-            f"run {run_id!r} is damaged in the store ({reason}); it is set aside and left "
-            "as found, the other runs carry on"
-        )
-
-
-class RunNotActive(StoreError):
-    """A message was sent to a run that has finished. Refused rather than
-    stored: a finished run never consumes it, and docs/reference.md §8 promises that a
-    message is never lost once ``signal`` returned (Temporal refuses signals
-    to closed workflows the same way)."""
-
-    def __init__(self, run_id: str, status: str) -> None:
-        self.run_id = run_id
-        self.status = status
-        super().__init__(f"run {run_id!r} is {status}: it takes no more messages")
+__all__ = ["Store"]
 
 
 class Store(Protocol):

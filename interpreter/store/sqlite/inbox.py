@@ -12,9 +12,9 @@ from typing import Any
 
 from wfdsl.errors import RunNotFound
 
-from .records import FINAL_STATUSES, InboxMessage
-from .sqlite_rows import INSERT_MESSAGE, WAKE, json_or_null, loads
-from .store import RunNotActive
+from ..errors import RunNotActive
+from ..records import FINAL_STATUSES, InboxMessage
+from .rows import INSERT_MESSAGE, WAKE, json_or_null, loads
 
 __all__ = ["deliver", "send", "unconsumed", "with_messages"]
 

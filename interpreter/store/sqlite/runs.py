@@ -13,10 +13,10 @@ from typing import Any, Final
 
 from wfdsl.errors import RunAlreadyExists
 
-from .json_text import dumps
-from .records import FINAL_STATUSES, Event, RunFilter, RunRow
-from .search_query import WherePlan, check_names, where_matches
-from .sqlite_rows import (
+from ..json_text import dumps
+from ..query import WherePlan, check_names, where_matches
+from ..records import FINAL_STATUSES, Event, RunFilter, RunRow
+from .rows import (
     ACTIVE_SQL,
     INSERT_EVENT,
     RUN_COLUMNS,

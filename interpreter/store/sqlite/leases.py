@@ -12,9 +12,9 @@ from dataclasses import replace
 
 from wfdsl.errors import RunNotFound
 
-from .records import Lease, RunRow
-from .sqlite_rows import ACTIVE_SQL, RUN_COLUMNS_BARE, run_from_row
-from .store import DamagedRun
+from ..errors import DamagedRun
+from ..records import Lease, RunRow
+from .rows import ACTIVE_SQL, RUN_COLUMNS_BARE, run_from_row
 
 __all__ = [
     "claim",
@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 # The store's logger, whichever of its modules reports.
-_log = logging.getLogger("wfdsl.interpreter.sqlite_store")
+_log = logging.getLogger("wfdsl.interpreter.store.sqlite.store")
 
 
 def _candidates(actions: bool, tree: bool) -> str:

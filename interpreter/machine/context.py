@@ -19,8 +19,8 @@ from wfdsl.dsl.sites import iter_sites
 
 from wfdsl.errors import ExpressionError
 
+from ..store.records import Event, InboxMessage, RunRow
 from .limits import MAX_PAYLOAD_BYTES, json_size, payload_size_error
-from .records import Event, InboxMessage, RunRow
 from .run_state import RunState, Thread
 from .scope import Failure, LimitExceeded, RunHooks, redact, scope_index, write_path
 from .steps import Command

@@ -10,10 +10,10 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-from .json_text import dumps
-from .records import FINAL_STATUSES, Event, RunRow
-from .search_query import encode_search
-from .store import DamagedRun
+from ..errors import DamagedRun
+from ..json_text import dumps
+from ..query import encode_search
+from ..records import FINAL_STATUSES, Event, RunRow
 
 __all__ = [
     "ACTIVE_SQL",

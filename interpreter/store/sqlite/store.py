@@ -25,15 +25,17 @@ import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Final, TypeVar
 
-from . import sqlite_inbox, sqlite_leases, sqlite_runs
-from .json_text import dumps
-from .records import Definition, Event, InboxMessage, Lease, RunFilter, RunRow
-from .search_query import plan_where
-from .sqlite_commit import GroupCommit
-from .sqlite_rows import insert_run, json_or_null, loads
-from .sqlite_runs import ID_REUSE_POLICIES, check_policy
-from .sqlite_schema import check_store, migrate
-from .store import StoreError
+from ..errors import StoreError
+from ..json_text import dumps
+from ..query import plan_where
+from ..records import Definition, Event, InboxMessage, Lease, RunFilter, RunRow
+from . import inbox as sqlite_inbox
+from . import leases as sqlite_leases
+from . import runs as sqlite_runs
+from .commit import GroupCommit
+from .rows import insert_run, json_or_null, loads
+from .runs import ID_REUSE_POLICIES, check_policy
+from .schema import check_store, migrate
 
 __all__ = ["ID_REUSE_POLICIES", "SqliteStore"]
 
@@ -58,7 +60,7 @@ _NO_ROOM_FOR_INDEX: Final = frozenset(
 
 
 class SqliteStore(GroupCommit):
-    """The :class:`~wfdsl.interpreter.store.Store` on one SQLite file.
+    """The :class:`~wfdsl.interpreter.store.protocol.Store` on one SQLite file.
 
     ``synchronous`` is ``FULL`` (default: every commit is on disk when it
     returns, power loss included) or ``NORMAL`` (in WAL mode, commits survive

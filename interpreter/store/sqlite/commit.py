@@ -14,18 +14,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from .json_text import dumps
-from .records import FINAL_STATUSES, CommitResult, Event, RunRow, RunUpdate
-from .search_query import encode_search
-from .sqlite_inbox import deliver
-from .sqlite_rows import (
+from ..json_text import dumps
+from ..query import encode_search
+from ..records import FINAL_STATUSES, CommitResult, Event, RunRow, RunUpdate
+from .inbox import deliver
+from .rows import (
     INSERT_EVENT,
     UPDATE_RUN,
     UPDATE_RUN_SAME_STATUS,
     event_rows,
     json_or_null,
 )
-from .sqlite_runs import next_execution
+from .runs import next_execution
 
 __all__ = ["GroupCommit"]
 

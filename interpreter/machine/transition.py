@@ -35,10 +35,10 @@ from wfdsl.dsl.model import (
 
 from wfdsl.errors import ExpressionError
 
+from ..store.records import InboxMessage, RunRow, advanced_row
 from . import compensation, flow, forks, handlers, tasks, waits
 from .context import Context
 from .limits import MAX_PAYLOAD_BYTES, MAX_TRANSITION_BYTES, json_size, payload_size_error
-from .records import InboxMessage, RunRow, advanced_row
 from .run_state import RunState, Thread
 from .scope import Failure, LimitExceeded
 from .steps import (

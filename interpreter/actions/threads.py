@@ -1,5 +1,5 @@
 """The worker threads that run sync actions for an
-:class:`~wfdsl.interpreter.action_runner.ActionRunner`.
+:class:`~wfdsl.interpreter.actions.runner.ActionRunner`.
 
 A thread cannot be killed, so a sync call that outlives its timeout keeps
 running in its thread. :meth:`WorkerPool.abandon` takes that thread out of

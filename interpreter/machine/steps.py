@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .records import Event, InboxMessage, RunRow
+from ..store.records import Event, InboxMessage, RunRow
 
 __all__ = [
     "ActionOutcome",

@@ -1,8 +1,8 @@
-"""Carrying out a :class:`~wfdsl.interpreter.steps.CallAction`.
+"""Carrying out a :class:`~wfdsl.interpreter.machine.steps.CallAction`.
 
 The engine hands each ``CallAction`` to :meth:`ActionRunner.run` (usually as
 a task on its loop) and feeds the returned
-:class:`~wfdsl.interpreter.steps.ActionOutcome` (stamped with the runner's
+:class:`~wfdsl.interpreter.machine.steps.ActionOutcome` (stamped with the runner's
 clock when the call ended) back to the machine. The runner never raises for
 anything the action did; every failure becomes an outcome with an error name
 and a message (docs/reference.md §3):
@@ -68,8 +68,10 @@ from typing import Any
 
 from wfdsl.dsl.durations import format_duration
 
-from .action_threads import ThreadsExhausted, WorkerPool
-from .actions import (
+from ..clock import Clock, SystemClock
+from ..machine.steps import ActionOutcome, CallAction
+from .builtin import Builtins
+from .registry import (
     ActionContext,
     ActionNotFound,
     ActionRegistry,
@@ -77,9 +79,7 @@ from .actions import (
     default_registry,
     registrations,
 )
-from .builtin_actions import Builtins
-from .clock import Clock, SystemClock
-from .steps import ActionOutcome, CallAction
+from .threads import ThreadsExhausted, WorkerPool
 
 __all__ = [
     "MAX_JSON_DEPTH",

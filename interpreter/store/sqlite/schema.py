@@ -22,7 +22,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Sequence
 
-from .store import StoreError
+from ..errors import StoreError
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "check_store", "migrate"]
 

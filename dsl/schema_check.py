@@ -112,6 +112,21 @@ def _explaining_validator() -> Draft202012Validator:
     return cls(derived)
 
 
+META_SCHEMA_FILE = "json-schema-2020-12.flat.json"
+
+
+@cache
+def _meta_predicate() -> Predicate | None:
+    """Whether a value is a valid JSON Schema 2020-12, without jsonschema:
+    the meta-schema flattened (tests/dsl/flat_metaschema.py) and compiled.
+    jsonschema is imported only to explain a schema this rejects."""
+    text = (files("wfdsl.schemas") / META_SCHEMA_FILE).read_text(encoding="utf-8")
+    try:
+        return compile_schema(json.loads(text))
+    except Unsupported:  # pragma: no cover - the flat file is tested to compile
+        return None
+
+
 @cache
 def _meta_validator() -> Draft202012Validator:
     from jsonschema import Draft202012Validator
@@ -509,6 +524,9 @@ def check_embedded_schemas(doc: LoadedDocument) -> Iterator[Finding]:
     mapper = _Mapper(doc)
     for base, embedded in _embedded(doc.data):
         if not isinstance(embedded, (dict, bool)):
+            continue
+        valid = _meta_predicate()
+        if valid is not None and valid(embedded):
             continue
         from jsonschema.exceptions import best_match
 

@@ -33,6 +33,7 @@ _ANNOTATIONS = frozenset(
 _HANDLED = frozenset(
     {"$ref", "type", "const", "enum", "pattern", "minLength", "maxLength", "minimum",
      "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems", "items",
+     "uniqueItems",
      "minProperties", "properties", "patternProperties", "additionalProperties", "required",
      "propertyNames", "dependentRequired", "allOf", "anyOf", "oneOf", "not", "if", "then",
      "else"}
@@ -188,7 +189,30 @@ def _array_checks(schema: Mapping[str, Any], build: Callable[[Any], Predicate]) 
     if "items" in schema:
         item = build(schema["items"])
         checks.append(lambda v: not isinstance(v, list) or all(item(x) for x in v))
+    if schema.get("uniqueItems") is True:
+        checks.append(lambda v: not isinstance(v, list) or _unique(v))
     return checks
+
+
+def _unique(items: list[Any]) -> bool:
+    seen = {_identity(item) for item in items}
+    return len(seen) == len(items)
+
+
+def _identity(value: Any) -> Any:
+    """A hashable stand-in equal where jsonschema's ``equal`` says equal:
+    ``1`` and ``1.0`` are one value, ``True`` and ``1`` are two."""
+    if isinstance(value, bool) or value is None:
+        return ("literal", value)
+    if isinstance(value, (int, float)):
+        return ("number", value)
+    if isinstance(value, str):
+        return ("string", value)
+    if isinstance(value, list):
+        return ("array", tuple(_identity(item) for item in value))
+    if isinstance(value, dict):
+        return ("object", frozenset((key, _identity(item)) for key, item in value.items()))
+    return ("other", id(value))
 
 
 def _object_checks(schema: Mapping[str, Any], build: Callable[[Any], Predicate]) -> list[Predicate]:

@@ -7,19 +7,26 @@ __all__ = ["DamagedRun", "RunNotActive", "StoreError", "passing"]
 
 class StoreError(Exception):
     """The store could not do what was asked (disk full, I/O error, locked
-    past the busy timeout, a file with a newer schema). Nothing was committed."""
+    past the busy timeout, a file with a newer schema). Nothing was committed.
 
+    ``transient``: whether waiting may cure it (the disk full, an I/O error,
+    a lock held past the timeout, the database server restarting or out of
+    reach, a serialization failure). The BACKEND that raises the error sets
+    it, from its own driver's error codes (SQLite result names, PostgreSQL
+    SQLSTATE classes 08, 40, 53, 57P, 55P03); nothing above the store reads a
+    driver's codes. A corrupt file, a closed store, a schema newer than this
+    wfdsl are not transient: a worker that gets one stops instead of
+    retrying forever."""
 
-# SQLite results that waiting may cure: the disk full, an I/O error (a file
-# size limit, a quota, a failing disk), another connection holding the lock
-# past the busy timeout.
-_PASSING = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED")
+    def __init__(self, *args: object, transient: bool = False) -> None:
+        super().__init__(*args)
+        self.transient = transient
 
 
 def passing(exc: StoreError) -> bool:
-    """Whether waiting may cure ``exc`` (a corrupt file or a closed store won't)."""
-    name = getattr(exc.__cause__, "sqlite_errorname", "")
-    return isinstance(name, str) and name.startswith(_PASSING)
+    """Whether waiting may cure ``exc``: its backend's own verdict
+    (:attr:`StoreError.transient`)."""
+    return bool(getattr(exc, "transient", False))
 
 
 class DamagedRun(StoreError):

@@ -58,6 +58,17 @@ _NO_ROOM_FOR_INDEX: Final = frozenset(
     {"SQLITE_IOERR_SHMSIZE", "SQLITE_IOERR_SHMOPEN", "SQLITE_FULL"}
 )
 
+# SQLite results that waiting may cure (StoreError.transient): the disk
+# full, an I/O error (a file size limit, a quota, a failing disk), another
+# connection holding the lock past the busy timeout.
+_TRANSIENT: Final = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED")
+
+
+def transient(error: BaseException | None) -> bool:
+    """Whether the ``sqlite3`` error ``error`` is one that waiting may cure."""
+    name = getattr(error, "sqlite_errorname", "")
+    return isinstance(name, str) and name.startswith(_TRANSIENT)
+
 
 class SqliteStore(GroupCommit):
     """The :class:`~wfdsl.interpreter.store.protocol.Store` on one SQLite file.
@@ -130,7 +141,9 @@ class SqliteStore(GroupCommit):
                 timeout=self._busy_timeout_ms / 1000,
             )
         except sqlite3.Error as error:
-            raise StoreError(f"cannot open the store {path!r}: {error}") from error
+            raise StoreError(
+                f"cannot open the store {path!r}: {error}", transient=transient(error)
+            ) from error
         try:
             if exclusive:
                 # Before the first read: SQLite then keeps the WAL index in
@@ -233,7 +246,7 @@ class SqliteStore(GroupCommit):
             )
         else:
             message = f"{where}: SQLite error while {doing}: {text}; nothing was committed"
-        return StoreError(message)
+        return StoreError(message, transient=transient(error))
 
     def _write(
         self, doing: str, work: Callable[[sqlite3.Connection], T], *, leases_only: bool = False

@@ -21,11 +21,19 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from wfdsl.dsl.durations import format_duration, parse_duration, parse_timestamp
 
-__all__ = ["DEFAULT_VIRTUAL_START", "Clock", "SystemClock", "VirtualClock", "to_epoch"]
+__all__ = [
+    "DEFAULT_VIRTUAL_START",
+    "Clock",
+    "StoreClock",
+    "SystemClock",
+    "VirtualClock",
+    "to_epoch",
+]
 
 #: Where a :class:`VirtualClock` starts unless told otherwise: 2025-01-01T00:00:00Z.
 DEFAULT_VIRTUAL_START = datetime(2025, 1, 1, tzinfo=UTC).timestamp()
@@ -98,6 +106,40 @@ class SystemClock:
 
     def __repr__(self) -> str:
         return "SystemClock()"
+
+
+class StoreClock:
+    """The store's time (``Store.now``): what an engine on the wall clock
+    reads, so that the leases, timers and history written by every worker
+    of one store (on many machines) come from one clock, the database's.
+    On SQLite (one host) that is the local wall clock; a server backend
+    reads its server's. Waits re-read it, so a local clock that is off does
+    not make a timer fire early or late. A :class:`VirtualClock` given to
+    the engine overrides it (tests control time)."""
+
+    __slots__ = ("_read",)
+
+    def __init__(self, read: Callable[[], float]) -> None:
+        self._read = read
+
+    def now(self) -> float:
+        """The store's current time as epoch seconds."""
+        return self._read()
+
+    async def wait(self, until: float | None, wake: asyncio.Event) -> None:
+        """Sleep until the store's clock reads ``until`` or ``wake`` is set."""
+        while not wake.is_set():
+            if until is None:
+                await wake.wait()
+                return
+            remaining = until - self._read()
+            if remaining <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), min(remaining, _MAX_SLICE))
+
+    def __repr__(self) -> str:
+        return "StoreClock()"
 
 
 @dataclass(slots=True)

@@ -46,7 +46,7 @@ from wfdsl.errors import AmbiguousRunId, HandlerRejected, RunEnded, RunNotFound,
 from .actions.check import MissingAction, missing_actions
 from .actions.registry import ActionRegistry, default_registry, load_modules
 from .actions.runner import ActionRunner, Interceptor
-from .clock import Clock, SystemClock, VirtualClock, to_epoch
+from .clock import Clock, StoreClock, SystemClock, VirtualClock, to_epoch
 from .definitions import Definitions
 from .engine_loop import CONTROL_CHANNEL, Driver
 from .input_check import check_handler_args, check_input, check_signal
@@ -93,7 +93,9 @@ class Engine:
     """Durable workflow runs on one SQLite file.
 
     ``path`` is the database (``":memory:"`` for tests); ``clock`` a
-    :class:`SystemClock` (default) or :class:`VirtualClock`; ``actions`` an
+    :class:`VirtualClock` to control time, else the store's clock
+    (``Store.now``: the database's time, so every worker of one store
+    computes leases and timers from one clock); ``actions`` an
     :class:`ActionRegistry` whose actions this engine uses (on top of the
     process-wide ``wfdsl.action`` registry). ``synchronous`` is SQLite's
     (``FULL`` survives power loss; ``NORMAL`` only process crashes).
@@ -125,9 +127,16 @@ class Engine:
         store: Store | None = None,
         drain_seconds: float = 30.0,
     ) -> None:
-        self.clock: Clock = clock if clock is not None else SystemClock()
         self.store: Store = (
             store if store is not None else SqliteStore(str(path), synchronous=synchronous)
+        )
+        # On the wall clock the engine reads the store's time (the database's
+        # on a server backend), so every worker computes leases and timers
+        # from one clock; a VirtualClock (or any other clock) overrides it.
+        self.clock: Clock = (
+            StoreClock(self.store.now)
+            if clock is None or type(clock) is SystemClock
+            else clock
         )
         registry = default_registry().child("engine")
         if actions is not None:

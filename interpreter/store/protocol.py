@@ -223,6 +223,18 @@ class Store(Protocol):
         that claimer count."""
         ...
 
+    def now(self) -> float:
+        """The store's clock, epoch seconds: what leases (claim, renew,
+        expiry), timers and history are computed with by an engine on the
+        wall clock (``clock.StoreClock``), so workers on many machines agree
+        on when a lease ends whatever their own clocks say. SQLite: the
+        local wall clock (one host). A server backend: the database's time;
+        it is read on every tick, so a backend may read the server's time
+        once in a while and add the local monotonic time passed since. An
+        engine given a ``VirtualClock`` uses that instead (the override
+        that keeps virtual-time tests working)."""
+        ...
+
     def change_counter(self) -> int:
         """Increases whenever another connection commits (``PRAGMA
         data_version``): a cheap poll for signals from other processes."""

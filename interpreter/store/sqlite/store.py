@@ -580,6 +580,10 @@ class SqliteStore(GroupCommit):
             lambda conn: sqlite_leases.next_ready_at(conn, owner, actions=names, tree=tree),
         )
 
+    def now(self) -> float:
+        # One file on one host: the host's wall clock is the store's.
+        return time.time()
+
     def change_counter(self) -> int:
         def work(conn: sqlite3.Connection) -> int:
             return int(conn.execute("PRAGMA data_version").fetchone()[0])

@@ -19,9 +19,9 @@ import contextlib
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from wfdsl.dsl.durations import format_duration, parse_duration, parse_timestamp

@@ -134,9 +134,7 @@ class Engine:
         # on a server backend), so every worker computes leases and timers
         # from one clock; a VirtualClock (or any other clock) overrides it.
         self.clock: Clock = (
-            StoreClock(self.store.now)
-            if clock is None or type(clock) is SystemClock
-            else clock
+            StoreClock(self.store.now) if clock is None or type(clock) is SystemClock else clock
         )
         registry = default_registry().child("engine")
         if actions is not None:

@@ -170,7 +170,8 @@ class Driver:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_renew = 0.0
-        self._seen_counter = -1
+        #: Where this driver last asked the store what changed (changed_runs).
+        self._changes: object | None = None
         self.committed = 0
         #: The action names this process can call (capability routing), or
         #: None to claim whatever is ready; a run handed back for an action
@@ -349,15 +350,18 @@ class Driver:
 
     def _gather(self, now: float) -> dict[str, _Work]:
         work: dict[str, _Work] = {}
-        counter = self.store.change_counter()
-        external = counter != self._seen_counter
-        self._seen_counter = counter
+        # Other processes' commits: the store names the runs they sent a
+        # message to (or re-created); only those held here are read again.
+        changes = self.store.changed_runs(self._changes)
+        self._changes = changes.cursor
+        external = changes.any
+        touched = changes.run_ids
         if external:
             self._active_at = time.monotonic()
         for run_id, held in list(self.held.items()):
             triggers = self.pending.pop(run_id, [])
             due = held.row.ready_at is not None and held.row.ready_at <= now
-            if external or run_id in self.poked:
+            if run_id in touched or run_id in self.poked:
                 fresh = self.store.get_run(run_id)
                 if fresh is None:
                     self._drop(run_id)
@@ -745,7 +749,7 @@ class Driver:
 
     async def idle(self, *, until: float | None = None) -> None:
         """Sleep until the next timer, a wake-up, or the poll interval for
-        other processes' commits (``change_counter``), whichever is first."""
+        other processes' commits (``changed_runs``), whichever is first."""
         wake = self.bind(asyncio.get_running_loop())
         if wake.is_set():
             wake.clear()
@@ -756,7 +760,9 @@ class Driver:
             due = until if due is None else min(due, until)
         interval = self.current_poll_interval()
         deadline = time.monotonic() + interval
-        counter = self.store.change_counter()
+        # Peek only: the cursor moves in the next tick's _gather, which must
+        # see the same runs named.
+        since = self._changes
         while not wake.is_set():
             step_until = None if due is None else due
             # The wall-clock poll slice: check other processes' commits.
@@ -765,7 +771,7 @@ class Driver:
                 break
             except TimeoutError:
                 pass
-            if self.store.change_counter() != counter:
+            if self.store.changed_runs(since).any:
                 self._active_at = time.monotonic()
                 break
             if time.monotonic() >= deadline:

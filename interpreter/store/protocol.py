@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any, Protocol
 
 from .records import (
+    ChangedRuns,
     CommitResult,
     Definition,
     Event,
@@ -235,9 +236,28 @@ class Store(Protocol):
         that keeps virtual-time tests working)."""
         ...
 
-    def change_counter(self) -> int:
-        """Increases whenever another connection commits (``PRAGMA
-        data_version``): a cheap poll for signals from other processes."""
+    def changed_runs(self, since: object | None) -> ChangedRuns:
+        """Which runs other writers changed since the cursor ``since``
+        (``None``: start watching now; that answer names no run and says
+        ``other``). The driver re-reads only the runs it holds that are
+        named, so a commit elsewhere costs each worker one cheap call, not a
+        read of every run it holds.
+
+        Named (``run_ids``): every run that was sent a message (``send``, a
+        commit's ``outbox``) or got a new row (``create_run``/``create_runs``,
+        a commit's ``new_runs``, a new execution of a reused id) after the
+        answer that gave ``since``; a message committed before the call
+        returns is in this answer or the next, never in neither (the backend
+        must not miss a write that commits late: on a server, read the
+        cursor inside the same snapshot as the ids, or have the writer
+        notify). Naming more runs than changed, or the caller's own writes,
+        is allowed. ``other``: some other commit may have made runs
+        claimable (a release, a hand-back, an orphan taken over).
+
+        Called every tick and on every idle poll (20 a second while active):
+        it must be cheap when nothing changed. SQLite answers from ``PRAGMA
+        data_version`` without a query when no other connection committed;
+        a server backend answers from the notifications it received."""
         ...
 
     # --- schedules ---------------------------------------------------------------

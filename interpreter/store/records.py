@@ -15,6 +15,7 @@ from typing import Any, Literal
 __all__ = [
     "ACTIVE_STATUSES",
     "FINAL_STATUSES",
+    "ChangedRuns",
     "CommitResult",
     "Definition",
     "Event",
@@ -213,6 +214,28 @@ class RunUpdate:
     inbox_seen: int = 0
     lease: Lease | None = None
     previous_status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedRuns:
+    """What :meth:`Store.changed_runs` answers.
+
+    ``cursor``: opaque to the caller, passed back as ``since`` next time.
+    ``run_ids``: the runs that were sent a message (a signal, a control
+    request, a child's end, any outbox delivery) or got a new run row (a new
+    run, a new execution of a reused id) since ``since``: a superset is
+    allowed, a miss is not. ``other``: something else may have become
+    claimable (a lease released or handed back, a run made due by another
+    process): look for work, but no held run needs reading again."""
+
+    cursor: object
+    run_ids: frozenset[str]
+    other: bool
+
+    @property
+    def any(self) -> bool:
+        """Whether anything at all changed."""
+        return self.other or bool(self.run_ids)
 
 
 @dataclass(frozen=True, slots=True)

@@ -611,10 +611,17 @@ def test_locked_past_the_busy_timeout_is_a_store_error(db_path: str) -> None:
         assert store.get_run("r1") is not None
 
 
-def test_change_counter_moves_when_another_connection_commits(db_path: str) -> None:
+def test_changed_runs_names_the_runs_another_connection_wrote_to(db_path: str) -> None:
     with SqliteStore(db_path) as watcher, SqliteStore(db_path) as writer:
         writer.put_definition(DEFINITION)
-        before = watcher.change_counter()
-        assert watcher.change_counter() == before
-        create(writer)
-        assert watcher.change_counter() != before
+        create(writer, "r1")
+        create(writer, "r2")
+        start = watcher.changed_runs(None)
+        quiet = watcher.changed_runs(start.cursor)
+        assert (quiet.run_ids, quiet.other) == (frozenset(), False)
+        create(writer, "r3")
+        writer.send("r1", "go", 1, now=11.0)
+        seen = watcher.changed_runs(quiet.cursor)
+        assert seen.run_ids == {"r1", "r3"}
+        again = watcher.changed_runs(seen.cursor)
+        assert not again.any

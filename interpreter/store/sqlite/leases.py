@@ -13,10 +13,11 @@ from dataclasses import replace
 from wfdsl.errors import RunNotFound
 
 from ..errors import DamagedRun
-from ..records import Lease, RunRow
+from ..records import ChangedRuns, Lease, RunRow
 from .rows import ACTIVE_SQL, RUN_COLUMNS_BARE, run_from_row
 
 __all__ = [
+    "changed_runs",
     "claim",
     "claim_ready",
     "free_leases_of",
@@ -260,3 +261,39 @@ def next_ready_at(
         t for t in (free and free[0], needing and needing[0], leased and leased[0]) if t is not None
     ]
     return min(times) if times else None
+
+
+def changed_runs(conn: sqlite3.Connection, since: object | None) -> ChangedRuns:
+    """The runs sent a message or given a new row since the cursor
+    ``since`` = (data_version, last inbox seq, last run key).
+
+    ``PRAGMA data_version`` changes only when another connection commits:
+    unchanged, nothing was written by anyone else and no query runs. Else
+    the new messages (inbox seq is AUTOINCREMENT: never reused, in commit
+    order under SQLite's one writer) and new run rows (keys only grow) name
+    the runs. The version is read before the snapshot the rest comes from,
+    so a commit between the two is seen again next time rather than missed."""
+    (version,) = conn.execute("PRAGMA data_version").fetchone()
+    if isinstance(since, tuple) and since[0] == version:
+        return ChangedRuns(since, frozenset(), False)
+    conn.execute("BEGIN")
+    try:
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'inbox'").fetchone()
+        seq = 0 if row is None else int(row[0])
+        (key,) = conn.execute("SELECT coalesce(max(key), 0) FROM runs").fetchone()
+        cursor = (version, seq, int(key))
+        if not isinstance(since, tuple):
+            return ChangedRuns(cursor, frozenset(), True)
+        _, last_seq, last_key = since
+        ids = {
+            run_id
+            for (run_id,) in conn.execute(
+                "SELECT coalesce(r.id, r.name) FROM inbox i JOIN runs r ON r.key = i.run_key "
+                "WHERE i.seq > ?1 AND i.seq <= ?2 "
+                "UNION SELECT coalesce(id, name) FROM runs WHERE key > ?3 AND key <= ?4",
+                (last_seq, seq, last_key, int(key)),
+            )
+        }
+    finally:
+        conn.execute("COMMIT")
+    return ChangedRuns(cursor, frozenset(ids), True)

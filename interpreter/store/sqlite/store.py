@@ -28,7 +28,7 @@ from typing import Any, Final, TypeVar
 from ..errors import StoreError
 from ..json_text import dumps
 from ..query import plan_where
-from ..records import Definition, Event, InboxMessage, Lease, RunFilter, RunRow
+from ..records import ChangedRuns, Definition, Event, InboxMessage, Lease, RunFilter, RunRow
 from . import inbox as sqlite_inbox
 from . import leases as sqlite_leases
 from . import runs as sqlite_runs
@@ -584,11 +584,10 @@ class SqliteStore(GroupCommit):
         # One file on one host: the host's wall clock is the store's.
         return time.time()
 
-    def change_counter(self) -> int:
-        def work(conn: sqlite3.Connection) -> int:
-            return int(conn.execute("PRAGMA data_version").fetchone()[0])
-
-        return self._read("polling for changes", work)
+    def changed_runs(self, since: object | None) -> ChangedRuns:
+        return self._read(
+            "polling for changes", lambda conn: sqlite_leases.changed_runs(conn, since)
+        )
 
     # --- schedules ---------------------------------------------------------------------------
 

@@ -48,7 +48,10 @@ class Store(Protocol):
         now: float,
     ) -> RunRow:
         """Insert a run with its first events, applying ``id_reuse`` when a run
-        with that id exists (``allow_if_no_running``: replace a finished one,
+        with that id exists (checked and applied atomically with the insert:
+        of several connections creating one id at once, at most one creates
+        it and the others get ``RunAlreadyExists``, never a driver error;
+        ``allow_if_no_running``: replace a finished one,
         refuse a running one; ``allow_if_failed``: replace a failed/cancelled
         one only; ``disallow``: refuse; ``terminate_if_running``: mark the
         running one cancelled (event ``run_cancelled``) and replace it).
@@ -137,7 +140,22 @@ class Store(Protocol):
         return. Raises ``wfdsl.RunNotFound``, and :class:`RunNotActive` for a
         finished run. Does not change ``row_version`` (a commit computed
         before the message arrived still applies; ``inbox_seen`` keeps the
-        wake-up)."""
+        wake-up).
+
+        Atomic with the run's end: the status check, the message and the
+        wake-up are one transaction that holds the run's row (a backend
+        with many writers locks it: ``SELECT ... FOR UPDATE``, or the
+        wake-up ``UPDATE`` first), so a send racing a commit that finishes
+        the run is either refused or seen by that commit's guard
+        (``conflict``), never stored behind a finished run.
+
+        Per-run order is commit order: the run's row is locked (woken)
+        BEFORE the message's ``seq`` is taken, so of two sends to one run
+        the one that commits later has the higher ``seq``. The lost-wake-up
+        guard (``inbox_seen`` in :meth:`commit`) relies on it: a message
+        with a seq at or below what the machine saw was there to be seen.
+        ``seq`` values are unique across the store and never reused. A
+        commit's ``outbox`` delivers the same way (target row, then seq)."""
         ...
 
     def inbox(

@@ -38,8 +38,11 @@ def send(
     key, status = target
     if status in FINAL_STATUSES:
         raise RunNotActive(run_id, status)
-    cursor = conn.execute(INSERT_MESSAGE, (key, channel, encoded, now))
+    # The run's row first, then the message (the order every backend keeps):
+    # on a server the wake-up takes the run's row lock, so the seq taken
+    # after it is in commit order among this run's messages.
     conn.execute(WAKE, (now, key))
+    cursor = conn.execute(INSERT_MESSAGE, (key, channel, encoded, now))
     seq = cursor.lastrowid
     assert seq is not None
     return InboxMessage(run_id=run_id, channel=channel, data=data, seq=seq, sent_at=now)
@@ -50,10 +53,10 @@ def deliver(conn: sqlite3.Connection, message: InboxMessage, now: float) -> int 
     target = conn.execute("SELECT key, status FROM runs WHERE id = ?", (message.run_id,)).fetchone()
     if target is None or target[1] in FINAL_STATUSES:
         return None
+    conn.execute(WAKE, (now, target[0]))  # the run's row first, as in send
     cursor = conn.execute(
         INSERT_MESSAGE, (target[0], message.channel, json_or_null(message.data), now)
     )
-    conn.execute(WAKE, (now, target[0]))
     return cursor.lastrowid
 
 

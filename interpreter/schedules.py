@@ -15,8 +15,10 @@ once, at the first 02:30, while one whose hour field is a wildcard (``0 * * *
 *``, ``*/15 * * * *``) keeps firing every real hour. A worker that was down fires once for the ticks it missed, not once
 per tick (Step Functions/Temporal default catch-up of one); the first time a
 worker sees a schedule it starts counting from now (no backfill). A tick's
-run id is ``<name>@<tick ISO time>``, created with ``disallow``, so two
-workers on one file never start the same tick twice. ``overlap``: ``skip``
+run id is ``<name>@<tick ISO time>``, created with ``disallow``, and the
+schedule's state moves by compare-and-set (``Store.swap_schedule_state``):
+of several workers deciding at once only one fires the tick (or skips it),
+so a tick fires once however many workers run. ``overlap``: ``skip``
 drops a tick while the previous run is active, ``allow`` starts it anyway,
 ``buffer_one`` remembers one tick and starts it when the previous run ends.
 A scheduled run's input is ``null``; its id carries the tick.
@@ -113,14 +115,18 @@ def _repeated_wall_time(seconds: float, zone: ZoneInfo) -> bool:
 
 
 def register_schedule(engine: Engine, workflow: Workflow) -> None:
-    """Add a scheduled workflow's name to the store's schedule index."""
+    """Add a scheduled workflow's name to the store's schedule index (a
+    compare-and-set, so two processes registering at once both land)."""
     if workflow.schedule is None:
         return
-    index = engine.store.schedule_state(INDEX_KEY) or {"names": []}
-    names = list(index.get("names", []))
-    if workflow.name not in names:
-        names.append(workflow.name)
-        engine.store.set_schedule_state(INDEX_KEY, {"names": names})
+    store = engine.store
+    while True:
+        index = store.schedule_state(INDEX_KEY)
+        names = list((index or {}).get("names", []))
+        if workflow.name in names:
+            return
+        if store.swap_schedule_state(INDEX_KEY, index, {"names": [*names, workflow.name]}):
+            return
 
 
 class Schedules:
@@ -171,43 +177,78 @@ class Schedules:
         return [w.name for w in self._scheduled()]
 
     def _fire(self, workflow: Workflow, now: float) -> str | None:
+        """Decide the schedule's next step from its stored state and move it
+        with a compare-and-set: only the worker whose swap wins starts the
+        tick's run, so a tick fires once however many workers decide at
+        once (a worker that loses looks again at the next loop). The tick to
+        start is claimed in the state (``starting``) before its run is
+        created, and cleared after: a worker that dies in between leaves it
+        for the next one to start."""
         schedule = workflow.schedule
         assert schedule is not None
+        name = workflow.name
         store = self.engine.store
-        state: dict[str, Any] = dict(store.schedule_state(workflow.name) or {})
+        stored = store.schedule_state(name)
+        state: dict[str, Any] = dict(stored or {})
+        started: str | None = None
+        if state.get("starting") is not None:
+            # Claimed by a worker that did not get to start it: start it here.
+            stored, state, started = self._finish_start(workflow, stored, state)
+            if stored is None:
+                return started  # someone else moved the state: look again
         last = state.get("last_tick")
         if last is None:
             state["last_tick"] = now
-            store.set_schedule_state(workflow.name, state)
-            self._next[workflow.name] = next_tick(schedule.cron, schedule.timezone, now)
-            return None
+            if not store.swap_schedule_state(name, stored, state):
+                self._next[name] = now  # another worker saw it first: read again
+                return started
+            self._next[name] = next_tick(schedule.cron, schedule.timezone, now)
+            return started
         tick = next_tick(schedule.cron, schedule.timezone, float(last))
         previous = state.get("last_run")
         active = previous is not None and self._active(previous)
-        started: str | None = None
+        fire: float | None = None
         if tick <= now:
             # Fire once for however many ticks were missed, at the latest one
             # (found backwards from now: a long downtime costs no loop).
             latest = max(tick, previous_tick(schedule.cron, schedule.timezone, now))
             state["last_tick"] = latest
             if active and schedule.overlap == "skip":
-                _log.info("schedule %s: tick skipped, run %s still active", workflow.name, previous)
+                _log.info("schedule %s: tick skipped, run %s still active", name, previous)
             elif active and schedule.overlap == "buffer_one":
                 state["buffered"] = latest
             else:
                 state.pop("buffered", None)  # this tick is newer than any buffered one
-                state["last_run"], started = self._start(workflow, latest)
+                fire = latest
         elif not active and state.get("buffered") is not None:
-            state["last_run"], started = self._start(workflow, float(state.pop("buffered")))
-        if started is not None or tick <= now:
-            store.set_schedule_state(workflow.name, state)
-        self._next[workflow.name] = next_tick(
-            schedule.cron, schedule.timezone, float(state["last_tick"])
-        )
+            fire = float(state.pop("buffered"))
+        if fire is not None:
+            state["last_run"] = tick_run_id(name, fire)
+            state["starting"] = fire
+        if fire is not None or tick <= now:
+            if not store.swap_schedule_state(name, stored, state):
+                # Another worker moved the schedule since we read it: it
+                # fired (or skipped) this tick; decide again from its state.
+                self._next[name] = now
+                return started
+            if fire is not None:
+                _, _, started = self._finish_start(workflow, state, dict(state))
+        self._next[name] = next_tick(schedule.cron, schedule.timezone, float(state["last_tick"]))
         if state.get("buffered") is not None:
             # Poll for the end of the active run.
-            self._next[workflow.name] = min(self._next[workflow.name], now + 1.0)
+            self._next[name] = min(self._next[name], now + 1.0)
         return started
+
+    def _finish_start(
+        self, workflow: Workflow, stored: dict[str, Any] | None, state: dict[str, Any]
+    ) -> tuple[dict[str, Any] | None, dict[str, Any], str | None]:
+        """Start the tick claimed in ``state["starting"]`` and clear the
+        claim: (the state as stored now, or None when another worker moved
+        it first; that state; the id this engine started, if it did)."""
+        _, started = self._start(workflow, float(state.pop("starting")))
+        if self.engine.store.swap_schedule_state(workflow.name, stored, state):
+            return dict(state), state, started
+        return None, state, started
 
     def _active(self, run_id: str) -> bool:
         row = self.engine.store.get_run(run_id)

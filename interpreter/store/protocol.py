@@ -281,6 +281,24 @@ class Store(Protocol):
     # --- schedules ---------------------------------------------------------------
     def schedule_state(self, definition_name: str) -> dict[str, Any] | None: ...
 
-    def set_schedule_state(self, definition_name: str, state: dict[str, Any]) -> None: ...
+    def set_schedule_state(self, definition_name: str, state: dict[str, Any]) -> None:
+        """Store ``state`` whatever was there (a blind write; the engine
+        uses :meth:`swap_schedule_state`)."""
+
+    def swap_schedule_state(
+        self,
+        definition_name: str,
+        expected: dict[str, Any] | None,
+        state: dict[str, Any],
+    ) -> bool:
+        """Compare-and-set: store ``state`` only if the stored state still
+        equals ``expected`` (``None``: there is none yet), atomically (one
+        statement, or under the row's lock); whether it was stored. Every
+        worker of a store looks at every schedule: the one whose swap wins
+        fires the tick, the others see False and read again, so a tick
+        fires once however many workers run. Equality is of the values
+        (JSON), so a backend may compare the stored JSON text or a version
+        it keeps beside it."""
+        ...
 
     def close(self) -> None: ...

@@ -614,3 +614,33 @@ class SqliteStore(GroupCommit):
             )
 
         self._write(f"saving the schedule of {definition_name!r}", work)
+
+    def swap_schedule_state(
+        self,
+        definition_name: str,
+        expected: dict[str, Any] | None,
+        state: dict[str, Any],
+    ) -> bool:
+        encoded = dumps(state)
+
+        def work(conn: sqlite3.Connection) -> bool:
+            if expected is None:
+                cursor = conn.execute(
+                    "INSERT INTO schedules (name, state) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO NOTHING",
+                    (definition_name, encoded),
+                )
+                return cursor.rowcount == 1
+            row = conn.execute(
+                "SELECT state FROM schedules WHERE name = ?", (definition_name,)
+            ).fetchone()
+            # Compared as values: the text was written by dumps() and read
+            # back by loads(), so equal values are equal states.
+            if row is None or loads(row[0]) != expected:
+                return False
+            conn.execute(
+                "UPDATE schedules SET state = ? WHERE name = ?", (encoded, definition_name)
+            )
+            return True
+
+        return self._write(f"saving the schedule of {definition_name!r}", work)

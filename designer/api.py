@@ -20,17 +20,19 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from wfdsl.dsl.api import compile_text
 from wfdsl.dsl.findings import has_errors
+from wfdsl.dsl.graph import build_graph
 from wfdsl.dsl.loader import parse_document
 from wfdsl.dsl.schema_check import schema as wfdsl_schema
 from wfdsl.interpreter.engine import Engine
-from wfdsl.interpreter.run_view import event_to_json
 
 from wfdsl.errors import AmbiguousRunId, RunNotFound, ValidationError, WfdslError
 
 from .edits import EditError, apply_edit
 from .responses import ApiError
+from .run_inspect import failure_of, state_detail
+from .run_overlay import Overlay, event_json, node_of
 from .security import csrf_for
-from .sse import event_stream, state_statuses
+from .sse import event_stream
 from .starters import STARTERS
 from .view import document_view
 from .workspace import PathRefused, Workspace
@@ -218,7 +220,7 @@ def _source_file(context: Context, definition_hash: str, texts: dict[str, str]) 
     as a file now holds."""
     if definition_hash in context.sources:
         return context.sources[definition_hash]
-    definition = context.engine.store.get_definition(definition_hash)
+    definition = context.engine.definition(definition_hash)
     if definition is None:
         return None
     if definition.file:
@@ -488,15 +490,19 @@ async def run_details(c: Context, run_id: str) -> dict[str, Any]:
     rel = c.sources.get(run.definition_hash)
     view = None
     # The graph the run is pinned to: the stored definition, not today's file.
-    definition = c.engine.store.get_definition(run.definition_hash)
+    definition = c.engine.definition(run.definition_hash)
     if definition is not None:
         view = await off_loop(c, document_view, definition.source, rel or definition.file)
+    overlay = Overlay()
+    overlay.feed(events)
     return {
         "run": run_json(run),
-        "states": state_statuses(events, run.status),
+        "states": overlay.statuses(),
+        "overlay": overlay.to_json(),
+        "failure": failure_of(events, run.error) if run.status == "failed" else None,
         "file": rel,
         "view": view,
-        "events": [event_to_json(e) for e in events],
+        "events": [event_json(e) for e in events],
     }
 
 
@@ -515,9 +521,39 @@ async def history(request: Request) -> Response:
     if not _sent_as(request, "history"):
         return await _run_response(c, run_id_of(request, "history"))  # the run `p/history`
     run_id = get_run(c, run_id_of(request)).id
-    after = _sequence_number(request.query_params.get("after", "0"), "after")
-    events = [e for e in c.engine.history(run_id) if e.seq > after]
-    return JSONResponse({"events": [event_to_json(e) for e in events]})
+    q = request.query_params
+    after = _sequence_number(q.get("after", "0"), "after")
+    events = c.engine.history(run_id, after=after)
+    if q.get("state"):
+        events = [e for e in events if e.state is not None and node_of(e.state) == q["state"]]
+    if q.get("type"):
+        types = {t.strip() for t in q["type"].split(",") if t.strip()}
+        events = [e for e in events if e.type in types]
+    return JSONResponse({"events": [event_json(e) for e in events]})
+
+
+async def state(request: Request) -> Response:
+    """``GET /api/runs/{id}/state?path=NODE``: what the run did in one state."""
+    c = ctx(request)
+    if not _sent_as(request, "state"):
+        return await _run_response(c, run_id_of(request, "state"))  # the run `p/state`
+    run = get_run(c, run_id_of(request))
+    node = request.query_params.get("path") or ""
+    if not node:
+        raise ApiError(400, "bad_request", "path is the graph node id of a state (?path=charge)")
+    definition = c.engine.definition(run.definition_hash)
+    known = await off_loop(c, _node_ids, definition.source if definition else "")
+    events = c.engine.history(run.id, execution=run.execution)
+    if node not in known and not any(e.state and node_of(e.state) == node for e in events):
+        raise ApiError(404, "not_found", f"run {run.id!r} has no state {node!r}")
+    detail = state_detail(events, node, positions=run.positions(), now=c.engine.clock.now())
+    return JSONResponse(detail)
+
+
+def _node_ids(source: str) -> set[str]:
+    """The graph node ids of a stored document (slow: it is compiled)."""
+    workflow, _ = compile_text(source) if source else (None, [])
+    return set() if workflow is None else {n.id for n in build_graph(workflow).nodes}
 
 
 async def control(request: Request) -> Response:
@@ -595,6 +631,7 @@ def routes() -> list[Route]:
         # suffixed routes first (run_id_of tells `p/history` the run apart).
         Route("/api/runs/{run_id:path}/history", history, methods=["GET"]),
         Route("/api/runs/{run_id:path}/events", events, methods=["GET"]),
+        Route("/api/runs/{run_id:path}/state", state, methods=["GET"]),
         Route("/api/runs/{run_id:path}/{action}", control, methods=["POST"]),
         Route("/api/runs/{run_id:path}", get_run_route, methods=["GET"]),
     ]

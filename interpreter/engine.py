@@ -60,7 +60,7 @@ from .schedules import Schedules, register_schedule
 from .store.errors import RunNotActive, StoreError
 from .store.errors import passing as _passing
 from .store.protocol import Store
-from .store.records import FINAL_STATUSES, Event, Lease, RunFilter, RunRow
+from .store.records import FINAL_STATUSES, Definition, Event, Lease, RunFilter, RunRow
 from .store.sqlite.store import SqliteStore
 
 __all__ = ["Engine", "new_run_id"]
@@ -309,10 +309,17 @@ class Engine:
         )
         return [self._view(row) for row in rows]
 
-    def history(self, run_id: str, *, execution: int | None = None) -> list[Any]:
-        """The run's events, oldest first (of its ``execution`` when given)."""
+    def history(self, run_id: str, *, execution: int | None = None, after: int = 0) -> list[Any]:
+        """The run's events, oldest first (of its ``execution`` when given);
+        with ``after``, only those whose ``seq`` is greater (a reader that
+        follows a run asks for what is new)."""
         row = self._row(run_id, execution)
-        return self.store.history(row.id, execution=execution)
+        return self.store.history(row.id, after, execution=execution)
+
+    def definition(self, definition_hash: str) -> Definition | None:
+        """The stored document a run is pinned to (``Run.definition_hash``):
+        its text as submitted and the file it came from; ``None`` if unknown."""
+        return self.store.get_definition(definition_hash)
 
     def resolve(self, run_id: str) -> str:
         """The id of the run ``run_id`` names: itself when it is an id, else

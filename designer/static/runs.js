@@ -1,12 +1,16 @@
 // The runs list (readable times) and the run page: the definition graph with
-// a live status overlay pushed over Server-Sent Events, the history as a
-// timeline, the run's data, and the controls.
+// a live status overlay pushed over Server-Sent Events, a state panel for the
+// state clicked (run_panel.js), the failure at the top, the history as rows
+// that open to their payloads with filters by state and event type, the
+// run's data, and the controls.
 import { api, formatEpochs, formatTime, hideError, readJson, runSegment, showError, toDate } from "./api.js";
-import { GraphView } from "./graph_view.js";
+import { GraphView, isSynthetic } from "./graph_view.js";
+import { renderFailure, renderStatePanel } from "./run_panel.js";
 
 formatEpochs();
 
-const STATUS_CLASSES = ["pending", "active", "waiting", "completed", "failed", "compensating"].map((s) => "st-" + s);
+const STATUSES = ["pending", "active", "waiting", "paused", "completed", "caught", "failed", "compensating", "compensated", "cancelled"];
+const STATUS_CLASSES = STATUSES.map((s) => "st-" + s);
 const FINISHED = new Set(["completed", "failed", "cancelled"]);
 
 const data = readJson("run-data");
@@ -21,13 +25,90 @@ function runPage(initial) {
   let run = initial.run;
   let lastSeq = Math.max(0, ...(initial.events || []).map((e) => e.seq));
 
-  const graph = new GraphView($("graph"), { onSelect: (sel) => graph.select(sel) });
+  let overlay = initial.overlay || null;
+  let shownState = null; // the node the state panel shows
+  const graph = new GraphView($("graph"), { onSelect: (sel) => selectState(sel?.kind === "node" ? sel.id : null) });
   if (initial.view && initial.view.svg) {
     graph.adoptExisting(initial.view);
   }
   offerChannels(initial.view);
   paintStates(states);
+  paintOverlay();
   showRun(run);
+  setupHistory();
+  // A failed run opens on the state it failed at.
+  if (initial.failure?.state) selectState(initial.failure.state, { quiet: true });
+
+  // The overlay's extras (badges, the path taken, where it stopped) are the
+  // graph's to draw (designer/API.md, "The run overlay").
+  function paintOverlay() {
+    if (overlay && typeof graph.paintRun === "function") graph.paintRun(overlay);
+  }
+
+  // ---- the state panel
+  async function selectState(id, { quiet = false } = {}) {
+    if (!id || isSynthetic(id)) return;
+    graph.select({ kind: "node", id });
+    shownState = id;
+    await refreshState(quiet);
+  }
+
+  async function refreshState(quiet = true) {
+    if (!shownState) return;
+    const id = shownState;
+    try {
+      const detail = await api("GET", `${base}/state?path=${encodeURIComponent(id)}`);
+      if (shownState !== id) return; // another state was clicked meanwhile
+      renderStatePanel($("state-body"), detail, { onHistory: (node) => filterHistory({ state: node }) });
+      $("state-panel").dataset.state = id;
+      if (!quiet) $("state-panel").scrollIntoView({ block: "nearest" });
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  $("run-failure").addEventListener("click", (event) => {
+    const button = event.target.closest("[data-state]");
+    if (button) selectState(button.dataset.state);
+  });
+
+  // ---- history: rows open to their payload; filters by state and event type
+  function setupHistory() {
+    $("filter-state").addEventListener("change", () => applyFilters());
+    $("filter-type").addEventListener("change", () => applyFilters());
+    $("history-filters").addEventListener("submit", (event) => event.preventDefault());
+    applyFilters();
+  }
+
+  function filterHistory({ state = null, type = null } = {}) {
+    if (state !== null) ensureOption($("filter-state"), state).selected = true;
+    if (type !== null) ensureOption($("filter-type"), type).selected = true;
+    applyFilters();
+    $("timeline").closest(".pane-history").scrollIntoView({ block: "nearest" });
+  }
+
+  function ensureOption(select, value) {
+    let option = [...select.options].find((o) => o.value === value);
+    if (!option) {
+      option = new Option(value, value);
+      const later = [...select.options].slice(1).find((o) => o.value > value);
+      select.insertBefore(option, later || null);
+    }
+    return option;
+  }
+
+  function applyFilters() {
+    const state = $("filter-state").value;
+    const type = $("filter-type").value;
+    let shown = 0;
+    const rows = $("timeline").children;
+    for (const row of rows) {
+      const hide = (state && row.dataset.state !== state) || (type && row.dataset.type !== type);
+      row.hidden = Boolean(hide);
+      if (!hide) shown++;
+    }
+    $("history-count").textContent = state || type ? `${shown} of ${rows.length} events` : `${rows.length} events`;
+  }
 
   function paintStates(changed) {
     for (const [path, status] of Object.entries(changed)) {
@@ -56,9 +137,10 @@ function runPage(initial) {
     $("pause").disabled = finished || r.status === "paused";
     $("resume").disabled = finished || r.status !== "paused";
     $("step").disabled = finished || r.status !== "paused";
-    for (const form of ["signal-form", "call-form"]) {
-      $(form).querySelector("button[type=submit]").disabled = finished;
-    }
+    $("signal-form").querySelector("button[type=submit]").disabled = finished;
+    // An ended run takes no signal and no control: out of the way of the
+    // state panel. A handler call stays (a query answers on an ended run).
+    for (const el of document.querySelectorAll(".live-only")) el.hidden = finished;
   }
 
   function addEvents(events) {
@@ -66,9 +148,14 @@ function runPage(initial) {
     for (const e of events) {
       if (e.seq <= lastSeq) continue;
       lastSeq = e.seq;
+      const node = e.node ?? (e.state ? e.state.replace(/\[\d+\]/g, "") : "");
       const item = document.createElement("li");
       item.className = `event event--${e.type} new`;
       item.dataset.seq = String(e.seq);
+      item.dataset.type = e.type;
+      item.dataset.state = node || "";
+      const details = document.createElement("details");
+      const summary = document.createElement("summary");
       const seq = document.createElement("span");
       seq.className = "event-seq";
       seq.textContent = String(e.seq);
@@ -82,16 +169,35 @@ function runPage(initial) {
       const type = document.createElement("span");
       type.className = "event-type";
       type.textContent = e.type;
-      item.append(seq, at, type);
-      if (e.state) {
-        const st = document.createElement("span");
-        st.className = "event-state";
-        st.textContent = e.state;
-        item.append(st);
-      }
+      const st = document.createElement("span");
+      st.className = "event-state";
+      st.textContent = e.state || "";
+      summary.append(seq, at, type, st);
+      const data = document.createElement("pre");
+      data.className = "code event-data";
+      data.textContent = JSON.stringify(e.data ?? {}, null, 2);
+      details.append(summary, data);
+      item.append(details);
       list.append(item);
+      if (node) ensureOption($("filter-state"), node);
+      ensureOption($("filter-type"), e.type);
     }
-    list.lastElementChild?.scrollIntoView({ block: "nearest" });
+    applyFilters();
+    const last = [...list.children].reverse().find((row) => !row.hidden);
+    last?.scrollIntoView({ block: "nearest" });
+  }
+
+  function update(payload) {
+    Object.assign(states, payload.states || {});
+    paintStates(payload.states || {});
+    if (payload.overlay) {
+      overlay = payload.overlay;
+      paintStates(Object.fromEntries(Object.entries(overlay.states || {}).map(([k, v]) => [k, v.status])));
+      paintOverlay();
+    }
+    if (payload.run) showRun(payload.run);
+    if ("failure" in payload) renderFailure($("run-failure"), payload.failure);
+    if (shownState) refreshState();
   }
 
   // Live updates. EventSource reconnects by itself and sends Last-Event-ID,
@@ -110,31 +216,23 @@ function runPage(initial) {
       live.classList.remove("live");
     });
     source.addEventListener("snapshot", (message) => {
-      const payload = JSON.parse(message.data);
-      Object.assign(states, payload.states || {});
-      paintStates(payload.states || {});
-      if (payload.run) showRun(payload.run);
+      update(JSON.parse(message.data));
     });
     source.addEventListener("delta", (message) => {
       const payload = JSON.parse(message.data);
-      Object.assign(states, payload.states || {});
-      paintStates(payload.states || {});
-      if (payload.run) showRun(payload.run);
       addEvents(payload.events || []);
+      update(payload);
     });
     source.addEventListener("end", (message) => {
       const payload = JSON.parse(message.data);
-      if (payload.run) showRun(payload.run);
+      update(payload);
       source.close();
       live.textContent = "finished";
       live.classList.remove("live");
       // The last events (the run's end) may have come with the final delta
       // or not at all: fetch what is missing once.
       api("GET", `${base}/history?after=${lastSeq}`).then((h) => addEvents(h.events || [])).catch(() => {});
-      api("GET", base).then((r) => {
-        paintStates(r.states || {});
-        showRun(r.run);
-      }).catch(() => {});
+      api("GET", base).then((r) => update(r)).catch(() => {});
     });
   }
 

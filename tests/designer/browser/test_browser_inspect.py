@@ -1,0 +1,224 @@
+"""Inspecting runs in a real Chromium as a user would: a declined order saga
+opened at 1024x768 shows its failure without scrolling, clicking a state
+shows its input, error with details, attempts with timings and idempotency
+keys, history rows open to their payloads and filter by state and event
+type, and a waiting run says when its timer is due in words."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import EXAMPLES, Served
+from saga_runs import REMIND, Made, make_runs
+
+
+@pytest.fixture(scope="module")
+def inspected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, Made]]:
+    """A designer over a store that already holds the runs to inspect."""
+    import uvicorn
+    from wfdsl.designer.app import create_app
+    from wfdsl.designer.security import allowed_hosts_for, new_token
+    from wfdsl.interpreter.engine import Engine
+
+    root = tmp_path_factory.mktemp("inspect")
+    workspace = root / "workspace"
+    shutil.copytree(EXAMPLES, workspace)
+    (workspace / "remind_me.yaml").write_text(REMIND, encoding="utf-8")
+    # Playwright keeps an event loop in this thread: the engines drive in another.
+    made_runs: list[Made] = []
+    maker = threading.Thread(target=lambda: made_runs.append(make_runs(root / "designer.db")))
+    maker.start()
+    maker.join()
+    (made,) = made_runs
+    token = new_token()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    holder: dict[str, Any] = {}
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            engine = Engine(root / "designer.db")
+            app = create_app(
+                workspace,
+                engine=engine,
+                token=token,
+                allowed_hosts=allowed_hosts_for("127.0.0.1", port),
+            )
+            server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+            holder["server"] = server
+            try:
+                server.run(sockets=[sock])
+            finally:
+                engine.close()
+        except BaseException as exc:  # reported below
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="designer-inspect", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20  # a hang guard, not a speed bound
+    while not (holder.get("server") and holder["server"].started):
+        if failure:
+            raise RuntimeError("the designer did not start") from failure[0]
+        if time.monotonic() > deadline:
+            raise RuntimeError("the designer did not start within 20 s")
+        time.sleep(0.05)
+    try:
+        yield Served(url=f"http://127.0.0.1:{port}", token=token, workspace=workspace), made
+    finally:
+        holder["server"].should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+@pytest.fixture
+def user(page: Any, inspected: tuple[Served, Made]) -> Iterator[tuple[Any, Served, Made]]:
+    """A page holding the token, failing the test on any script error."""
+    served, made = inspected
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(f"console: {m.text}")
+            if m.type == "error" and ("Refused to" in m.text or "Uncaught" in m.text)
+            else None
+        ),
+    )
+    page.set_default_timeout(10_000)
+    page.goto(f"{served.url}/?token={served.token}")
+    yield page, served, made
+    assert not problems, "\n".join(problems)
+
+
+def test_a_failed_saga_shows_its_failure_at_1024_by_768_without_scrolling(
+    user: tuple[Any, Served, Made], artifacts: Path
+) -> None:
+    page, served, made = user
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(f"{served.url}/runs/{made.declined}")
+    banner = page.locator("#run-failure")
+    banner.wait_for()
+    assert "PaymentFailed" in banner.inner_text()
+    assert "order o-declined: card tok_declined was declined" in banner.inner_text()
+    assert "Caused by CardDeclined in charge_payment" in banner.inner_text()
+    box = banner.bounding_box()
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 768, box
+    assert page.evaluate("() => window.scrollY") == 0
+    # The page opens on the state it failed at, beside the graph, in view too.
+    page.wait_for_selector("#state-panel[data-state='payment_failed']")
+    panel = page.locator("#state-panel")
+    assert "PaymentFailed" in panel.inner_text()
+    panel_box = page.locator("#state-name").bounding_box()
+    assert panel_box is not None and panel_box["y"] + panel_box["height"] <= 768, panel_box
+    page.screenshot(path=str(artifacts / "inspect-failed-saga-1024.png"))
+
+
+def test_click_states_to_see_input_error_details_attempts_and_keys(
+    user: tuple[Any, Served, Made], artifacts: Path
+) -> None:
+    page, served, made = user
+    page.goto(f"{served.url}/runs/{made.declined}")
+    page.wait_for_selector("#state-panel[data-state='payment_failed']")
+
+    page.click("#graph .node[data-id='charge_payment']")
+    page.wait_for_selector("#state-panel[data-state='charge_payment']")
+    panel = page.locator("#state-panel")
+    assert panel.locator("#state-status").inner_text() == "caught"
+    error = panel.locator(".state-error")
+    assert "CardDeclined: card tok_declined was declined" in error.inner_text()
+    assert "caught" in error.inner_text()
+    assert '"decline_code": "insufficient_funds"' in error.locator("pre").inner_text()
+    assert '"card": "tok_declined"' in panel.locator("pre.state-input").inner_text()
+    assert panel.locator("ol.attempts .key").all_inner_texts() == ["o-declined/charge_payment/1"]
+    page.screenshot(path=str(artifacts / "inspect-state-caught.png"))
+
+    page.click("#graph .node[data-id='reserve_inventory']")
+    page.wait_for_selector("#state-panel[data-state='reserve_inventory']")
+    assert panel.locator("#state-status").inner_text() == "compensated"
+    attempts = panel.locator("ol.attempts").first
+    rows = attempts.locator("li.attempt")
+    assert rows.count() == 2
+    assert "failed" in rows.nth(0).inner_text() and "ConnectionError" in rows.nth(0).inner_text()
+    assert "retried after 1s" in rows.nth(0).inner_text()
+    assert "completed" in rows.nth(1).inner_text()
+    assert "o-declined/reserve_inventory/2" in rows.nth(1).inner_text()
+    undo = panel.locator("ol.attempts").nth(1)
+    assert undo.get_attribute("aria-label") == "Undo (compensation)"
+    assert "o-declined/reserve_inventory/undo/1" in undo.inner_text()
+    page.screenshot(path=str(artifacts / "inspect-state-attempts.png"))
+
+    # The banner's state names open their state too.
+    page.click("#run-failure button[data-state='charge_payment']")
+    page.wait_for_selector("#state-panel[data-state='charge_payment']")
+
+
+def test_history_rows_open_to_their_payload_and_filter(
+    user: tuple[Any, Served, Made], artifacts: Path
+) -> None:
+    page, served, made = user
+    page.goto(f"{served.url}/runs/{made.declined}")
+    rows = page.locator("#timeline > li")
+    total = rows.count()
+    assert total > 15
+    failed = page.locator("#timeline > li[data-type='action_failed'][data-state='charge_payment']")
+    payload = failed.locator(".event-data")
+    assert not payload.is_visible()
+    failed.locator("summary").click()
+    assert payload.is_visible()
+    assert '"error": "CardDeclined"' in payload.inner_text()
+    assert '"decline_code": "insufficient_funds"' in payload.inner_text()
+
+    page.select_option("#filter-state", "charge_payment")
+    visible = page.locator("#timeline > li:not([hidden])")
+    assert {visible.nth(i).get_attribute("data-state") for i in range(visible.count())} == {
+        "charge_payment"
+    }
+    assert re.fullmatch(rf"{visible.count()} of {total} events", page.inner_text("#history-count"))
+
+    page.select_option("#filter-state", "")
+    page.select_option("#filter-type", "action_failed")
+    shown = [visible.nth(i).get_attribute("data-state") for i in range(visible.count())]
+    assert shown == ["reserve_inventory", "charge_payment"]
+    page.screenshot(path=str(artifacts / "inspect-history-filtered.png"))
+
+    # From the state panel: "Show its history" filters by that state.
+    page.select_option("#filter-type", "")
+    page.click("#graph .node[data-id='save_order']")
+    page.wait_for_selector("#state-panel[data-state='save_order']")
+    page.click("#state-history")
+    assert page.input_value("#filter-state") == "save_order"
+    types = [visible.nth(i).get_attribute("data-type") for i in range(visible.count())]
+    assert types[:4] == ["state_entered", "action_started", "action_completed", "vars_changed"]
+    assert types[-2:] == ["undo_started", "undo_completed"]
+
+
+def test_a_map_and_a_waiting_timer_in_words(
+    user: tuple[Any, Served, Made], artifacts: Path
+) -> None:
+    page, served, made = user
+    page.goto(f"{served.url}/runs/{made.waiting}")
+    page.click("#graph .node[data-id='wait_approval']")
+    page.wait_for_selector("#state-panel[data-state='wait_approval']")
+    words = page.inner_text("#state-panel .state-waiting")
+    # "Waiting for signal `approve` or timer 1d, due Tue, 8 Dec, 10:00 UTC (in 23h59m50s)"
+    assert words.startswith("Waiting for signal `approve` or timer 1d, due "), words
+    assert re.search(r"\(in (23h\d+m(\d+s)?|1d)\)$", words), words
+    page.screenshot(path=str(artifacts / "inspect-waiting-timer.png"))
+
+    page.goto(f"{served.url}/runs/{made.cart}")
+    page.click("#graph .node[data-id='quote_lines/quote']")
+    page.wait_for_selector("#state-panel[data-state='quote_lines/quote']")
+    panel = page.locator("#state-panel")
+    assert "Visit 3 of 3 · item 2" in panel.inner_text()
+    assert "2 earlier visits" in panel.inner_text()
+    page.screenshot(path=str(artifacts / "inspect-map-item.png"))

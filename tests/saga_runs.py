@@ -1,0 +1,138 @@
+"""Runs to inspect, made on a store file before a designer opens it: the
+order saga declined (one reservation retried, the card refused with
+details, both steps undone), a cart priced by a map with one line retried,
+and a run parked on a wait for a signal or a one-day timer.
+
+Each is made by its own engine with test actions on that engine only (the
+process-wide registry stays untouched), then the engine is closed, so the
+designer's engine finds them as any other process's runs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wfdsl.interpreter.clock import VirtualClock
+from wfdsl.interpreter.engine import Engine
+
+import wfdsl
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+DECLINED_INPUT = {
+    "order_id": "o-declined",
+    "email": "ada@example.com",
+    "card": "tok_declined",
+    "amount": 42.5,
+    "items": [{"sku": "BOOK-1", "qty": 1}],
+}
+
+#: A wait for a signal or a timer, for the due time in words.
+REMIND = """\
+wfdsl: "1"
+name: remind-me
+description: Wait a day for the approve signal, then remind.
+signals:
+  approve: {}
+start: wait_approval
+states:
+  wait_approval:
+    type: wait
+    any:
+      - signal: approve
+        next: done
+      - timer: 1d
+        next: remind
+  remind:
+    type: task
+    action: noop
+    next: done
+  done:
+    type: succeed
+"""
+
+
+@dataclass(frozen=True)
+class Made:
+    declined: str
+    cart: str
+    waiting: str
+
+
+def _saga_actions(engine: Engine) -> None:
+    calls = {"reserve": 0}
+
+    @engine.action("orders.save")
+    def save(order_id: str, items: list[Any], amount: float) -> dict[str, str]:
+        return {"id": order_id}
+
+    @engine.action("orders.delete")
+    def delete(order_id: str) -> None:
+        return None
+
+    @engine.action("inventory.reserve")
+    def reserve(order_id: str, items: list[Any]) -> dict[str, str]:
+        calls["reserve"] += 1
+        if calls["reserve"] == 1:
+            raise ConnectionError("the warehouse did not answer")
+        return {"reservation": f"res-{order_id}"}
+
+    @engine.action("inventory.release")
+    def release(order_id: str) -> None:
+        return None
+
+    @engine.action("payments.charge")
+    def charge(order_id: str, amount: float, card: str) -> dict[str, str]:
+        raise wfdsl.ActionError(
+            "CardDeclined",
+            f"card {card} was declined",
+            details={"decline_code": "insufficient_funds", "provider": "acme-pay"},
+        )
+
+    @engine.action("payments.refund")
+    def refund(order_id: str, amount: float) -> None:
+        return None
+
+    @engine.action("email.send")
+    def send(to: str, template: str, data: Any = None) -> dict[str, str]:
+        return {"id": "m1"}
+
+
+def make_runs(store: Path) -> Made:
+    """The three runs, on ``store``; their ids."""
+    # Virtual time, ten minutes ago: the saga's 1 s retry does not sleep.
+    saga = Engine(store, clock=VirtualClock(time.time() - 600), synchronous="NORMAL")
+    try:
+        _saga_actions(saga)
+        declined = saga.submit(
+            (EXAMPLES / "order_saga.yaml").read_text(), DECLINED_INPUT, run_id="o-declined"
+        )
+        saga.run_until_complete(declined.id)
+        lines = {"n": 0}
+
+        @saga.action("pricing.quote")
+        def quote(sku: str, qty: int, line: int) -> dict[str, float]:
+            lines["n"] += 1
+            if lines["n"] == 2:
+                raise ConnectionError("pricing timed out")
+            return {"amount": 10.0 * qty}
+
+        cart = saga.submit(
+            (EXAMPLES / "map_fanout.yaml").read_text(),
+            {"cart_id": "c1", "items": [{"sku": s, "qty": 1} for s in ("A", "B", "C")]},
+            run_id="cart-1",
+        )
+        saga.run_until_complete(cart.id)
+    finally:
+        saga.close()
+    # Real time: the timer is due a day from now, wherever the designer reads it.
+    live = Engine(store, synchronous="NORMAL")
+    try:
+        waiting = live.submit(REMIND, {}, run_id="remind-1")
+        live.run_until_idle()
+    finally:
+        live.close()
+    return Made(declined=declined.id, cart=cart.id, waiting=waiting.id)

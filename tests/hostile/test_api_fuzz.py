@@ -130,6 +130,7 @@ FIXED: dict[str, dict[str, str]] = {
     "/api/files/{path}/edit": {"path": "signup.yaml"},
     "/api/runs/{run_id}": {"run_id": "fuzz-waiting"},
     "/api/runs/{run_id}/history": {"run_id": "fuzz-waiting"},
+    "/api/runs/{run_id}/state": {"run_id": "fuzz-waiting"},
     # The stream of a finished run ends at once; a live one would not.
     "/api/runs/{run_id}/events": {"run_id": "fuzz-done"},
     "/api/runs/{run_id}/signal": {"run_id": "fuzz-waiting"},

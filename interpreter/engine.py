@@ -141,7 +141,13 @@ class Engine:
             registry.merge(actions)
         self.actions = registry
         self.owner = owner or default_owner()
-        self._orphans = Orphans(self.store, self.owner, restart=owner is not None)
+        self._orphans = Orphans(
+            self.store,
+            self.owner,
+            restart=owner is not None,
+            # Heartbeats judge by the store's clock; virtual time jumps.
+            now=self.clock.now if isinstance(self.clock, StoreClock) else None,
+        )
         self.lease_seconds = lease_seconds
         self.definitions = Definitions(self.store)
         self._runner = ActionRunner(registry, clock=self.clock, allow_shell=allow_shell)
@@ -660,6 +666,7 @@ class Engine:
         if row.status in FINAL_STATUSES:
             return self._view(row)
         driver.watched[run_id] = None
+        self._orphans.start_beating()
         try:
             return await self._drive_watched(run_id, row, timeout, virtual)
         finally:
@@ -717,6 +724,7 @@ class Engine:
     async def _drive_idle(self) -> None:
         driver = self.driver
         driver.bind(asyncio.get_running_loop())
+        self._orphans.start_beating()
         while True:
             self._orphans.sweep(self.clock.now())
             progressed = driver.tick()
@@ -744,6 +752,7 @@ class Engine:
         self._stop = asyncio.Event()
 
         schedules = Schedules(self)
+        self._orphans.start_beating()
         backoff = 0.0
         while not self._stop.is_set():
             try:
@@ -886,6 +895,7 @@ class Engine:
         # Worker threads of sync actions exit once their call returns (a hung
         # one is not waited for).
         self._runner.close()
+        self._orphans.close()
         self.store.close()
 
     def __enter__(self) -> Engine:

@@ -20,8 +20,20 @@ processes from driving one run. Two cases are safe to take over sooner:
   process started at another time is dead. A live process is never taken for
   dead: a pid that exists but cannot be read counts as alive.
 
-Everything else (other explicit names, owners on other hosts or in other
-containers, ids from systems without ``/proc``) keeps the lease wait.
+- **An owner whose heartbeat stopped, on any host.** A driving engine on the
+  store's clock beats (``Store.beat``) every ``BEAT_EVERY`` second from a
+  thread of its own; an owner silent for ``SILENT_AFTER`` seconds of the
+  store's clock is dead or cut off, wherever it ran, and its runs are taken
+  over then, seconds after a kill instead of a lease later. If it was only
+  cut off (or stopped), its next commit finds its lease gone
+  (``lease_lost``) and it lets the run go: the lease generation fences it.
+  For a default owner of this host the pid check above answers instead
+  (a stopped process there keeps its runs). Engines on a
+  ``VirtualClock`` do not judge by heartbeats (virtual time jumps hours
+  between two beats); they keep the lease wait.
+
+Everything else (owners that never beat: an older wfdsl, a one-shot
+command's handler call) keeps the lease wait.
 Released runs become ready at once; the driver's next claim takes them and
 its ``Recover`` re-issues the calls that were in flight (at-least-once, same
 idempotency keys).
@@ -29,18 +41,30 @@ idempotency keys).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import socket
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from .store.errors import StoreError
 from .store.protocol import Store
 
-__all__ = ["LocalOwner", "Orphans", "default_owner", "is_dead", "parse_owner"]
+__all__ = [
+    "BEAT_EVERY",
+    "SILENT_AFTER",
+    "LocalOwner",
+    "Orphans",
+    "default_owner",
+    "is_dead",
+    "parse_owner",
+]
 
 _log = logging.getLogger("wfdsl.engine")
 
@@ -50,6 +74,12 @@ _log = logging.getLogger("wfdsl.engine")
 #: more than 1/``SWEEP_SHARE`` of the time.
 SWEEP_INTERVAL = 1.0
 SWEEP_SHARE = 200
+
+#: Seconds between two heartbeats of a driving engine (real time).
+BEAT_EVERY = 1.0
+#: Seconds of the store's clock without a beat after which an owner is
+#: dead: four missed beats, so a loaded machine's late beat is not a death.
+SILENT_AFTER = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,19 +185,71 @@ def is_dead(owner: str, space: str | None = None) -> bool:
     return state in ("Z", "X") or start != local.start
 
 
+def _here(owner: str, space: str) -> bool:
+    """Whether ``owner`` is a default owner id of this host's pid space."""
+    local = parse_owner(owner)
+    return local is not None and local.space == space
+
+
 class Orphans:
     """One engine's takeover of leases left by dead holders.
 
     ``restart``: the engine was given its owner name explicitly, so leases
-    under that name found at its first drive are a previous incarnation's."""
+    under that name found at its first drive are a previous incarnation's.
+    ``now``: the store's clock when the engine reads it (``StoreClock``),
+    which turns heartbeats on; None on a virtual clock (no heartbeats)."""
 
-    def __init__(self, store: Store, owner: str, *, restart: bool) -> None:
+    def __init__(
+        self,
+        store: Store,
+        owner: str,
+        *,
+        restart: bool,
+        now: Callable[[], float] | None = None,
+    ) -> None:
         self.store = store
         self.owner = owner
         self.restart = restart
         self.space = _space()
         self._first = True
         self._next_sweep = 0.0
+        self._now = now
+        self._beating: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # ------------------------------------------------------------ heartbeats
+
+    def start_beating(self) -> None:
+        """Beat from now on (a driving engine; idempotent)."""
+        if self._now is None or self._beating is not None or self._stop.is_set():
+            return
+        self._beat()  # before the first claim: alive from the start
+        thread = threading.Thread(target=self._beat_loop, name="wfdsl-heartbeat", daemon=True)
+        self._beating = thread
+        thread.start()
+
+    def _beat(self) -> None:
+        assert self._now is not None
+        try:
+            self.store.beat(self.owner, now=self._now())
+        except StoreError as exc:  # the next beat tries again
+            _log.warning("heartbeat of %s not recorded: %s", self.owner, exc)
+
+    def _beat_loop(self) -> None:
+        while not self._stop.wait(BEAT_EVERY):
+            self._beat()
+
+    def close(self) -> None:
+        """Stop beating and forget this owner's heartbeat (a clean stop)."""
+        self._stop.set()
+        thread, self._beating = self._beating, None
+        if thread is None:
+            return
+        thread.join(5)
+        with contextlib.suppress(StoreError):
+            self.store.retire([self.owner])
+
+    # ------------------------------------------------------------ sweeping
 
     def sweep(self, now: float) -> dict[str, int]:
         """At the first drive, and then about every ``SWEEP_INTERVAL``:
@@ -179,18 +261,33 @@ class Orphans:
             return {}
         first, self._first = self._first, False
         self._next_sweep = tick + SWEEP_INTERVAL
-        if self.space is None and not (first and self.restart):
+        silent: set[str] = set()
+        if self._now is not None:
+            silent = self.store.silent_owners(before=now - SILENT_AFTER)
+            silent.discard(self.owner)
+        if self.space is None and not silent and not (first and self.restart):
             return {}
 
         def orphaned(owner: str) -> bool:
             if owner == self.owner:
                 return first and self.restart
-            return self.space is not None and is_dead(owner, self.space)
+            if self.space is not None and _here(owner, self.space):
+                # This host's pid answers better than a heartbeat: a process
+                # that exists, even stopped, is alive; a gone one is dead now.
+                return is_dead(owner, self.space)
+            return owner in silent
 
         freed = self.store.release_orphans(orphaned, now=now)
+        if silent:
+            self.store.retire(silent)
         spent = time.monotonic() - tick
         self._next_sweep = tick + max(SWEEP_INTERVAL, SWEEP_SHARE * spent)
         for owner, runs in freed.items():
-            why = "a previous run of this owner" if owner == self.owner else "a dead process"
+            if owner == self.owner:
+                why = "a previous run of this owner"
+            elif owner in silent:
+                why = f"its heartbeat stopped more than {SILENT_AFTER:g} s ago"
+            else:
+                why = "a dead process"
             _log.info("took over %d run(s) leased by %s (%s)", runs, owner, why)
         return freed

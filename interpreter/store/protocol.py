@@ -227,6 +227,28 @@ class Store(Protocol):
         once per distinct lease owner."""
         ...
 
+    # --- heartbeats ------------------------------------------------------------
+    def beat(self, owner: str, *, now: float) -> None:
+        """Record that the engine ``owner`` is alive at ``now`` (the store's
+        clock). A driving engine calls it about once a second from a thread
+        of its own (so a backend must allow calls from another thread), for
+        as long as it drives; a lost beat is harmless (no fsync needed)."""
+        ...
+
+    def silent_owners(self, *, before: float) -> set[str]:
+        """The owners whose last :meth:`beat` is older than ``before``: dead
+        (or cut off) wherever they ran, so their leases may be released at
+        once (:meth:`release_orphans`). An owner that never beat (an older
+        wfdsl, a one-shot command) is never silent: its leases are waited
+        out."""
+        ...
+
+    def retire(self, owners: Collection[str]) -> None:
+        """Forget the heartbeats of ``owners`` (an engine closing cleanly; a
+        silent owner whose runs were taken over). An owner that beats again
+        later is simply alive again."""
+        ...
+
     def next_ready_at(
         self,
         owner: str | None = None,

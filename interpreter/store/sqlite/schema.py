@@ -188,8 +188,18 @@ def _v3_executions(conn: sqlite3.Connection) -> None:
         raise StoreError(f"migrating the runs table broke {len(broken)} reference(s)")
 
 
+def _v4_workers(conn: sqlite3.Connection) -> None:
+    """Heartbeats (issue 13 §1 "Orphans"): each driving engine's owner id
+    and when it last said it was alive, in the store's clock. An owner whose
+    beat stopped is dead wherever it ran, so its runs are taken over within
+    seconds instead of a lease later (the pid check sees one host only)."""
+    conn.execute(
+        "CREATE TABLE workers (owner TEXT PRIMARY KEY, last_seen REAL NOT NULL) WITHOUT ROWID"
+    )
+
+
 #: Migration ``i`` takes the schema from version ``i`` to ``i + 1``.
-MIGRATIONS: Sequence[Migration] = (_v1_initial, _v2_needs_action, _v3_executions)
+MIGRATIONS: Sequence[Migration] = (_v1_initial, _v2_needs_action, _v3_executions, _v4_workers)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

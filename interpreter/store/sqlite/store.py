@@ -567,6 +567,34 @@ class SqliteStore(GroupCommit):
             lambda conn: sqlite_leases.free_leases_of(conn, gone, now=now),
         )
 
+    def beat(self, owner: str, *, now: float) -> None:
+        self._write(
+            f"recording that {owner!r} is alive",
+            lambda conn: conn.execute(
+                "INSERT INTO workers (owner, last_seen) VALUES (?, ?) "
+                "ON CONFLICT (owner) DO UPDATE SET last_seen = excluded.last_seen",
+                (owner, now),
+            ),
+            leases_only=True,  # a beat lost with the power is harmless
+        )
+
+    def silent_owners(self, *, before: float) -> set[str]:
+        def work(conn: sqlite3.Connection) -> set[str]:
+            rows = conn.execute("SELECT owner FROM workers WHERE last_seen < ?", (before,))
+            return {owner for (owner,) in rows}
+
+        return self._read("listing silent workers", work)
+
+    def retire(self, owners: Collection[str]) -> None:
+        if owners:
+            self._write(
+                f"forgetting {len(owners)} worker(s)",
+                lambda conn: conn.executemany(
+                    "DELETE FROM workers WHERE owner = ?", [(owner,) for owner in owners]
+                ),
+                leases_only=True,
+            )
+
     def next_ready_at(
         self,
         owner: str | None = None,

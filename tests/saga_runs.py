@@ -1,7 +1,8 @@
 """Runs to inspect, made on a store file before a designer opens it: the
 order saga declined (one reservation retried, the card refused with
 details, both steps undone), a cart priced by a map with one line retried,
-and a run parked on a wait for a signal or a one-day timer.
+a run parked on a wait for a signal or a one-day timer, and one paused at
+a breakpoint.
 
 Each is made by its own engine with test actions on that engine only (the
 process-wide registry stays untouched), then the engine is closed, so the
@@ -55,11 +56,24 @@ states:
 """
 
 
+#: Three steps, for a breakpoint before the second.
+STEPS = """\
+wfdsl: "1"
+name: three-steps
+start: first
+states:
+  first: {type: task, action: noop, next: second}
+  second: {type: task, action: noop, next: done}
+  done: {type: succeed}
+"""
+
+
 @dataclass(frozen=True)
 class Made:
     declined: str
     cart: str
     waiting: str
+    paused: str
 
 
 def _saga_actions(engine: Engine) -> None:
@@ -132,7 +146,8 @@ def make_runs(store: Path) -> Made:
     live = Engine(store, synchronous="NORMAL")
     try:
         waiting = live.submit(REMIND, {}, run_id="remind-1")
+        paused = live.submit(STEPS, {}, run_id="steps-1", break_at="second")
         live.run_until_idle()
     finally:
         live.close()
-    return Made(declined=declined.id, cart=cart.id, waiting=waiting.id)
+    return Made(declined=declined.id, cart=cart.id, waiting=waiting.id, paused=paused.id)

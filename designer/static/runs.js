@@ -36,8 +36,9 @@ function runPage(initial) {
   paintOverlay();
   showRun(run);
   setupHistory();
-  // A failed run opens on the state it failed at.
-  if (initial.failure?.state) selectState(initial.failure.state, { quiet: true });
+  // A failed run opens on the state it failed at, a paused one where it stopped.
+  const opening = initial.failure?.state || initial.overlay?.stopped?.state;
+  if (opening) selectState(opening, { quiet: true });
 
   // The overlay's extras (badges, the path taken, where it stopped) are the
   // graph's to draw (designer/API.md, "The run overlay").
@@ -67,10 +68,27 @@ function runPage(initial) {
     }
   }
 
-  $("run-failure").addEventListener("click", (event) => {
-    const button = event.target.closest("[data-state]");
-    if (button) selectState(button.dataset.state);
-  });
+  for (const id of ["run-failure", "run-stopped"]) {
+    $(id).addEventListener("click", (event) => {
+      const button = event.target.closest("[data-state]");
+      if (button) selectState(button.dataset.state);
+    });
+  }
+
+  // "Stopped at a breakpoint before charge": where a paused run waits.
+  function showStopped(stopped) {
+    const line = $("run-stopped");
+    line.replaceChildren();
+    line.hidden = !stopped;
+    if (!stopped) return;
+    const words = stopped.reason === "break" ? "Stopped at a breakpoint before " : stopped.reason === "step" ? "Paused after a step, at " : "Paused at ";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "link-button mono";
+    button.dataset.state = stopped.state;
+    button.textContent = stopped.state;
+    line.append(words, button, ". Resume or Step in Controls.");
+  }
 
   // ---- history: rows open to their payload; filters by state and event type
   function setupHistory() {
@@ -194,6 +212,7 @@ function runPage(initial) {
       overlay = payload.overlay;
       paintStates(Object.fromEntries(Object.entries(overlay.states || {}).map(([k, v]) => [k, v.status])));
       paintOverlay();
+      showStopped(overlay.stopped);
     }
     if (payload.run) showRun(payload.run);
     if ("failure" in payload) renderFailure($("run-failure"), payload.failure);

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import EXAMPLES, Served
-from saga_runs import REMIND, Made, make_runs
+from saga_runs import REMIND, STEPS, Made, make_runs
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,7 @@ def inspected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served
     workspace = root / "workspace"
     shutil.copytree(EXAMPLES, workspace)
     (workspace / "remind_me.yaml").write_text(REMIND, encoding="utf-8")
+    (workspace / "three_steps.yaml").write_text(STEPS, encoding="utf-8")
     # Playwright keeps an event loop in this thread: the engines drive in another.
     made_runs: list[Made] = []
     maker = threading.Thread(target=lambda: made_runs.append(make_runs(root / "designer.db")))
@@ -222,3 +223,33 @@ def test_a_map_and_a_waiting_timer_in_words(
     assert "Visit 3 of 3 · item 2" in panel.inner_text()
     assert "2 earlier visits" in panel.inner_text()
     page.screenshot(path=str(artifacts / "inspect-map-item.png"))
+
+
+def test_a_run_paused_at_a_breakpoint_says_where_and_goes_on_live(
+    user: tuple[Any, Served, Made], artifacts: Path
+) -> None:
+    page, served, made = user
+    page.goto(f"{served.url}/runs/{made.paused}")
+    stopped = page.locator("#run-stopped")
+    assert stopped.is_visible()
+    assert (
+        stopped.inner_text() == "Stopped at a breakpoint before second. Resume or Step in Controls."
+    )
+    page.wait_for_selector("#live-flag.live")
+    page.screenshot(path=str(artifacts / "inspect-breakpoint.png"))
+    stopped.locator("button[data-state='second']").click()
+    page.wait_for_selector("#state-panel[data-state='second']")
+    assert page.inner_text("#state-status") == "paused"
+
+    page.click("#resume")
+    page.wait_for_selector("#run-status.pill--completed")
+    page.wait_for_selector("#run-stopped", state="hidden")
+    # The open panel follows the run: the state is entered and done now.
+    page.wait_for_selector("#state-panel #state-status:text('completed')")
+
+
+def test_the_runs_list_says_why_a_run_failed(user: tuple[Any, Served, Made]) -> None:
+    page, served, made = user
+    page.goto(f"{served.url}/runs?status=failed")
+    row = page.locator(f"#runs-table tr[data-run='{made.declined}']")
+    assert "PaymentFailed: order o-declined: card tok_declined was declined" in row.inner_text()

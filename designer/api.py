@@ -585,6 +585,8 @@ async def control(request: Request) -> Response:
             engine.resume(run_id)
         elif action == "step":
             engine.step(run_id)
+        elif action == "redrive":
+            engine.redrive(run_id, by=f"designer {request.client.host if request.client else ''}")
         else:
             raise ApiError(404, "not_found", f"no run action {action!r}")
     except ApiError:

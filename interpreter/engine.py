@@ -79,6 +79,23 @@ _PREFIX_CANDIDATES = 10
 _CONTROL_WAIT = 5.0
 
 
+def _who() -> str:
+    """Who asks, for ``run_redriven``: the login name and host of this process."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name (a container without a passwd entry)
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def new_run_id_checked(run_id: str | None) -> str:
+    """``run_id`` checked, or a new generated id."""
+    return new_run_id() if run_id is None else check_run_id(run_id)
+
+
 def new_run_id() -> str:
     """A 26-character id that sorts by creation time (ULID layout)."""
     value = (int(time.time() * 1000) << 80) | int.from_bytes(_secrets.token_bytes(10), "big")
@@ -326,6 +343,70 @@ class Engine:
         """The stored document a run is pinned to (``Run.definition_hash``):
         its text as submitted and the file it came from; ``None`` if unknown."""
         return self.store.get_definition(definition_hash)
+
+    # ------------------------------------------------------------ repair
+
+    def redrive(self, run_id: str, *, by: str | None = None) -> Run:
+        """Restart a failed run at the state that failed (docs/operations.md):
+        the same run, with the vars it held at the failure; the failed
+        state is entered again as a new visit, so its actions get new
+        idempotency keys; the history goes on with ``run_redriven`` saying
+        ``by`` whom (default: the user running this process). Raises
+        ``RestartRefused`` (a ``WfdslError``) saying why when the run is not
+        failed, its definition is gone, or it cannot restart there."""
+        from .repair import RestartRefused, redrive_update
+
+        row = self._row(run_id)
+        update = redrive_update(
+            self.store,
+            self.definitions,
+            row,
+            by=by or _who(),
+            now=self.clock.now(),
+            secrets=self.driver.secrets,
+        )
+        (result,) = self.store.commit([update], now=self.clock.now())
+        if result.outcome != "ok":
+            raise RestartRefused(f"run {row.id!r} changed while it was redriven; try again")
+        self.driver.poke(row.id)
+        return self.get(row.id)
+
+    def fork(
+        self,
+        run_id: str,
+        *,
+        at: str | int,
+        set: Mapping[str, Any] | None = None,
+        new_run_id: str | None = None,
+        execution: int | None = None,
+    ) -> Run:
+        """Start a new run from a point of ``run_id``'s history: ``at`` is an
+        event seq or a state (its last entry); a point inside a parallel
+        branch or map iteration restarts its top-level state. The new run
+        has the vars the original had just before that state, patched by
+        ``set`` (var path -> value), and enters the state: nothing before
+        it runs again. The original is not touched; the new run's
+        ``run_started`` records ``forked_from``. Raises ``RestartRefused``."""
+        from .repair import fork_row
+
+        source = self._row(run_id, execution)
+        new_id = new_run_id_checked(new_run_id)
+        now = self.clock.now()
+        events = self.store.history(source.id, execution=source.execution)
+        row, started = fork_row(
+            self.definitions,
+            source,
+            events,
+            at=at,
+            patch=dict(set or {}),
+            run_id=new_id,
+            now=now,
+            secrets=self.driver.secrets,
+        )
+        workflow = self.definitions.get(source.definition_hash)
+        row = self.store.create_run(row, (started,), id_reuse=workflow.id_reuse, now=now)
+        self.driver.poke(row.id)
+        return self._view(row)
 
     def resolve(self, run_id: str) -> str:
         """The id of the run ``run_id`` names: itself when it is an id, else

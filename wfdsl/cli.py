@@ -76,6 +76,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pause": ("wfdsl.cli_runs:pause", "Pause RUN: no new transition starts until resume."),
     "resume": ("wfdsl.cli_runs:resume", "Resume a paused RUN."),
     "step": ("wfdsl.cli_runs:step", "Perform one transition of a paused RUN."),
+    "redrive": (
+        "wfdsl.cli_ops:redrive",
+        "Restart a failed RUN at the state that failed, with the vars it held then; `wfdsl worker` (or `wfdsl run`) drives it on.",
+    ),
+    "fork": (
+        "wfdsl.cli_ops:fork",
+        "Start a new run from a point of RUN's history, vars patched; RUN is not touched and nothing before the point runs again.",
+    ),
 }
 
 

@@ -408,6 +408,54 @@ class Engine:
         self.driver.poke(row.id)
         return self._view(row)
 
+    # ------------------------------------------------------------ retention
+
+    def prune(
+        self,
+        older_than: float,
+        *,
+        statuses: Iterable[str] = ("cancelled", "completed", "failed"),
+        workflow: str | None = None,
+        dry_run: bool = False,
+    ) -> Any:
+        """Delete the finished runs (with ``statuses``) that ended more than
+        ``older_than`` seconds ago, with their history, in small batches;
+        returns a ``PruneReport``. ``dry_run`` only counts. Runs still
+        referenced are kept (docs/operations.md "Retention")."""
+        from .retention import prune
+
+        return prune(
+            self.store,
+            older_than=older_than,
+            now=self.clock.now(),
+            statuses=tuple(statuses),
+            workflow=workflow,
+            dry_run=dry_run,
+        )
+
+    def set_retention(
+        self,
+        older_than: float | None,
+        *,
+        statuses: Iterable[str] = ("cancelled", "completed", "failed"),
+    ) -> None:
+        """The store-level retention setting every worker on this store
+        applies (None removes it)."""
+        from .retention import RetentionPolicy, check_statuses, set_retention_policy
+
+        policy = (
+            None
+            if older_than is None
+            else RetentionPolicy(float(older_than), check_statuses(tuple(statuses)))
+        )
+        set_retention_policy(self.store, policy)
+
+    def retention(self) -> Any:
+        """The store-level retention setting (a ``RetentionPolicy``) or None."""
+        from .retention import retention_policy
+
+        return retention_policy(self.store)
+
     def resolve(self, run_id: str) -> str:
         """The id of the run ``run_id`` names: itself when it is an id, else
         the one id it is a prefix of. ``RunNotFound`` when it names none,
@@ -834,6 +882,9 @@ class Engine:
 
         schedules = Schedules(self)
         self._orphans.start_beating()
+        from .retention import Retention
+
+        retention = Retention(self.store)
         backoff = 0.0
         while not self._stop.is_set():
             try:
@@ -841,6 +892,7 @@ class Engine:
                 # leased: at the first tick, then about once a second.
                 self._orphans.sweep(self.clock.now())
                 schedules.fire_due()
+                retention.apply_due(self.clock.now())
                 progressed = driver.tick()
                 backoff = 0.0
                 if progressed or driver.pending or driver.poked:

@@ -409,3 +409,8 @@ def step(run_id: str, db: str | None, as_json: bool) -> None:
 
 
 COMMANDS = (runs, signal, call, cancel, pause, resume, step)
+
+# `runs prune` and `runs retention` live beside (they need `runs` defined).
+from .cli_prune import prune, retention  # noqa: E402
+
+__all__ += ["prune", "retention"]

@@ -20,6 +20,7 @@ from .records import (
     Event,
     InboxMessage,
     Lease,
+    PrunedRun,
     RunFilter,
     RunRow,
     RunUpdate,
@@ -132,6 +133,28 @@ class Store(Protocol):
         the same ``parent_run`` is kept as it is (a recovered parent does not
         start it twice). The lease is left as it is (``release`` ends it).
         """
+        ...
+
+    def prune_runs(
+        self,
+        *,
+        ended_before: float,
+        statuses: Collection[str],
+        workflow: str | None = None,
+        limit: int = 100,
+        dry_run: bool = False,
+        after: tuple[float, int] | None = None,
+    ) -> tuple[list[PrunedRun], tuple[float, int] | None]:
+        """Delete up to ``limit`` finished runs (every execution counts on its
+        own) with a status in ``statuses`` that ended before ``ended_before``
+        (and of ``workflow``), oldest end first, with their history, inbox
+        and search rows, in ONE short transaction. Returns what was deleted
+        and a cursor: ``dry_run`` deletes nothing, and the next call with
+        ``after=cursor`` lists the next batch. Runs still referenced are
+        kept: a subflow child while its parent exists (pruned after it), a
+        parent while one of its children is active, the last run a schedule
+        started, and the newest execution of an id while earlier ones
+        remain (they go first)."""
         ...
 
     # --- inbox ---------------------------------------------------------------

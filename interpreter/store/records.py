@@ -21,6 +21,7 @@ __all__ = [
     "Event",
     "InboxMessage",
     "Lease",
+    "PrunedRun",
     "RunFilter",
     "RunRow",
     "RunStatus",
@@ -261,3 +262,16 @@ class RunFilter:
     limit: int = 100
     offset: int = 0
     all_executions: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrunedRun:
+    """A finished run that :meth:`Store.prune_runs` deleted (or, in a dry
+    run, would delete), with how many history events went with it."""
+
+    run_id: str
+    execution: int
+    workflow: str
+    status: str
+    ended_at: float
+    events: int

@@ -198,8 +198,23 @@ def _v4_workers(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v5_retention(conn: sqlite3.Connection) -> None:
+    """Retention (``prune_runs``) walks finished runs by their end, and asks
+    whether a run's parent exists or its children are active: both without
+    a scan of every run. Active runs (``ended_at`` NULL) and top-level runs
+    are not in the indexes, so they cost nothing."""
+    conn.execute("CREATE INDEX runs_ended ON runs (ended_at) WHERE ended_at IS NOT NULL")
+    conn.execute("CREATE INDEX runs_by_parent ON runs (parent_run) WHERE parent_run IS NOT NULL")
+
+
 #: Migration ``i`` takes the schema from version ``i`` to ``i + 1``.
-MIGRATIONS: Sequence[Migration] = (_v1_initial, _v2_needs_action, _v3_executions, _v4_workers)
+MIGRATIONS: Sequence[Migration] = (
+    _v1_initial,
+    _v2_needs_action,
+    _v3_executions,
+    _v4_workers,
+    _v5_retention,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

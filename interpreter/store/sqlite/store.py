@@ -28,9 +28,19 @@ from typing import Any, Final, TypeVar
 from ..errors import StoreError
 from ..json_text import dumps
 from ..query import plan_where
-from ..records import ChangedRuns, Definition, Event, InboxMessage, Lease, RunFilter, RunRow
+from ..records import (
+    ChangedRuns,
+    Definition,
+    Event,
+    InboxMessage,
+    Lease,
+    PrunedRun,
+    RunFilter,
+    RunRow,
+)
 from . import inbox as sqlite_inbox
 from . import leases as sqlite_leases
+from . import prune as sqlite_prune
 from . import runs as sqlite_runs
 from .commit import GroupCommit
 from .rows import insert_run, json_or_null, loads
@@ -463,6 +473,31 @@ class SqliteStore(GroupCommit):
             f"reading the history of run {run_id!r}",
             lambda conn: sqlite_runs.history(conn, run_id, after_seq, execution),
         )
+
+    def prune_runs(
+        self,
+        *,
+        ended_before: float,
+        statuses: Collection[str],
+        workflow: str | None = None,
+        limit: int = 100,
+        dry_run: bool = False,
+        after: tuple[float, int] | None = None,
+    ) -> tuple[list[PrunedRun], tuple[float, int] | None]:
+        def work(conn: sqlite3.Connection) -> tuple[list[PrunedRun], tuple[float, int] | None]:
+            return sqlite_prune.prune_runs(
+                conn,
+                ended_before=ended_before,
+                statuses=statuses,
+                workflow=workflow,
+                limit=limit,
+                dry_run=dry_run,
+                after=after,
+            )
+
+        if dry_run:
+            return self._read("listing runs to prune", work)
+        return self._write(f"pruning up to {limit} runs", work)
 
     # --- inbox (sqlite_inbox.py) -----------------------------------------------------
 

@@ -506,6 +506,12 @@ class Engine:
             workflow = None
         return positions_of(workflow, row.state)
 
+    @property
+    def held_runs(self) -> int:
+        """How many runs this engine holds a lease on now (an action of
+        theirs in flight here): what the worker's metrics report."""
+        return len(self.driver.held)
+
     def watch(self, callback: Callable[[Transition], None]) -> Callable[[], None]:
         """Call ``callback`` after each transition this engine commits (its
         own driving and its control requests), with the run as committed and
@@ -694,13 +700,7 @@ class Engine:
                 self._drive_cleanup(run_id, lease)
 
     def _drive_cleanup(self, run_id: str, lease: Lease | None) -> None:
-        driver = self.driver
-        stale = driver.held.get(run_id)
-        if stale is not None and not stale.calls:
-            del driver.held[run_id]
-        if lease is not None and run_id not in driver.held:
-            with contextlib.suppress(StoreError):
-                self.store.release([lease])
+        self.driver.let_go(run_id, lease)
 
     def _take_lease(self, run_id: str) -> Lease | None:
         held = self.driver.held.get(run_id)
@@ -980,26 +980,7 @@ class Engine:
     # ------------------------------------------------------------ closing
 
     def _release_all(self) -> None:
-        driver = self.driver
-        now = self.clock.now()
-        handback: list[Lease] = []
-        leases: list[Lease] = []
-        for run_id, held in driver.held.items():
-            for task in held.calls.values():
-                task.cancel()
-            # Calls abandoned (past the drain) or left for another process, or
-            # a transition the store refused (its triggers still pending: the
-            # stored row says the run is due when the lease would end): the
-            # run is due now, so the next claimer takes it at once instead of
-            # up to a lease later.
-            stale = held.calls or held.waiting or run_id in driver.pending
-            (handback if stale else leases).append(held.lease)
-        driver.held.clear()
-        with contextlib.suppress(Exception):  # the lease's end is the fallback
-            if handback:
-                self.store.release(handback, ready_at=now)
-            if leases:
-                self.store.release(leases)
+        self.driver.release_all(self.clock.now())
 
     def close(self) -> None:
         """Finish the calls in flight (at most ``drain_seconds``), release

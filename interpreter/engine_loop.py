@@ -705,6 +705,39 @@ class Driver:
         if lease is not None and row.id not in self.held and not self.pending.get(row.id):
             release.append(lease)
 
+    def let_go(self, run_id: str, lease: Lease | None) -> None:
+        """After a control request drove ``run_id`` here under ``lease``
+        (a run this driver did not hold before): stop holding it unless a
+        call of it is in flight, and release the lease then."""
+        stale = self.held.get(run_id)
+        if stale is not None and not stale.calls:
+            del self.held[run_id]
+        if lease is not None and run_id not in self.held:
+            with contextlib.suppress(StoreError):
+                self.store.release([lease])
+
+    def release_all(self, now: float) -> None:
+        """Stop driving: cancel what is in flight and release every lease.
+
+        Calls abandoned (past the drain) or left for another process, or a
+        transition the store refused (its triggers still pending: the
+        stored row says the run is due when the lease would end): the run
+        is handed back due ``now``, so the next claimer takes it at once
+        instead of up to a lease later."""
+        handback: list[Lease] = []
+        leases: list[Lease] = []
+        for run_id, held in self.held.items():
+            for task in held.calls.values():
+                task.cancel()
+            stale = held.calls or held.waiting or run_id in self.pending
+            (handback if stale else leases).append(held.lease)
+        self.held.clear()
+        with contextlib.suppress(Exception):  # the lease's end is the fallback
+            if handback:
+                self.store.release(handback, ready_at=now)
+            if leases:
+                self.store.release(leases)
+
     def _drop(self, run_id: str) -> None:
         held = self.held.pop(run_id, None)
         if held is not None:

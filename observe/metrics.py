@@ -6,7 +6,7 @@ action's latency is the time from its ``action_started`` to its
 ``action_completed``/``action_failed`` event and a timer's lag the time its
 ``timer_fired`` event was written minus the ``due`` it records. Gauges are
 read when scraped: the active runs by workflow and status come from
-:meth:`Engine.list_runs`, the held runs from the engine's driver.
+:meth:`Engine.list_runs`, the held runs from :attr:`Engine.held_runs`.
 
 Every metric is documented in docs/operations.md ("Metrics").
 """
@@ -167,7 +167,7 @@ class _Gauges(Collector):
             runs.add_metric([workflow, status], n)
         yield runs
         held = GaugeMetricFamily("wfdsl_worker_held_runs", "Runs this engine holds a lease on now.")
-        held.add_metric([], len(getattr(self.engine.driver, "held", {})))
+        held.add_metric([], self.engine.held_runs)
         yield held
 
     def describe(self) -> Iterator[GaugeMetricFamily]:

@@ -137,7 +137,8 @@ def record(
     try:
         run = engine.get(run_id)
         history = engine.history(run.id)
-        stored = engine.definitions.get(run.definition_hash).file
+        definition = engine.definition(run.definition_hash)
+        stored = definition.file if definition is not None else None
     except RunNotFound as exc:
         click.echo(f"wfdsl: {exc}", err=True)
         sys.exit(EXIT_NOT_FOUND)

@@ -604,8 +604,10 @@ async def events(request: Request) -> Response:
     if not _sent_as(request, "events"):
         return await _run_response(c, run_id_of(request, "events"))  # the run `p/events`
     run_id = get_run(c, run_id_of(request)).id
-    raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
-    after = _sequence_number(raw, "after (or Last-Event-ID)")
+    raw = request.headers.get("last-event-id") or request.query_params.get("after")
+    # Given (even 0), the events after it come first: what a page rendered
+    # before the run's first commits would otherwise never see.
+    after = None if raw is None else _sequence_number(raw, "after (or Last-Event-ID)")
     poll = float(request.app.state.sse_poll)
     return StreamingResponse(
         event_stream(c.engine, run_id, after=after, poll=poll),

@@ -86,6 +86,9 @@ class Overlay:
     failed: str | None = None
     last_entered: str | None = None
     in_map: set[str] = field(default_factory=set)  # nodes of a map body
+    # A redriven run re-enters the state that failed, a forked one starts at
+    # its fork point: no transition leads into that entry.
+    resume_at: str | None = None
 
     # ------------------------------------------------------------ folding
 
@@ -180,12 +183,23 @@ class Overlay:
         elif kind == "run_failed":
             self.stopped = None
             self._run_failed(path)
+        elif kind == "run_redriven":
+            self.failed = None
+            self.resume_at = path or str(data.get("state") or "") or None
+        elif kind == "run_started":
+            forked = data.get("forked_from")
+            if isinstance(forked, dict) and forked.get("state"):
+                self.resume_at = str(forked["state"])
 
     def _enter(self, path: str, kind: str) -> None:
         scope = _scope(path)
         node = node_of(path)
         previous = self.current.get(scope)
-        if previous is None:
+        if self.resume_at == path:
+            self.resume_at = None
+            if previous is not None and previous != path:
+                self._leave(previous)
+        elif previous is None:
             self._take(_edge_end(scope, "start"), node)
         else:
             source = node_of(previous)

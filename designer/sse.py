@@ -32,7 +32,7 @@ async def event_stream(
     engine: Engine,
     run_id: str,
     *,
-    after: int = 0,
+    after: int | None = None,
     poll: float = 0.25,
     keepalive: float = 15.0,
 ) -> AsyncIterator[str]:
@@ -52,7 +52,7 @@ async def event_stream(
         },
         seq,
     )
-    if after and after < seq:
+    if after is not None and after < seq:
         missed = [event_json(e) for e in history if e.seq > after]
         yield _message(
             "delta",

@@ -68,6 +68,26 @@ states:
 """
 
 
+#: Fails once told to: for the failure arriving live.
+FAIL_ON_SIGNAL = """\
+wfdsl: "1"
+name: fail-on-signal
+signals:
+  go: {}
+start: hold
+states:
+  hold:
+    type: wait
+    signal: go
+    as: why
+    next: give_up
+  give_up:
+    type: fail
+    error: GaveUp
+    message: "told to give up: ${ vars.why.reason }"
+"""
+
+
 @dataclass(frozen=True)
 class Made:
     declined: str

@@ -225,7 +225,9 @@ function runPage(initial) {
   if (FINISHED.has(run.status)) {
     live.textContent = "finished";
   } else {
-    const source = new EventSource(base + "/events" + (lastSeq ? `?after=${lastSeq}` : ""));
+    // Always with `after`: events committed between this page's rendering
+    // and the stream's start come first (a run started a moment ago).
+    const source = new EventSource(`${base}/events?after=${lastSeq}`);
     source.addEventListener("open", () => {
       live.textContent = "live";
       live.classList.add("live");

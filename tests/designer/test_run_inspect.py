@@ -4,6 +4,7 @@ failed, the overlay the graph draws, and the history filtered."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,11 @@ from typing import Any
 import pytest
 from saga_runs import Made, make_runs
 from starlette.testclient import TestClient
+from wfdsl.designer.run_inspect import state_detail
 from wfdsl.designer.run_overlay import Overlay
 from wfdsl.interpreter.clock import VirtualClock
 from wfdsl.interpreter.engine import Engine
+from wfdsl.interpreter.run_view import Event
 
 
 @pytest.fixture
@@ -203,3 +206,81 @@ def test_every_event_names_its_graph_node(made: Made, client: TestClient) -> Non
     for event in events:
         expected = re.sub(r"\[\d+\]", "", event["state"]) if event["state"] else None
         assert event["node"] == expected
+
+
+def _events(*rows: tuple[str, str | None, dict[str, Any]]) -> list[Event]:
+    return [
+        Event(run_id="r", seq=n, type=kind, time=float(n), state=state, data=data)
+        for n, (kind, state, data) in enumerate(rows, 1)
+    ]
+
+
+def test_a_redriven_run_goes_on_from_the_state_that_failed() -> None:
+    # The history `wfdsl redrive` writes (docs/operations.md): run_redriven
+    # names the state, which is entered again as a new visit.
+    events = _events(
+        ("run_started", None, {}),
+        ("state_entered", "charge", {"type": "task"}),
+        ("action_started", "charge", {"call_id": "1", "attempt": 1, "key": "r/charge/1"}),
+        ("action_failed", "charge", {"call_id": "1", "attempt": 1, "error": "Down"}),
+        ("run_failed", None, {"error": "Down", "message": "gone"}),
+        ("run_redriven", "charge", {"by": "ada", "state": "charge"}),
+        ("state_entered", "charge", {"type": "task"}),
+        ("action_started", "charge", {"call_id": "2", "attempt": 1, "key": "r/charge/1#2"}),
+    )
+    overlay = Overlay()
+    overlay.feed(events[:5])
+    assert overlay.to_json()["failed"] == "charge"
+    overlay.feed(events[5:])
+    shown = overlay.to_json()
+    assert shown["failed"] is None and shown["states"]["charge"]["status"] == "active"
+    assert shown["states"]["charge"]["visits"] == 2
+    assert [(t["source"], t["target"]) for t in shown["taken"]] == [("(start)", "charge")]
+    visits = state_detail(events, "charge", now=9.0)["visits"]
+    assert [v["left_at"] for v in visits] == [5.0, None]
+    assert visits[0]["error"]["name"] == "Down" and visits[1]["error"] is None
+
+
+def test_a_forked_run_starts_at_its_fork_point_not_at_start() -> None:
+    events = _events(
+        ("run_started", None, {"forked_from": {"run": "o1", "seq": 7, "state": "charge"}}),
+        ("state_entered", "charge", {"type": "task"}),
+        ("state_entered", "done", {"type": "succeed"}),
+        ("run_completed", None, {}),
+    )
+    overlay = Overlay()
+    overlay.feed(events)
+    assert [(t["source"], t["target"]) for t in overlay.to_json()["taken"]] == [
+        ("charge", "done"),
+        ("done", "(end)"),
+    ]
+
+
+def _stream(client: TestClient, url: str) -> list[tuple[str, Any]]:
+    messages: list[tuple[str, Any]] = []
+    kind = ""
+    with client.stream("GET", url) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: "):
+                messages.append((kind, json.loads(line[6:])))
+    return messages
+
+
+def test_the_stream_sends_what_came_after_the_page_even_from_zero(
+    made: Made, client: TestClient
+) -> None:
+    history = client.get(f"/api/runs/{made.declined}/history").json()["events"]
+    # A page rendered before the run's first commit asks from 0.
+    from_zero = _stream(client, f"/api/runs/{made.declined}/events?after=0")
+    assert [kind for kind, _ in from_zero] == ["snapshot", "delta", "end"]
+    assert [e["seq"] for e in from_zero[1][1]["events"]] == [e["seq"] for e in history]
+    end = from_zero[-1][1]
+    assert end["failure"]["state"] == "payment_failed"
+    assert end["overlay"]["states"]["payment_failed"]["status"] == "failed"
+    # Without `after` the stream starts from now.
+    assert [k for k, _ in _stream(client, f"/api/runs/{made.declined}/events")] == [
+        "snapshot",
+        "end",
+    ]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import EXAMPLES, Served
-from saga_runs import REMIND, STEPS, Made, make_runs
+from saga_runs import FAIL_ON_SIGNAL, REMIND, STEPS, Made, make_runs
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +33,7 @@ def inspected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served
     shutil.copytree(EXAMPLES, workspace)
     (workspace / "remind_me.yaml").write_text(REMIND, encoding="utf-8")
     (workspace / "three_steps.yaml").write_text(STEPS, encoding="utf-8")
+    (workspace / "fail_on_signal.yaml").write_text(FAIL_ON_SIGNAL, encoding="utf-8")
     # Playwright keeps an event loop in this thread: the engines drive in another.
     made_runs: list[Made] = []
     maker = threading.Thread(target=lambda: made_runs.append(make_runs(root / "designer.db")))
@@ -253,3 +254,38 @@ def test_the_runs_list_says_why_a_run_failed(user: tuple[Any, Served, Made]) -> 
     page.goto(f"{served.url}/runs?status=failed")
     row = page.locator(f"#runs-table tr[data-run='{made.declined}']")
     assert "PaymentFailed: order o-declined: card tok_declined was declined" in row.inner_text()
+
+
+def test_a_failure_that_happens_while_watching_shows_at_the_top(
+    user: tuple[Any, Served, Made], artifacts: Path
+) -> None:
+    page, served, _ = user
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(f"{served.url}/edit/fail_on_signal.yaml")
+    page.wait_for_selector("body[data-ready='true']")
+    page.click("#start-run")
+    page.click("#run-submit")
+    page.wait_for_url("**/runs/*")
+    page.wait_for_selector("#live-flag.live")
+    assert not page.locator("#run-failure").is_visible()
+    # Every event is listed, also those committed before the stream began.
+    page.wait_for_selector("#timeline > li[data-seq='2']", state="attached")
+    page.click("#graph .node[data-id='hold']")
+    page.wait_for_selector("#state-panel[data-state='hold'] .state-waiting")
+
+    page.fill("#signal-form textarea[name=data]", '{"reason": "the test said so"}')
+    page.click("#signal-form button[type=submit]")
+    banner = page.locator("#run-failure")
+    banner.wait_for(state="visible")
+    assert "Failed at give_up: GaveUp — told to give up: the test said so" in banner.inner_text()
+    page.wait_for_selector("#run-status.pill--failed")
+    box = banner.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 768
+    # The open panel followed: the wait is done and wrote what it got.
+    page.wait_for_selector("#state-panel #state-status:text('completed')")
+    assert '"reason": "the test said so"' in page.inner_text("#state-panel pre.state-vars")
+    seqs = page.eval_on_selector_all(
+        "#timeline > li", "rows => rows.map(r => Number(r.dataset.seq))"
+    )
+    assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= 7, seqs
+    page.screenshot(path=str(artifacts / "inspect-failed-live.png"))

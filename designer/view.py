@@ -24,64 +24,30 @@ from .edits import state_slots
 __all__ = ["document_view", "graph_json", "render"]
 
 
-#: The most nodes laid out with graphlay; larger graphs get the builtin
-#: layout. graphlay's native call holds the GIL, and on a wide graph it grows
-#: steeply (a choice of 100 branches ~0.2 s, 200 ~2.5 s, 400 ~27 s): a worker
-#: thread would not help, the whole server would stop for it.
-GRAPHLAY_MAX_NODES = 100
-
-
 def render(graph: Graph, pins: Mapping[str, Any] | None = None) -> tuple[Layout, str]:
-    """Layout (with pinned positions applied) and inline SVG (no XML prolog)."""
-    drawing = layout(graph, engine="auto" if len(graph.nodes) <= GRAPHLAY_MAX_NODES else "builtin")
-    if pins:
-        drawing = _pin(graph, drawing, pins)
+    """Layout (with pinned positions applied) and inline SVG (no XML prolog).
+
+    graphlay lays out graphs of every size; only a node with more than
+    ``GRAPHLAY_MAX_DEGREE`` edges (a 150-way choice) sends the graph to the
+    builtin layout, since graphlay's native call holds the GIL for seconds
+    on such a fan-out."""
+    drawing = layout(graph, pins=_valid_pins(pins or {}))
     svg = to_svg(graph, drawing)
     if svg.startswith("<?xml"):
         svg = svg.split("\n", 1)[1]
     return drawing, svg
 
 
-def _pin(graph: Graph, drawing: Layout, pins: Mapping[str, Any]) -> Layout:
-    """Move pinned nodes to their ``[x, y]`` (top-left) and draw their edges
-    straight: the rest of the layout stays as the layout engine made it."""
-    nodes = dict(drawing.nodes)
-    moved: set[str] = set()
+def _valid_pins(pins: Mapping[str, Any]) -> dict[str, Point]:
+    """The ``[x, y]`` pairs of numbers among the document's positions."""
+    out: dict[str, Point] = {}
     for node_id, point in pins.items():
-        if node_id not in nodes or not isinstance(point, list | tuple) or len(point) != 2:
+        if not isinstance(node_id, str) or not isinstance(point, list | tuple) or len(point) != 2:
             continue
         x, y = point
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (x, y)):
-            continue
-        _, _, w, h = nodes[node_id]
-        nodes[node_id] = (float(x), float(y), w, h)
-        moved.add(node_id)
-    if not moved:
-        return drawing
-    edges = dict(drawing.edges)
-    for i, edge in enumerate(graph.edges):
-        if edge.source in moved or edge.target in moved:
-            edges[i] = _straight(nodes[edge.source], nodes[edge.target])
-    points = [p for line in edges.values() for p in line]
-    width = max([b[0] + b[2] for b in nodes.values()] + [p[0] for p in points] + [0.0]) + 20
-    height = max([b[1] + b[3] for b in nodes.values()] + [p[1] for p in points] + [0.0]) + 20
-    return Layout(
-        nodes,
-        edges,
-        drawing.clusters,
-        max(width, drawing.width),
-        max(height, drawing.height),
-        drawing.back_edges,
-        drawing.engine,
-    )
-
-
-def _straight(a: Box, b: Box) -> tuple[Point, ...]:
-    ax, ay = a[0] + a[2] / 2, a[1] + a[3] / 2
-    bx, by = b[0] + b[2] / 2, b[1] + b[3] / 2
-    start = (ax, a[1] + a[3]) if by >= ay else (ax, a[1])
-    end = (bx, b[1]) if by >= ay else (bx, b[1] + b[3])
-    return (start, end)
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in (x, y)):
+            out[node_id] = (float(x), float(y))
+    return out
 
 
 def _spans(source: SourceMap, paths: set[tuple[str | int, ...]]) -> dict[Any, dict[str, int]]:
@@ -168,12 +134,22 @@ def graph_json(
         return {"x": b[0], "y": b[1], "w": b[2], "h": b[3]}
 
     placed = {
+        "x": drawing.x,
+        "y": drawing.y,
         "width": drawing.width,
         "height": drawing.height,
         "engine": drawing.engine,
         "nodes": {k: box(b) for k, b in drawing.nodes.items()},
-        "edges": [{"id": i, "points": [list(p) for p in pts]} for i, pts in drawing.edges.items()],
+        "edges": [
+            {
+                "id": i,
+                "points": [list(p) for p in pts],
+                **({"label": box(drawing.labels[i])} if i in drawing.labels else {}),
+            }
+            for i, pts in drawing.edges.items()
+        ],
         "clusters": {k: box(b) for k, b in drawing.clusters.items()},
+        "containers": {k: box(b) for k, b in drawing.containers.items()},
     }
     return (
         {"name": graph.name, "nodes": nodes, "edges": edges, "clusters": clusters},

@@ -15,18 +15,32 @@ small layered layout of our own, in pure Python:
    the right of everything they pass.
 
 Deterministic: the same graph gives the same layout, whatever the hash seed.
+
+Both engines then go through the same finishing steps: a container box per
+``parallel`` and ``map`` state (its header node, its branches and its join),
+edge labels placed beside their edge where they hit no edge, node or other
+label (:func:`place_labels`), and user pins (``x-designer`` positions).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .graph import Graph, Node
 
-__all__ = ["Box", "Layout", "Point", "layout", "node_size"]
+__all__ = [
+    "Box",
+    "Layout",
+    "Point",
+    "label_chars",
+    "label_size",
+    "layout",
+    "node_size",
+    "place_labels",
+]
 
 Box = tuple[float, float, float, float]
 """``(x, y, width, height)``; ``x, y`` is the top-left corner, y grows downwards."""
@@ -38,8 +52,16 @@ NODE_GAP = 28.0
 CLUSTER_PAD = 14.0
 CLUSTER_HEADER = 16.0
 DUMMY_WIDTH = 8.0
-CHAR_WIDTH = 7.0
+CHAR_WIDTH = 7.8  # bold 12 px label text, a little over DejaVu Sans' widest average
+DETAIL_WIDTH = 6.6  # 11 px detail and edge-label text
 DETAIL_CHARS = 40
+LABEL_HEIGHT = 15.0
+LABEL_PAD = 8.0
+LABEL_GAP = 5.0
+#: The most edges one node may have (in or out) for graphlay: its router
+#: grows steeply with one node's fan-out (100 edges ~0.1 s, 150 ~0.6 s,
+#: 400 ~25 s) while it holds the GIL. Past it, the builtin layout.
+GRAPHLAY_MAX_DEGREE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +75,23 @@ class Layout:
     height: float
     back_edges: frozenset[int] = frozenset()
     engine: str = "builtin"
+    labels: Mapping[int, Box] = field(default_factory=dict)
+    """Each labelled edge's label box, keyed like ``edges``."""
+    containers: Mapping[str, Box] = field(default_factory=dict)
+    """For each parallel or map state: the box holding it, its bodies and its join."""
+    x: float = 0.0
+    y: float = 0.0
+    """The drawing's top-left corner (0, 0 unless pinned nodes lie further out)."""
+
+
+def label_size(text: str) -> tuple[float, float]:
+    """The box an edge label needs (11 px text, cut to DETAIL_CHARS)."""
+    return DETAIL_WIDTH * min(len(text), DETAIL_CHARS) + LABEL_PAD, LABEL_HEIGHT
+
+
+def label_chars(box: Box) -> int:
+    """How many characters of a label fit in its placed box."""
+    return max(1, round((box[2] - LABEL_PAD) / DETAIL_WIDTH))
 
 
 def node_size(node: Node) -> tuple[float, float]:
@@ -61,21 +100,52 @@ def node_size(node: Node) -> tuple[float, float]:
         return 22.0, 22.0
     if node.type == "join":
         return 64.0, 8.0
-    chars = max(len(node.label), min(len(node.detail or ""), DETAIL_CHARS))
-    return max(90.0, CHAR_WIDTH * chars + 28.0), (44.0 if node.detail else 30.0)
+    width = max(
+        CHAR_WIDTH * len(node.label), DETAIL_WIDTH * min(len(node.detail or ""), DETAIL_CHARS)
+    )
+    if node.type == "choice":  # a diamond: the text sits in its middle half
+        return max(110.0, width * 1.5 + 24.0), 46.0
+    if node.type in ("parallel", "map"):  # room for the glyph left of the text
+        return max(96.0, width + 56.0), (46.0 if node.detail else 32.0)
+    return max(96.0, width + 32.0), (46.0 if node.detail else 32.0)
 
 
-def layout(graph: Graph, *, engine: Literal["auto", "builtin", "graphlay"] = "auto") -> Layout:
-    """Lay ``graph`` out top to bottom. ``engine="auto"`` uses graphlay when installed."""
+def layout(
+    graph: Graph,
+    *,
+    engine: Literal["auto", "builtin", "graphlay"] = "auto",
+    pins: Mapping[str, Point] | None = None,
+) -> Layout:
+    """Lay ``graph`` out top to bottom.
+
+    ``engine="auto"`` uses graphlay when it is installed and no node has more
+    than :data:`GRAPHLAY_MAX_DEGREE` edges. ``pins`` puts nodes at a
+    top-left corner of the user's choosing (the ``x-designer`` positions, in
+    the coordinates of the drawing without pins); their edges are drawn
+    again, nothing else moves.
+    """
+    use = engine
+    graphlay: Any = None
     if engine != "builtin":
         try:
             graphlay = importlib.import_module("graphlay")
         except ImportError:
             if engine == "graphlay":
                 raise
+            use = "builtin"
         else:
-            return _with_graphlay(graph, graphlay)
-    return _Builtin(graph).run()
+            if engine == "auto":
+                use = "graphlay" if _max_degree(graph) <= GRAPHLAY_MAX_DEGREE else "builtin"
+    raw = _with_graphlay(graph, graphlay) if use == "graphlay" else _Builtin(graph).run()
+    return _finish(graph, raw, pins or {})
+
+
+def _max_degree(graph: Graph) -> int:
+    degree: dict[str, int] = {}
+    for e in graph.edges:
+        degree[e.source] = degree.get(e.source, 0) + 1
+        degree[e.target] = degree.get(e.target, 0) + 1
+    return max(degree.values(), default=0)
 
 
 # ------------------------------------------------------------------ helpers
@@ -125,85 +195,344 @@ def _chains(graph: Graph) -> dict[str, tuple[str, ...]]:
     return {n.id: chain(n.cluster) for n in graph.nodes}
 
 
-def _cluster_boxes(graph: Graph, nodes: Mapping[str, Box]) -> dict[str, Box]:
-    """Boxes around each cluster's nodes and inner clusters, innermost first."""
-    chains = _chains(graph)
+CONTAINER = "[state]"
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """A box drawn around nodes: a cluster (branch, map body) or a container
+    (``[state]`` + a parallel or map state's id)."""
+
+    id: str
+    parent: str | None
+    nodes: tuple[str, ...]
+
+
+def _groups(graph: Graph) -> dict[str, _Group]:
+    """Clusters and containers with their parents, outermost first.
+
+    A container holds a parallel or map state, its join and its bodies; a
+    body's parent is that container, a container's parent the cluster the
+    state sits in."""
+    owner: dict[str, str] = {}
+    cluster_of = {n.id: n.cluster for n in graph.nodes}
+    for e in graph.edges:
+        if e.kind == "branch":
+            body = cluster_of.get(e.target)
+            if body is not None:
+                owner[body] = e.source
+    groups: dict[str, _Group] = {}
+    forks = [n for n in graph.nodes if n.type in ("parallel", "map") and n.id in owner.values()]
+    members: dict[str | None, list[str]] = {}
+    for n in graph.nodes:
+        members.setdefault(n.cluster, []).append(n.id)
+    in_container = set()
+    for n in forks:
+        join = f"{n.id}/(join)"
+        inside = (n.id, join) if join in cluster_of else (n.id,)
+        in_container.update(inside)
+        groups[CONTAINER + n.id] = _Group(CONTAINER + n.id, n.cluster, inside)
+    for c in graph.clusters:
+        parent = CONTAINER + owner[c.id] if c.id in owner else c.parent
+        nodes = tuple(m for m in members.get(c.id, ()) if m not in in_container)
+        groups[c.id] = _Group(c.id, parent, nodes)
+    depth: dict[str, int] = {}
+
+    def level(g: str | None) -> int:
+        if g is None or g not in groups:
+            return 0
+        if g not in depth:
+            depth[g] = 1 + level(groups[g].parent)
+        return depth[g]
+
+    return dict(sorted(groups.items(), key=lambda kv: level(kv[0])))
+
+
+def _group_boxes(groups: Mapping[str, _Group], nodes: Mapping[str, Box]) -> dict[str, Box]:
+    """A box around each group's nodes and inner groups, innermost first."""
     boxes: dict[str, Box] = {}
-    for cluster in sorted(
-        graph.clusters, key=lambda c: -len(chains.get(c.id, ())) - c.id.count("/")
-    ):
-        inside = [nodes[n] for n, ch in chains.items() if cluster.id in ch and n in nodes]
-        inside += [boxes[c.id] for c in graph.clusters if c.parent == cluster.id and c.id in boxes]
+    children: dict[str | None, list[str]] = {}
+    for g in groups.values():
+        children.setdefault(g.parent, []).append(g.id)
+    for g in reversed(list(groups.values())):
+        inside = [nodes[n] for n in g.nodes if n in nodes]
+        inside += [boxes[k] for k in children.get(g.id, ()) if k in boxes]
         if not inside:
             continue
         left = min(b[0] for b in inside) - CLUSTER_PAD
         top = min(b[1] for b in inside) - CLUSTER_PAD - CLUSTER_HEADER
         right = max(b[0] + b[2] for b in inside) + CLUSTER_PAD
         bottom = max(b[1] + b[3] for b in inside) + CLUSTER_PAD
-        boxes[cluster.id] = (left, top, right - left, bottom - top)
+        if g.id.startswith(CONTAINER):
+            top += CLUSTER_HEADER  # the state itself is the container's header
+        boxes[g.id] = (left, top, right - left, bottom - top)
     return boxes
 
 
-def _finish(
-    graph: Graph,
-    nodes: dict[str, Box],
-    edges: dict[int, tuple[Point, ...]],
-    back: frozenset[int],
-    engine: str,
-    clusters: dict[str, Box] | None = None,
-) -> Layout:
-    """Add cluster boxes (unless the engine gave them) and move everything so
-    the drawing starts at the margin."""
-    if clusters is None:
-        clusters = _cluster_boxes(graph, nodes)
-    boxes = [*nodes.values(), *clusters.values()]
-    points = [p for line in edges.values() for p in line]
-    if not boxes:
-        return Layout({}, {}, {}, 2 * MARGIN, 2 * MARGIN, back, engine)
-    min_x = min([b[0] for b in boxes] + [p[0] for p in points])
-    min_y = min([b[1] for b in boxes] + [p[1] for p in points])
-    max_x = max([b[0] + b[2] for b in boxes] + [p[0] for p in points])
-    max_y = max([b[1] + b[3] for b in boxes] + [p[1] for p in points])
-    dx, dy = MARGIN - min_x, MARGIN - min_y
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    """What an engine placed, before the common finishing steps."""
 
-    def move(b: Box) -> Box:
-        return (round(b[0] + dx, 1), round(b[1] + dy, 1), round(b[2], 1), round(b[3], 1))
+    nodes: dict[str, Box]
+    edges: dict[int, tuple[Point, ...]]
+    back: frozenset[int]
+    engine: str
+
+
+def _elbow(a: Box, b: Box, right: float) -> tuple[Point, ...]:
+    """An orthogonal route from ``a``'s bottom to ``b``'s top, round the right
+    of everything when ``b`` is not below ``a``."""
+    ax, ay = a[0] + a[2] / 2, a[1] + a[3]
+    bx, by = b[0] + b[2] / 2, b[1]
+    if by > ay + 2 * LABEL_GAP:
+        mid = (ay + by) / 2
+        return ((ax, ay), (ax, mid), (bx, mid), (bx, by))
+    return ((ax, ay), (ax, ay + 12), (right, ay + 12), (right, by - 12), (bx, by - 12), (bx, by))
+
+
+def _finish(graph: Graph, raw: _Raw, pins: Mapping[str, Point]) -> Layout:
+    """Containers, pins and labels; then everything moved so the drawing
+    starts at the margin (unless pins hold it where the user put them)."""
+    groups = _groups(graph)
+    nodes = dict(raw.nodes)
+    edges = dict(raw.edges)
+    boxes = _group_boxes(groups, nodes)
+    dx, dy = _origin_shift([*nodes.values(), *boxes.values()], edges)
+    nodes = {k: _moved(b, dx, dy) for k, b in nodes.items()}
+    boxes = {k: _moved(b, dx, dy) for k, b in boxes.items()}
+    edges = {k: tuple((x + dx, y + dy) for x, y in line) for k, line in edges.items()}
+    moved = {n for n, p in pins.items() if n in nodes}
+    if moved:
+        for n in moved:
+            x, y = pins[n]
+            nodes[n] = (float(x), float(y), nodes[n][2], nodes[n][3])
+        right = max(b[0] + b[2] for b in nodes.values()) + 2 * LABEL_GAP
+        for i, e in enumerate(graph.edges):
+            if (e.source in moved or e.target in moved) and e.source != e.target:
+                edges[i] = _elbow(nodes[e.source], nodes[e.target], right)
+        boxes = _group_boxes(groups, nodes)
+    labels = place_labels(graph, nodes, edges)
+    if not moved:
+        # Labels beside the outermost edges may reach past the margin.
+        ex, ey = _origin_shift([*nodes.values(), *boxes.values(), *labels.values()], edges)
+        nodes = {k: _moved(b, ex, ey) for k, b in nodes.items()}
+        boxes = {k: _moved(b, ex, ey) for k, b in boxes.items()}
+        labels = {k: _moved(b, ex, ey) for k, b in labels.items()}
+        edges = {k: tuple((x + ex, y + ey) for x, y in line) for k, line in edges.items()}
+    everything = [*nodes.values(), *boxes.values(), *labels.values()]
+    points = [p for line in edges.values() for p in line]
+    if everything:
+        min_x = min([b[0] for b in everything] + [p[0] for p in points])
+        min_y = min([b[1] for b in everything] + [p[1] for p in points])
+        max_x = max([b[0] + b[2] for b in everything] + [p[0] for p in points])
+        max_y = max([b[1] + b[3] for b in everything] + [p[1] for p in points])
+    else:
+        min_x = min_y = MARGIN
+        max_x = max_y = MARGIN
+    # Pins may put a node left of or above the rest: the drawing grows that way.
+    x0 = min(0.0, min_x - MARGIN)
+    y0 = min(0.0, min_y - MARGIN)
+
+    def r(b: Box) -> Box:
+        return (round(b[0], 1), round(b[1], 1), round(b[2], 1), round(b[3], 1))
 
     return Layout(
-        nodes={k: move(b) for k, b in nodes.items()},
-        edges={
-            k: tuple((round(x + dx, 1), round(y + dy, 1)) for x, y in line)
-            for k, line in edges.items()
-        },
-        clusters={k: move(b) for k, b in clusters.items()},
-        width=round(max_x - min_x + 2 * MARGIN, 1),
-        height=round(max_y - min_y + 2 * MARGIN, 1),
-        back_edges=back,
-        engine=engine,
+        nodes={k: r(b) for k, b in nodes.items()},
+        edges={k: tuple((round(x, 1), round(y, 1)) for x, y in line) for k, line in edges.items()},
+        clusters={k: r(b) for k, b in boxes.items() if not k.startswith(CONTAINER)},
+        width=round(max_x + MARGIN - x0, 1),
+        height=round(max_y + MARGIN - y0, 1),
+        back_edges=raw.back,
+        engine=raw.engine,
+        labels={k: r(b) for k, b in labels.items()},
+        containers={k[len(CONTAINER) :]: r(b) for k, b in boxes.items() if k.startswith(CONTAINER)},
+        x=round(x0, 1),
+        y=round(y0, 1),
     )
+
+
+def _origin_shift(boxes: list[Box], edges: Mapping[int, tuple[Point, ...]]) -> tuple[float, float]:
+    points = [p for line in edges.values() for p in line]
+    if not boxes:
+        return 0.0, 0.0
+    min_x = min([b[0] for b in boxes] + [p[0] for p in points])
+    min_y = min([b[1] for b in boxes] + [p[1] for p in points])
+    return MARGIN - min_x, MARGIN - min_y
+
+
+def _moved(b: Box, dx: float, dy: float) -> Box:
+    return (b[0] + dx, b[1] + dy, b[2], b[3])
+
+
+# ------------------------------------------------------------------ labels
+
+
+class _Grid:
+    """Boxes and segments bucketed by cell, for collision tests near a point."""
+
+    CELL = 64.0
+
+    def __init__(self) -> None:
+        self.boxes: dict[tuple[int, int], list[tuple[Box, object]]] = {}
+        self.segments: dict[tuple[int, int], list[tuple[Point, Point, object]]] = {}
+
+    def cells(self, b: Box) -> Iterator[tuple[int, int]]:
+        c = self.CELL
+        for i in range(int(b[0] // c), int((b[0] + b[2]) // c) + 1):
+            for j in range(int(b[1] // c), int((b[1] + b[3]) // c) + 1):
+                yield i, j
+
+    def add_box(self, b: Box, tag: object) -> None:
+        for cell in self.cells(b):
+            self.boxes.setdefault(cell, []).append((b, tag))
+
+    def add_segment(self, p: Point, q: Point, tag: object) -> None:
+        b = (min(p[0], q[0]), min(p[1], q[1]), abs(q[0] - p[0]), abs(q[1] - p[1]))
+        for cell in self.cells(b):
+            self.segments.setdefault(cell, []).append((p, q, tag))
+
+    def hits(self, b: Box) -> int:
+        seen: set[int] = set()
+        count = 0
+        for cell in self.cells(b):
+            for other, _ in self.boxes.get(cell, ()):
+                if id(other) not in seen and _overlap(b, other):
+                    seen.add(id(other))
+                    count += 1
+            for p, q, tag in self.segments.get(cell, ()):
+                key = id(tag) * 7919 + hash((p, q))
+                if key not in seen and _segment_hits(p, q, b):
+                    seen.add(key)
+                    count += 1
+        return count
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def _segment_hits(p: Point, q: Point, b: Box) -> bool:
+    """Whether segment p-q passes through box b (Liang-Barsky clipping)."""
+    t0, t1 = 0.0, 1.0
+    dx, dy = q[0] - p[0], q[1] - p[1]
+    for pp, qq in (
+        (-dx, p[0] - b[0]),
+        (dx, b[0] + b[2] - p[0]),
+        (-dy, p[1] - b[1]),
+        (dy, b[1] + b[3] - p[1]),
+    ):
+        if pp == 0:
+            if qq < 0:
+                return False
+            continue
+        t = qq / pp
+        if pp < 0:
+            if t > t1:
+                return False
+            t0 = max(t0, t)
+        else:
+            if t < t0:
+                return False
+            t1 = min(t1, t)
+    return True
+
+
+def _candidates(line: tuple[Point, ...], w: float, h: float) -> Iterator[Box]:
+    """Label boxes beside each segment of ``line``, the first segments first,
+    nearest the middle of a segment first, then further out."""
+    fractions = (0.5, 0.3, 0.7, 0.15, 0.85, *(k / 20 for k in range(1, 20)))
+    for step in (0.0, 1.0, 2.5, 5.0, 9.0):
+        gap = LABEL_GAP + step * LABEL_GAP * 2
+        for k in range(len(line) - 1):
+            (ax, ay), (bx, by) = line[k], line[k + 1]
+            if abs(bx - ax) < 0.5 and abs(by - ay) < 0.5:
+                continue
+            vertical = abs(bx - ax) < abs(by - ay)
+            for f in fractions:
+                x, y = ax + (bx - ax) * f, ay + (by - ay) * f
+                if vertical:
+                    yield (x + gap, y - h / 2, w, h)
+                    yield (x - gap - w, y - h / 2, w, h)
+                else:
+                    yield (x - w / 2, y - gap - h, w, h)
+                    yield (x - w / 2, y + gap, w, h)
+
+
+def place_labels(
+    graph: Graph, nodes: Mapping[str, Box], edges: Mapping[int, tuple[Point, ...]]
+) -> dict[int, Box]:
+    """A box for every edge label, beside its edge: the first candidate that
+    touches no node, no edge (its own included) and no label placed before;
+    failing that, the one that touches fewest."""
+    grid = _Grid()
+    pad = 2.0
+    for n, b in nodes.items():
+        grid.add_box((b[0] - pad, b[1] - pad, b[2] + 2 * pad, b[3] + 2 * pad), n)
+    for i, line in edges.items():
+        for k in range(len(line) - 1):
+            grid.add_segment(line[k], line[k + 1], i)
+    out: dict[int, Box] = {}
+    for i, e in enumerate(graph.edges):
+        line = edges.get(i)
+        if not e.label or not line or len(line) < 2:
+            continue
+        best: Box | None = None
+        best_hits = 1 << 30
+        # Full text first; where no spot is clear, a shorter text (the
+        # drawing cuts it with an ellipsis and keeps the whole as a tooltip).
+        for chars in (DETAIL_CHARS, 22, 12):
+            if chars < DETAIL_CHARS and chars >= len(e.label):
+                continue
+            w, h = label_size(e.label[:chars])
+            for box in _candidates(line, w, h):
+                hits = grid.hits(box)
+                if hits < best_hits:
+                    best, best_hits = box, hits
+                    if hits == 0:
+                        break
+            if best_hits == 0:
+                break
+        assert best is not None
+        out[i] = best
+        grid.add_box(best, ("label", i))
+    return out
 
 
 # ----------------------------------------------------------------- graphlay
 
 
-def _with_graphlay(graph: Graph, graphlay: Any) -> Layout:
+def _with_graphlay(graph: Graph, graphlay: Any) -> _Raw:
     request = graphlay.Graph()
-    # Clusters are graphlay compound nodes, so it keeps their members
-    # together; their ids hold brackets, which no state name can.
+    # Clusters and containers are graphlay compound nodes, so it keeps their
+    # members together; their ids hold brackets, which no state name can.
+    groups = _groups(graph)
     index: dict[str, int] = {}
-    for c in graph.clusters:
-        fields = {"parent": index[c.parent]} if c.parent in index else {}
-        index[c.id] = request.node(f"[cluster]{c.id}", label=c.label, **fields)
+    for g in groups.values():
+        fields = {"parent": index[g.parent]} if g.parent in index else {}
+        index[g.id] = request.node(f"[group]{g.id}", label=g.id, **fields)
+    home: dict[str, str] = {}
+    for g in groups.values():
+        for n in g.nodes:
+            home[n] = g.id
     for n in graph.nodes:
         w, h = node_size(n)
-        fields = {"parent": index[n.cluster]} if n.cluster in index else {}
+        where = home.get(n.id)
+        fields = {"parent": index[where]} if where in index else {}
         request.node(n.id, width=w, height=h, label=n.label, **fields)
     for e in graph.edges:
-        request.edge(e.source, e.target)
+        fields = {}
+        if e.label:
+            lw, lh = label_size(e.label)
+            fields["label_size"] = {"width": lw + 2 * LABEL_GAP, "height": lh + LABEL_GAP}
+        request.edge(e.source, e.target, **fields)
     options = {
         "direction": "topbottom",
         "effort": "fast" if len(graph.nodes) > 150 else "balanced",
-        "spacing": {"compound_header": CLUSTER_HEADER, "compound_padding": CLUSTER_PAD},
+        "spacing": {
+            "compound_header": CLUSTER_HEADER,
+            "compound_padding": CLUSTER_PAD,
+            "node_gap": 40.0,
+        },
     }
     result = graphlay.layout(request, options=options)
 
@@ -212,13 +541,14 @@ def _with_graphlay(graph: Graph, graphlay: Any) -> Layout:
         w, h = placed["size"]["width"], placed["size"]["height"]
         return (cx - w / 2, cy - h / 2, w, h)
 
-    clusters = {c.id: box(result.nodes[index[c.id]]) for c in graph.clusters}
-    placed_nodes = result.nodes[len(graph.clusters) :]
+    # Group boxes are drawn tight round their members (by _finish): graphlay's
+    # compound boxes keep a spare rank at the top where edges come in.
+    placed_nodes = result.nodes[len(groups) :]
     nodes = {n.id: box(p) for n, p in zip(graph.nodes, placed_nodes, strict=True)}
     edges = {
         i: tuple((p["x"], p["y"]) for p in drawn["points"]) for i, drawn in enumerate(result.edges)
     }
-    return _finish(graph, nodes, edges, back_edges(graph), "graphlay", clusters)
+    return _Raw(nodes, edges, back_edges(graph), "graphlay")
 
 
 # ------------------------------------------------------------------ builtin
@@ -242,7 +572,7 @@ class _Builtin:
         ]
         self.adjacent: list[tuple[str, str]] = []
 
-    def run(self) -> Layout:
+    def run(self) -> _Raw:
         layer = self.assign_layers()
         dummies = self.add_dummies(layer)
         layers = self.order(layer)
@@ -254,7 +584,7 @@ class _Builtin:
             w, h = self.size[n.id]
             nodes[n.id] = (x[n.id] - w / 2, y[layer[n.id]], w, h)
         edges = self.route(nodes, dummies, x, y, layer)
-        return _finish(self.graph, nodes, edges, self.back, "builtin")
+        return _Raw(nodes, edges, self.back, "builtin")
 
     def assign_layers(self) -> dict[str, int]:
         incoming: dict[str, int] = {n.id: 0 for n in self.graph.nodes}

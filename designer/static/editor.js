@@ -36,6 +36,8 @@ pane.setText(state.text);
 const graph = new GraphView($("graph"), {
   onSelect: (selection, how) => select(selection, { from: how }),
   onBackground: () => select(null),
+  // A dragged state is pinned where it was dropped (x-designer positions).
+  onMove: (id, x, y) => edit({ op: "move", state: id, x, y }, { select: { kind: "node", id } }),
 });
 
 const panel = new PropertyPanel($("properties-body"), {

@@ -4,9 +4,17 @@
 // `layout`, identities from `data-id` / `data-edge`.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
-const MIN_SCALE = 0.1;
-const MAX_SCALE = 8;
+// Scales are screen pixels per drawing unit. The smallest text in the
+// drawing is 11 units (details, edge labels): the default view never goes
+// below READABLE, so it reads at 11 px or more; past that it fits the width
+// and scrolls. Zoom stops where a state is 4x its drawn size, and (zoomed
+// out) where one is a quarter of it, or the whole graph fits if that is more.
+const SMALLEST_TEXT = 11;
+const READABLE = 11.2 / SMALLEST_TEXT;
+const MAX_SCALE = 4;
+const MIN_NODE_SCALE = 0.25;
 const MAX_FIT = 1.15;
+const BIG_GRAPH = 50; // states: above it, a minimap and a search
 
 export function svgEl(name, attrs = {}) {
   const el = document.createElementNS(SVG_NS, name);
@@ -19,10 +27,11 @@ export function isSynthetic(id) {
 }
 
 export class GraphView {
-  constructor(container, { onSelect = () => {}, onBackground = () => {} } = {}) {
+  constructor(container, { onSelect = () => {}, onBackground = () => {}, onMove = null } = {}) {
     this.container = container;
     this.onSelect = onSelect;
     this.onBackground = onBackground;
+    this.onMove = onMove; // (id, x, y): a state was dragged to a new top-left corner
     this.svg = null;
     this.view = null;
     this.viewBox = null; // {x, y, w, h} the user zoomed/panned to; null = fit
@@ -49,13 +58,72 @@ export class GraphView {
     container.addEventListener("keydown", (event) => this.onKey(event));
     container.addEventListener("wheel", (event) => this.onWheel(event), { passive: false });
     container.addEventListener("pointerdown", (event) => this.startPan(event));
+    container.addEventListener("pointerdown", (event) => this.startDrag(event));
+    container.addEventListener("pointerover", (event) => this.hover(event, true));
+    container.addEventListener("pointerout", (event) => this.hover(event, false));
+  }
+
+  // Connection ports show only while the pointer is on their state (or the
+  // port itself) and for the selected state.
+  hover(event, on) {
+    const node = event.target.closest && event.target.closest(".node, .port");
+    if (!node || !this.svg) return;
+    const id = node.classList.contains("port") ? node.dataset.for : node.dataset.id;
+    clearTimeout(this.hoverTimer);
+    const apply = () => {
+      for (const el of this.svg.querySelectorAll(".port.hot")) if (!on || el.dataset.for !== id) el.classList.remove("hot");
+      if (on) for (const el of this.svg.querySelectorAll(`.port[data-for="${CSS.escape(id)}"]`)) el.classList.add("hot");
+    };
+    // Leaving a state for its port (a few pixels off) keeps the port shown.
+    if (on) apply();
+    else this.hoverTimer = setTimeout(apply, 400);
+  }
+
+  // Drag a state to pin it where it is dropped (the editor stores the
+  // position in the document); a press without a move is a click.
+  startDrag(event) {
+    if (!this.onMove || !this.svg || event.button !== 0) return;
+    const el = event.target.closest(".node");
+    if (!el || !el.hasAttribute("tabindex")) return;
+    const id = el.dataset.id;
+    const box = this.nodeBox(id);
+    if (!box) return;
+    const start = this.toGraph(event.clientX, event.clientY);
+    let delta = null;
+    const move = (e) => {
+      const p = this.toGraph(e.clientX, e.clientY);
+      const dx = p.x - start.x;
+      const dy = p.y - start.y;
+      if (!delta && Math.hypot(dx, dy) * (1 / this.scale()) < 4) return;
+      delta = { dx, dy };
+      el.classList.add("dragging");
+      el.setAttribute("transform", `translate(${dx} ${dy})`);
+    };
+    const up = () => {
+      window.removeEventListener("pointermove", move);
+      window.removeEventListener("pointerup", up);
+      if (!delta) return;
+      el.classList.remove("dragging");
+      this.justPanned = true; // the click that follows is not a selection
+      setTimeout(() => (this.justPanned = false), 0);
+      this.onMove(id, Math.round(box.x + delta.dx), Math.round(box.y + delta.dy));
+    };
+    window.addEventListener("pointermove", move);
+    window.addEventListener("pointerup", up);
   }
 
   // A View from the API (or the page's initial data). Returns false when it
   // has no drawing, so the caller keeps the last good one.
   mount(view) {
     if (!view || !view.svg) return false;
+    const before = this.view?.layout?.nodes;
     this.view = view;
+    // A view the user zoomed or panned to follows the states that stayed:
+    // if the drawing moved as a whole, so does the view.
+    if (this.viewBox && before) {
+      const shift = medianShift(before, view.layout?.nodes || {});
+      if (shift) this.viewBox = { ...this.viewBox, x: this.viewBox.x + shift.x, y: this.viewBox.y + shift.y };
+    }
     const template = document.createElement("template");
     template.innerHTML = view.svg.trim();
     const svg = template.content.querySelector("svg");
@@ -89,6 +157,7 @@ export class GraphView {
     }
     if (this.selected) this.markSelected(this.selected);
     this.rove(null);
+    this.addFinder();
   }
 
   // One Tab stop for the whole graph (the selected state, else the first):
@@ -102,33 +171,59 @@ export class GraphView {
 
   fullBox() {
     const layout = this.view?.layout;
-    if (layout && layout.width && layout.height) return { x: 0, y: 0, w: layout.width, h: layout.height };
+    if (layout && layout.width && layout.height) return { x: layout.x || 0, y: layout.y || 0, w: layout.width, h: layout.height };
     const vb = this.svg.viewBox.baseVal;
     if (vb && vb.width) return { x: vb.x, y: vb.y, w: vb.width, h: vb.height };
     const box = this.svg.getBBox();
     return { x: box.x, y: box.y, w: box.width || 100, h: box.height || 100 };
   }
 
-  // The whole drawing, but never blown up past MAX_FIT: a small graph keeps
-  // readable text at the top centre instead of filling the pane.
+  // The default view. The whole drawing when its text stays readable (never
+  // blown up past MAX_FIT); otherwise the full width if that is readable,
+  // else readable text from the start of the graph, and the rest scrolls.
   fit() {
     const pad = 12;
     this.viewBox = null;
     const f = this.full;
-    let box = { x: f.x - pad, y: f.y - pad, w: f.w + 2 * pad, h: f.h + 2 * pad };
+    const box = { x: f.x - pad, y: f.y - pad, w: f.w + 2 * pad, h: f.h + 2 * pad };
     const rect = this.svg.getBoundingClientRect();
-    if (rect.width && rect.height && Math.min(rect.width / box.w, rect.height / box.h) > MAX_FIT) {
-      const w = rect.width / MAX_FIT;
-      const h = rect.height / MAX_FIT;
-      box = { x: f.x + f.w / 2 - w / 2, y: f.y - pad, w, h };
+    if (!rect.width || !rect.height) {
+      this.setViewBox(box, false);
+      return;
     }
-    this.setViewBox(box, false);
+    const all = Math.min(rect.width / box.w, rect.height / box.h);
+    let scale = Math.min(all, MAX_FIT);
+    if (scale < READABLE) scale = Math.max(READABLE, Math.min(rect.width / box.w, MAX_FIT));
+    const w = rect.width / scale;
+    const h = rect.height / scale;
+    let x = box.x + box.w / 2 - w / 2;
+    let y = scale === all ? box.y + box.h / 2 - h / 2 : box.y;
+    if (w < box.w) {
+      // Wider than the pane: start where the graph starts.
+      const start = this.nodeBox("(start)");
+      const cx = start ? start.x + start.w / 2 : box.x + box.w / 2;
+      x = Math.min(Math.max(box.x, cx - w / 2), box.x + box.w - w);
+    }
+    if (scale !== all && h >= box.h) y = box.y;
+    this.setViewBox({ x, y, w, h }, false);
+  }
+
+  // Screen pixels per drawing unit that fit the whole drawing.
+  fitScale() {
+    const rect = this.svg.getBoundingClientRect();
+    const f = this.full;
+    if (!rect.width || !rect.height || !f.w || !f.h) return 1;
+    return Math.min(rect.width / (f.w + 24), rect.height / (f.h + 24));
   }
 
   setViewBox(box, remember = true) {
     if (remember) this.viewBox = box;
     this.current = box;
     this.svg.setAttribute("viewBox", `${box.x} ${box.y} ${box.w} ${box.h}`);
+    const view = this.minimap?.querySelector(".mm-view");
+    if (view) {
+      for (const [k, v] of Object.entries({ x: box.x, y: box.y, width: box.w, height: box.h })) view.setAttribute(k, v);
+    }
   }
 
   applyViewBox() {
@@ -145,16 +240,130 @@ export class GraphView {
   zoom(factor, clientX, clientY) {
     if (!this.svg) return;
     const box = this.current;
-    const fullScale = Math.max(this.full.w, this.full.h);
-    const newW = box.w / factor;
-    const ratio = Math.max(newW, box.h / factor) / fullScale;
-    if (ratio < 1 / MAX_SCALE || ratio > 1 / MIN_SCALE) return;
+    const now = 1 / this.scale();
+    const min = Math.min(this.fitScale(), MIN_NODE_SCALE);
+    const target = Math.min(MAX_SCALE, Math.max(min, now * factor));
+    if (Math.abs(target - now) < 1e-6) return;
+    factor = target / now;
     const center = clientX === undefined ? { x: box.x + box.w / 2, y: box.y + box.h / 2 } : this.toGraph(clientX, clientY);
     const w = box.w / factor;
     const h = box.h / factor;
     const x = center.x - (center.x - box.x) / factor;
     const y = center.y - (center.y - box.y) / factor;
     this.setViewBox({ x, y, w, h });
+  }
+
+  // Screen pixels per drawing unit now.
+  zoomLevel() {
+    return 1 / this.scale();
+  }
+
+  // Bring a state to the middle of the pane at a readable zoom.
+  centerOn(id) {
+    const box = this.nodeBox(id);
+    if (!box || !this.current) return;
+    const rect = this.svg.getBoundingClientRect();
+    const scale = Math.max(this.zoomLevel(), READABLE);
+    const w = rect.width / scale;
+    const h = rect.height / scale;
+    this.setViewBox({ x: box.x + box.w / 2 - w / 2, y: box.y + box.h / 2 - h / 2, w, h });
+  }
+
+  // ---- big graphs: a minimap and a search box (above BIG_GRAPH states)
+
+  addFinder() {
+    this.container.querySelector(".graph-tools")?.remove();
+    const nodes = (this.view?.graph?.nodes || []).filter((n) => !isSynthetic(n.id));
+    if (nodes.length <= BIG_GRAPH || !this.view?.layout) return;
+    const tools = document.createElement("div");
+    tools.className = "graph-tools";
+    const search = document.createElement("input");
+    search.type = "search";
+    search.className = "graph-search";
+    search.placeholder = `Find a state (${nodes.length})`;
+    search.setAttribute("aria-label", "Find a state on the graph");
+    const list = document.createElement("datalist");
+    list.id = "graph-states-" + Math.random().toString(36).slice(2);
+    for (const n of nodes) {
+      const option = document.createElement("option");
+      option.value = n.id;
+      list.append(option);
+    }
+    search.setAttribute("list", list.id);
+    const matches = (text) => {
+      const q = text.trim().toLowerCase();
+      return q ? nodes.filter((n) => n.id.toLowerCase().includes(q)) : [];
+    };
+    search.addEventListener("input", () => {
+      const found = new Set(matches(search.value).map((n) => n.id));
+      for (const el of this.svg.querySelectorAll(".node.match")) el.classList.remove("match");
+      for (const id of found) this.nodeElement(id)?.classList.add("match");
+      this.drawMinimap();
+      const exact = nodes.find((n) => n.id === search.value.trim());
+      if (exact) this.centerOn(exact.id);
+    });
+    search.addEventListener("keydown", (event) => {
+      event.stopPropagation();
+      if (event.key === "Enter") {
+        event.preventDefault();
+        const hit = nodes.find((n) => n.id === search.value.trim()) || matches(search.value)[0];
+        if (hit) {
+          this.centerOn(hit.id);
+          this.onSelect({ kind: "node", id: hit.id }, "search");
+          this.nodeElement(hit.id)?.focus({ preventScroll: true });
+        }
+      } else if (event.key === "Escape") {
+        search.value = "";
+        search.dispatchEvent(new Event("input"));
+      }
+    });
+    const map = document.createElementNS(SVG_NS, "svg");
+    map.classList.add("minimap");
+    map.setAttribute("role", "img");
+    map.setAttribute("aria-label", "Minimap: click or drag to move the view");
+    tools.append(search, list, map);
+    this.container.append(tools);
+    this.minimap = map;
+    const jump = (event) => {
+      const ctm = map.getScreenCTM();
+      if (!ctm) return;
+      const p = new DOMPoint(event.clientX, event.clientY).matrixTransform(ctm.inverse());
+      const b = this.current;
+      this.setViewBox({ x: p.x - b.w / 2, y: p.y - b.h / 2, w: b.w, h: b.h });
+    };
+    map.addEventListener("pointerdown", (event) => {
+      event.stopPropagation();
+      jump(event);
+      const move = (e) => jump(e);
+      const up = () => {
+        window.removeEventListener("pointermove", move);
+        window.removeEventListener("pointerup", up);
+      };
+      window.addEventListener("pointermove", move);
+      window.addEventListener("pointerup", up);
+    });
+    for (const el of [tools]) {
+      el.addEventListener("click", (event) => event.stopPropagation());
+      el.addEventListener("wheel", (event) => event.stopPropagation());
+    }
+    this.drawMinimap();
+  }
+
+  drawMinimap() {
+    const map = this.minimap;
+    if (!map || !map.isConnected || !this.view?.layout) return;
+    const layout = this.view.layout;
+    const f = this.full;
+    map.setAttribute("viewBox", `${f.x} ${f.y} ${f.w} ${f.h}`);
+    map.replaceChildren();
+    for (const b of Object.values(layout.containers || {})) map.append(svgEl("rect", { class: "mm-container", x: b.x, y: b.y, width: b.w, height: b.h }));
+    const matched = new Set(Array.from(this.svg.querySelectorAll(".node.match"), (el) => el.dataset.id));
+    for (const [id, b] of Object.entries(layout.nodes || {})) {
+      const cls = "mm-node" + (matched.has(id) ? " mm-match" : "") + (this.selected?.id === id ? " mm-selected" : "");
+      map.append(svgEl("rect", { class: cls, x: b.x, y: b.y, width: b.w, height: b.h }));
+    }
+    const v = this.current;
+    if (v) map.append(svgEl("rect", { class: "mm-view", x: v.x, y: v.y, width: v.w, height: v.h }));
   }
 
   toGraph(clientX, clientY) {
@@ -178,7 +387,7 @@ export class GraphView {
 
   startPan(event) {
     if (!this.svg || event.button !== 0) return;
-    if (event.target.closest(".node, .port, .edge-handle, .edge-hit")) return;
+    if (event.target.closest(".node, .port, .edge-handle, .edge-hit, .graph-tools")) return;
     const start = { x: event.clientX, y: event.clientY, box: { ...this.current }, s: this.scale() };
     let moved = false;
     const move = (e) => {
@@ -239,12 +448,17 @@ export class GraphView {
     if (!this.svg) return;
     for (const el of this.svg.querySelectorAll(".selected")) el.classList.remove("selected");
     for (const el of this.svg.querySelectorAll("[aria-pressed]")) el.removeAttribute("aria-pressed");
-    if (!selection) return;
+    for (const el of this.svg.querySelectorAll(".port.sel")) el.classList.remove("sel");
+    if (selection?.kind === "node") {
+      for (const el of this.svg.querySelectorAll(`.port[data-for="${CSS.escape(selection.id)}"]`)) el.classList.add("sel");
+    }
+    if (!selection) return this.drawMinimap();
     const el = selection.kind === "node" ? this.nodeElement(selection.id) : this.edgeElement(selection.index);
     if (el) {
       el.classList.add("selected");
       if (selection.kind === "node") el.setAttribute("aria-pressed", "true");
     }
+    this.drawMinimap();
   }
 
   // Pan just enough to bring a node into view (keyboard navigation).
@@ -297,6 +511,7 @@ export class GraphView {
   }
 
   onKey(event) {
+    if (event.target.closest && event.target.closest("input, textarea")) return;
     const node = event.target.closest && event.target.closest(".node");
     if (event.key.startsWith("Arrow") && node) {
       const next = this.neighbour(node.dataset.id, event.key);
@@ -324,4 +539,20 @@ export class GraphView {
       this.fit();
     }
   }
+}
+
+// The median move of the states two layouts share, or null when they did not move.
+function medianShift(before, after) {
+  const dx = [];
+  const dy = [];
+  for (const [id, b] of Object.entries(before)) {
+    const a = after[id];
+    if (!a || isSynthetic(id)) continue;
+    dx.push(a.x - b.x);
+    dy.push(a.y - b.y);
+  }
+  if (!dx.length) return null;
+  const mid = (v) => v.sort((p, q) => p - q)[Math.floor(v.length / 2)];
+  const shift = { x: mid(dx), y: mid(dy) };
+  return shift.x || shift.y ? shift : null;
 }

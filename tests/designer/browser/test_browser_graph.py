@@ -6,14 +6,11 @@ get a minimap and a search, and states can be dragged and tidied."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from graph_geometry import measure
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from layout_corpus import generated_workflow
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"

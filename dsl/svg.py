@@ -187,8 +187,8 @@ def to_svg(graph: Graph, drawing: Layout | None = None) -> str:
         'font-family="DejaVu Sans, sans-serif" font-size="12">',
         f"<title>{escape(graph.name)}</title>",
         "<defs>",
-        '<marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
+        '<marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
+        'markerHeight="8" markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
         'fill="context-stroke"/></marker>',
         "</defs>",
         f'<rect x="{_f(x0)}" y="{_f(y0)}" width="{width}" height="{height}" fill="#fff"/>',

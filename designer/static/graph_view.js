@@ -408,6 +408,83 @@ export class GraphView {
     window.addEventListener("pointerup", up);
   }
 
+  // ---- a run on the graph (designer/API.md, "The run overlay")
+
+  // Paint `overlay`: each state's status (a reached fail state red, an undone
+  // state marked undone), the transitions the run took, a short badge per
+  // state ("3/3 done, 1 retried", "undone", "paused here") and where a paused
+  // run stopped. Called again with each whole new overlay.
+  paintRun(overlay) {
+    if (!this.svg || !overlay) return;
+    this.overlay = overlay;
+    const states = overlay.states || {};
+    const stopped = overlay.stopped?.state || null;
+    for (const el of this.svg.querySelectorAll(".node[tabindex]")) {
+      for (const c of [...el.classList]) if (c.startsWith("st-")) el.classList.remove(c);
+      const id = el.dataset.id;
+      let status = states[id]?.status || "pending";
+      if (id === overlay.failed) status = "failed";
+      if (id === stopped) status = "paused";
+      el.classList.add("st-" + status);
+      el.dataset.status = status;
+      const label = (el.getAttribute("aria-label") || "").replace(/ \(status [^)]*\)$/, "");
+      const badge = states[id]?.badge;
+      el.setAttribute("aria-label", `${label} (status ${status}${badge ? ", " + badge : ""})`);
+    }
+    for (const el of this.svg.querySelectorAll(".edge.taken")) {
+      el.classList.remove("taken", "failed-path");
+      el.querySelector("title.taken-count")?.remove();
+    }
+    const edges = this.view?.graph?.edges || [];
+    for (const step of overlay.taken || []) {
+      // A parallel or map state leaves from its join.
+      const found = edges.filter(
+        (e) => e.target === step.target && (e.source === step.source || e.source === `${step.source}/(join)`),
+      );
+      for (const edge of found) {
+        const el = this.edgeElement(edge.id);
+        if (!el) continue;
+        el.classList.add("taken");
+        if (step.target === overlay.failed) el.classList.add("failed-path");
+        if (step.count > 1) {
+          const title = svgEl("title", { class: "taken-count" });
+          title.textContent = `taken ${step.count} times`;
+          el.prepend(title);
+        }
+      }
+    }
+    this.svg.querySelector(".run-notes")?.remove();
+    const notes = svgEl("g", { class: "run-notes", "aria-hidden": "true" });
+    for (const [id, info] of Object.entries(states)) {
+      let text = info.badge;
+      if (id === stopped && !text) text = overlay.stopped.reason === "break" ? "breakpoint: paused here" : "paused here";
+      if (!text) continue;
+      const box = this.nodeBox(id);
+      if (!box) continue;
+      const kind =
+        id === overlay.failed ? "failed" : id === stopped ? "paused" : info.compensated || info.status === "caught" ? "undone" : "done";
+      notes.append(this.note(box, text, kind));
+    }
+    if (stopped && !states[stopped]) {
+      const box = this.nodeBox(stopped);
+      if (box) notes.append(this.note(box, overlay.stopped.reason === "break" ? "breakpoint: paused here" : "paused here", "paused"));
+    }
+    this.svg.append(notes);
+  }
+
+  // A badge above a state's top-right corner: text on a small card.
+  note(box, text, kind) {
+    const g = svgEl("g", { class: `run-note run-note--${kind}` });
+    const width = 6.6 * text.length + 12;
+    const x = box.x + box.w - width + 8;
+    const y = box.y - 11;
+    g.append(svgEl("rect", { x, y, width, height: 17, rx: 8.5 }));
+    const label = svgEl("text", { x: x + width / 2, y: y + 12.5, "text-anchor": "middle" });
+    label.textContent = text;
+    g.append(label);
+    return g;
+  }
+
   nodeElement(id) {
     if (!this.svg) return null;
     return this.svg.querySelector(`.node[data-id="${CSS.escape(id)}"]`);

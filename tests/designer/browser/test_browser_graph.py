@@ -47,3 +47,118 @@ def test_the_graph_is_readable_at_its_default_view(
     assert found["min_text_px"] >= MIN_TEXT_PX, found
     counts = {k: found[k] for k in ("label_edge", "label_node", "label_label", "node_node")}
     assert counts == dict.fromkeys(counts, 0), found
+
+
+def paint(page: Any, overlay: dict[str, Any]) -> None:
+    """Hand ``overlay`` (designer/API.md, "The run overlay") to a GraphView
+    over the page's drawing, as the run page does after each SSE message."""
+    page.evaluate(
+        """async (overlay) => {
+            const { GraphView } = await import('/static/graph_view.js');
+            const data = JSON.parse(document.getElementById('editor-data').textContent);
+            const view = new GraphView(document.getElementById('graph'));
+            view.adoptExisting(data.view);
+            view.paintRun(overlay);
+        }""",
+        overlay,
+    )
+
+
+def stroke(page: Any, state: str) -> str:
+    selector = f"#graph .node[data-id='{state}'] .shape"
+    return str(page.eval_on_selector(selector, "el => getComputedStyle(el).stroke"))
+
+
+def state(status: str, badge: str | None = None, **more: Any) -> dict[str, Any]:
+    return {"status": status, "visits": 1, "retries": 0, "compensated": False,
+            "items": None, "badge": badge, **more}  # fmt: skip
+
+
+def test_a_failed_saga_run_shows_its_path_its_red_fail_state_and_undone_steps(
+    designer: Any, page: Any, artifacts: Path
+) -> None:
+    open_editor(page, designer, "order_saga.yaml")
+    path = ["(start)", "save_order", "reserve_inventory", "charge_payment", "undo_order"]
+    overlay = {
+        "states": {
+            "save_order": state("compensated", "undone", compensated=True),
+            "reserve_inventory": state("compensated", "undone", compensated=True),
+            "charge_payment": state("caught", "caught CardDeclined"),
+            "undo_order": state("completed"),
+            "payment_failed": state("failed"),
+        },
+        "taken": [
+            {"source": a, "target": b, "count": 1}
+            for a, b in zip(path, [*path[1:], "payment_failed"], strict=True)
+        ],
+        "stopped": None,
+        "failed": "payment_failed",
+    }
+    paint(page, overlay)
+    red = page.evaluate(
+        "() => getComputedStyle(document.body).getPropertyValue('--st-failed').trim()"
+    )
+    assert red == "#d93025"
+    assert stroke(page, "payment_failed") == "rgb(217, 48, 37)"  # the reached fail state is red
+    assert stroke(page, "completed") != stroke(page, "payment_failed")
+    cls = node_classes(page)
+    assert "st-compensated" in cls["save_order"] and "st-compensated" in cls["reserve_inventory"]
+    assert "st-pending" in cls["send_confirmation"] and "st-pending" in cls["completed"]
+    taken = page.eval_on_selector_all(
+        "#graph .edge.taken", "els => els.map(e => [e.dataset.source, e.dataset.target])"
+    )
+    assert sorted(taken) == sorted(
+        [[a, b] for a, b in zip(path, [*path[1:], "payment_failed"], strict=True)]
+    )
+    notes = page.locator("#graph .run-note").all_text_contents()
+    assert sorted(notes) == ["caught CardDeclined", "undone", "undone"]
+    page.locator(".pane-graph").screenshot(path=str(artifacts / "graph-run-saga-failed.png"))
+
+
+def node_classes(page: Any) -> dict[str, str]:
+    return dict(
+        page.eval_on_selector_all(
+            "#graph .node[tabindex]", "els => els.map(e => [e.dataset.id, e.className.baseVal])"
+        )
+    )
+
+
+def test_a_map_shows_its_item_counts_and_a_paused_run_where_it_stopped(
+    designer: Any, page: Any, artifacts: Path
+) -> None:
+    open_editor(page, designer, "map_fanout.yaml")
+    items = {"total": 3, "done": 3, "failed": 0, "running": 0, "retried": 1}
+    overlay = {
+        "states": {
+            "quote_lines": state("completed", "3/3 done, 1 retried", items=items),
+            "quote_lines/quote": state("completed", "1 retry", visits=3, retries=1),
+            "quote_lines/line_done": state("completed", visits=3),
+            "summarize": state("completed"),
+        },
+        "taken": [
+            {"source": "(start)", "target": "quote_lines", "count": 1},
+            {"source": "quote_lines/(start)", "target": "quote_lines/quote", "count": 3},
+            {"source": "quote_lines/quote", "target": "quote_lines/line_done", "count": 3},
+            {"source": "quote_lines", "target": "summarize", "count": 1},
+        ],
+        "stopped": {"state": "log_total", "reason": "break"},
+        "failed": None,
+    }
+    paint(page, overlay)
+    notes = page.locator("#graph .run-note").all_text_contents()
+    assert "3/3 done, 1 retried" in notes and "breakpoint: paused here" in notes
+    assert "st-paused" in node_classes(page)["log_total"]
+    # The map leaves from its join: that edge is on the path too.
+    assert (
+        page.locator(
+            "#graph .edge.taken[data-source='quote_lines/(join)'][data-target='summarize']"
+        ).count()
+        == 1
+    )
+    assert (
+        "taken 3 times"
+        in page.locator(
+            "#graph .edge.taken[data-target='quote_lines/quote'] title"
+        ).first.text_content()
+    )
+    page.locator(".pane-graph").screenshot(path=str(artifacts / "graph-run-map-paused.png"))

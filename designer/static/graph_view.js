@@ -8,7 +8,8 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 // drawing is 11 units (details, edge labels): the default view never goes
 // below READABLE, so it reads at 11 px or more; past that it fits the width
 // and scrolls. Zoom stops where a state is 4x its drawn size, and (zoomed
-// out) where one is a quarter of it, or the whole graph fits if that is more.
+// out) at a quarter of it, whatever the graph's size: past that a state is
+// a few pixels, and the minimap shows the whole of a big graph.
 const SMALLEST_TEXT = 11;
 const READABLE = 11.2 / SMALLEST_TEXT;
 const MAX_SCALE = 4;
@@ -241,8 +242,7 @@ export class GraphView {
     if (!this.svg) return;
     const box = this.current;
     const now = 1 / this.scale();
-    const min = Math.min(this.fitScale(), MIN_NODE_SCALE);
-    const target = Math.min(MAX_SCALE, Math.max(min, now * factor));
+    const target = Math.min(MAX_SCALE, Math.max(MIN_NODE_SCALE, now * factor));
     if (Math.abs(target - now) < 1e-6) return;
     factor = target / now;
     const center = clientX === undefined ? { x: box.x + box.w / 2, y: box.y + box.h / 2 } : this.toGraph(clientX, clientY);

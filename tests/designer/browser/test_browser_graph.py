@@ -162,3 +162,113 @@ def test_a_map_shows_its_item_counts_and_a_paused_run_where_it_stopped(
         ).first.text_content()
     )
     page.locator(".pane-graph").screenshot(path=str(artifacts / "graph-run-map-paused.png"))
+
+
+def text_px(page: Any) -> float:
+    return float(measure(page)["min_text_px"])
+
+
+def test_zoom_is_bounded_by_node_size_and_big_graphs_get_a_minimap_and_search(
+    designer: Any, page: Any, artifacts: Path
+) -> None:
+    write_generated(designer.workspace)
+    open_editor(page, designer, "generated_200.yaml")
+    assert text_px(page) >= MIN_TEXT_PX
+    graph = page.locator("#graph")
+    graph.hover()
+    for _ in range(40):
+        page.click("#zoom-in")
+    # 40 zoom-ins stop at 4x the drawn size: 11 px text at 44 px, not 4 px.
+    assert 40 <= text_px(page) <= 4 * 11 + 0.5
+    for _ in range(80):
+        page.click("#zoom-out")
+    # Zoomed out, a state stays a quarter of its drawn size (the minimap shows the rest).
+    assert text_px(page) == pytest.approx(11 * 0.25, abs=0.1)
+    page.click("#zoom-fit")
+    assert text_px(page) >= MIN_TEXT_PX
+
+    # Search: typing a state's name centres it at a readable size; Enter selects it.
+    assert page.locator("#graph .minimap .mm-node").count() > 200
+    target = (
+        "archive_190"
+        if "archive_190:" in (designer.workspace / "generated_200.yaml").read_text()
+        else None
+    )
+    ids = page.eval_on_selector_all("#graph .node[tabindex]", "els => els.map(e => e.dataset.id)")
+    target = target or ids[-5]
+    page.fill(".graph-search", target)
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"#graph .node.selected[data-id='{target}']")
+    box = page.locator(f"#graph .node[data-id='{target}']").bounding_box()
+    pane = graph.bounding_box()
+    assert box and pane
+    assert pane["x"] <= box["x"] and box["x"] + box["width"] <= pane["x"] + pane["width"]
+    assert pane["y"] <= box["y"] and box["y"] + box["height"] <= pane["y"] + pane["height"]
+    page.locator(".pane-graph").screenshot(path=str(artifacts / "graph-200-search.png"))
+
+    # A small graph has neither.
+    open_editor(page, designer, "signup.yaml")
+    assert page.locator("#graph .minimap, #graph .graph-search").count() == 0
+
+
+def drawn_boxes(page: Any) -> dict[str, list[float]]:
+    """Each state's outline in drawing units (whatever the zoom)."""
+    return dict(
+        page.eval_on_selector_all(
+            "#graph .node[tabindex]",
+            """els => els.map(e => { const b = e.querySelector('.shape').getBBox();
+                 return [e.dataset.id, [b.x, b.y, b.width, b.height]]; })""",
+        )
+    )
+
+
+def test_drag_a_state_to_pin_it_and_tidy_to_let_go(
+    designer: Any, page: Any, artifacts: Path
+) -> None:
+    path = designer.workspace / "signup_drag.yaml"
+    path.write_text((EXAMPLES / "signup.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    open_editor(page, designer, "signup_drag.yaml")
+    before = drawn_boxes(page)
+    moved = list(before)[1]
+    node = page.locator(f"#graph .node[data-id='{moved}']")
+    # Ports show only on the state under the pointer.
+    port = f"#graph .port[data-for='{moved}']"
+    assert page.eval_on_selector(port, "el => getComputedStyle(el).opacity") == "0"
+    node.hover()
+    page.wait_for_function(
+        f'() => getComputedStyle(document.querySelector("{port}")).opacity > 0.5'
+    )
+    start = node.bounding_box()
+    assert start
+    scale = page.evaluate("() => document.querySelector('#graph svg').getScreenCTM().a")
+    cx, cy = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move(cx + 50, cy + 30, steps=6)
+    page.mouse.move(cx + 140, cy + 40, steps=6)
+    page.mouse.up()
+    page.wait_for_function(
+        "() => document.getElementById('yaml-text').value.includes('x-designer')"
+    )
+    assert f"    {moved}: [" in page.input_value("#yaml-text")
+    page.wait_for_function(
+        f"() => !document.querySelector(\"#graph .node[data-id='{moved}']\").hasAttribute('transform')"
+    )
+    after = drawn_boxes(page)
+    assert after[moved][0] - before[moved][0] == pytest.approx(140 / scale, abs=2)
+    assert after[moved][1] - before[moved][1] == pytest.approx(40 / scale, abs=2)
+    # Every other state stays where it was drawn.
+    assert {k: v for k, v in after.items() if k != moved} == {
+        k: v for k, v in before.items() if k != moved
+    }
+    page.locator(".pane-graph").screenshot(path=str(artifacts / "graph-dragged.png"))
+    # Tidy lets go of the pins: the layout's own place again.
+    page.click("#tidy")
+    page.wait_for_function(
+        "() => !document.getElementById('yaml-text').value.includes('x-designer')"
+    )
+    page.wait_for_function(
+        f"() => Math.abs(document.querySelector(\"#graph .node[data-id='{moved}'] .shape\")"
+        f".getBBox().x - {before[moved][0]}) < 0.5"
+    )
+    assert drawn_boxes(page) == before

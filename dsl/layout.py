@@ -226,7 +226,7 @@ def _groups(graph: Graph) -> dict[str, _Group]:
     members: dict[str | None, list[str]] = {}
     for n in graph.nodes:
         members.setdefault(n.cluster, []).append(n.id)
-    in_container = set()
+    in_container: set[str] = set()
     for n in forks:
         join = f"{n.id}/(join)"
         inside = (n.id, join) if join in cluster_of else (n.id,)
@@ -468,9 +468,9 @@ def place_labels(
     pad = 2.0
     for n, b in nodes.items():
         grid.add_box((b[0] - pad, b[1] - pad, b[2] + 2 * pad, b[3] + 2 * pad), n)
-    for i, line in edges.items():
-        for k in range(len(line) - 1):
-            grid.add_segment(line[k], line[k + 1], i)
+    for i, drawn in edges.items():
+        for k in range(len(drawn) - 1):
+            grid.add_segment(drawn[k], drawn[k + 1], i)
     out: dict[int, Box] = {}
     for i, e in enumerate(graph.edges):
         line = edges.get(i)
@@ -512,19 +512,19 @@ def _with_graphlay(graph: Graph, graphlay: Any) -> _Raw:
         index[g.id] = request.node(f"[group]{g.id}", label=g.id, **fields)
     home: dict[str, str] = {}
     for g in groups.values():
-        for n in g.nodes:
-            home[n] = g.id
+        for member in g.nodes:
+            home[member] = g.id
     for n in graph.nodes:
         w, h = node_size(n)
         where = home.get(n.id)
-        fields = {"parent": index[where]} if where in index else {}
-        request.node(n.id, width=w, height=h, label=n.label, **fields)
+        parent = {"parent": index[where]} if where in index else {}
+        request.node(n.id, width=w, height=h, label=n.label, **parent)
     for e in graph.edges:
-        fields = {}
+        extra: dict[str, Any] = {}
         if e.label:
             lw, lh = label_size(e.label)
-            fields["label_size"] = {"width": lw + 2 * LABEL_GAP, "height": lh + LABEL_GAP}
-        request.edge(e.source, e.target, **fields)
+            extra["label_size"] = {"width": lw + 2 * LABEL_GAP, "height": lh + LABEL_GAP}
+        request.edge(e.source, e.target, **extra)
     options = {
         "direction": "topbottom",
         "effort": "fast" if len(graph.nodes) > 150 else "balanced",

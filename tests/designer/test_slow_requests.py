@@ -132,7 +132,7 @@ def test_a_wide_graph_is_drawn_with_the_builtin_layout_and_keeps_its_badges(
     client: TestClient,
 ) -> None:
     # graphlay holds the GIL for seconds on a graph this wide (a thread would
-    # not help): past GRAPHLAY_MAX_NODES the designer lays out by itself.
+    # not help): past GRAPHLAY_MAX_DEGREE edges on one node the designer lays out by itself.
     branches = 150
     view = client.post("/api/graph", json={"text": wide_choice(branches)}).json()
     assert view["layout"]["engine"] == "builtin"

@@ -6,12 +6,14 @@ get a minimap and a search, and states can be dragged and tidied."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from graph_geometry import measure
 from layout_corpus import generated_workflow
+from test_browser_inspect import inspected, user  # noqa: F401 (fixtures: runs made by real engines)
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 DOCUMENTS = [p.name for p in sorted(EXAMPLES.glob("*.yaml"))] + [
@@ -272,3 +274,36 @@ def test_drag_a_state_to_pin_it_and_tidy_to_let_go(
         f".getBBox().x - {before[moved][0]}) < 0.5"
     )
     assert drawn_boxes(page) == before
+
+
+def test_real_runs_on_the_graph_a_declined_saga_a_map_and_a_breakpoint(
+    user: tuple[Any, Any, Any],  # noqa: F811 (the fixture imported above)
+    artifacts: Path,
+) -> None:
+    # The runs the inspection tests use (tests/saga_runs.py), made by real
+    # engines, drawn by the run page through GraphView.paintRun.
+    page, served, made = user
+    page.goto(f"{served.url}/runs/{made.declined}")
+    page.wait_for_selector("#graph .node[data-id='payment_failed'].st-failed")
+    assert stroke(page, "payment_failed") == "rgb(217, 48, 37)"  # red, not green
+    cls = node_classes(page)
+    assert "st-compensated" in cls["save_order"] and "st-compensated" in cls["reserve_inventory"]
+    assert "st-caught" in cls["charge_payment"] and "st-pending" in cls["send_confirmation"]
+    taken = page.eval_on_selector_all(
+        "#graph .edge.taken", "els => els.map(e => e.dataset.source + '>' + e.dataset.target)"
+    )
+    assert "charge_payment>undo_order" in taken and "undo_order>payment_failed" in taken
+    assert "charge_payment>send_confirmation" not in taken
+    assert page.locator("#graph .run-note", has_text="undone").count() == 2
+    page.locator(".run-graph").screenshot(path=str(artifacts / "graph-run-declined-saga.png"))
+
+    page.goto(f"{served.url}/runs/{made.cart}")
+    page.wait_for_selector("#graph .run-note")
+    notes = page.locator("#graph .run-note").all_text_contents()
+    assert any(re.fullmatch(r"(\d+)/\1 done(, \d+ retried)?", n) for n in notes), notes
+    page.locator(".run-graph").screenshot(path=str(artifacts / "graph-run-map.png"))
+
+    page.goto(f"{served.url}/runs/{made.paused}")
+    page.wait_for_selector("#graph .node[data-id='second'].st-paused")
+    assert "breakpoint" in " ".join(page.locator("#graph .run-note").all_text_contents())
+    page.locator(".run-graph").screenshot(path=str(artifacts / "graph-run-breakpoint.png"))

@@ -23,7 +23,17 @@ from .compile_states import StateCompiler, extensions, text
 from .compile_values import Leaves
 from .expressions import CompiledValue
 from .findings import Finding
-from .model import Defaults, Handler, HandlerEmit, IdReuse, Overlap, Schedule, SignalDecl, Workflow
+from .model import (
+    DEFAULT_MAX_TRANSITIONS,
+    Defaults,
+    Handler,
+    HandlerEmit,
+    IdReuse,
+    Overlap,
+    Schedule,
+    SignalDecl,
+    Workflow,
+)
 from .source import JsonPath, SourceMap
 from .suggest import did_you_mean
 
@@ -112,6 +122,7 @@ class _Document:
             id_reuse=_id_reuse(id_reuse),
             schedule=self._schedule(data.get("schedule")),
             compensate_on_failure=data.get("compensate_on_failure") is True,
+            max_transitions=_max_transitions(data.get("max_transitions")),
             imports=tuple(i for i in data.get("imports") or () if isinstance(i, str))
             if isinstance(data.get("imports"), list)
             else (),
@@ -262,6 +273,12 @@ def _cron_reason(fields: list[str]) -> str:
         if not ok:
             return f"the {name} field {field!r} is not valid (values {low}-{high})"
     return "the fields do not combine into a valid schedule"
+
+
+def _max_transitions(raw: Any) -> int:
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 1:
+        return raw
+    return DEFAULT_MAX_TRANSITIONS
 
 
 def _id_reuse(raw: Any) -> IdReuse:

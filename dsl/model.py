@@ -23,6 +23,7 @@ from .expressions import CompiledValue
 from .source import JsonPath, SourceMap
 
 __all__ = [
+    "DEFAULT_MAX_TRANSITIONS",
     "STATE_TYPES",
     "AllWait",
     "AnyWait",
@@ -482,6 +483,10 @@ State = (
 )
 
 #: ``type:`` value -> record class.
+#: ``max_transitions`` when a workflow sets none: the most states one thread
+#: enters without a durable wait before the run fails as a spinning loop.
+DEFAULT_MAX_TRANSITIONS = 10_000
+
 STATE_TYPES: Mapping[str, type[_StateBase]] = {
     cls.type: cls
     for cls in (
@@ -570,6 +575,8 @@ class Workflow:
     schedule: Schedule | None = None
     compensate_on_failure: bool = False
     imports: tuple[str, ...] = ()
+    #: The most states one thread may enter without a durable wait (a spin guard).
+    max_transitions: int = DEFAULT_MAX_TRANSITIONS
     extensions: Mapping[str, Any] = field(default_factory=dict)
     source_text: str = ""
     source_hash: str = ""

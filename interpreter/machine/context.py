@@ -36,6 +36,7 @@ class Context:
         "commands",
         "consumed",
         "ended_at",
+        "entered",
         "error",
         "events",
         "final_vars",
@@ -92,6 +93,9 @@ class Context:
         )
         self.hooks = RunHooks(run.id, now, secrets)
         self.steps = 0
+        #: States each thread entered in this transition (thread id -> count):
+        #: past ``workflow.max_transitions`` the thread is spinning.
+        self.entered: dict[str, int] = {}
         self.max_steps = max_steps
         self.stepping = False
         self.status: str | None = (

@@ -440,9 +440,47 @@ def _enter(ctx: Context, thread: Thread) -> bool:
     if ctx.state.brk == path:
         ctx.state.brk = None
     ctx.steps += 1
+    entered = ctx.entered[thread.id] = ctx.entered.get(thread.id, 0) + 1
+    if entered > ctx.workflow.max_transitions:
+        raise LimitExceeded(_spin_message(ctx, thread, path))
     ctx.event("state_entered", path, {"type": state.type})
     _dispatch(ctx, thread, state, path)
     return True
+
+
+def _spin_message(ctx: Context, thread: Thread, path: str) -> str:
+    """Why a thread that entered ``max_transitions`` states in one transition
+    (without a durable wait) fails the run, naming the loop it went round:
+    the states it entered more than once lately, from the first in document
+    order."""
+    limit = ctx.workflow.max_transitions
+    prefix = f"{thread.id}/" if thread.id else ""
+    states = ctx.scope_of(thread).states
+    tail: list[str] = []
+    for event in reversed(ctx.events):
+        if event.type != "state_entered" or not event.state:
+            continue
+        name = event.state[len(prefix) :] if event.state.startswith(prefix) else ""
+        if name in states:
+            tail.append(name)
+            if len(tail) >= 256:
+                break
+    tail.reverse()
+    seen: dict[str, int] = {}
+    for name in tail:
+        seen[name] = seen.get(name, 0) + 1
+    loop = [name for name, count in seen.items() if count > 1] or [thread.at or ""]
+    order = list(states)
+    first = loop.index(min(loop, key=lambda n: order.index(n) if n in order else 0))
+    loop = loop[first:] + loop[:first]
+    shown = " -> ".join(f"'{name}'" for name in [*loop, loop[0]])
+    where = f" (branch '{thread.id}')" if thread.id else ""
+    return (
+        f"run '{ctx.run.id}' state '{path}': entered {limit:,} states without a durable wait "
+        f"(an action call, a timer or a message still to come){where}, going round {shown}; "
+        f"a loop meant to go round more often needs a `wait` or a `task` in it, or a "
+        f"higher `max_transitions` (now {limit:,})"
+    )
 
 
 def _dispatch(ctx: Context, thread: Thread, state: State, path: str) -> None:

@@ -133,6 +133,7 @@ def test_every_document_key_of_the_language_is_in_the_schema() -> None:
         "id_reuse",
         "schedule",
         "compensate_on_failure",
+        "max_transitions",
         "imports",
     }
     assert SCHEMA["required"] == ["wfdsl", "name", "start", "states"]

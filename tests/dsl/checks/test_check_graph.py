@@ -347,24 +347,99 @@ def test_a_broken_graph_gives_no_reachability_knock_ons() -> None:
             wfdsl: "1"
             name: t
             vars: {n: 0}
-            start: bump
+            start: tell
             states:
-              bump: {type: set, set: {n: "${ vars.n + 1 }"}, next: tell}  # <- WF207 at bump
-              tell: {type: emit, signal: tick, next: check}
+              tell: {type: emit, signal: tick, next: check}  # <- WF207 at tell
               check:
                 type: choice
                 choices:
                   - {when: "${ vars.n > 3 }", next: done}
-                default: bump
+                default: tell
               done: {type: succeed}
             """,
-            "cycle of choice/emit/set states",
-            id="emit-does-not-wait-either",
+            "cycle of choice/emit states that never waits and changes nothing",
+            id="emit-changes-no-vars",
+        ),
+        pytest.param(
+            """
+            wfdsl: "1"
+            name: t
+            vars: {n: 0}
+            start: bump
+            states:
+              bump: {type: set, set: {n: "${ vars.n + 1 }"}, next: check}  # <- WF207 at bump
+              check:
+                type: choice
+                choices:
+                  - {when: true, next: bump}
+                  - {when: "${ vars.n > 3 }", next: done}
+                default: done
+              done: {type: succeed}
+            """,
+            "has no way out (its exits sit behind constant conditions)",
+            id="exit-hidden-behind-a-constant-true",
         ),
     ],
 )
 def test_spin_cycles(text: str, fragment: str) -> None:
     assert_findings(text, fragment)
+
+
+@pytest.mark.parametrize(
+    "loop",
+    [
+        pytest.param(
+            """
+              check:
+                type: choice
+                choices:
+                  - {when: "${ vars.n >= 3 }", next: done}
+                default: bump
+              bump: {type: set, set: {n: "${ vars.n + 1 }"}, next: check}
+            """,
+            id="choice-and-set",
+        ),
+        pytest.param(
+            """
+              check:
+                type: choice
+                choices:
+                  - {when: "${ vars.n < 3 }", next: bump}
+                end: true
+              bump: {type: set, set: {n: "${ vars.n + 1 }"}, next: tell}
+              tell: {type: emit, signal: tick, next: check}
+            """,
+            id="choice-set-emit-ending-by-default",
+        ),
+        pytest.param(
+            """
+              check:
+                type: choice
+                choices:
+                  - {when: "${ vars.n < 3 }", next: bump}
+                default: done
+              bump: {type: set, set: {n: "${ vars.n + 1 }"}, next: again}
+              again:
+                type: choice
+                choices:
+                  - {when: "${ vars.n < 10 }", next: check}
+            """,
+            id="a-choice-without-default-may-fail-out",
+        ),
+    ],
+)
+def test_a_counter_loop_that_can_exit_is_valid(loop: str) -> None:
+    # Guarded at run time by max_transitions instead (tests/interpreter).
+    text = f"""
+            wfdsl: "1"
+            name: t
+            vars: {{n: 0}}
+            start: check
+            states:
+{loop}
+              done: {{type: succeed}}
+            """
+    assert [f for f in findings(text) if f.code == "WF207"] == []
 
 
 def test_a_loop_through_a_task_or_wait_is_no_spin() -> None:

@@ -383,6 +383,7 @@ class StateCompiler:
             wait=_bool(data, "wait", True),
             catch=self.catches(data.get("catch"), (*path, "catch")),
             retry=self.retry(data["retry"], (*path, "retry")) if "retry" in data else (),
+            parent_close="abandon" if data.get("parent_close") == "abandon" else "cancel",
         )
 
     def _succeed(

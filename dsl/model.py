@@ -65,6 +65,8 @@ __all__ = [
 
 IdReuse = Literal["allow_if_no_running", "allow_if_failed", "disallow", "terminate_if_running"]
 Overlap = Literal["skip", "allow", "buffer_one"]
+#: What a subflow's running child does when its parent ends first.
+ParentClose = Literal["cancel", "abandon"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,6 +441,9 @@ class SubflowState(_StateBase):
     wait: bool = True
     catch: tuple[Catch, ...] = ()
     retry: tuple[RetryPolicy, ...] = ()
+    #: ``cancel``: a running child is cancelled when the parent is cancelled or
+    #: fails (or its waiting branch is cancelled); ``abandon``: it runs on.
+    parent_close: ParentClose = "cancel"
     type: ClassVar[str] = "subflow"
 
     def retry_policy_for(self, error: str) -> RetryPolicy | None:

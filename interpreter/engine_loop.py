@@ -36,6 +36,7 @@ from .clock import Clock
 from .definitions import Definitions
 from .machine import transition as machine
 from .machine.steps import (
+    CONTROL_CHANNEL,
     ActionOutcome,
     CallAction,
     CancelAction,
@@ -82,11 +83,6 @@ ActionExecutor = Callable[[CallAction], Any]
 
 #: Child runs report their end to the parent on this internal channel.
 CHILD_CHANNEL = "__child__"
-
-#: Control requests (cancel, pause, resume, step) wait in the run's inbox on
-#: this internal channel until the driver of the run applies them between
-#: two transitions (``Engine.cancel`` and friends write them).
-CONTROL_CHANNEL = "__control__"
 
 
 @dataclass(slots=True)
@@ -818,7 +814,12 @@ def control_trigger(data: Any, now: float) -> Trigger:
     """The trigger a control request of :data:`CONTROL_CHANNEL` stands for."""
     op = data.get("op") if isinstance(data, dict) else None
     if op == "cancel":
-        return CancelRun(now=now, compensate=bool(data.get("compensate")))
+        reason = data.get("reason")
+        return CancelRun(
+            now=now,
+            compensate=bool(data.get("compensate")),
+            reason=reason if isinstance(reason, str) else None,
+        )
     if op == "pause":
         return PauseRun(now=now)
     if op == "resume":

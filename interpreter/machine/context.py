@@ -33,6 +33,7 @@ class Context:
 
     __slots__ = (
         "_consumed",
+        "closing",
         "commands",
         "consumed",
         "ended_at",
@@ -93,6 +94,9 @@ class Context:
         )
         self.hooks = RunHooks(run.id, now, secrets)
         self.steps = 0
+        #: How the run is ending while its threads are given up ("failed",
+        #: "cancelled"; None: only a branch is): what a cancelled child is told.
+        self.closing: str | None = None
         #: States each thread entered in this transition (thread id -> count):
         #: past ``workflow.max_transitions`` the thread is spinning.
         self.entered: dict[str, int] = {}

@@ -6,7 +6,12 @@ and the run's end all go through them so the rules live in one place:
 - a completed state applies its ``set`` then goes to ``next`` (or ends);
 - a failed state tries its own ``catch``, else fails its thread; a failed
   branch or iteration fails its fork state (which tries *its* catch), and a
-  failed root thread fails the run (compensating first when asked to).
+  failed root thread fails the run (compensating first when asked to);
+- a thread given up on (cancelled, or the run ends) stops waiting for its
+  call and cancels the child run it waits for, unless the subflow says
+  ``parent_close: abandon``; a run that ends cancelled or failed cancels its
+  ``wait: false`` children too. The child is sent a control request, so it
+  ends through its own transition (and cancels its own children in turn).
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ from typing import Any
 
 from wfdsl.dsl.model import MapState, ParallelState, State, SubflowState, VarPath
 
+from ..store.records import InboxMessage
 from . import compensation, forks, retries
 from .context import Context
 from .run_state import Thread
 from .scope import Failure
-from .steps import CancelAction
+from .steps import CONTROL_CHANNEL, CancelAction
 
 __all__ = [
     "cancel_thread",
@@ -166,6 +172,7 @@ def fail_thread(ctx: Context, thread: Thread, error: Mapping[str, Any]) -> None:
 def fail_run(ctx: Context, error: Mapping[str, Any]) -> None:
     """An uncaught failure at the top. With ``compensate_on_failure`` every
     recorded undo (of every thread still alive too) runs first."""
+    ctx.closing = "failed"
     root = ctx.state.root
     if (
         root is not None
@@ -193,8 +200,14 @@ def collect_all_undo(ctx: Context, root: Thread) -> list[dict[str, Any]]:
 
 
 def finish_run(
-    ctx: Context, status: str, *, output: Any = None, error: Mapping[str, Any] | None = None
+    ctx: Context,
+    status: str,
+    *,
+    output: Any = None,
+    error: Mapping[str, Any] | None = None,
+    reason: str | None = None,
 ) -> None:
+    ctx.closing = status
     root = ctx.state.root
     if root is not None:
         for thread in [t for t in ctx.threads.values() if t.parent == root.id]:
@@ -202,6 +215,12 @@ def finish_run(
         cancel_call(ctx, root)
         ctx.final_vars = root.vars
     ctx.threads.clear()
+    if status != "completed":
+        # Children started with `wait: false` end with a parent that did not
+        # complete (one that completed meant them to run on their own).
+        for child_id in ctx.state.detached:
+            cancel_child(ctx, child_id, status)
+    ctx.state.detached = []
     ctx.status = status
     ctx.ended_at = ctx.now
     if status == "completed":
@@ -217,14 +236,40 @@ def finish_run(
         ctx.error = failure
         ctx.event("run_failed", None, dict(ctx.error))
     else:
-        ctx.event("run_cancelled", None, {})
+        ctx.event("run_cancelled", None, {"reason": reason} if reason else {})
 
 
 def cancel_call(ctx: Context, thread: Thread) -> None:
-    """Stop waiting for the thread's call in flight (its outcome is then ignored)."""
+    """Stop waiting for the thread's call in flight (its outcome is then
+    ignored), or for the child run it waits on (cancelled, unless its
+    subflow says ``parent_close: abandon``)."""
     if thread.call is not None:
         ctx.command(CancelAction(call_id=thread.call["id"]))
         thread.call = None
+    if thread.ph == "child" and thread.child is not None:
+        state = ctx.state_of(thread)
+        if isinstance(state, SubflowState) and state.parent_close == "cancel":
+            cancel_child(ctx, thread.child["id"], ctx.closing)
+        thread.child = None
+
+
+def cancel_child(ctx: Context, child_id: str, why: str | None) -> None:
+    """Ask the running child run ``child_id`` to cancel (a control request in
+    its inbox; nothing happens if it has ended already). ``why``: how the
+    parent ends (None: only the branch waiting for the child was given up)."""
+    reason = (
+        f"its parent run '{ctx.run.id}' {why}"
+        if why
+        else f"its parent run '{ctx.run.id}' stopped waiting for it"
+    )
+    ctx.outbox.append(
+        InboxMessage(
+            run_id=child_id,
+            channel=CONTROL_CHANNEL,
+            data={"op": "cancel", "reason": reason},
+            sent_at=ctx.now,
+        )
+    )
 
 
 def cancel_thread(ctx: Context, thread: Thread, undo_into: list[dict[str, Any]] | None) -> None:

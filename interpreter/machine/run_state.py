@@ -14,6 +14,8 @@ Layout of ``RunRow.state`` (version 1)::
      "paused": true,       # only when paused
      "break_at": [...],    # only when set: state names or paths to pause before
      "brk": "a/b",         # the break already taken (entering it again proceeds)
+     "detached": [...],    # running children started with `wait: false` that the
+                           # run cancels if it is cancelled or fails
      "threads": [...]}     # root thread first, then branches/iterations
 
 A thread (keys other than ``id`` and ``ph`` are omitted when empty)::
@@ -242,9 +244,10 @@ class Thread:
 class RunState:
     """The whole machine state of one run, mutable while ``advance`` works."""
 
-    __slots__ = ("break_at", "brk", "calls", "paused", "seen", "seq", "threads")
+    __slots__ = ("break_at", "brk", "calls", "detached", "paused", "seen", "seq", "threads")
 
     def __init__(self) -> None:
+        self.detached: list[str] = []
         self.seq = 0
         self.calls = 0
         self.seen = 0
@@ -262,6 +265,8 @@ class RunState:
         state.paused = data.get("paused", False)
         state.break_at = list(data.get("break_at", ()))
         state.brk = data.get("brk")
+        if "detached" in data:
+            state.detached = list(data["detached"])
         for item in data.get("threads", ()):
             thread = Thread.from_json(item, root_vars)
             state.threads[thread.id] = thread
@@ -280,6 +285,8 @@ class RunState:
             data["break_at"] = self.break_at
         if self.brk is not None:
             data["brk"] = self.brk
+        if self.detached:
+            data["detached"] = self.detached
         data["threads"] = [thread.to_json() for thread in self.threads.values()]
         return data
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from ..store.records import Event, InboxMessage, RunRow
 
 __all__ = [
+    "CONTROL_CHANNEL",
     "ActionOutcome",
     "CallAction",
     "CallHandler",
@@ -36,6 +37,12 @@ __all__ = [
     "Wake",
 ]
 
+
+#: Control requests (cancel, pause, resume, step) wait in a run's inbox on
+#: this internal channel until the driver of the run applies them between
+#: two of its transitions. ``Engine.cancel`` and friends write them, and a
+#: run that ends cancelled or failed sends its running children one.
+CONTROL_CHANNEL = "__control__"
 
 # ------------------------------------------------------------------ triggers
 
@@ -84,6 +91,9 @@ class CallHandler:
 class CancelRun:
     now: float
     compensate: bool = False
+    #: Why, when it is not an operator's request (``run_cancelled`` says it):
+    #: e.g. the parent run was cancelled.
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

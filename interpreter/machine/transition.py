@@ -124,6 +124,7 @@ def _advance(ctx: Context, run: RunRow, trigger: Trigger) -> Transition:
     if not _apply(ctx, trigger):
         return _idle(run, ctx)
     _see_inbox(ctx)
+    _forget_ended_children(ctx)
     _check_deadline(ctx)
     _run(ctx)
     return _finish(ctx)
@@ -326,6 +327,7 @@ def _start(ctx: Context) -> None:
 
 
 def _cancel(ctx: Context, trigger: CancelRun) -> None:
+    ctx.closing = "cancelled"
     root = ctx.state.root
     if trigger.compensate and root is not None and root.comp is None:
         entries = flow.collect_all_undo(ctx, root)
@@ -333,7 +335,7 @@ def _cancel(ctx: Context, trigger: CancelRun) -> None:
             ctx.state.paused = False
             compensation.begin(ctx, root, entries, {"cancel": True})
             return
-    flow.finish_run(ctx, "cancelled")
+    flow.finish_run(ctx, "cancelled", reason=trigger.reason)
 
 
 def _recover(ctx: Context) -> None:
@@ -357,6 +359,23 @@ def _see_inbox(ctx: Context) -> None:
                 {"channel": message.channel, "seq": message.seq, "data": message.data},
             )
             ctx.state.seen = max(ctx.state.seen, message.seq)
+
+
+def _forget_ended_children(ctx: Context) -> None:
+    """A ``wait: false`` child that reported its end needs no cancelling any
+    more: its report is consumed and it leaves ``detached``."""
+    detached = ctx.state.detached
+    if not detached:
+        return
+    for child_id in list(detached):
+        found = ctx.take_child(child_id)
+        if found is not None:
+            detached.remove(child_id)
+            ctx.event(
+                "signal_consumed",
+                None,
+                {"channel": "__child__", "seq": found[0], "child": child_id},
+            )
 
 
 def _check_deadline(ctx: Context) -> None:
@@ -571,6 +590,8 @@ def _enter_subflow(ctx: Context, thread: Thread, state: SubflowState, path: str)
     thread.child = {"id": child_id, "path": path, "workflow": state.workflow, "input": child_input}
     _start_child_command(ctx, thread)
     if not state.wait:
+        if state.parent_close == "cancel":
+            ctx.state.detached.append(child_id)
         flow.complete_state(
             ctx,
             thread,

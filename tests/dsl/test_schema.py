@@ -147,7 +147,7 @@ OWN_KEYS = {
     "map": {"items", "as", "concurrency", "tolerated_failures", "do", "result", "catch", "retry"},
     "set": set(),
     "emit": {"signal", "data", "run"},
-    "subflow": {"workflow", "input", "result", "wait", "catch", "retry"},
+    "subflow": {"workflow", "input", "result", "wait", "catch", "retry", "parent_close"},
     "compensate": set(),
     "succeed": {"output"},
     "fail": {"error", "message", "compensate"},

@@ -11,7 +11,10 @@ transition, by an evaluation allowance. These are the bounds on data:
   all: the run's vars, its state (branches' vars, calls, undo log), search
   attributes, output, the history events it appends and the messages it
   sends. A run writes its vars and state at every transition, so this is
-  also the bound on a run's data.
+  also the bound on a run's data;
+- a run's **history** holds at most :data:`MAX_HISTORY_EVENTS` events: a
+  transition that would write past it fails the run instead, so a loop that
+  never ends cannot grow one history (and every read of it) without limit.
 
 Sizes are measured by :func:`json_size` without building the JSON text:
 values that share structure (one 1 MB string referenced 200 times) count
@@ -23,13 +26,23 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-__all__ = ["MAX_PAYLOAD_BYTES", "MAX_TRANSITION_BYTES", "json_size", "payload_size_error"]
+__all__ = [
+    "MAX_HISTORY_EVENTS",
+    "MAX_PAYLOAD_BYTES",
+    "MAX_TRANSITION_BYTES",
+    "json_size",
+    "payload_size_error",
+]
 
 #: A payload from outside: input, signal data, handler args, an action result.
 MAX_PAYLOAD_BYTES: Final = 1_048_576
 
 #: Everything one transition writes (vars, state, search, output, events, messages).
 MAX_TRANSITION_BYTES: Final = 16 * 1_048_576
+
+#: Events in one run's history (read as ``limits.MAX_HISTORY_EVENTS``, so a
+#: test may lower it).
+MAX_HISTORY_EVENTS = 100_000
 
 _CONTAINERS: Final = (dict, list, tuple)
 

@@ -36,7 +36,7 @@ from wfdsl.dsl.model import (
 from wfdsl.errors import ExpressionError
 
 from ..store.records import InboxMessage, RunRow, advanced_row
-from . import compensation, flow, forks, handlers, tasks, waits
+from . import compensation, flow, forks, handlers, limits, tasks, waits
 from .context import Context
 from .limits import MAX_PAYLOAD_BYTES, MAX_TRANSITION_BYTES, json_size, payload_size_error
 from .run_state import RunState, Thread
@@ -170,6 +170,14 @@ def _over_limit(ctx: Context, spent: Allowance, transition: Transition) -> str |
         )
     if transition.status == "idle":
         return None
+    bound = limits.MAX_HISTORY_EVENTS
+    if ctx.state.seq > bound:
+        return (
+            f"{where}: its history would pass {bound:,} events; a run that repeats for "
+            "ever must not keep one history: wait durably between rounds and start a new "
+            "run per round (a schedule, or an emit to a fresh run), or move each round "
+            "into a subflow"
+        )
     size = written_size(transition, ctx.run)
     if size <= MAX_TRANSITION_BYTES:
         return None

@@ -138,7 +138,9 @@ def main(folder: Path) -> dict[str, Any]:
     blob.write_text(json.dumps({"blob": "x" * 3000}))
     report: dict[str, Any] = {}
 
-    filler = fill(disk, 256 * 1024)
+    # Room for a new store (its schema, WAL and index: ~230 KiB) and a few
+    # rounds of the run; each schema migration takes some of it.
+    filler = fill(disk, 320 * 1024)
     report["run"] = cli(
         "run", str(disk / "flow.yaml"), "--db", str(db), "--run-id", "g1", "--input", f"@{blob}"
     )

@@ -79,6 +79,20 @@ _PREFIX_CANDIDATES = 10
 _CONTROL_WAIT = 5.0
 
 
+def _trace_context(given: Mapping[str, str] | None) -> dict[str, str] | None:
+    """A trace context to keep with a run: its W3C fields, checked."""
+    if not given:
+        return None
+    kept = {k: given[k] for k in ("traceparent", "tracestate") if given.get(k)}
+    parent = kept.get("traceparent")
+    if not isinstance(parent, str) or len(parent.split("-")) != 4:
+        raise ValueError(
+            f"trace_context needs a W3C traceparent ('00-<trace id>-<span id>-<flags>'), "
+            f"got {given!r}"
+        )
+    return kept
+
+
 def _who() -> str:
     """Who asks, for ``run_redriven``: the login name and host of this process."""
     import getpass
@@ -178,6 +192,7 @@ class Engine:
             secrets=os.environ if secrets is None else secrets,
         )
         self.driver.execute_inline = self._execute_inline
+        self._runner.trace_carrier = self._run_trace
         self.driver.actions = self._actions_here
         self.drain_seconds = drain_seconds
         self._aio: asyncio.AbstractEventLoop | None = None
@@ -207,6 +222,27 @@ class Engine:
         real action. ``None`` removes it. ``wfdsl test`` mocks actions so."""
         self._runner.intercept = handler
 
+    def set_trace_carrier(
+        self, carrier: Callable[[CallAction], Mapping[str, str] | None] | None
+    ) -> None:
+        """Tracing seam: what each action attempt is handed as ``ctx.trace``
+        (a W3C carrier; ``wfdsl.observe.tracing`` gives the attempt's span).
+        ``None`` restores the default: the trace context the run was started
+        in, if any, which is also what a ``carrier`` answering None gives."""
+        if carrier is None:
+            self._runner.trace_carrier = self._run_trace
+            return
+
+        def either(call: CallAction) -> Mapping[str, str] | None:
+            return carrier(call) or self._run_trace(call)
+
+        self._runner.trace_carrier = either
+
+    def _run_trace(self, call: CallAction) -> Mapping[str, str] | None:
+        held = self.driver.held.get(call.run_id)
+        trace = held.row.state.get("trace") if held is not None else None
+        return trace if isinstance(trace, Mapping) else None
+
     async def _execute(self, call: CallAction) -> ActionOutcome:
         return await self._runner.run(call)
 
@@ -222,16 +258,22 @@ class Engine:
         run_id: str | None = None,
         *,
         break_at: str | None = None,
+        trace_context: Mapping[str, str] | None = None,
     ) -> Run:
         """Validate ``doc`` (a path, YAML text or a mapping) and ``input``,
         store the definition and create the run (``id_reuse`` applies).
+        ``trace_context``: a W3C trace context (``{"traceparent": ...}``) the
+        run belongs to; kept with the run, recorded in ``run_started``, the
+        parent of its spans and handed to its actions (``ctx.trace``).
         Raises ``ValidationError`` with every finding or violation, or
         ``RunAlreadyExists``."""
         if run_id is not None:
             check_run_id(run_id)  # before anything is stored
         workflow = self.register(doc)
         check_input(workflow, input)
-        return self.start(workflow, input=input, run_id=run_id, break_at=break_at)
+        return self.start(
+            workflow, input=input, run_id=run_id, break_at=break_at, trace_context=trace_context
+        )
 
     def register(self, doc: str | os.PathLike[str] | Mapping[str, Any]) -> Workflow:
         """Validate and store a definition without starting a run (a workflow
@@ -260,6 +302,7 @@ class Engine:
         run_id: str | None = None,
         id_reuse: str | None = None,
         break_at: str | None = None,
+        trace_context: Mapping[str, str] | None = None,
     ) -> Run:
         """Create a run of an already registered, compiled workflow (input
         unchecked); what ``submit`` and schedules share."""
@@ -270,6 +313,7 @@ class Engine:
             input=input,
             now=now,
             break_at=(break_at,) if break_at else (),
+            trace=_trace_context(trace_context),
         )
         row = self.store.create_run(row, (), id_reuse=id_reuse or workflow.id_reuse, now=now)
         self.driver.poke(row.id)

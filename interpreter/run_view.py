@@ -45,6 +45,8 @@ class Run:
     #: Which run of its id this is, from 1: a run started under a reused id
     #: is the next execution (``Engine.executions`` lists them).
     execution: int = 1
+    #: The W3C trace context the run was started in (``{"traceparent": ...}``), or None.
+    trace_context: Mapping[str, str] | None = None
     _history: Callable[[], list[Event]] | None = field(default=None, repr=False, compare=False)
     _positions: Callable[[], tuple[Position, ...]] | None = field(
         default=None, repr=False, compare=False
@@ -73,6 +75,7 @@ class Run:
             definition_hash=row.definition_hash,
             needs_action=None if row.status in _ENDED else row.needs_action,
             execution=row.execution,
+            trace_context=row.state.get("trace") or None,
             _history=history,
             _positions=positions,
         )

@@ -207,9 +207,16 @@ class HttpAction:
         params: Mapping[str, Any] | None = None,
         timeout: float | str | None = None,
         expect: int | Sequence[int] | None = None,
+        *,
+        ctx: ActionContext | None = None,
     ) -> dict[str, Any]:
-        """Make one request; returns ``{status, headers, json, text}``."""
+        """Make one request; returns ``{status, headers, json, text}``. The
+        attempt's trace context goes along as ``traceparent`` (and
+        ``tracestate``) unless ``headers`` set one."""
         import httpx
+
+        if ctx is not None and ctx.trace.get("traceparent"):
+            headers = _with_trace(headers, ctx.trace)
 
         if not isinstance(url, str) or not url:
             raise ArgumentError(f"http: url must be a non-empty string, got {url!r}")
@@ -466,6 +473,16 @@ def _kill(proc: asyncio.subprocess.Process) -> None:
 
 
 # ------------------------------------------------------------------ registry
+
+
+def _with_trace(headers: Mapping[str, str] | None, trace: Mapping[str, str]) -> dict[str, str]:
+    given = dict(headers or {})
+    if any(str(name).lower() == "traceparent" for name in given):
+        return given  # the flow's own header wins
+    for name in ("traceparent", "tracestate"):
+        if trace.get(name):
+            given[name] = trace[name]
+    return given
 
 
 class Builtins:

@@ -146,6 +146,11 @@ class ActionContext:
     undo: bool = False
     timeout: float | None = None
     on_heartbeat: Callable[[Any], None] | None = field(default=None, repr=False, compare=False)
+    #: The W3C trace context of this attempt (``traceparent``, maybe
+    #: ``tracestate``): its span's when the engine traces (``wfdsl.observe.
+    #: tracing``), else the one the run was started in; empty when neither.
+    #: Pass it on to what the action calls (the ``http`` action does).
+    trace: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def heartbeat(self, details: Any = None) -> None:
         """Tell the engine this call is alive (a long action calls this now and

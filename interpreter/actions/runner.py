@@ -207,6 +207,8 @@ class ActionRunner:
         )
         self.repeat_actions = repeat_actions
         self.intercept: Interceptor | None = None
+        #: What an attempt is handed as ``ctx.trace`` (None: nothing).
+        self.trace_carrier: Callable[[CallAction], Mapping[str, str] | None] | None = None
         self.clock: Clock = SystemClock() if clock is None else clock
         self._max_threads = max_threads
         self._max_abandoned = max_abandoned_threads
@@ -427,7 +429,14 @@ class ActionRunner:
             undo=call.undo,
             timeout=call.timeout,
             on_heartbeat=beat,
+            trace=self._trace(call),
         )
+
+    def _trace(self, call: CallAction) -> Mapping[str, str]:
+        carrier = self.trace_carrier
+        if carrier is None:
+            return {}
+        return dict(carrier(call) or {})
 
     def _pool(self) -> WorkerPool:
         executor = self._executor

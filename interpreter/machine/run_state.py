@@ -16,6 +16,7 @@ Layout of ``RunRow.state`` (version 1)::
      "brk": "a/b",         # the break already taken (entering it again proceeds)
      "detached": [...],    # running children started with `wait: false` that the
                            # run cancels if it is cancelled or fails
+     "trace": {...},       # only when given at start: the W3C trace context
      "threads": [...]}     # root thread first, then branches/iterations
 
 A thread (keys other than ``id`` and ``ph`` are omitted when empty)::
@@ -244,7 +245,17 @@ class Thread:
 class RunState:
     """The whole machine state of one run, mutable while ``advance`` works."""
 
-    __slots__ = ("break_at", "brk", "calls", "detached", "paused", "seen", "seq", "threads")
+    __slots__ = (
+        "break_at",
+        "brk",
+        "calls",
+        "detached",
+        "paused",
+        "seen",
+        "seq",
+        "threads",
+        "trace",
+    )
 
     def __init__(self) -> None:
         self.detached: list[str] = []
@@ -255,6 +266,8 @@ class RunState:
         self.break_at: list[str] = []
         self.brk: str | None = None
         self.threads: dict[str, Thread] = {}
+        #: The trace context the run was started in (traceparent, tracestate).
+        self.trace: dict[str, str] | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], root_vars: Mapping[str, Any]) -> RunState:
@@ -267,6 +280,9 @@ class RunState:
         state.brk = data.get("brk")
         if "detached" in data:
             state.detached = list(data["detached"])
+        trace = data.get("trace")
+        if trace:
+            state.trace = dict(trace)
         for item in data.get("threads", ()):
             thread = Thread.from_json(item, root_vars)
             state.threads[thread.id] = thread
@@ -287,6 +303,8 @@ class RunState:
             data["brk"] = self.brk
         if self.detached:
             data["detached"] = self.detached
+        if self.trace:
+            data["trace"] = self.trace
         data["threads"] = [thread.to_json() for thread in self.threads.values()]
         return data
 

@@ -68,12 +68,15 @@ def new_run(
     now: float,
     parent_run: str | None = None,
     break_at: Sequence[str] = (),
+    trace: Mapping[str, str] | None = None,
 ) -> RunRow:
     """A run row ready for its :class:`StartRun` trigger (status ``running``,
     ``ready_at`` now). Initial vars are evaluated by StartRun, which records
     ``run_started`` first, so an error in them fails the run visibly."""
     state = RunState()
     state.break_at = list(break_at)
+    if trace:
+        state.trace = {str(k): str(v) for k, v in trace.items()}
     version = None if workflow.version is None else str(workflow.version)
     return RunRow(
         id=run_id,
@@ -314,11 +317,14 @@ def _start(ctx: Context) -> None:
     workflow = ctx.workflow
     # The same type as Run.version and the runs table: `version: 1` is "1".
     version = None if workflow.version is None else str(workflow.version)
-    ctx.event(
-        "run_started",
-        None,
-        {"input": ctx.run.input, "workflow": workflow.name, "version": version},
-    )
+    started: dict[str, Any] = {
+        "input": ctx.run.input,
+        "workflow": workflow.name,
+        "version": version,
+    }
+    if ctx.state.trace:
+        started["trace"] = ctx.state.trace
+    ctx.event("run_started", None, started)
     root = Thread("", at=workflow.start)
     ctx.threads[""] = root
     if workflow.vars is not None:

@@ -618,6 +618,8 @@ async def events(request: Request) -> Response:
 
 def routes() -> list[Route]:
     """The API routes, each with the metadata openapi.py documents."""
+    from .coverage import coverage  # it imports this module's helpers
+
     return [
         Route("/api/session", session, methods=["GET"]),
         Route("/api/workspace", workspace, methods=["GET"]),
@@ -627,6 +629,7 @@ def routes() -> list[Route]:
         Route("/api/files", create_file, methods=["POST"]),
         Route("/api/files/{path:path}/validate", validate_file, methods=["POST"]),
         Route("/api/files/{path:path}/edit", edit_file, methods=["POST"]),
+        Route("/api/files/{path:path}/coverage", coverage, methods=["GET"]),
         Route("/api/files/{path:path}", get_file, methods=["GET"]),
         Route("/api/files/{path:path}", put_file, methods=["PUT"]),
         Route("/api/runs", list_runs, methods=["GET"]),

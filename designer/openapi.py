@@ -108,6 +108,13 @@ OPERATIONS: tuple[tuple[str, str, str, tuple[str, ...], int], ...] = (
     ("put", "/api/files/{path}", "Save a file atomically", ("text",), 200),
     ("post", "/api/files/{path}/validate", "View of unsaved text", ("text",), 200),
     ("post", "/api/files/{path}/edit", "Apply one edit operation to text", ("text", "op"), 200),
+    (
+        "get",
+        "/api/files/{path}/coverage",
+        "Run the flow's wfdsl test files; states and edges their cases took",
+        (),
+        200,
+    ),
     ("get", "/api/runs", "Runs, filtered by status, workflow and a where expression", (), 200),
     ("post", "/api/runs", "Start a run of a workspace file", ("file", "input", "run_id"), 201),
     ("get", "/api/runs/{run_id}", "A run, its state statuses and definition View", (), 200),

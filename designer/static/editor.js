@@ -21,6 +21,7 @@ const state = {
   undo: [],
   redo: [],
   validateSeq: 0,
+  coverage: null, // what the flow's test files take, while "Test coverage" is pressed
   busy: Promise.resolve(),
 };
 
@@ -58,6 +59,7 @@ function applyView(view) {
     state.good = view;
     graph.mount(view);
     decorate();
+    if (state.coverage) graph.paintCoverage(state.coverage);
     graphStatus.hidden = true;
     $("graph").classList.remove("stale");
     renderOutline();
@@ -584,6 +586,7 @@ $("zoom-out").addEventListener("click", () => graph.zoom(0.8));
 $("zoom-fit").addEventListener("click", () => graph.fit());
 $("tidy").addEventListener("click", () => edit({ op: "unpin" }));
 $("export-svg").addEventListener("click", exportSvg);
+$("coverage").addEventListener("click", toggleCoverage);
 
 function isTextField(el) {
   return el && (el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && el.type !== "checkbox") || el.isContentEditable);
@@ -642,3 +645,47 @@ graph.adoptExisting(state.good);
 if (state.view) applyView(state.view);
 updateHistoryButtons();
 document.body.dataset.ready = "true";
+
+// ------------------------------------------------------------ test coverage
+
+// Run the flow's `wfdsl test` files on the server (the saved file, every
+// action mocked) and dash the transitions no case takes; press again to hide.
+async function toggleCoverage() {
+  const button = $("coverage");
+  const note = $("coverage-status");
+  if (state.coverage) {
+    state.coverage = null;
+    graph.clearCoverage();
+    button.setAttribute("aria-pressed", "false");
+    note.hidden = true;
+    return;
+  }
+  button.disabled = true;
+  note.textContent = "running the tests…";
+  note.hidden = false;
+  try {
+    const answer = await api("GET", `${fileUrl}/coverage`);
+    note.textContent = coverageSummary(answer);
+    if (answer.coverage) {
+      state.coverage = answer.coverage;
+      graph.paintCoverage(answer.coverage);
+      button.setAttribute("aria-pressed", "true");
+    }
+  } catch (err) {
+    note.textContent = `coverage: ${err.message}`;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function coverageSummary(answer) {
+  const skipped = answer.skipped?.length ? ` (${answer.skipped.map((s) => `${s.file}: ${s.reason}`).join("; ")})` : "";
+  if (!answer.coverage) return `no *.test.yaml in the workspace tests this flow${skipped}`;
+  const c = answer.coverage;
+  const cases = answer.cases;
+  const failed = cases.failed.length ? `, ${cases.failed.length} failing` : "";
+  return (
+    `${cases.total} case${cases.total === 1 ? "" : "s"}${failed} in ${answer.test_files.join(", ")}: ` +
+    `${c.edges.taken}/${c.edges.total} transitions, ${c.states.taken}/${c.states.total} states${skipped}`
+  );
+}

@@ -472,6 +472,51 @@ export class GraphView {
     this.svg.append(notes);
   }
 
+  // ---- what the flow's `wfdsl test` cases take (designer/API.md, coverage)
+
+  // Dash every transition no case takes and dim every state no case enters;
+  // the others say in their tooltip how often the cases took them. Edges are
+  // matched by (source, target, kind, label), so a repaint after an edit
+  // still marks what the tests took (a new transition is untaken).
+  paintCoverage(coverage) {
+    this.clearCoverage();
+    if (!this.svg || !coverage) return { untaken: 0, unvisited: 0 };
+    this.coverage = coverage;
+    const key = (e) => `${e.source}\u0000${e.target}\u0000${e.kind}\u0000${e.label ?? ""}`;
+    const taken = new Map();
+    for (const e of coverage.edges?.list || []) taken.set(key(e), (taken.get(key(e)) || 0) + e.taken);
+    let untaken = 0;
+    for (const edge of this.view?.graph?.edges || []) {
+      const el = this.edgeElement(edge.id);
+      if (!el) continue;
+      const count = taken.get(key(edge)) || 0;
+      el.classList.add(count ? "covered" : "untaken");
+      if (!count) untaken += 1;
+      const title = svgEl("title", { class: "coverage-count" });
+      title.textContent = count ? `the tests take this ${count} time${count === 1 ? "" : "s"}` : "no test takes this";
+      el.prepend(title);
+    }
+    let unvisited = 0;
+    const entered = coverage.states?.by_state || {};
+    for (const el of this.svg.querySelectorAll(".node[tabindex]")) {
+      const count = entered[el.dataset.id];
+      if (count === undefined) continue;
+      if (!count) {
+        el.classList.add("unvisited");
+        unvisited += 1;
+      }
+    }
+    return { untaken, unvisited };
+  }
+
+  clearCoverage() {
+    this.coverage = null;
+    if (!this.svg) return;
+    for (const el of this.svg.querySelectorAll(".edge.covered, .edge.untaken")) el.classList.remove("covered", "untaken");
+    for (const el of this.svg.querySelectorAll(".node.unvisited")) el.classList.remove("unvisited");
+    for (const el of this.svg.querySelectorAll("title.coverage-count")) el.remove();
+  }
+
   // A badge above a state's top-right corner: text on a small card.
   note(box, text, kind) {
     const g = svgEl("g", { class: `run-note run-note--${kind}` });

@@ -88,6 +88,35 @@ states:
 """
 
 
+#: Its action fails the first time it is called and works after (the
+#: designer's engine in the browser tests has it): a run to redrive.
+FLAKY = """\
+wfdsl: "1"
+name: flaky-once
+start: call
+states:
+  call:
+    type: task
+    action: flaky.once
+    result: answer
+    next: done
+  done:
+    type: succeed
+"""
+
+
+def flaky_action(engine: Engine) -> None:
+    """``flaky.once`` on ``engine``: raises ``Unavailable`` once, then answers."""
+    calls = {"n": 0}
+
+    @engine.action("flaky.once")
+    def once() -> dict[str, int]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise wfdsl.ActionError("Unavailable", "the service was down")
+        return {"calls": calls["n"]}
+
+
 @dataclass(frozen=True)
 class Made:
     declined: str

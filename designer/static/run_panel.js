@@ -27,6 +27,7 @@ function json(value, name = "") {
 // ``1d``, ``2h30m``, ``1m30s``, ``0.5s``: the DSL's own duration words (as the CLI prints them).
 export function duration(seconds) {
   const s = Math.abs(Number(seconds) || 0);
+  if (s > 0 && s < 1) return `${Number((s * 1000).toPrecision(2))}ms`; // an attempt's time
   if (s < 60 && s !== Math.round(s)) return `${Number(s.toPrecision(3))}s`;
   let rest = Math.round(s);
   let out = "";

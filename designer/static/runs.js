@@ -159,6 +159,8 @@ function runPage(initial) {
     // An ended run takes no signal and no control: out of the way of the
     // state panel. A handler call stays (a query answers on an ended run).
     for (const el of document.querySelectorAll(".live-only")) el.hidden = finished;
+    // A failed run can be restarted where it failed (wfdsl redrive).
+    $("redrive-row").hidden = r.status !== "failed";
   }
 
   function addEvents(events) {
@@ -222,12 +224,18 @@ function runPage(initial) {
   // Live updates. EventSource reconnects by itself and sends Last-Event-ID,
   // so nothing is missed across a dropped connection.
   const live = $("live-flag");
+  let source = null;
   if (FINISHED.has(run.status)) {
     live.textContent = "finished";
   } else {
+    connectLive();
+  }
+
+  function connectLive() {
+    if (source) return;
     // Always with `after`: events committed between this page's rendering
     // and the stream's start come first (a run started a moment ago).
-    const source = new EventSource(`${base}/events?after=${lastSeq}`);
+    source = new EventSource(`${base}/events?after=${lastSeq}`);
     source.addEventListener("open", () => {
       live.textContent = "live";
       live.classList.add("live");
@@ -248,6 +256,7 @@ function runPage(initial) {
       const payload = JSON.parse(message.data);
       update(payload);
       source.close();
+      source = null;
       live.textContent = "finished";
       live.classList.remove("live");
       // The last events (the run's end) may have come with the final delta
@@ -304,6 +313,27 @@ function runPage(initial) {
   $("pause").addEventListener("click", () => control("pause", {}));
   $("resume").addEventListener("click", () => control("resume", {}));
   $("step").addEventListener("click", () => control("step", {}));
+
+  // Redriving asks twice too; the run then goes on live on this page.
+  const redrive = $("redrive");
+  redrive.addEventListener("click", async () => {
+    if (!redrive.classList.contains("armed")) {
+      redrive.classList.add("armed");
+      redrive.textContent = "Confirm: redrive from the failed state";
+      setTimeout(() => {
+        redrive.classList.remove("armed");
+        redrive.textContent = "Redrive";
+      }, 4000);
+      return;
+    }
+    redrive.classList.remove("armed");
+    redrive.textContent = "Redrive";
+    const result = await control("redrive", {});
+    if (result?.run && !FINISHED.has(result.run.status)) {
+      renderFailure($("run-failure"), null);
+      connectLive();
+    }
+  });
 
   // Cancelling asks twice: the first click arms the button for a few seconds.
   const cancel = $("cancel");

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import EXAMPLES, Served
-from saga_runs import FAIL_ON_SIGNAL, REMIND, STEPS, Made, make_runs
+from saga_runs import FAIL_ON_SIGNAL, FLAKY, REMIND, STEPS, Made, flaky_action, make_runs
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +34,7 @@ def inspected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served
     (workspace / "remind_me.yaml").write_text(REMIND, encoding="utf-8")
     (workspace / "three_steps.yaml").write_text(STEPS, encoding="utf-8")
     (workspace / "fail_on_signal.yaml").write_text(FAIL_ON_SIGNAL, encoding="utf-8")
+    (workspace / "flaky_once.yaml").write_text(FLAKY, encoding="utf-8")
     # Playwright keeps an event loop in this thread: the engines drive in another.
     made_runs: list[Made] = []
     maker = threading.Thread(target=lambda: made_runs.append(make_runs(root / "designer.db")))
@@ -50,6 +51,7 @@ def inspected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served
     def run() -> None:
         try:
             engine = Engine(root / "designer.db")
+            flaky_action(engine)
             app = create_app(
                 workspace,
                 engine=engine,
@@ -289,3 +291,41 @@ def test_a_failure_that_happens_while_watching_shows_at_the_top(
     )
     assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= 7, seqs
     page.screenshot(path=str(artifacts / "inspect-failed-live.png"))
+
+
+def test_redrive_a_failed_run_from_its_page_and_watch_it_complete(
+    user: tuple[Any, Served, Made], artifacts: Path
+) -> None:
+    page, served, made = user
+    page.goto(f"{served.url}/edit/flaky_once.yaml")
+    page.wait_for_selector("body[data-ready='true']")
+    page.click("#start-run")
+    page.click("#run-submit")
+    page.wait_for_url("**/runs/*")
+    page.wait_for_selector("#run-status.pill--failed")
+    banner = page.locator("#run-failure")
+    banner.wait_for(state="visible")
+    assert "Unavailable — the service was down" in banner.inner_text()
+    redrive = page.locator("#redrive")
+    assert redrive.is_visible()
+    page.screenshot(path=str(artifacts / "inspect-redrive-offered.png"))
+
+    redrive.click()
+    assert redrive.inner_text() == "Confirm: redrive from the failed state"  # asks first
+    redrive.click()
+    page.wait_for_selector("#run-status.pill--completed")
+    assert not banner.is_visible() and not redrive.is_visible()
+    page.wait_for_selector("#timeline > li[data-type='run_redriven']", state="attached")
+    page.click("#graph .node[data-id='call']")
+    page.wait_for_selector("#state-panel[data-state='call']")
+    panel = page.locator("#state-panel")
+    assert "Visit 2 of 2" in panel.inner_text() and "1 earlier visit" in panel.inner_text()
+    assert '"calls": 2' in panel.locator("pre.state-output").inner_text()
+    page.screenshot(path=str(artifacts / "inspect-redriven.png"))
+
+    # A compensated saga is refused, and the page says why.
+    page.goto(f"{served.url}/runs/{made.declined}")
+    page.click("#redrive")
+    page.click("#redrive")
+    page.wait_for_selector("#error-banner:not([hidden])")
+    assert "compensat" in page.inner_text("#error-banner")

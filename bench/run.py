@@ -4,7 +4,9 @@
                         [--reps N] [--param NAME=VALUE]...
 
 Scenarios (bench/scenarios/): concurrent, sequential, waiting, timers,
-recovery, signal, validate, interpret, startup. Each measures wfdsl and its reference
+recovery, signal, validate, interpret, startup; ``--suite scale`` runs issue
+13's set instead (pg_concurrent, concurrent, sequential, due_timers,
+pg_recovery, pg_waiting: PostgreSQL beside SQLite, on a server it starts). Each measures wfdsl and its reference
 in the same run, interleaved, several repetitions, and reports medians,
 min-max and the ratio. Peers (DBOS, SpiffWorkflow, transitions) run in their
 own virtualenv (bench/peer_env.py), created on first use; ``--no-peers``
@@ -27,7 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from measure import Options, machine
-from scenarios import ORDER
+from scenarios import ORDER, SCALE
 
 
 def load(name: str) -> Any:
@@ -73,7 +75,10 @@ def main() -> int:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", action="append", choices=ORDER)
+    parser.add_argument("--scenario", action="append", choices=sorted({*ORDER, *SCALE}))
+    parser.add_argument(
+        "--suite", choices=("default", "scale"), default="default", help="scale: issue 13's set"
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--no-peers", action="store_true")
@@ -101,7 +106,7 @@ def main() -> int:
     if not args.json:
         print(json.dumps(machine()))
     failed = 0
-    for name in args.scenario or ORDER:
+    for name in args.scenario or (SCALE if args.suite == "scale" else ORDER):
         module = load(name)
         started = time.perf_counter()
         info = machine()

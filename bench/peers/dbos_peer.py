@@ -1,4 +1,4 @@
-"""DBOS Transact on SQLite, run inside the peers' venv (bench/peer_env.py).
+"""DBOS Transact on SQLite (or PostgreSQL, given ``url``), run inside the peers' venv (bench/peer_env.py).
 
 Reads a JSON request on stdin, prints one JSON line:
 
@@ -33,7 +33,8 @@ def main() -> None:
     request = json.loads(sys.stdin.read())
     config: DBOSConfig = {
         "name": "wfdsl-bench",
-        "system_database_url": f"sqlite:///{request['path']}",
+        # A PostgreSQL URL (``url``) or a SQLite file (``path``).
+        "system_database_url": request.get("url") or f"sqlite:///{request['path']}",
         "log_level": "ERROR",
     }
     DBOS(config=config)

@@ -112,3 +112,10 @@ def connect(url: str, **kwargs: Any) -> Any:
     import psycopg
 
     return psycopg.connect(url, autocommit=True, **kwargs)
+
+
+def dbname(url: str) -> str:
+    """The database a ``postgresql://...`` URL names."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path.lstrip("/")

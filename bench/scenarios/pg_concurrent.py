@@ -32,6 +32,39 @@ KEYS = ("wfdsl_4_steps_per_s", "raw_4_steps_per_s", "dbos_steps_per_s")
 PROCESSES = (1, 2, 4)
 
 
+TOP: dict[str, list[dict[str, Any]]] = {}
+
+
+def statements_reset(server: Any) -> Any:
+    admin = pg_server.connect(server.url("postgres"))
+    admin.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    admin.execute("SELECT pg_stat_statements_reset()")
+    return admin
+
+
+def statements_read(admin: Any, url: str, steps: int, tag: str) -> float:
+    """Statements per step in ``url``'s database since the reset; the top
+    five by time go to ``TOP[tag]`` (the profile of where the server's time
+    goes)."""
+    dbname = pg_server.dbname(url)
+    rows = admin.execute(
+        "SELECT query, calls, total_exec_time FROM pg_stat_statements s "
+        "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = %s "
+        "ORDER BY total_exec_time DESC",
+        (dbname,),
+    ).fetchall()
+    admin.close()
+    TOP[tag] = [
+        {
+            "query": " ".join(str(q).split())[:120],
+            "calls_per_step": round(calls / steps, 3),
+            "us_per_step": round(total * 1000 / steps, 1),
+        }
+        for q, calls, total in rows[:6]
+    ]
+    return sum(int(calls) for _, calls, _ in rows) / steps
+
+
 def wfdsl_unavailable(url: str) -> str | None:
     """Why wfdsl cannot open a PostgreSQL store here, or None."""
     try:
@@ -55,6 +88,7 @@ def wfdsl_rate(server: Any, processes: int, runs: int, steps: int) -> dict[str, 
     ]
     fleet = pg_workers.Fleet(requests)
     try:
+        admin = statements_reset(server)
         cpu0 = pg_workers.server_cpu_seconds(server.data_dir)
         started = fleet.go()
         ended = fleet.until(lambda f: f.total("completed") >= runs, timeout=600)
@@ -63,6 +97,7 @@ def wfdsl_rate(server: Any, processes: int, runs: int, steps: int) -> dict[str, 
         final = fleet.finish()
     elapsed = ended - started
     return {
+        "statements_per_step": statements_read(admin, url, runs * steps, f"wfdsl_{processes}"),
         "steps_per_s": runs * steps / elapsed,
         "server_cpu_per_step_us": server_cpu / (runs * steps) * 1e6,
         "worker_cpu_per_step_us": sum(m.get("cpu_s", 0.0) for m in final) / (runs * steps) * 1e6,
@@ -71,13 +106,14 @@ def wfdsl_rate(server: Any, processes: int, runs: int, steps: int) -> dict[str, 
 
 def raw_rate(server: Any, processes: int, runs: int, steps: int, limit: int) -> dict[str, float]:
     url = server.create_database("raw")
-    pg_raw.prepare(url, runs)
+    pg_raw.prepare(url, runs, steps)
     requests = [
         {"kind": "raw", "url": url, "owner": f"raw-{i}", "steps": steps, "limit": limit}
         for i in range(processes)
     ]
     fleet = pg_workers.Fleet(requests)
     try:
+        admin = statements_reset(server)
         cpu0 = pg_workers.server_cpu_seconds(server.data_dir)
         started = fleet.go()
         ended = fleet.until(lambda f: all("steps" in m for m in f.last), timeout=600)
@@ -88,6 +124,7 @@ def raw_rate(server: Any, processes: int, runs: int, steps: int, limit: int) -> 
     if done != runs * steps:
         raise AssertionError(f"raw: {done} of {runs * steps} steps")
     return {
+        "statements_per_step": statements_read(admin, url, done, f"raw_{processes}"),
         "steps_per_s": done / (ended - started),
         "server_cpu_per_step_us": server_cpu / done * 1e6,
         "worker_cpu_per_step_us": sum(m["cpu_s"] for m in fleet.last) / done * 1e6,
@@ -108,7 +145,8 @@ def run(options: Options) -> dict[str, Any]:
     runs = options.size("runs", 1000, 100)
     steps = options.size("steps", 10, 10)
     peer_runs = options.size("peer_runs", 100, 10)
-    limit = options.size("claim_limit", 100, 100)
+    # The driver's claim batch (engine_loop.Driver.batch): the same claim.
+    limit = options.size("claim_limit", 512, 512)
     reps = options.repetitions(3)
     processes = [int(p) for p in options.params.get("processes", "1,2,4").split(",")]
     errors: dict[str, str] = {}
@@ -125,7 +163,12 @@ def run(options: Options) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for n in processes:
         for who in ("wfdsl", "raw"):
-            for key in ("steps_per_s", "server_cpu_per_step_us", "worker_cpu_per_step_us"):
+            for key in (
+                "steps_per_s",
+                "server_cpu_per_step_us",
+                "worker_cpu_per_step_us",
+                "statements_per_step",
+            ):
                 result[f"{who}_{n}_{key}"] = median(series.get(f"{who}_{n}.{key}", []))
     dbos = median(series.get("dbos.steps_per_s", []))
     top = max(processes)
@@ -136,6 +179,7 @@ def run(options: Options) -> dict[str, Any]:
             "dbos_steps_per_s": dbos,
             f"ratio_{top}_vs_raw": ratio(wfdsl_top, raw_top),
             f"ratio_{top}_vs_dbos": ratio(wfdsl_top, dbos),
+            "top_statements": dict(TOP),
             "sizes": {
                 "runs": runs,
                 "steps": steps,

@@ -62,7 +62,7 @@ def run(options: Options) -> dict[str, Any]:
     workers = options.size("workers", 4, 2)
     server = pg_server.shared_server()
     url = server.create_database("wait")
-    dbname = url.split("/")[-1].split("?")[0]
+    dbname = pg_server.dbname(url)
     flows = [wait_flow("timer"), wait_flow("signal")]
     with pg_workers.engine_on(url) as engine:
         registered = [engine.register(doc) for doc in flows]

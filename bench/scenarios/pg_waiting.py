@@ -56,6 +56,27 @@ def statements(admin: Any, dbname: str) -> tuple[int, int]:
     return int(calls), int(xacts)
 
 
+def top_statements(admin: Any, dbname: str, before: dict[str, int], seconds: float) -> Any:
+    """The statements idle workers sent in the window, most frequent first."""
+    now = calls_by_query(admin, dbname)
+    rates = {q: (n - before.get(q, 0)) / seconds for q, n in now.items()}
+    ranked = sorted(((r, q) for q, r in rates.items() if r > 0), reverse=True)
+    return [{"query": q[:120], "per_s": round(r, 3)} for r, q in ranked[:8]]
+
+
+def calls_by_query(admin: Any, dbname: str) -> dict[str, int]:
+    rows = admin.execute(
+        "SELECT query, calls FROM pg_stat_statements s "
+        "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = %s",
+        (dbname,),
+    ).fetchall()
+    out: dict[str, int] = {}
+    for query, calls in rows:
+        key = " ".join(str(query).split())
+        out[key] = out.get(key, 0) + int(calls)
+    return out
+
+
 def run(options: Options) -> dict[str, Any]:
     runs = options.size("runs", 100_000, 2_000)
     idle = options.size("idle_seconds", 30, 5)
@@ -87,10 +108,12 @@ def run(options: Options) -> dict[str, Any]:
         time.sleep(3.0)  # their first claims and sweeps, then idle
         cpu0 = [cpu_seconds(pid) for pid in fleet.pids]
         calls0, xacts0 = statements(admin, dbname)
+        by_query = calls_by_query(admin, dbname)
         window = time.perf_counter()
         time.sleep(idle)
         calls1, xacts1 = statements(admin, dbname)
         seconds = time.perf_counter() - window
+        idle_top = top_statements(admin, dbname, by_query, seconds * workers)
         cpu = [cpu_seconds(pid) - c for pid, c in zip(fleet.pids, cpu0, strict=True)]
     finally:
         fleet.finish()
@@ -106,6 +129,7 @@ def run(options: Options) -> dict[str, Any]:
         "queries_per_s_per_worker": qps,
         "xacts_per_s_per_worker": (xacts1 - xacts0) / seconds / workers,
         "idle_cpu_per_worker": sum(cpu) / seconds / workers,
+        "idle_statements_per_s_per_worker": idle_top,
         "start_s": parked - started,
         "create_s": created - started,
         "drive_s": parked - created,

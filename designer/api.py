@@ -353,7 +353,10 @@ def _edited_view(text: str, op: dict[str, Any], rel: str) -> dict[str, Any]:
         message = str(exc)
         status, code = (422, "invalid") if "does not load" in message else (400, "bad_request")
         raise ApiError(status, code, message) from None
-    return {"text": edited, **document_view(edited, rel)}
+    # Tidy (every pin removed) lays the graph out anew; other edits keep
+    # the places of the states they did not touch.
+    tidy = op.get("op") == "unpin" and not op.get("state")
+    return {"text": edited, **document_view(edited, rel, fresh=tidy)}
 
 
 async def edit_file(request: Request) -> Response:

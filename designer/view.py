@@ -8,6 +8,8 @@ graph; the page keeps the last good one.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,14 +26,18 @@ from .edits import state_slots
 __all__ = ["document_view", "graph_json", "render"]
 
 
-def render(graph: Graph, pins: Mapping[str, Any] | None = None) -> tuple[Layout, str]:
+def render(
+    graph: Graph,
+    pins: Mapping[str, Any] | None = None,
+    keep: Mapping[str, Box] | None = None,
+) -> tuple[Layout, str]:
     """Layout (with pinned positions applied) and inline SVG (no XML prolog).
 
     graphlay lays out graphs of every size; only a node with more than
     ``GRAPHLAY_MAX_DEGREE`` edges (a 150-way choice) sends the graph to the
     builtin layout, since graphlay's native call holds the GIL for seconds
     on such a fan-out."""
-    drawing = layout(graph, pins=_valid_pins(pins or {}))
+    drawing = layout(graph, pins=_valid_pins(pins or {}), keep=keep)
     svg = to_svg(graph, drawing)
     if svg.startswith("<?xml"):
         svg = svg.split("\n", 1)[1]
@@ -194,8 +200,37 @@ def pins_of(data: Any) -> Mapping[str, Any]:
     return positions if isinstance(positions, Mapping) else {}
 
 
-def document_view(text: str, file: str | None = None) -> dict[str, Any]:
-    """The View of API.md for ``text``."""
+#: The last drawing of each file (its node boxes), so the next view of the
+#: same file (after an edit, while typing) keeps the states it did not touch
+#: where they were. A few files' worth: one editor rarely has more open.
+_LAST: OrderedDict[str, Mapping[str, Box]] = OrderedDict()
+_LAST_FILES = 32
+_LAST_LOCK = threading.Lock()
+
+
+def _last_drawing(file: str | None, fresh: bool) -> Mapping[str, Box] | None:
+    if file is None or fresh:
+        return None
+    with _LAST_LOCK:
+        return _LAST.get(file)
+
+
+def _remember(file: str | None, drawing: Layout) -> None:
+    if file is None:
+        return
+    with _LAST_LOCK:
+        _LAST[file] = drawing.nodes
+        _LAST.move_to_end(file)
+        while len(_LAST) > _LAST_FILES:
+            _LAST.popitem(last=False)
+
+
+def document_view(text: str, file: str | None = None, *, fresh: bool = False) -> dict[str, Any]:
+    """The View of API.md for ``text``.
+
+    With a ``file``, the drawing keeps the places of the last one drawn for
+    that file (states an edit did not touch stay put); ``fresh`` lays it out
+    anew (the editor's Tidy)."""
     workflow, findings = compile_text(text, file)
     view: dict[str, Any] = {
         "ok": not has_errors(findings),
@@ -209,7 +244,8 @@ def document_view(text: str, file: str | None = None) -> dict[str, Any]:
         return view
     loaded = parse_document(text, file)
     graph = build_graph(workflow)
-    drawing, svg = render(graph, pins_of(loaded.data))
+    drawing, svg = render(graph, pins_of(loaded.data), _last_drawing(file, fresh))
+    _remember(file, drawing)
     view["graph"], view["layout"] = graph_json(
         graph, drawing, data=loaded.data, source=loaded.source_map, findings=findings
     )

@@ -115,6 +115,7 @@ def layout(
     *,
     engine: Literal["auto", "builtin", "graphlay"] = "auto",
     pins: Mapping[str, Point] | None = None,
+    keep: Mapping[str, Box] | None = None,
 ) -> Layout:
     """Lay ``graph`` out top to bottom.
 
@@ -122,7 +123,9 @@ def layout(
     than :data:`GRAPHLAY_MAX_DEGREE` edges. ``pins`` puts nodes at a
     top-left corner of the user's choosing (the ``x-designer`` positions, in
     the coordinates of the drawing without pins); their edges are drawn
-    again, nothing else moves.
+    again, nothing else moves. ``keep`` is the node boxes of the drawing
+    this one replaces (the same document before an edit): the states an edit
+    did not touch stay where they were (see :func:`_stabilise`).
     """
     use = engine
     graphlay: Any = None
@@ -137,7 +140,7 @@ def layout(
             if engine == "auto":
                 use = "graphlay" if _max_degree(graph) <= GRAPHLAY_MAX_DEGREE else "builtin"
     raw = _with_graphlay(graph, graphlay) if use == "graphlay" else _Builtin(graph).run()
-    return _finish(graph, raw, pins or {})
+    return _finish(graph, raw, pins or {}, keep, graphlay if use == "graphlay" else None)
 
 
 def _max_degree(graph: Graph) -> int:
@@ -290,9 +293,15 @@ def _elbow(a: Box, b: Box, right: float) -> tuple[Point, ...]:
     return ((ax, ay), (ax, ay + 12), (right, ay + 12), (right, by - 12), (bx, by - 12), (bx, by))
 
 
-def _finish(graph: Graph, raw: _Raw, pins: Mapping[str, Point]) -> Layout:
-    """Containers, pins and labels; then everything moved so the drawing
-    starts at the margin (unless pins hold it where the user put them)."""
+def _finish(
+    graph: Graph,
+    raw: _Raw,
+    pins: Mapping[str, Point],
+    keep: Mapping[str, Box] | None = None,
+    graphlay: Any = None,
+) -> Layout:
+    """Containers, stability, pins and labels; then everything moved so the
+    drawing starts at the margin (unless pins or kept places hold it)."""
     groups = _groups(graph)
     nodes = dict(raw.nodes)
     edges = dict(raw.edges)
@@ -301,6 +310,13 @@ def _finish(graph: Graph, raw: _Raw, pins: Mapping[str, Point]) -> Layout:
     nodes = {k: _moved(b, dx, dy) for k, b in nodes.items()}
     boxes = {k: _moved(b, dx, dy) for k, b in boxes.items()}
     edges = {k: tuple((x + dx, y + dy) for x, y in line) for k, line in edges.items()}
+    framed = False
+    if keep:
+        stable = _stabilise(graph, groups, nodes, edges, keep, graphlay)
+        if stable is not None:
+            nodes, edges = stable
+            boxes = _group_boxes(groups, nodes)
+            framed = True
     moved = {n for n, p in pins.items() if n in nodes}
     if moved:
         for n in moved:
@@ -312,7 +328,7 @@ def _finish(graph: Graph, raw: _Raw, pins: Mapping[str, Point]) -> Layout:
                 edges[i] = _elbow(nodes[e.source], nodes[e.target], right)
         boxes = _group_boxes(groups, nodes)
     labels = place_labels(graph, nodes, edges)
-    if not moved:
+    if not moved and not framed:
         # Labels beside the outermost edges may reach past the margin.
         ex, ey = _origin_shift([*nodes.values(), *boxes.values(), *labels.values()], edges)
         nodes = {k: _moved(b, ex, ey) for k, b in nodes.items()}
@@ -362,6 +378,159 @@ def _origin_shift(boxes: list[Box], edges: Mapping[int, tuple[Point, ...]]) -> t
 
 def _moved(b: Box, dx: float, dy: float) -> Box:
     return (b[0] + dx, b[1] + dy, b[2], b[3])
+
+
+# ---------------------------------------------------------------- stability
+
+
+def _stabilise(
+    graph: Graph,
+    groups: Mapping[str, _Group],
+    nodes: Mapping[str, Box],
+    edges: Mapping[int, tuple[Point, ...]],
+    keep: Mapping[str, Box],
+    graphlay: Any,
+) -> tuple[dict[str, Box], dict[int, tuple[Point, ...]]] | None:
+    """The fresh layout ``nodes``/``edges`` made to keep ``keep``'s places.
+
+    The fresh drawing is first moved onto the old one (the median shift of
+    the states both have); if that already puts every shared state where it
+    was, that is the answer. Otherwise every shared state of the same size
+    keeps its old box, each new (or resized) state keeps where the fresh
+    layout put it relative to a neighbour that stayed, and a new state that
+    lands on others pushes the states below it down, all by the same amount
+    (what an insertion in a top-down flow looks like). Edges are routed
+    again round the boxes. None when no clean drawing comes out that way
+    (states overlapping, a state inside a box it does not belong to): the
+    fresh layout then stands.
+    """
+    shared = [n for n in nodes if n in keep and _same_size(nodes[n], keep[n])]
+    if not shared:
+        return None
+    sx = _median([keep[n][0] - nodes[n][0] for n in shared])
+    sy = _median([keep[n][1] - nodes[n][1] for n in shared])
+    fresh = {k: _moved(b, sx, sy) for k, b in nodes.items()}
+    fresh_edges = {k: tuple((x + sx, y + sy) for x, y in line) for k, line in edges.items()}
+    if all(_near(fresh[n], keep[n]) for n in shared):
+        return fresh, fresh_edges
+    placed = {n: keep[n] for n in shared}
+    anchors: dict[str, list[str]] = {}
+    for e in graph.edges:
+        anchors.setdefault(e.target, []).append(e.source)
+        anchors.setdefault(e.source, []).append(e.target)
+    for n, box in fresh.items():
+        if n in placed:
+            continue
+        old = keep.get(n)
+        if old is not None:  # resized: same centre, same top
+            placed[n] = (old[0] + old[2] / 2 - box[2] / 2, old[1], box[2], box[3])
+            continue
+        near = next((a for a in anchors.get(n, ()) if a in keep and a in shared), None)
+        if near is None:
+            placed[n] = box
+        else:
+            ox, oy = keep[near][0] - fresh[near][0], keep[near][1] - fresh[near][1]
+            placed[n] = _moved(box, ox, oy)
+    new = [n for n in fresh if n not in keep]
+    for _ in range(len(new) + 1):
+        clash = _first_clash(placed, new)
+        if clash is None:
+            break
+        n, other = clash
+        top = placed[n][1]
+        dy = placed[n][1] + placed[n][3] + LAYER_GAP - placed[other][1]
+        for k, b in list(placed.items()):
+            if k != n and b[1] >= top - 0.5:
+                placed[k] = _moved(b, 0.0, dy)
+    else:
+        return None
+    if _first_clash(placed, list(placed)) is not None or not _groups_clean(groups, placed):
+        return None
+    routed = _route(graph, placed, graphlay)
+    if routed is None:
+        return None
+    return placed, routed
+
+
+def _same_size(a: Box, b: Box) -> bool:
+    return abs(a[2] - b[2]) < 0.5 and abs(a[3] - b[3]) < 0.5
+
+
+def _near(a: Box, b: Box) -> bool:
+    return abs(a[0] - b[0]) < 0.5 and abs(a[1] - b[1]) < 0.5
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def _first_clash(nodes: Mapping[str, Box], movers: list[str]) -> tuple[str, str] | None:
+    """A node of ``movers`` overlapping another node (with a little room), if any."""
+    room = NODE_GAP / 2
+    for n in movers:
+        a = nodes[n]
+        grown = (a[0] - room, a[1] - room, a[2] + 2 * room, a[3] + 2 * room)
+        for other, b in nodes.items():
+            if other != n and _overlap(grown, b):
+                # Report the one lower down, which is the one to push.
+                return (n, other) if b[1] >= a[1] else (other, n)
+    return None
+
+
+def _groups_clean(groups: Mapping[str, _Group], nodes: Mapping[str, Box]) -> bool:
+    """No node inside a cluster or container box it does not belong to."""
+    boxes = _group_boxes(groups, nodes)
+    inside: dict[str, set[str]] = {g: set() for g in groups}
+    children: dict[str | None, list[str]] = {}
+    for g in groups.values():
+        children.setdefault(g.parent, []).append(g.id)
+
+    def members(g: str) -> set[str]:
+        if not inside[g]:
+            inside[g] = set(groups[g].nodes)
+            for c in children.get(g, ()):
+                inside[g] |= members(c)
+        return inside[g]
+
+    for key, box in boxes.items():
+        own = members(key)
+        if any(n not in own and _overlap(box, b) for n, b in nodes.items()):
+            return False
+    return True
+
+
+def _route(
+    graph: Graph, nodes: Mapping[str, Box], graphlay: Any
+) -> dict[int, tuple[Point, ...]] | None:
+    """Edges routed round boxes that stay where they are: graphlay's
+    ``reroute`` over a flat copy of the graph (it takes no compound nodes),
+    else orthogonal elbows."""
+    if graphlay is None:
+        right = max(b[0] + b[2] for b in nodes.values()) + 2 * LABEL_GAP
+        out: dict[int, tuple[Point, ...]] = {}
+        for i, e in enumerate(graph.edges):
+            if e.source == e.target:
+                continue
+            out[i] = _elbow(nodes[e.source], nodes[e.target], right)
+        return out
+    request = graphlay.Graph()
+    for n in graph.nodes:
+        x, y, w, h = nodes[n.id]
+        request.node(n.id, width=w, height=h, position={"x": x + w / 2, "y": y + h / 2})
+    for e in graph.edges:
+        extra: dict[str, Any] = {}
+        if e.label:
+            lw, lh = label_size(e.label)
+            extra["label_size"] = {"width": lw + 2 * LABEL_GAP, "height": lh + LABEL_GAP}
+        request.edge(e.source, e.target, **extra)
+    try:
+        result = graphlay.reroute(request, options={"direction": "topbottom"})
+    except ValueError:  # graphlay.GraphlayError
+        return None
+    return {
+        i: tuple((p["x"], p["y"]) for p in drawn["points"]) for i, drawn in enumerate(result.edges)
+    }
 
 
 # ------------------------------------------------------------------ labels

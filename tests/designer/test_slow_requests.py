@@ -33,7 +33,7 @@ class SlowView:
         self.first_in = threading.Event()
         self.two_in = threading.Event()
 
-    def __call__(self, text: str, file: str | None = None) -> Any:
+    def __call__(self, text: str, file: str | None = None, **options: Any) -> Any:
         with self.lock:
             self.running += 1
             self.entered += 1
@@ -43,7 +43,7 @@ class SlowView:
                 self.two_in.set()
         try:
             self.release.wait(WAIT)
-            return self.real(text, file)
+            return self.real(text, file, **options)
         finally:
             with self.lock:
                 self.running -= 1

@@ -146,3 +146,46 @@ def test_pins_move_only_the_pinned_node_and_its_edges() -> None:
         end = line[0] if e.source == state else line[-1]
         bx, by, bw, bh = pinned.nodes[state]
         assert bx <= end[0] <= bx + bw and by - 0.1 <= end[1] <= by + bh + 0.1
+
+
+INSERTS = [
+    ("order_saga.yaml", "reserve_inventory"),
+    ("approval_chain.yaml", "acknowledge"),
+    ("signup.yaml", "send_verification"),
+    ("map_fanout.yaml", "summarize"),
+    ("api_orchestration.yaml", "call_a"),
+    ("refund_approval.yaml", None),
+]
+
+
+@pytest.mark.parametrize(("name", "after"), INSERTS)
+def test_an_added_state_leaves_the_others_where_they_were(name: str, after: str | None) -> None:
+    from wfdsl.designer.edits import apply_edit
+
+    text = text_of(name)
+    if after is None:  # the middle state of the document
+        states = [n.id for n in graph_of(name).state_nodes() if "/" not in n.id]
+        after = states[len(states) // 2]
+    edited = apply_edit(text, {"op": "add_state", "type": "task", "after": after})
+    before_graph, (after_workflow, _) = graph_of(name), compile_text(edited, name)
+    assert after_workflow is not None
+    after_graph = build_graph(after_workflow)
+    before = layout(before_graph)
+    kept = layout(after_graph, keep=before.nodes)
+    (added,) = {n.id for n in after_graph.nodes} - set(before.nodes)
+    top = kept.nodes[added][1]
+    for node, box in before.nodes.items():
+        now = kept.nodes[node]
+        assert now[0] == box[0], node  # no state moves sideways
+        if box[1] < top:
+            assert now == box, node  # above the new state: exactly where it was
+        else:
+            assert now[1] >= box[1], node  # below it: pushed down, if at all
+    # Everything below moved by one amount: the arrangement stays.
+    shifts = {kept.nodes[n][1] - b[1] for n, b in before.nodes.items() if b[1] >= top}
+    assert len(shifts) <= 1, shifts
+    assert overlaps(after_graph, kept) == dict.fromkeys(
+        ("label_edge", "label_node", "label_label", "node_node"), 0
+    )
+    # A fresh layout (Tidy) is the plain one.
+    assert layout(after_graph, keep=None) == layout(after_graph)

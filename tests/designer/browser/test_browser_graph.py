@@ -307,3 +307,28 @@ def test_real_runs_on_the_graph_a_declined_saga_a_map_and_a_breakpoint(
     page.wait_for_selector("#graph .node[data-id='second'].st-paused")
     assert "breakpoint" in " ".join(page.locator("#graph .run-note").all_text_contents())
     page.locator(".run-graph").screenshot(path=str(artifacts / "graph-run-breakpoint.png"))
+
+
+def test_adding_a_state_leaves_the_others_in_place(
+    designer: Any, page: Any, artifacts: Path
+) -> None:
+    path = designer.workspace / "saga_insert.yaml"
+    path.write_text((EXAMPLES / "order_saga.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    open_editor(page, designer, "saga_insert.yaml")
+    before = drawn_boxes(page)
+    page.click("#graph .node[data-id='reserve_inventory']")
+    page.click(".palette-item[data-type=task]")
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#graph .node[tabindex]').length === {len(before) + 1}"
+    )
+    after = drawn_boxes(page)
+    (added,) = set(after) - set(before)
+    top = after[added][1]
+    for state, box in before.items():
+        assert after[state][0] == pytest.approx(box[0], abs=0.1), state  # nothing moves sideways
+        if box[1] < top:
+            assert after[state] == pytest.approx(box, abs=0.1), state  # above: untouched
+    # Below it, states moved down together, by one amount.
+    shifts = {round(after[s][1] - b[1], 1) for s, b in before.items() if b[1] >= top}
+    assert len(shifts) == 1 and shifts.pop() > 0
+    page.locator(".pane-graph").screenshot(path=str(artifacts / "graph-stable-insert.png"))

@@ -44,6 +44,11 @@ def render(
     return drawing, svg
 
 
+#: Pins further out than this are ignored: no drawing is that large, and a
+#: pin at 1e300 would make the drawing's size infinite.
+PIN_LIMIT = 1_000_000.0
+
+
 def _valid_pins(pins: Mapping[str, Any]) -> dict[str, Point]:
     """The ``[x, y]`` pairs of numbers among the document's positions."""
     out: dict[str, Point] = {}
@@ -51,7 +56,10 @@ def _valid_pins(pins: Mapping[str, Any]) -> dict[str, Point]:
         if not isinstance(node_id, str) or not isinstance(point, list | tuple) or len(point) != 2:
             continue
         x, y = point
-        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in (x, y)):
+        if all(
+            isinstance(v, int | float) and not isinstance(v, bool) and abs(v) <= PIN_LIMIT
+            for v in (x, y)
+        ):
             out[node_id] = (float(x), float(y))
     return out
 

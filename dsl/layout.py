@@ -540,6 +540,8 @@ class _Grid:
     """Boxes and segments bucketed by cell, for collision tests near a point."""
 
     CELL = 64.0
+    MOST_CELLS = 4096
+    HUGE = (1 << 62, 1 << 62)
 
     def __init__(self) -> None:
         self.boxes: dict[tuple[int, int], list[tuple[Box, object]]] = {}
@@ -547,8 +549,13 @@ class _Grid:
 
     def cells(self, b: Box) -> Iterator[tuple[int, int]]:
         c = self.CELL
-        for i in range(int(b[0] // c), int((b[0] + b[2]) // c) + 1):
-            for j in range(int(b[1] // c), int((b[1] + b[3]) // c) + 1):
+        x0, x1 = int(b[0] // c), int((b[0] + b[2]) // c)
+        y0, y1 = int(b[1] // c), int((b[1] + b[3]) // c)
+        if (x1 - x0 + 1) * (y1 - y0 + 1) > self.MOST_CELLS:
+            yield self.HUGE  # one shared cell for whatever spans too many
+            return
+        for i in range(x0, x1 + 1):
+            for j in range(y0, y1 + 1):
                 yield i, j
 
     def add_box(self, b: Box, tag: object) -> None:
@@ -561,15 +568,15 @@ class _Grid:
             self.segments.setdefault(cell, []).append((p, q, tag))
 
     def hits(self, b: Box) -> int:
-        seen: set[int] = set()
+        seen: set[object] = set()
         count = 0
-        for cell in self.cells(b):
-            for other, _ in self.boxes.get(cell, ()):
-                if id(other) not in seen and _overlap(b, other):
-                    seen.add(id(other))
+        for cell in [*self.cells(b), self.HUGE]:
+            for other, tag in self.boxes.get(cell, ()):
+                if ("box", tag) not in seen and _overlap(b, other):
+                    seen.add(("box", tag))
                     count += 1
             for p, q, tag in self.segments.get(cell, ()):
-                key = id(tag) * 7919 + hash((p, q))
+                key = ("edge", tag, p, q)
                 if key not in seen and _segment_hits(p, q, b):
                     seen.add(key)
                     count += 1
@@ -661,7 +668,9 @@ def place_labels(
                         break
             if best_hits == 0:
                 break
-        assert best is not None
+        if best is None:  # a line of one point: the label goes beside it
+            w, h = label_size(e.label)
+            best = (line[0][0] + LABEL_GAP, line[0][1] - h / 2, w, h)
         out[i] = best
         grid.add_box(best, ("label", i))
     return out

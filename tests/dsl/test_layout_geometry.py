@@ -189,3 +189,18 @@ def test_an_added_state_leaves_the_others_where_they_were(name: str, after: str 
     )
     # A fresh layout (Tidy) is the plain one.
     assert layout(after_graph, keep=None) == layout(after_graph)
+
+
+def test_a_pin_far_away_is_drawn_and_one_past_any_drawing_is_ignored() -> None:
+    import json
+
+    from wfdsl.designer.edits import apply_edit
+    from wfdsl.designer.view import document_view
+
+    text = text_of("signup.yaml")
+    for x, drawn in ((999_999.0, True), (1e300, False)):
+        moved = apply_edit(text, {"op": "move", "state": "remind", "x": x, "y": x})
+        view = document_view(moved)
+        json.dumps(view, allow_nan=False)  # a finite drawing, every number JSON
+        assert (view["layout"]["nodes"]["remind"]["x"] == x) is drawn
+        assert len(view["layout"]["edges"]) == len(view["graph"]["edges"])

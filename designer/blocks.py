@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["cut_state", "space_state"]
+__all__ = ["cut_state", "insert_state", "space_state"]
 
 
 def _indent(line: str) -> int:
@@ -106,4 +106,51 @@ def space_state(text: str, states: Any, name: str) -> str:
         lines.insert(end, newline)
     if key_line > 0 and lines[key_line - 1].strip() and next(iter(states)) != name:
         lines.insert(key_line, newline)
+    return "".join(lines)
+
+
+def insert_state(
+    text: str, states: Any, anchor: str, block: str, *, before: bool = False
+) -> str | None:
+    """``text`` with ``block`` (a state's lines, ``name:`` first, indented as
+    a top-level mapping) put right after the block of state ``anchor`` (or
+    right above it, above its introducing comments, with ``before``),
+    indented like ``anchor`` and set apart by a blank line when the other
+    states are. ``None`` when the states are written in flow style.
+
+    Done as text because in ruamel's tree the comment (and blank line) that
+    introduces the state after ``anchor`` belongs to ``anchor``'s last value:
+    inserted in the tree, the new state would land between that comment and
+    the state it is about, with no blank line of its own.
+    """
+    where = _position(states, anchor)
+    if where is None:
+        return None
+    key_line, col = where
+    lines = text.splitlines(keepends=True)
+    newline = "\r\n" if lines[key_line].endswith("\r\n") else "\n"
+    new = [(" " * col + line if line.strip() else "") + newline for line in block.splitlines()]
+
+    def spaced_above(line: int) -> bool:
+        while line > 0 and lines[line - 1].strip().startswith("#"):
+            line -= 1
+        return line > 0 and not lines[line - 1].strip()
+
+    siblings = [states.lc.key(k)[0] for k in list(states)[1:]]
+    spaced = bool(siblings) and all(spaced_above(line) for line in siblings)
+    gap = [newline] if spaced else []
+    if before:
+        start = key_line
+        while (
+            start > 0
+            and lines[start - 1].strip().startswith("#")
+            and _indent(lines[start - 1]) == col
+        ):
+            start -= 1
+        lines[start:start] = new + gap
+    else:
+        end = _block(lines, key_line, col)
+        if end > 0 and not lines[end - 1].endswith("\n"):
+            lines[end - 1] += newline
+        lines[end:end] = gap + new
     return "".join(lines)

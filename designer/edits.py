@@ -14,6 +14,7 @@ not a mapping.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -186,7 +187,6 @@ _STARTERS: dict[str, Callable[[], dict[str, Any]]] = {
     "succeed": dict,
     "fail": lambda: {"error": "Failed"},
 }
-_NO_NEXT = frozenset({"choice", "succeed", "fail"})
 
 
 def _as_rt(value: Any) -> Any:
@@ -201,21 +201,51 @@ def _as_rt(value: Any) -> Any:
     return value
 
 
+def _replace_key(mapping: Any, old: str, new: str, value: Any) -> None:
+    """Put ``new: value`` where ``old`` was, with ``old``'s comment (and the
+    blank line after it, which ruamel keeps there) instead of losing them."""
+    if new in mapping and new != old:
+        del mapping[new]
+    position = list(mapping).index(old)
+    comment = mapping.ca.items.pop(old, None)
+    del mapping[old]
+    mapping.insert(position, new, value)
+    if comment is not None:
+        mapping.ca.items[new] = comment
+
+
 def _insert_after(mapping: Any, after: str | None, key: str, value: Any) -> None:
     keys = list(mapping)
     at = keys.index(after) + 1 if after in keys else len(keys)
     mapping.insert(at, key, value)
 
 
-def add_state(tree: Any, op: Mapping[str, Any]) -> None:
+def _plan_add(tree: Any, op: Mapping[str, Any]) -> tuple[Any, str, Any, str | None, bool]:
+    """Wire a new state in (every reference change made in ``tree``) and
+    return (scope, name, body, anchor, before): the state itself is not put
+    in ``tree``; it belongs next to ``anchor`` (after it, or before it).
+
+    ``after`` names the state the new one follows; ``edge`` which of its
+    edges the new state is put on (``next``, ``default``, ``choice:N``,
+    ``catch:N``, ``wait``, ``wait:PATH``, ``end``; by default a choice's
+    ``default`` and anyone else's ``next``). ``edge: "start"`` (no ``after``)
+    puts it before the scope's start state. The new state takes the edge's
+    old target as its own ``next`` (a choice: as its ``default``), so nothing
+    that was connected is left floating.
+    """
     kind = _text(op, "type")
     if kind not in _STARTERS:
         raise EditError(f"unknown state type {kind!r}; one of {', '.join(_STARTERS)}")
+    edge = op.get("edge")
+    if edge is not None and (not isinstance(edge, str) or not edge):
+        raise EditError("'edge' is the address of one of the 'after' state's edges (text)")
     after: str | None = op.get("after") or None
     if after is not None:
         scope, after = _locate(tree, op, "after")
     else:
         scope = scope_of(tree, op.get("scope") or "")
+        if edge not in (None, "start"):
+            raise EditError(f"edge {edge!r} needs 'after', the state it leaves from")
     states = _states(scope)
     if op.get("name"):
         name = _name(op, "name", states)
@@ -224,24 +254,62 @@ def add_state(tree: Any, op: Mapping[str, Any]) -> None:
         while f"{kind}_{n}" in states:
             n += 1
         name = f"{kind}_{n}"
-    body: dict[str, Any] = {"type": kind, **_STARTERS[kind]()}
-    new = _as_rt(body)
-    if after is not None:
-        prev = states[after]
-        if kind not in _NO_NEXT and isinstance(prev, dict):
-            if "next" in prev:
-                new["next"] = prev["next"]
-            elif prev.get("end") is True:
-                new["end"] = True
-        if isinstance(prev, dict) and prev.get("type") not in _NO_NEXT:
-            prev["next"] = name
-            if "end" in prev:
-                roundtrip.delete_key(prev, "end")
-    elif kind not in _NO_NEXT:
-        new["end"] = True
-    _insert_after(states, after, name, new)
-    if "start" not in scope or not scope.get("start"):
+    new = _as_rt({"type": kind, **_STARTERS[kind]()})
+    exit_key = None if kind in ("succeed", "fail") else "default" if kind == "choice" else "next"
+    anchor, before = after, False
+    old: Any = None
+    ends = False
+    if edge == "start":
+        old = scope.get("start") if isinstance(scope.get("start"), str) else None
+        if old in states:
+            anchor, before = old, True
         scope["start"] = name
+    elif after is not None:
+        prev = states[after]
+        if not isinstance(prev, dict):
+            raise EditError(f"state {after!r} is not a mapping")
+        kind_of_prev = prev.get("type")
+        if edge is None:
+            if kind_of_prev in ("succeed", "fail"):
+                edge = ""
+            elif kind_of_prev == "wait" and "next" not in prev and "end" not in prev:
+                edge = ""  # every alternative goes its own way: no edge to put it on
+            else:
+                edge = "default" if kind_of_prev == "choice" else "next"
+        if edge == "end":
+            if prev.get("end") is not True:
+                raise EditError(f"state {after!r} does not end its thread")
+            _replace_key(prev, "end", "default" if kind_of_prev == "choice" else "next", name)
+            ends = True
+        elif edge:
+            holder, key = _edge_slot(prev, edge)
+            old = holder.get(key)
+            if holder is prev and key in ("next", "default") and prev.get("end") is True:
+                _replace_key(prev, "end", key, name)
+                ends = old is None
+            else:
+                holder[key] = name
+    else:
+        ends = True
+    if exit_key is not None:
+        if isinstance(old, str) and old:
+            new[exit_key] = old
+        elif ends:
+            new["end"] = True
+    if not scope.get("start"):
+        scope["start"] = name
+    return scope, name, new, anchor, before
+
+
+def add_state(tree: Any, op: Mapping[str, Any]) -> None:
+    """The tree-only form of add_state (flow-style ``states``): see :func:`_plan_add`."""
+    scope, name, new, anchor, before = _plan_add(tree, op)
+    states = _states(scope)
+    if before and anchor is not None:
+        keys = list(states)
+        states.insert(keys.index(anchor), name, new)
+    else:
+        _insert_after(states, anchor, name, new)
 
 
 def delete_state(tree: Any, op: Mapping[str, Any]) -> None:
@@ -298,12 +366,16 @@ def connect(tree: Any, op: Mapping[str, Any]) -> None:
         if key != "next" or holder is not state:
             raise EditError("only a state's own 'next' can become 'end: true'")
         if "next" in holder:
-            roundtrip.delete_key(holder, "next")
-        holder["end"] = True
+            _replace_key(holder, "next", "end", True)
+        else:
+            holder["end"] = True
     else:
-        holder[key] = to
-        if holder is state and key == "next" and "end" in state:
-            roundtrip.delete_key(state, "end")
+        if holder is state and key == "next" and "end" in state and key not in state:
+            _replace_key(state, "end", key, to)
+        else:
+            holder[key] = to
+            if holder is state and key == "next" and "end" in state:
+                roundtrip.delete_key(state, "end")
 
 
 def _edge_slot(state: Any, edge: str) -> Slot:
@@ -460,16 +532,76 @@ def apply_edit(text: str, op: Mapping[str, Any]) -> str:
             _drop_references(scope_of(tree, _prefix(op)), name)
             return roundtrip.splice(text, baseline, roundtrip.dump(tree, yaml))
     if kind == "add_state":
-        before = _state_keys(tree, op)
+        return _add_as_text(text, tree, yaml, baseline, op)
     OPS[kind](tree, op)
-    edited = roundtrip.splice(text, baseline, roundtrip.dump(tree, yaml))
-    if kind == "add_state":
-        added = _state_keys(tree, op) - before
-        if len(added) == 1:
-            new_tree, _, _ = roundtrip.load(edited)
-            states = _states(scope_of(new_tree, _add_prefix(op)))
-            edited = blocks.space_state(edited, states, added.pop())
-    return edited
+    return _settle(text, roundtrip.splice(text, baseline, roundtrip.dump(tree, yaml)))
+
+
+def _indent_of(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _settle(original: str, edited: str) -> str:
+    """Move lines a new key was put below back under it.
+
+    ruamel keeps the blank line and comment that end a mapping (and that
+    introduce whatever follows it) with its last value, so a key added to
+    that mapping lands after them: ``next: b`` below the blank line and the
+    next state's comment. Blank lines and comments less indented than the
+    added lines, right above them, go below them again.
+    """
+    a = original.splitlines(keepends=True)
+    b = edited.splitlines(keepends=True)
+    out = list(b)
+    ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    for tag, _i1, _i2, j1, j2 in reversed(ops):
+        if tag != "insert" or not b[j1].strip():
+            continue
+        depth = _indent_of(b[j1])
+        top = j1
+        while top > 0 and (
+            not b[top - 1].strip()
+            or (b[top - 1].lstrip().startswith("#") and _indent_of(b[top - 1]) < depth)
+        ):
+            top -= 1
+        if top == j1 or top == 0 or _indent_of(b[top - 1]) < depth:
+            continue
+        out[top:j2] = b[j1:j2] + b[top:j1]
+    return "".join(out)
+
+
+def _add_as_text(text: str, tree: Any, yaml: Any, baseline: str, op: Mapping[str, Any]) -> str:
+    """add_state: the references change in the tree, the new state's lines
+    go in as text beside its anchor (blocks.insert_state)."""
+    scope, name, new, anchor, before = _plan_add(tree, op)
+    wired = _settle(text, roundtrip.splice(text, baseline, roundtrip.dump(tree, yaml)))
+    states = _states(scope)
+    if anchor is None and len(states):
+        anchor = list(states)[-1]
+    if anchor is not None:
+        block = CommentedMap()
+        block[name] = new
+        again, _, _ = roundtrip.load(wired)
+        placed = blocks.insert_state(
+            wired,
+            _states(scope_of(again, _add_prefix(op))),
+            anchor,
+            roundtrip.dump(block, yaml),
+            before=before,
+        )
+        if placed is not None:
+            return placed
+    # Flow-style or empty states: in the tree, spaced like its neighbours.
+    tree, yaml, baseline = roundtrip.load(wired)
+    scope = scope_of(tree, _add_prefix(op))
+    states = _states(scope)
+    if before and anchor is not None:
+        states.insert(list(states).index(anchor), name, new)
+    else:
+        _insert_after(states, anchor, name, new)
+    edited = roundtrip.splice(wired, baseline, roundtrip.dump(tree, yaml))
+    new_tree, _, _ = roundtrip.load(edited)
+    return blocks.space_state(edited, _states(scope_of(new_tree, _add_prefix(op))), name)
 
 
 def _prefix(op: Mapping[str, Any]) -> str:
@@ -483,10 +615,3 @@ def _add_prefix(op: Mapping[str, Any]) -> str:
     if isinstance(after, str) and "/" in after:
         return after.rpartition("/")[0]
     return str(op.get("scope") or "")
-
-
-def _state_keys(tree: Any, op: Mapping[str, Any]) -> set[str]:
-    try:
-        return set(_states(scope_of(tree, _add_prefix(op))))
-    except EditError:
-        return set()

@@ -86,7 +86,7 @@ def test_the_wheel_holds_every_package_and_data_file(wheel: Path) -> None:
     # The designer reads its pages and scripts from the installed package.
     for asset in [
         *(ROOT / "designer/templates").glob("*.html"),
-        *(ROOT / "designer/static").iterdir(),
+        *(p for p in (ROOT / "designer/static").rglob("*") if p.is_file()),
     ]:
         relative = asset.relative_to(ROOT / "designer").as_posix()
         assert f"wfdsl/designer/{relative}" in names, relative

@@ -28,9 +28,15 @@ const state = {
 const $ = (id) => document.getElementById(id);
 const graphStatus = $("graph-status");
 
+// One fetch of the schema, for the code editor's completion and hover docs
+// and for the property panel's forms.
+const schema = api("GET", data.schema_url || "/api/schema");
+
 const pane = new YamlPane($("yaml-pane"), {
   onInput: (text) => typed(text),
   onCursorLine: (line) => selectFromLine(line),
+  schema,
+  stateNames: () => stateNames(null),
 });
 pane.setText(state.text);
 
@@ -42,7 +48,7 @@ const graph = new GraphView($("graph"), {
 });
 
 const panel = new PropertyPanel($("properties-body"), {
-  schemaUrl: data.schema_url || "/api/schema",
+  schema,
   edit: (op, options) => edit(op, options),
   goToLine: (line) => pane.goToLine(line),
   lines: () => state.text.split("\n"),
@@ -69,9 +75,14 @@ function applyView(view) {
     select(state.selected, { from: "view" });
   } else {
     const problem = view.loaded ? "The document has errors that stop the graph from being drawn" : "The YAML does not parse";
+    // The first error in plain words with its fix, as `wfdsl validate` prints it.
+    const first = (view.findings || []).find((f) => f.severity === "error");
+    const detail = first
+      ? ` at line ${first.line || "?"}${first.col ? ":" + first.col : ""}: ${first.message}${first.suggestion ? `. Fix: ${first.suggestion}` : ""}.`
+      : ".";
     graphStatus.textContent = state.good
-      ? `${problem}; the graph shows the last good version.`
-      : `${problem}, so there is no graph yet: fix the first finding and it appears.`;
+      ? `${problem}${detail} The graph shows the last good version.`
+      : `${problem}${detail} There is no graph yet: fix it and the graph appears.`;
     graphStatus.hidden = false;
     $("graph").classList.add("stale");
   }

@@ -3,13 +3,12 @@
 // (each change is one `set_field` edit on the server); structured ones
 // (args, retry, catch, branches, ...) are shown as their YAML lines with a
 // jump into the text, where they are easier to write than in a form.
-import { api } from "./api.js";
 import { isSynthetic } from "./graph_view.js";
 
 const SCALAR_REFS = new Set(["state_ref", "state_name", "duration", "expression", "condition", "var_path", "error_name", "description"]);
 
 export class PropertyPanel {
-  constructor(root, { schemaUrl, edit, goToLine, lines, stateNames }) {
+  constructor(root, { schema, edit, goToLine, lines, stateNames }) {
     this.root = root;
     this.edit = edit;
     this.goToLine = goToLine;
@@ -17,7 +16,7 @@ export class PropertyPanel {
     this.stateNames = stateNames;
     this.onDelete = () => {};
     this.schema = null;
-    this.schemaPromise = api("GET", schemaUrl)
+    this.schemaPromise = schema
       .then((schema) => {
         this.schema = schema;
         if (this.node) this.showNode(this.node, this.view);

@@ -1,106 +1,233 @@
-// The YAML text pane: a plain <textarea> with a line-number gutter and a
-// backdrop behind the text for line highlights and finding markers. Lines
-// never wrap (wrap="off"), so line N of the text is row N of the gutter and
-// of the backdrop, and one fixed line height (CSS --code-line) keeps them in
-// step with the textarea while it scrolls.
+// The YAML text pane: CodeMirror 6 (the bundle vendored in static/vendor,
+// built by designer/vendor/build-codemirror.sh) with YAML highlighting,
+// auto-indent, findings as underlines and gutter markers, the selected
+// state's lines highlighted, and completion and hover docs from the
+// published JSON Schema. The page's <textarea id="yaml-text"> is where the
+// text starts (and what a page without scripts shows); it is kept equal to
+// the editor's text.
+import {
+  Decoration,
+  EditorState,
+  EditorView,
+  RangeSetBuilder,
+  StateEffect,
+  StateField,
+  autocompletion,
+  bracketMatching,
+  closeBrackets,
+  closeBracketsKeymap,
+  completionKeymap,
+  defaultHighlightStyle,
+  defaultKeymap,
+  drawSelection,
+  highlightActiveLine,
+  highlightActiveLineGutter,
+  highlightSelectionMatches,
+  highlightSpecialChars,
+  history,
+  historyKeymap,
+  hoverTooltip,
+  indentOnInput,
+  indentUnit,
+  indentWithTab,
+  keymap,
+  lineNumbers,
+  lintGutter,
+  searchKeymap,
+  setDiagnostics,
+  syntaxHighlighting,
+  yaml,
+} from "./vendor/codemirror.js";
+import { SchemaGuide, keyOf, pathAt } from "./yaml_schema.js";
+
+// Whole-line decorations: the selected state's lines, and the lines a
+// finding starts on (each with its line number, data-line, for scripts).
+function lineField(effect, classOf) {
+  return StateField.define({
+    create: () => Decoration.none,
+    update(deco, tr) {
+      deco = deco.map(tr.changes);
+      for (const e of tr.effects) {
+        if (!e.is(effect)) continue;
+        const builder = new RangeSetBuilder();
+        const doc = tr.state.doc;
+        for (const [n, cls] of classOf(e.value)) {
+          if (n < 1 || n > doc.lines) continue;
+          const at = doc.line(n).from;
+          builder.add(at, at, Decoration.line({ class: cls, attributes: { "data-line": String(n) } }));
+        }
+        deco = builder.finish();
+      }
+      return deco;
+    },
+    provide: (f) => EditorView.decorations.from(f),
+  });
+}
+
+const setHighlight = StateEffect.define();
+const highlightField = lineField(setHighlight, (range) => {
+  const [start, end] = range || [];
+  const out = [];
+  for (let n = start || 1; start && n <= end; n++) out.push([n, "cm-selected-state"]);
+  return out;
+});
+const setMarkerLines = StateEffect.define();
+const markerField = lineField(setMarkerLines, (lines) => [...lines].sort((a, b) => a[0] - b[0]));
+
+const RANK = { info: 0, warning: 1, error: 2 };
 
 export class YamlPane {
-  constructor(root, { onInput, onCursorLine, debounceMs = 300 } = {}) {
+  constructor(root, { onInput, onCursorLine, debounceMs = 300, schema = null, stateNames = () => [] } = {}) {
     this.root = root;
     this.textarea = root.querySelector("textarea");
-    this.gutter = root.querySelector(".yaml-gutter");
-    this.backdrop = root.querySelector(".yaml-backdrop");
     this.onInput = onInput || (() => {});
     this.onCursorLine = onCursorLine || (() => {});
     this.debounceMs = debounceMs;
     this.timer = null;
-    this.markers = new Map(); // line -> {severity, messages}
-    this.highlight = null; // [start, end]
     this.lastCursorLine = 0;
-    this.lineCount = 0;
+    this.settingText = false;
+    this.guide = new SchemaGuide(null);
+    this.stateNames = stateNames;
+    if (schema) schema.then((s) => (this.guide = new SchemaGuide(s))).catch(() => {});
 
-    this.textarea.addEventListener("input", () => {
-      this.render();
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.onInput(this.textarea.value), this.debounceMs);
+    const host = document.createElement("div");
+    host.className = "yaml-editor";
+    this.textarea.hidden = true;
+    this.textarea.setAttribute("aria-hidden", "true");
+    this.textarea.tabIndex = -1;
+    this.textarea.after(host);
+
+    this.view = new EditorView({
+      parent: host,
+      state: EditorState.create({
+        doc: this.textarea.value,
+        extensions: [
+          lineNumbers(),
+          highlightActiveLineGutter(),
+          highlightSpecialChars(),
+          history(),
+          drawSelection(),
+          EditorState.allowMultipleSelections.of(true),
+          indentOnInput(),
+          indentUnit.of("  "),
+          syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+          bracketMatching(),
+          closeBrackets(),
+          highlightActiveLine(),
+          highlightSelectionMatches(),
+          yaml(),
+          lintGutter(),
+          highlightField,
+          markerField,
+          autocompletion({ override: [(context) => this.complete(context)], icons: false }),
+          hoverTooltip((view, pos) => this.hover(view, pos), { hoverTime: 350 }),
+          keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap, ...historyKeymap, ...completionKeymap, indentWithTab]),
+          EditorView.contentAttributes.of({ "aria-label": "Workflow YAML", "aria-describedby": "findings-summary", spellcheck: "false" }),
+          EditorView.updateListener.of((update) => this.updated(update)),
+        ],
+      }),
     });
-    this.textarea.addEventListener("scroll", () => this.syncScroll());
-    for (const type of ["keyup", "click", "focus"]) {
-      this.textarea.addEventListener(type, () => this.reportCursor());
-    }
-    this.render();
+    // Tests and scripts reach the editor from the page: #yaml-pane.editorView.
+    root.editorView = this.view;
   }
 
   get text() {
-    return this.textarea.value;
+    return this.view.state.doc.toString();
   }
 
-  // Replace the whole text (an edit from the graph, undo, redo). Keeps the
-  // scroll position; the browser's own undo inside the textarea starts over.
+  updated(update) {
+    if (update.docChanged) {
+      this.textarea.value = this.text;
+      if (!this.settingText) {
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => this.onInput(this.text), this.debounceMs);
+      }
+    }
+    if (update.selectionSet || update.focusChanged) this.reportCursor();
+  }
+
+  // Replace the whole text (an edit from the graph, undo, redo). Only the
+  // lines that differ are replaced, so the scroll position and the caret
+  // stay where they were.
   setText(text) {
-    if (text === this.textarea.value) return;
-    const { scrollTop, scrollLeft } = this.textarea;
-    this.textarea.value = text;
-    this.textarea.scrollTop = scrollTop;
-    this.textarea.scrollLeft = scrollLeft;
-    this.render();
+    const old = this.text;
+    if (text === old) return;
+    let start = 0;
+    while (start < old.length && start < text.length && old[start] === text[start]) start++;
+    let endOld = old.length;
+    let endNew = text.length;
+    while (endOld > start && endNew > start && old[endOld - 1] === text[endNew - 1]) {
+      endOld--;
+      endNew--;
+    }
+    this.settingText = true;
+    try {
+      this.view.dispatch({ changes: { from: start, to: endOld, insert: text.slice(start, endNew) } });
+    } finally {
+      this.settingText = false;
+    }
   }
 
-  // Validation can overtake a keystroke: drop the pending debounced call when
-  // the caller validates by itself.
   cancelPending() {
     clearTimeout(this.timer);
   }
 
+  // Findings as diagnostics: underlined, a marker in the gutter, the message
+  // and its fix on hover.
   setMarkers(findings) {
-    this.markers = new Map();
+    const doc = this.view.state.doc;
+    const diagnostics = [];
+    for (const f of findings) {
+      if (!f.line || f.line > doc.lines) continue;
+      const line = doc.line(f.line);
+      const from = Math.min(line.from + Math.max(0, (f.col || 1) - 1), line.to);
+      let to = line.to;
+      if (f.end_line && f.end_line >= f.line && f.end_line <= doc.lines) {
+        const endLine = doc.line(f.end_line);
+        to = f.end_col ? Math.min(endLine.from + f.end_col - 1, endLine.to) : endLine.to;
+      }
+      if (to <= from) to = Math.min(from + 1, doc.length);
+      const message = `${f.code ? f.code + ": " : ""}${f.message}${f.suggestion ? `\nFix: ${f.suggestion}` : ""}`;
+      diagnostics.push({ from, to: Math.max(to, from), severity: f.severity in RANK ? f.severity : "info", message });
+    }
+    const worst = new Map();
     for (const f of findings) {
       if (!f.line) continue;
-      const last = f.end_line && f.end_line >= f.line ? Math.min(f.end_line, f.line + 50) : f.line;
-      for (let line = f.line; line <= last; line++) {
-        const entry = this.markers.get(line) || { severity: "info", messages: [] };
-        entry.severity = worse(entry.severity, f.severity);
-        if (line === f.line) entry.messages.push(`${f.code ? f.code + ": " : ""}${f.message}`);
-        this.markers.set(line, entry);
-      }
+      const was = worst.get(f.line);
+      if (!was || (RANK[f.severity] ?? 0) > (RANK[was] ?? 0)) worst.set(f.line, f.severity);
     }
-    this.render();
+    this.view.dispatch(setDiagnostics(this.view.state, diagnostics));
+    this.view.dispatch({ effects: setMarkerLines.of([...worst].map(([n, sev]) => [n, `cm-finding-line marker--${sev}`])) });
+    this.markers = findings;
   }
 
   highlightLines(start, end, { scroll = true } = {}) {
-    this.highlight = start ? [start, end || start] : null;
-    this.render();
+    this.view.dispatch({ effects: setHighlight.of(start ? [start, end || start] : null) });
     if (start && scroll) this.scrollToLine(start, end);
   }
 
-  scrollToLine(start, end = start) {
-    const lineHeight = this.lineHeight();
-    const top = (start - 1) * lineHeight;
-    const bottom = end * lineHeight;
-    const view = this.textarea.clientHeight;
-    if (top < this.textarea.scrollTop || bottom > this.textarea.scrollTop + view) {
-      this.textarea.scrollTop = Math.max(0, top - view / 3);
-    }
+  scrollToLine(start) {
+    const doc = this.view.state.doc;
+    if (start > doc.lines) return;
+    this.view.dispatch({ effects: EditorView.scrollIntoView(doc.line(start).from, { y: "start", yMargin: 40 }) });
   }
 
-  // Put the caret at the start of a line and focus the text (findings list).
+  // Put the caret at a line and column and focus the text (findings list).
   goToLine(line, column = 1) {
-    const lines = this.textarea.value.split("\n");
-    let offset = 0;
-    for (let i = 0; i < Math.min(line - 1, lines.length); i++) offset += lines[i].length + 1;
-    offset += Math.max(0, column - 1);
-    this.textarea.focus();
-    this.textarea.setSelectionRange(offset, offset);
-    this.scrollToLine(line);
+    const doc = this.view.state.doc;
+    const at = doc.line(Math.max(1, Math.min(line, doc.lines)));
+    const pos = Math.min(at.from + Math.max(0, column - 1), at.to);
+    this.view.dispatch({ selection: { anchor: pos }, effects: EditorView.scrollIntoView(pos, { y: "center" }) });
+    this.view.focus();
     this.reportCursor();
   }
 
   cursorLine() {
-    const before = this.textarea.value.slice(0, this.textarea.selectionStart);
-    return before.split("\n").length;
+    return this.view.state.doc.lineAt(this.view.state.selection.main.head).number;
   }
 
   reportCursor() {
+    if (!this.view.hasFocus) return;
     const line = this.cursorLine();
     if (line !== this.lastCursorLine) {
       this.lastCursorLine = line;
@@ -108,63 +235,90 @@ export class YamlPane {
     }
   }
 
-  lineHeight() {
-    const value = parseFloat(getComputedStyle(this.textarea).lineHeight);
-    return Number.isFinite(value) ? value : 20;
+  lines() {
+    return this.text.split("\n");
   }
 
-  syncScroll() {
-    this.gutter.scrollTop = this.textarea.scrollTop;
-    this.backdrop.style.transform = `translate(${-this.textarea.scrollLeft}px, ${-this.textarea.scrollTop}px)`;
-  }
+  // ------------------------------------------------------------ schema help
 
-  render() {
-    const count = this.textarea.value.split("\n").length;
-    if (count !== this.lineCount) {
-      this.lineCount = count;
-      this.gutter.replaceChildren();
-      this.backdrop.replaceChildren();
-      const gutterFragment = document.createDocumentFragment();
-      const backFragment = document.createDocumentFragment();
-      for (let line = 1; line <= count; line++) {
-        const number = document.createElement("div");
-        number.className = "ln";
-        number.dataset.line = String(line);
-        number.textContent = String(line);
-        gutterFragment.append(number);
-        const row = document.createElement("div");
-        row.className = "row";
-        row.dataset.line = String(line);
-        backFragment.append(row);
-      }
-      // One spare row so the gutter can scroll as far as the textarea does.
-      const spare = document.createElement("div");
-      spare.className = "ln spare";
-      gutterFragment.append(spare);
-      this.gutter.append(gutterFragment);
-      this.backdrop.append(backFragment);
+  complete(context) {
+    const line = context.state.doc.lineAt(context.pos);
+    const before = line.text.slice(0, context.pos - line.from);
+    const lines = this.lines();
+    const index = line.number - 1;
+    // A value: `key: partial`
+    const value = /^(\s*(?:-\s+)*)([\w.-]+)\s*:\s+(\S*)$/.exec(before);
+    if (value) {
+      const col = value[1].length;
+      const prop = this.guide.keySchema(lines, index, col, value[2]);
+      const options = this.guide.valueOptions(prop, this.stateNames()).map((o) => ({ label: o.text, detail: o.doc, type: "constant" }));
+      if (!options.length) return null;
+      return { from: context.pos - value[3].length, options, validFor: /^[\w.-]*$/ };
     }
-    const [hStart, hEnd] = this.highlight || [0, -1];
-    const numbers = this.gutter.children;
-    const rows = this.backdrop.children;
-    for (let i = 0; i < count; i++) {
-      const line = i + 1;
-      const marker = this.markers.get(line);
-      const selected = line >= hStart && line <= hEnd;
-      const cls = (marker ? ` marker marker--${marker.severity}` : "") + (selected ? " selected" : "");
-      numbers[i].className = "ln" + cls;
-      rows[i].className = "row" + cls;
-      if (marker) {
-        numbers[i].title = marker.messages.join("\n");
-      } else {
-        numbers[i].removeAttribute("title");
-      }
-    }
-    this.syncScroll();
+    // A key: `  partial` or `  - partial`
+    const key = /^(\s*(?:-\s+)*)([\w-]*)$/.exec(before);
+    if (!key || (!key[2] && !context.explicit)) return null;
+    const col = key[1].length;
+    const options = this.guide.keyOptions(lines, index, col).map((o) => ({
+      label: o.key,
+      apply: this.applyKey(o, col),
+      detail: o.required ? "required" : "",
+      info: o.doc,
+      type: "property",
+      boost: o.required ? 1 : 0,
+    }));
+    if (!options.length) return null;
+    return { from: context.pos - key[2].length, options, validFor: /^[\w-]*$/ };
   }
-}
 
-const RANK = { info: 0, warning: 1, error: 2 };
-function worse(a, b) {
-  return (RANK[b] ?? 0) > (RANK[a] ?? 0) ? b : a;
+  // A scalar key is completed as `key: `; a map or a list opens its block
+  // on the next line, indented (and with its first `- ` for a list).
+  applyKey(option, col) {
+    const kind = option.shape;
+    if (kind !== "object" && kind !== "array") return option.key + ": ";
+    const text = option.key + ":\n" + " ".repeat(col + 2) + (kind === "array" ? "- " : "");
+    return (view, _completion, from, to) => {
+      view.dispatch({ changes: { from, to, insert: text }, selection: { anchor: from + text.length } });
+    };
+  }
+
+  hover(view, pos) {
+    const line = view.state.doc.lineAt(pos);
+    const k = keyOf(line.text);
+    if (!k) return null;
+    const start = line.from + k.col;
+    const end = start + k.name.length;
+    if (pos < start || pos > end) return null;
+    const lines = this.lines();
+    const prop = this.guide.keySchema(lines, line.number - 1, k.col, k.name);
+    const path = pathAt(lines, line.number - 1, k.col).map((p) => p.key);
+    if (!prop || !(prop.description || prop.refName)) return null;
+    return {
+      pos: start,
+      end,
+      above: true,
+      create: () => {
+        const dom = document.createElement("div");
+        dom.className = "cm-schema-doc";
+        const head = document.createElement("div");
+        head.className = "cm-schema-doc-head";
+        head.textContent = [...path.filter((p) => p !== "[]").slice(-2), k.name].join(".");
+        const type = document.createElement("span");
+        type.className = "muted";
+        const types = [].concat(prop.type || (prop.enum ? "one of " + prop.enum.join(", ") : prop.refName || []));
+        type.textContent = types.length ? "  " + types.join(" | ") : "";
+        head.append(type);
+        const body = document.createElement("p");
+        body.textContent = prop.description || "";
+        dom.append(head, body);
+        if ("default" in prop) {
+          const d = document.createElement("p");
+          d.className = "muted";
+          d.textContent = "Default: " + JSON.stringify(prop.default);
+          dom.append(d);
+        }
+        return { dom };
+      },
+    };
+  }
 }

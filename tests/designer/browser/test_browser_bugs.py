@@ -135,7 +135,7 @@ def test_the_editor_keeps_a_usable_graph_at_1024_by_768(
     page.set_viewport_size({"width": 1024, "height": 768})
     open_editor(page, designer, "order_saga.yaml")
     graph = page.locator("#graph").bounding_box()
-    yaml = page.locator("#yaml-text").bounding_box()
+    yaml = page.locator("#yaml-pane .cm-editor").bounding_box()
     assert graph is not None and yaml is not None
     assert graph["height"] >= 300, graph
     assert graph["width"] >= 400, graph

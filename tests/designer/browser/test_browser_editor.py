@@ -37,7 +37,28 @@ def wait_for_states(page: Any, count: int) -> None:
 def wait_for_text(page: Any, predicate: str) -> None:
     """Wait until the YAML pane's text satisfies a JS predicate over `t`."""
     page.wait_for_function(
-        f"() => {{ const t = document.getElementById('yaml-text').value; return {predicate}; }}"
+        "() => { const t = document.getElementById('yaml-pane').editorView.state.doc.toString();"
+        f" return {predicate}; }}"
+    )
+
+
+def editor_lines(page: Any) -> list[str]:
+    lines = page.evaluate(
+        "() => document.getElementById('yaml-pane').editorView.state.doc.toString().split('\\n')"
+    )
+    return list(lines)
+
+
+def put_caret(page: Any, line: int, column: int = 1) -> None:
+    """Focus the code editor with the caret at `line`:`column` (1-based)."""
+    page.evaluate(
+        """([line, column]) => {
+            const view = document.getElementById('yaml-pane').editorView;
+            const pos = view.state.doc.line(line).from + column - 1;
+            view.focus();
+            view.dispatch({selection: {anchor: pos}, scrollIntoView: true});
+        }""",
+        [line, column],
     )
 
 
@@ -182,22 +203,14 @@ def test_a_syntax_error_marks_its_line_and_the_graph_stays(
 ) -> None:
     open_editor(page, designer, "order_saga.yaml")
     nodes_before = state_ids(page)
-    lines = page.eval_on_selector("#yaml-text", "t => t.value.split('\\n')")
+    lines = editor_lines(page)
     # After the `start:` line, a line YAML refuses ("mapping values are not allowed here").
     broken = next(i for i, line in enumerate(lines, 1) if line.startswith("start:")) + 1
-    page.evaluate(
-        """(line) => {
-            const t = document.getElementById('yaml-text');
-            const offset = t.value.split('\\n').slice(0, line - 1).join('\\n').length;
-            t.focus();
-            t.setSelectionRange(offset, offset);
-        }""",
-        broken,
-    )
+    put_caret(page, broken - 1, len(lines[broken - 2]) + 1)
     page.keyboard.type("\noops: a: b")
-    marker = page.locator(f".yaml-gutter .ln.marker--error[data-line='{broken}']")
+    marker = page.locator(f"#yaml-pane .cm-line.marker--error[data-line='{broken}']")
     marker.wait_for()
-    assert page.locator(".yaml-gutter .ln.marker--error").count() >= 1
+    assert page.locator("#yaml-pane .cm-lint-marker-error").count() >= 1
     assert page.locator("#graph-status").is_visible()
     assert "does not parse" in page.locator("#graph-status").inner_text()
     assert state_ids(page) == nodes_before  # the last good graph is still drawn
@@ -206,7 +219,7 @@ def test_a_syntax_error_marks_its_line_and_the_graph_stays(
 
     # Fixing the text brings the live graph back.
     page.keyboard.press("Control+z")
-    page.wait_for_selector(".yaml-gutter .ln.marker--error", state="detached")
+    page.wait_for_selector("#yaml-pane .cm-line.marker--error", state="detached")
     page.wait_for_selector("#graph-status", state="hidden")
 
 
@@ -224,23 +237,14 @@ def test_keyboard_moves_between_states_and_selects_their_yaml(
     )
     # Its YAML lines are highlighted and the property panel shows it.
     selected = page.eval_on_selector_all(
-        ".yaml-gutter .ln.selected", "els => els.map(e => +e.dataset.line)"
+        "#yaml-pane .cm-line.cm-selected-state", "els => els.map(e => +e.dataset.line)"
     )
-    text_lines = page.eval_on_selector("#yaml-text", "t => t.value.split('\\n')")
+    text_lines = editor_lines(page)
     assert text_lines[selected[0] - 1].strip() == "wait_for_click:"
     assert page.locator("#properties input[name='state-name']").input_value() == "wait_for_click"
     # And back: the caret in another state's YAML selects it on the graph.
     line = next(i for i, t in enumerate(text_lines, 1) if t.strip() == "give_up:") + 1
-    page.evaluate(
-        """(line) => {
-            const t = document.getElementById('yaml-text');
-            const offset = t.value.split('\\n').slice(0, line - 1).join('\\n').length + 1;
-            t.focus();
-            t.setSelectionRange(offset, offset);
-            t.dispatchEvent(new KeyboardEvent('keyup'));
-        }""",
-        line,
-    )
+    put_caret(page, line, 2)
     page.wait_for_selector("#graph .node[data-id='give_up'].selected")
     page.screenshot(path=str(artifacts / "editor-keyboard-selection.png"))
 

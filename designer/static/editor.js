@@ -124,7 +124,7 @@ function decorate() {
   const firstNode = svg.querySelector(".node");
   const hits = svgEl("g", { class: "edge-hits" });
   for (const edge of view.graph.edges) {
-    if (!edge.edit) continue;
+    if (!edge.edit && !insertOnEdge(edge)) continue;
     const points = graph.edgePoints(edge.id);
     if (points.length < 2) continue;
     const hit = svgEl("polyline", {
@@ -498,8 +498,35 @@ function markOutline(id) {
 
 // ---------------------------------------------------------------- palette
 
-// `after`: a state id, null for none, undefined for the selected state.
+// Where a state put on `edge` goes (the add_state op's after/edge/scope),
+// or null for an edge nothing can be put on (into a join, out of a succeed).
+function insertOnEdge(edge) {
+  if (edge.edit) return { after: edge.edit.state, edge: edge.edit.edge };
+  if (edge.kind === "end") {
+    const source = findNode(edge.source);
+    if (!source || isSynthetic(edge.source) || ["succeed", "fail"].includes(source.type)) return null;
+    return { after: edge.source, edge: "end" };
+  }
+  if (edge.kind === "start" && !isSynthetic(edge.target)) {
+    const scope = edge.target.includes("/") ? edge.target.slice(0, edge.target.lastIndexOf("/")) : "";
+    return { edge: "start", ...(scope ? { scope } : {}) };
+  }
+  return null;
+}
+
+function addOnEdge(type, edge) {
+  const where = insertOnEdge(edge);
+  if (!where) return null;
+  return edit({ op: "add_state", type, ...where }, { selectNew: true });
+}
+
+// `after`: a state id, null for none, undefined for the selection (a
+// selected edge takes the new state on it).
 function addState(type, after) {
+  if (after === undefined && state.selected?.kind === "edge") {
+    const edge = findEdge(state.selected.index);
+    if (edge && insertOnEdge(edge)) return addOnEdge(type, edge);
+  }
   const op = { op: "add_state", type };
   const anchor = after !== undefined ? after : state.selected?.kind === "node" ? state.selected.id : null;
   if (anchor && !isSynthetic(anchor)) {
@@ -519,19 +546,47 @@ for (const button of document.querySelectorAll(".palette-item")) {
     event.dataTransfer.effectAllowed = "copy";
   });
 }
+// The edge under the pointer that a state can be put on, if any.
+function dropEdge(event) {
+  for (const el of document.elementsFromPoint(event.clientX, event.clientY)) {
+    if (el.classList?.contains("edge-hit")) {
+      const edge = findEdge(Number(el.dataset.edge));
+      if (edge && insertOnEdge(edge)) return { edge, el };
+    }
+  }
+  return null;
+}
+
+let hoveredEdge = null;
+function markDropEdge(el) {
+  if (hoveredEdge === el) return;
+  hoveredEdge?.classList.remove("drop-edge");
+  hoveredEdge = el;
+  hoveredEdge?.classList.add("drop-edge");
+}
+
 $("graph").addEventListener("dragover", (event) => {
   if (event.dataTransfer.types.includes("application/x-wfdsl-state-type")) {
     event.preventDefault();
     event.dataTransfer.dropEffect = "copy";
+    markDropEdge(dropTarget(event) ? null : dropEdge(event)?.el || null);
   }
+});
+$("graph").addEventListener("dragleave", (event) => {
+  if (!$("graph").contains(event.relatedTarget)) markDropEdge(null);
 });
 $("graph").addEventListener("drop", (event) => {
   const type = event.dataTransfer.getData("application/x-wfdsl-state-type");
   if (!type) return;
   event.preventDefault();
+  markDropEdge(null);
   const target = dropTarget(event);
-  // Dropped on a state: inserted after it; on the empty canvas: wired to nothing.
-  addState(type, target && !isSynthetic(target) ? target : null);
+  // On a state: inserted after it; on an edge: put on that edge, between its
+  // two ends; on the empty canvas: wired to nothing.
+  if (target && !isSynthetic(target)) return addState(type, target);
+  const onEdge = dropEdge(event);
+  if (onEdge) return addOnEdge(type, onEdge.edge);
+  addState(type, null);
 });
 
 // ---------------------------------------------------------------- export and run

@@ -346,6 +346,17 @@ async def graph(request: Request) -> Response:
     return JSONResponse(await off_loop(ctx(request), document_view, text))
 
 
+def _document_data(text: str) -> dict[str, Any]:
+    data = parse_document(text).data
+    return {"data": data if isinstance(data, dict) else None}
+
+
+async def document_data(request: Request) -> Response:
+    """The text's plain data (what the property panel's forms show), null when it does not load."""
+    text = field_of(await body(request), "text")
+    return JSONResponse(await off_loop(ctx(request), _document_data, text))
+
+
 def _edited_view(text: str, op: dict[str, Any], rel: str) -> dict[str, Any]:
     try:
         edited = apply_edit(text, op)
@@ -629,6 +640,7 @@ def routes() -> list[Route]:
         Route("/api/templates", templates_list, methods=["GET"]),
         Route("/api/schema", schema, methods=["GET"]),
         Route("/api/graph", graph, methods=["POST"]),
+        Route("/api/data", document_data, methods=["POST"]),
         Route("/api/files", create_file, methods=["POST"]),
         Route("/api/files/{path:path}/validate", validate_file, methods=["POST"]),
         Route("/api/files/{path:path}/edit", edit_file, methods=["POST"]),

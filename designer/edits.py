@@ -408,6 +408,35 @@ def _edge_slot(state: Any, edge: str) -> Slot:
 
 def set_field(tree: Any, op: Mapping[str, Any]) -> None:
     scope, name = _locate(tree, op)
+    state = _states(scope)[name]
+    path = op.get("path")
+    if (
+        isinstance(state, CommentedMap)
+        and isinstance(path, list)
+        and len(path) == 1
+        and isinstance(path[0], str)
+        and path[0] not in state
+        and path[0] not in ("next", "end")
+        and op.get("value") is not None
+    ):
+        # A new field goes above the state's way out (`next` or `end`),
+        # where a reader looks for it last.
+        exits = [k for k in ("next", "default", "end") if k in state]
+        if exits:
+            state.insert(list(state).index(exits[0]), path[0], _as_rt(op["value"]))
+            return
+    _set_at(state, op, f"{name!r}")
+
+
+def set_document_field(tree: Any, op: Mapping[str, Any]) -> None:
+    """``set_field`` for the document's own keys (``schedule``, ``handlers``, ...)."""
+    path = op.get("path")
+    if isinstance(path, list) and path and path[0] in ("states", "start", "wfdsl"):
+        raise EditError(f"{path[0]!r} is edited through the states, not as a document field")
+    _set_at(tree, op, "the document")
+
+
+def _set_at(root: Any, op: Mapping[str, Any], name: str) -> None:
     path = op.get("path")
     if (
         not isinstance(path, list)
@@ -415,7 +444,7 @@ def set_field(tree: Any, op: Mapping[str, Any]) -> None:
         or not all(isinstance(p, str | int) and not isinstance(p, bool) for p in path)
     ):
         raise EditError("'path' is a non-empty list of keys and indexes under the state")
-    node: Any = _states(scope)[name]
+    node: Any = root
     for part in path[:-1]:
         try:
             child = node[part]
@@ -423,14 +452,15 @@ def set_field(tree: Any, op: Mapping[str, Any]) -> None:
             if isinstance(node, dict) and isinstance(part, str):
                 child = node[part] = CommentedMap()
             else:
-                raise EditError(f"no {part!r} under {name!r}") from None
+                raise EditError(f"no {part!r} under {name}") from None
         node = child
     last = path[-1]
     value = op.get("value")
     try:
         if value is None:
             if isinstance(node, dict):
-                node.pop(last, None)
+                if last in node:
+                    roundtrip.delete_key(node, last)
             elif isinstance(node, list) and isinstance(last, int):
                 del node[last]
         elif isinstance(node, list) and isinstance(last, int) and last == len(node):
@@ -440,7 +470,7 @@ def set_field(tree: Any, op: Mapping[str, Any]) -> None:
                 return  # same value: leave its formatting alone
             node[last] = _as_rt(value)
     except (TypeError, IndexError, AttributeError):
-        raise EditError(f"cannot set {path!r} under {name!r}") from None
+        raise EditError(f"cannot set {path!r} under {name}") from None
 
 
 def set_start(tree: Any, op: Mapping[str, Any]) -> None:
@@ -498,6 +528,7 @@ OPS: dict[str, Callable[[Any, Mapping[str, Any]], None]] = {
     "rename_state": rename_state,
     "connect": connect,
     "set_field": set_field,
+    "set_document_field": set_document_field,
     "set_start": set_start,
     "move": move,
     "unpin": unpin,

@@ -82,6 +82,7 @@ _FIELDS: dict[str, Any] = {
 # The fields a request must have, by path (a missing one is 400 bad_request).
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "/api/graph": ("text",),
+    "/api/data": ("text",),
     "/api/files": ("path",),
     "/api/files/{path}": ("text",),
     "/api/files/{path}/validate": ("text",),
@@ -103,6 +104,7 @@ OPERATIONS: tuple[tuple[str, str, str, tuple[str, ...], int], ...] = (
     ("get", "/api/templates", "Starter templates for new workflows", (), 200),
     ("get", "/api/schema", "The wfdsl JSON Schema", (), 200),
     ("post", "/api/graph", "View of a text without a file", ("text",), 200),
+    ("post", "/api/data", "A text's plain data for the forms", ("text",), 200),
     ("post", "/api/files", "Create a workflow from a starter template", ("path", "template"), 201),
     ("get", "/api/files/{path}", "A file's text and View", (), 200),
     ("put", "/api/files/{path}", "Save a file atomically", ("text",), 200),

@@ -50,6 +50,9 @@ const graph = new GraphView($("graph"), {
 const panel = new PropertyPanel($("properties-body"), {
   schema,
   edit: (op, options) => edit(op, options),
+  // The findings an edit would bring, without applying it (a form checking what is typed).
+  preview: (op) => api("POST", fileUrl + "/edit", { text: state.text, op }),
+  documentData: (text) => api("POST", "/api/data", { text }),
   goToLine: (line) => pane.goToLine(line),
   lines: () => state.text.split("\n"),
   stateNames: (scope) => stateNames(scope),

@@ -1,16 +1,39 @@
 // The property panel: a form for the selected state generated from the
-// wfdsl JSON Schema ($defs/<type>_state). Scalar fields are edited in place
-// (each change is one `set_field` edit on the server); structured ones
-// (args, retry, catch, branches, ...) are shown as their YAML lines with a
-// jump into the text, where they are easier to write than in a form.
+// wfdsl JSON Schema ($defs/<type>_state), and with nothing selected a form
+// for the workflow itself (name, description, schedule, handlers). Scalar
+// fields are edited in place; structured ones (choice rules, retry, catch,
+// args and other maps, wait alternatives, undo) have their own forms
+// (forms.js). Every change is one small edit on the server (set_field,
+// set_document_field), so comments and formatting survive. Only the parts
+// drawn on the graph (parallel branches, a map's body) stay in the YAML.
 import { isSynthetic } from "./graph_view.js";
+import {
+  catchSection,
+  choicesSection,
+  el,
+  handlersSection,
+  mapField,
+  retrySection,
+  scheduleSection,
+  textField,
+  undoSection,
+  waitSection,
+} from "./forms.js";
+
+// Keys shown by a structured form, by state type (the form covers them all).
+const WAIT_KEYS = ["timer", "until", "signal", "as", "count", "any", "all", "at_least"];
+const MAP_KEYS = new Set(["args", "set", "input"]);
 
 const SCALAR_REFS = new Set(["state_ref", "state_name", "duration", "expression", "condition", "var_path", "error_name", "description"]);
 
 export class PropertyPanel {
-  constructor(root, { schema, edit, goToLine, lines, stateNames }) {
+  constructor(root, { schema, edit, preview, documentData, goToLine, lines, stateNames }) {
     this.root = root;
     this.edit = edit;
+    this.preview = preview;
+    this.documentData = documentData;
+    this.data = null; // {text, data}: the plain document of the text last shown
+    this.seq = 0;
     this.goToLine = goToLine;
     this.lines = lines;
     this.stateNames = stateNames;
@@ -20,18 +43,112 @@ export class PropertyPanel {
       .then((schema) => {
         this.schema = schema;
         if (this.node) this.showNode(this.node, this.view);
+        else if (this.workflowShown) this.clear();
       })
       .catch(() => {
         this.schema = { $defs: {} };
       });
   }
 
+  // The plain data of the current text, fetched once per text; `then` runs
+  // again with it when it was not there yet.
+  currentData(then) {
+    const text = this.lines().join("\n");
+    this.root.dataset.fresh = String(this.data?.text === text);
+    if (this.data?.text === text) return this.data.data;
+    this.onData = then; // the latest caller's, whoever started the fetch
+    if (this.pending !== text) {
+      // Meanwhile the forms show the data of the text before (one edit ago).
+      this.pending = text;
+      this.documentData(text)
+        .then((result) => {
+          if (this.pending !== text) return;
+          this.pending = null;
+          this.data = { text, data: result.data };
+          this.onData?.();
+        })
+        .catch(() => {
+          this.pending = null;
+        });
+    }
+    return this.data ? this.data.data : undefined;
+  }
+
+  // Re-rendering replaces the form: the focused field (and its caret) come back.
+  replace(form) {
+    const active = document.activeElement;
+    const key = active && this.root.contains(active) ? active.id : null;
+    const caret = key && typeof active.selectionStart === "number" ? [active.selectionStart, active.selectionEnd] : null;
+    this.root.replaceChildren(form);
+    if (key) {
+      const again = document.getElementById(key);
+      if (again) {
+        again.focus({ preventScroll: true });
+        if (caret && typeof again.setSelectionRange === "function") {
+          try {
+            again.setSelectionRange(...caret);
+          } catch {
+            /* not a text field */
+          }
+        }
+      }
+    }
+  }
+
+  // Nothing selected: the workflow's own fields.
   clear() {
     this.node = null;
-    const p = document.createElement("p");
-    p.className = "muted";
-    p.textContent = "Select a state on the graph or put the cursor in its YAML.";
-    this.root.replaceChildren(p);
+    this.shownId = null;
+    this.workflowShown = true;
+    const seq = ++this.seq;
+    const form = el("form", { class: "prop-form prop-workflow" });
+    form.addEventListener("submit", (e) => e.preventDefault());
+    form.append(el("p", { class: "muted", text: "Select a state on the graph or put the cursor in its YAML. The workflow:" }));
+    const data = this.currentData(() => seq === this.seq && this.clear());
+    if (data === undefined) {
+      form.append(el("p", { class: "muted", text: "Loading…" }));
+    } else if (data) {
+      const ctx = this.context(
+        (path, value) => this.edit({ op: "set_document_field", path, value }, { select: null }),
+        (path, value) => this.preview({ op: "set_document_field", path, value }),
+        "",
+      );
+      form.append(
+        textField(ctx, ["name"], data.name, { label: "name", required: true, help: "Lower-case letters, digits, _ . and -." }),
+        textField(ctx, ["description"], data.description, { label: "description" }),
+        scheduleSection(ctx, data.schedule),
+        handlersSection(ctx, data.handlers),
+      );
+    }
+    this.replace(form);
+  }
+
+  // What the forms call: set a value, preview it for findings, the scope's states.
+  context(commit, previewOp, prefix) {
+    const ctx = {
+      states: this.stateNames(this.node?.cluster),
+      set: (path, value) => commit(path, value),
+      setMany: async (pairs) => {
+        for (const [path, value] of pairs) {
+          if (!(await commit(path, value))) return null;
+        }
+        return true;
+      },
+      check: (path, value) =>
+        previewOp(path, value).then(
+          (result) => {
+            const at = [prefix, ...path].filter((p) => p !== "").join(".");
+            return (result?.findings || []).filter((f) => {
+              // `$.states.c.choices[0].when` -> `states.c.choices.0.when`
+              const where = (f.path || "").replace(/^\$\.?/, "").replace(/\[(\d+)\]/g, ".$1");
+              return where === at || where.startsWith(at + ".");
+            });
+          },
+          (err) => [{ severity: "error", message: err.message }],
+        ),
+      id: (path) => "f-" + [prefix.replace(/\./g, "-"), ...path].filter((p) => p !== "").join("-").replace(/[^A-Za-z0-9_-]/g, "_"),
+    };
+    return ctx;
   }
 
   focusName() {
@@ -44,6 +161,7 @@ export class PropertyPanel {
 
   showEdge(edge) {
     this.node = null;
+    this.shownId = null;
     const wrap = document.createElement("div");
     wrap.className = "prop-edge";
     const title = document.createElement("p");
@@ -70,6 +188,15 @@ export class PropertyPanel {
   showNode(node, view) {
     this.node = node;
     this.view = view;
+    this.workflowShown = false;
+    const seq = ++this.seq;
+    const same = this.shownId === node.id;
+    const data = this.currentData(() => seq === this.seq && this.node === node && this.showNode(node, this.view));
+    // The same state after an edit: its form stays as it is until the
+    // edited document's data is here (no flash of the old values).
+    if (same && this.root.dataset.fresh === "false" && this.root.querySelector("form")) return;
+    this.shownId = node.id;
+    const state = data ? stateIn(data, node.path) : undefined;
     const form = document.createElement("form");
     form.className = "prop-form";
     form.addEventListener("submit", (e) => e.preventDefault());
@@ -89,7 +216,7 @@ export class PropertyPanel {
       p.className = "muted";
       p.textContent = "A marker drawn from the structure; nothing to edit.";
       form.append(p);
-      this.root.replaceChildren(form);
+      this.replace(form);
       return;
     }
 
@@ -131,11 +258,33 @@ export class PropertyPanel {
     } else if (def) {
       const required = new Set(def.required || []);
       const datalistId = "state-names-list";
+      const ctx = this.context(
+        (path, value) => this.edit({ op: "set_field", state: node.id, path, value }, { select: { kind: "node", id: node.id } }),
+        (path, value) => this.preview({ op: "set_field", state: node.id, path, value }),
+        (node.path || []).join("."),
+      );
+      ctx.replaceState = (next) => {
+        const pairs = [];
+        for (const key of Object.keys(state || {})) if (!(key in next)) pairs.push([[key], null]);
+        for (const [key, value] of Object.entries(next)) {
+          if (JSON.stringify(state?.[key]) !== JSON.stringify(value)) pairs.push([[key], value]);
+        }
+        return ctx.setMany(pairs);
+      };
+      let waitShown = false;
       for (const [key, raw] of Object.entries(def.properties || {})) {
         if (key === "type") continue;
         const prop = this.resolve(raw);
         const current = values.get(key);
-        form.append(this.fieldFor(node, key, prop, current, required.has(key), datalistId));
+        const section = state === undefined ? null : this.sectionFor(ctx, node, key, state);
+        if (section === "skip") continue;
+        if (node.type === "wait" && WAIT_KEYS.includes(key)) {
+          if (!waitShown && state !== undefined) form.append(waitSection(ctx, state || {}));
+          waitShown = true;
+          continue;
+        }
+        if (section) form.append(section);
+        else form.append(this.fieldFor(node, key, prop, current, required.has(key), datalistId));
       }
       const list = document.createElement("datalist");
       list.id = datalistId;
@@ -154,7 +303,28 @@ export class PropertyPanel {
       button("Delete state", "danger", () => this.onDelete()),
     );
     form.append(actions);
-    this.root.replaceChildren(form);
+    this.replace(form);
+  }
+
+  // The structured form for `key` of the selected state, "skip" for a key
+  // another form covers, null for the generic field.
+  sectionFor(ctx, node, key, state) {
+    const s = state || {};
+    if (node.type === "choice") {
+      if (key === "choices") return choicesSection(ctx, s);
+      if (key === "default" || key === "end") return "skip";
+    }
+    if (key === "retry") return retrySection(ctx, s.retry);
+    if (key === "catch") return catchSection(ctx, s.catch);
+    if (key === "undo") return undoSection(ctx, s.undo);
+    if (MAP_KEYS.has(key) || (key === "data" && node.type === "emit")) {
+      const titles = { args: "args", set: "set vars", input: "input", data: "data" };
+      return mapField(ctx, [key], s[key], { title: titles[key], keyHint: key === "set" ? "var path" : "name" });
+    }
+    if (key === "output" && node.type === "succeed") {
+      return textField(ctx, ["output"], s.output, { label: "output", typed: true, placeholder: "${ vars.result }", help: "The run's result: a value or an expression." });
+    }
+    return null;
   }
 
   // Follow $ref (one level at a time) and keep the outer description.
@@ -250,6 +420,16 @@ export class PropertyPanel {
     });
     return f.wrap;
   }
+}
+
+// The state at `path` (["states", "a"] or deeper) in the document's plain data.
+function stateIn(data, path) {
+  let node = data;
+  for (const part of path || []) {
+    if (node === null || typeof node !== "object") return null;
+    node = node[part];
+  }
+  return node && typeof node === "object" ? node : null;
 }
 
 function pill(text) {

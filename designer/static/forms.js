@@ -1,0 +1,465 @@
+// Forms for the structured fields of a state and of the workflow: choice
+// rules, retry and catch policies, key/value maps (args, set, input),
+// wait alternatives, undo, schedules and handlers. Each change is one small
+// edit on the server (set_field / set_document_field), applied to the
+// round-trip document, so the YAML keeps its comments; an expression is
+// checked by the server as it is typed (the same edit, previewed and not
+// applied), and its finding shows under the field.
+//
+// `ctx` (from properties.js):
+//   set(path, value)    commit `value` at `path` (keys/indexes), null deletes
+//   check(path, value)  the findings the server gives for `path` with `value`
+//   states              the state names of this scope, for targets
+//   id(path)            a stable element id for a field
+
+const END = "(end)";
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "text") node.textContent = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+function button(text, onClick, cls = "", label = "") {
+  return el("button", { type: "button", class: cls, text, title: label || null, "aria-label": label || null, onclick: onClick });
+}
+
+// A typed value from a text field: numbers, booleans and null as such, a
+// JSON list or map when it parses, anything else as text (expressions too).
+export function parseValue(text) {
+  const t = text.trim();
+  if (t === "") return "";
+  if (/^-?\d+(\.\d+)?$/.test(t)) return Number(t);
+  if (t === "true") return true;
+  if (t === "false") return false;
+  if (t === "null") return null;
+  if (/^[[{]/.test(t)) {
+    try {
+      return JSON.parse(t);
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+export function showValue(value) {
+  if (value === undefined) return "";
+  if (typeof value === "string") return value;
+  return JSON.stringify(value);
+}
+
+function isExpression(text) {
+  return typeof text === "string" && text.includes("${");
+}
+
+// ------------------------------------------------------------------ fields
+
+// A text field, committed on change (Enter or leaving it). With
+// `expression`, the server checks the text as it is typed.
+export function textField(ctx, path, value, { label, help, placeholder, expression = false, typed = false, list, required } = {}) {
+  const id = ctx.id(path);
+  const input = el("input", { id, name: id, placeholder, spellcheck: "false", autocomplete: "off", "data-path": JSON.stringify(path) });
+  if (list) input.setAttribute("list", list);
+  input.value = showValue(value);
+  const status = el("p", { class: "prop-check-status", id: id + "-status", "aria-live": "polite" });
+  input.setAttribute("aria-describedby", status.id);
+  const wrap = el("div", { class: "prop-field" + (expression ? " prop-expression" : "") });
+  if (label) wrap.append(el("label", { for: id, class: "prop-label", text: label + (required ? " *" : "") }));
+  wrap.append(input);
+  if (expression) {
+    input.placeholder = placeholder || "${ vars.total > 100 }";
+    wrap.append(el("p", { class: "prop-hint", text: "An expression: ${ … } over input, vars, result, error, now()" }));
+  }
+  if (help) wrap.append(el("p", { class: "prop-help", text: help }));
+  wrap.append(status);
+  const read = () => (typed ? parseValue(input.value) : input.value.trim());
+  let seq = 0;
+  let timer = null;
+  const check = () => {
+    const mine = ++seq;
+    const v = read();
+    ctx.check(path, v === "" ? null : v).then((findings) => {
+      if (mine !== seq) return;
+      const bad = findings.find((f) => f.severity === "error") || findings[0];
+      input.classList.toggle("invalid", !!bad && bad.severity === "error");
+      input.setAttribute("aria-invalid", bad && bad.severity === "error" ? "true" : "false");
+      status.className = "prop-check-status " + (bad ? `is-${bad.severity}` : v === "" ? "" : "is-ok");
+      status.textContent = bad ? bad.message + (bad.suggestion ? ` (${bad.suggestion})` : "") : v === "" ? "" : "✓ valid";
+    });
+  };
+  if (expression || typed) {
+    input.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(check, 250);
+    });
+  }
+  input.addEventListener("change", () => {
+    clearTimeout(timer);
+    const v = read();
+    ctx.set(path, v === "" ? null : v);
+  });
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      e.preventDefault();
+      input.dispatchEvent(new Event("change"));
+    }
+  });
+  return wrap;
+}
+
+// A state target: the scope's states, and "(end)" where ending is allowed.
+export function targetField(ctx, path, value, { label = "next", allowEnd = false, ends = false, onEnd } = {}) {
+  const id = ctx.id(path);
+  const select = el("select", { id, name: id, "data-path": JSON.stringify(path) });
+  select.append(el("option", { value: "", text: "— none —" }));
+  for (const name of ctx.states) select.append(el("option", { value: name, text: name }));
+  if (allowEnd) select.append(el("option", { value: END, text: "(end the thread)" }));
+  select.value = ends ? END : value || "";
+  if (value && !ctx.states.includes(value)) {
+    select.append(el("option", { value, text: `${value} (no such state)` }));
+    select.value = value;
+  }
+  select.addEventListener("change", () => {
+    if (select.value === END) onEnd?.();
+    else ctx.set(path, select.value || null);
+  });
+  return el("div", { class: "prop-field" }, el("label", { for: id, class: "prop-label", text: label }), select);
+}
+
+// Error names: a comma-separated list, or * for every error.
+export function errorsField(ctx, path, value, { label = "errors" } = {}) {
+  const id = ctx.id(path);
+  const input = el("input", { id, name: id, placeholder: "* or CardDeclined, Timeout", spellcheck: "false", "data-path": JSON.stringify(path) });
+  input.value = Array.isArray(value) ? value.join(", ") : value || "";
+  input.addEventListener("change", () => {
+    const text = input.value.trim();
+    if (!text) return ctx.set(path, null);
+    ctx.set(path, text === "*" ? "*" : text.split(",").map((s) => s.trim()).filter(Boolean));
+  });
+  return el(
+    "div",
+    { class: "prop-field" },
+    el("label", { for: id, class: "prop-label", text: label }),
+    input,
+    el("p", { class: "prop-help", text: "Error names separated by commas, or * for every error." }),
+  );
+}
+
+// ------------------------------------------------------------------ groups
+
+function group(title, help, ...body) {
+  const box = el("fieldset", { class: "prop-group" }, el("legend", { class: "prop-label", text: title }));
+  if (help) box.append(el("p", { class: "prop-help", text: help }));
+  box.append(...body);
+  return box;
+}
+
+// An ordered list of cards, each with its remove and move buttons.
+function listOf(ctx, path, items, { noun, render, fresh, title }) {
+  const box = el("div", { class: "prop-list" });
+  items.forEach((item, i) => {
+    const card = el("div", { class: "prop-card", "data-index": String(i) });
+    const head = el("div", { class: "prop-card-head" }, el("span", { class: "prop-card-title", text: title ? title(item, i) : `${noun} ${i + 1}` }));
+    const tools = el("span", { class: "prop-card-tools" });
+    if (i > 0) {
+      tools.append(
+        button("↑", () => {
+          const copy = [...items];
+          [copy[i - 1], copy[i]] = [copy[i], copy[i - 1]];
+          ctx.set(path, copy);
+        }, "icon", `Move ${noun} ${i + 1} up`),
+      );
+    }
+    tools.append(button("✕", () => ctx.set(items.length === 1 ? path : [...path, i], null), "icon danger", `Remove ${noun} ${i + 1}`));
+    head.append(tools);
+    card.append(head, ...render(item, i));
+    box.append(card);
+  });
+  box.append(button(`+ Add ${noun}`, () => ctx.set(items.length ? [...path, items.length] : path, items.length ? fresh() : [fresh()]), "link prop-add"));
+  return box;
+}
+
+// A map of names to values (args, set, input, vars): one row each.
+export function mapField(ctx, path, value, { title, help, keyLabel = "name", keyHint = "key", valueHint = "value or ${ expression }" } = {}) {
+  if (isExpression(value)) {
+    return group(title, "One expression that yields the whole map.", textField(ctx, path, value, { expression: true }));
+  }
+  const entries = value && typeof value === "object" && !Array.isArray(value) ? Object.entries(value) : [];
+  const rows = el("div", { class: "prop-map" });
+  entries.forEach(([key, v], i) => {
+    const keyId = ctx.id([...path, "#key", i]);
+    const keyInput = el("input", { id: keyId, class: "prop-map-key", value: key, "aria-label": `${keyLabel} ${i + 1}`, spellcheck: "false", "data-path": JSON.stringify([...path, "#key", i]) });
+    keyInput.value = key;
+    keyInput.addEventListener("change", () => {
+      const to = keyInput.value.trim();
+      if (!to || to === key) return;
+      const renamed = {};
+      for (const [k, val] of entries) renamed[k === key ? to : k] = val;
+      ctx.set(path, renamed);
+    });
+    const valueField = textField(ctx, [...path, key], v, { typed: true, expression: false, placeholder: valueHint });
+    valueField.classList.add("prop-map-value");
+    valueField.querySelector("input").setAttribute("aria-label", `${key} value`);
+    const hint = valueField.querySelector(".prop-check-status");
+    if (isExpression(showValue(v))) hint.textContent = "expression";
+    const remove = button("✕", () => ctx.set(entries.length === 1 ? path : [...path, key], null), "icon danger", `Remove ${key}`);
+    rows.append(el("div", { class: "prop-map-row" }, keyInput, valueField, remove));
+  });
+  // The new row: a name and a value; committed once both are there.
+  const newKey = el("input", { class: "prop-map-key", placeholder: keyHint, "aria-label": `new ${keyLabel}`, spellcheck: "false", id: ctx.id([...path, "#new-key"]) });
+  const newValue = el("input", { placeholder: valueHint, "aria-label": "new value", spellcheck: "false", id: ctx.id([...path, "#new-value"]) });
+  const add = () => {
+    const key = newKey.value.trim();
+    if (!key) return;
+    ctx.set([...path, key], parseValue(newValue.value) ?? "");
+  };
+  newValue.addEventListener("change", add);
+  newValue.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      e.preventDefault();
+      add();
+    }
+  });
+  rows.append(el("div", { class: "prop-map-row prop-map-new" }, newKey, newValue, button("+", add, "icon", `Add to ${title}`)));
+  return group(title, help || "Values may be expressions: ${ input.email }, ${ vars.total * 2 }.", rows);
+}
+
+// ------------------------------------------------------------------ state sections
+
+export function choicesSection(ctx, state) {
+  const rules = Array.isArray(state.choices) ? state.choices : [];
+  const list = listOf(ctx, ["choices"], rules, {
+    noun: "rule",
+    fresh: () => ({ when: "${ true }", next: state.default || ctx.states[0] || "" }),
+    render: (rule, i) => [
+      textField(ctx, ["choices", i, "when"], rule.when, { label: "when", expression: true, typed: true }),
+      targetField(ctx, ["choices", i, "next"], rule.next, {
+        label: "then go to",
+        allowEnd: true,
+        ends: rule.end === true,
+        onEnd: () => {
+          const { next: _drop, ...rest } = rule;
+          ctx.set(["choices", i], { ...rest, end: true });
+        },
+      }),
+    ],
+  });
+  const otherwise = targetField(ctx, ["default"], state.default, {
+    label: "otherwise (default)",
+    allowEnd: true,
+    ends: state.end === true,
+    onEnd: () => ctx.setMany([[["default"], null], [["end"], true]]),
+  });
+  return group("choices", "Tried in order: the first rule whose condition holds decides; otherwise the default.", list, otherwise);
+}
+
+const POLICY_FIELDS = [
+  ["max_attempts", "attempts in total (1 = no retry, or unlimited)", "3"],
+  ["initial_interval", "first delay", "1s"],
+  ["backoff", "delay factor", "2"],
+  ["max_interval", "longest delay", "100s"],
+  ["max_duration", "time limit over all attempts", ""],
+  ["jitter", "full, equal, none or 0-1", "0"],
+];
+
+function policyFields(ctx, base, policy) {
+  const grid = el("div", { class: "prop-grid" });
+  for (const [key, help, placeholder] of POLICY_FIELDS) {
+    grid.append(textField(ctx, [...base, key], policy?.[key], { label: key, placeholder, typed: true, help }));
+  }
+  return grid;
+}
+
+export function retrySection(ctx, retry) {
+  const mode = Array.isArray(retry) ? "list" : retry && typeof retry === "object" ? "one" : "none";
+  const id = ctx.id(["retry", "#mode"]);
+  const select = el("select", { id, "data-path": JSON.stringify(["retry", "#mode"]) });
+  for (const [value, text] of [
+    ["none", "the defaults (3 attempts, 1s, ×2)"],
+    ["one", "one policy for every error"],
+    ["list", "a policy per error"],
+  ]) {
+    select.append(el("option", { value, text }));
+  }
+  select.value = mode;
+  select.addEventListener("change", () => {
+    if (select.value === "none") ctx.set(["retry"], null);
+    else if (select.value === "one") ctx.set(["retry"], { max_attempts: 3, initial_interval: "1s", backoff: 2 });
+    else ctx.set(["retry"], [{ errors: ["Timeout"], max_attempts: 3, initial_interval: "1s" }]);
+  });
+  const body = [el("div", { class: "prop-field" }, el("label", { for: id, class: "prop-label", text: "retry" }), select)];
+  if (mode === "one") {
+    body.push(policyFields(ctx, ["retry"], retry));
+    body.push(errorsField(ctx, ["retry", "non_retryable"], retry.non_retryable, { label: "never retry" }));
+  } else if (mode === "list") {
+    body.push(
+      listOf(ctx, ["retry"], retry, {
+        noun: "policy",
+        title: (p, i) => `policy ${i + 1}: ${Array.isArray(p.errors) ? p.errors.join(", ") : p.errors || "?"}`,
+        fresh: () => ({ errors: "*", max_attempts: 3 }),
+        render: (policy, i) => [errorsField(ctx, ["retry", i, "errors"], policy.errors), policyFields(ctx, ["retry", i], policy)],
+      }),
+    );
+  }
+  return group("retry", "How failed attempts are retried; each delay waits on a durable timer.", ...body);
+}
+
+export function catchSection(ctx, entries) {
+  const list = listOf(ctx, ["catch"], Array.isArray(entries) ? entries : [], {
+    noun: "catch",
+    title: (c, i) => `catch ${i + 1}: ${Array.isArray(c.errors) ? c.errors.join(", ") : c.errors || "?"}`,
+    fresh: () => ({ errors: "*", as: "failure", next: ctx.states[0] || "" }),
+    render: (entry, i) => [
+      errorsField(ctx, ["catch", i, "errors"], entry.errors),
+      textField(ctx, ["catch", i, "when"], entry.when, { label: "only when", expression: true, typed: true, placeholder: "${ error.details.status == 404 }" }),
+      textField(ctx, ["catch", i, "as"], entry.as, { label: "save the error as", placeholder: "failure" }),
+      targetField(ctx, ["catch", i, "next"], entry.next, { label: "then go to" }),
+    ],
+  });
+  return group("catch", "What happens once retries are spent: the first entry whose errors match decides the next state.", list);
+}
+
+export function undoSection(ctx, undo) {
+  if (!undo) {
+    return group("undo", "The compensating action, run by a compensate state or a failed saga.", button("+ Add an undo action", () => ctx.set(["undo"], { action: "noop" }), "link prop-add"));
+  }
+  return group(
+    "undo",
+    "The compensating action, run by a compensate state or a failed saga.",
+    textField(ctx, ["undo", "action"], undo.action, { label: "action", required: true, placeholder: "payments.refund" }),
+    mapField(ctx, ["undo", "args"], undo.args, { title: "undo args" }),
+    button("Remove undo", () => ctx.set(["undo"], null), "link danger"),
+  );
+}
+
+// ------------------------------------------------------------------ waits
+
+const WAIT_KINDS = ["timer", "until", "signal", "any", "all", "at_least"];
+
+function waitKindOf(node) {
+  return WAIT_KINDS.find((k) => node && k in node) || null;
+}
+
+function simpleWait(ctx, base, node, kind) {
+  if (kind === "timer") return [textField(ctx, [...base, "timer"], node.timer, { label: "wait for", placeholder: "10m, 1h30m, 2d", typed: true, expression: false, help: "A duration: 30s, 10m, 1h30m, 1d, or an expression." })];
+  if (kind === "until") return [textField(ctx, [...base, "until"], node.until, { label: "wait until", placeholder: "2030-01-31T17:00:00Z or ${ input.ship_by }", expression: false })];
+  return [
+    textField(ctx, [...base, "signal"], node.signal, { label: "signal", placeholder: "approved", list: "signal-names-list" }),
+    textField(ctx, [...base, "as"], node.as, { label: "save its data as", placeholder: "approval" }),
+    textField(ctx, [...base, "count"], node.count, { label: "messages to wait for", placeholder: "1", typed: true }),
+  ];
+}
+
+function switchKind(ctx, base, node, kind, keepNext) {
+  const fresh = { timer: "1m", until: "${ input.deadline }", signal: "go", any: [{ signal: "go" }, { timer: "1h" }], all: [{ signal: "a" }, { signal: "b" }], at_least: { count: 1, of: [{ signal: "a" }, { signal: "b" }] } }[kind];
+  const out = {};
+  for (const [k, v] of Object.entries(node || {})) if (!WAIT_KINDS.includes(k) && !["as", "count"].includes(k)) out[k] = v;
+  if (!keepNext) delete out.next;
+  out[kind] = fresh;
+  return out;
+}
+
+function kindSelect(ctx, path, kind, onChange, kinds = WAIT_KINDS) {
+  const id = ctx.id(path);
+  const select = el("select", { id, "data-path": JSON.stringify(path) });
+  const names = { timer: "a time (timer)", until: "a moment (until)", signal: "a signal", any: "the first of several (any)", all: "all of several (all)", at_least: "some of several (at least)" };
+  for (const k of kinds) select.append(el("option", { value: k, text: names[k] }));
+  select.value = kind || "";
+  select.addEventListener("change", () => onChange(select.value));
+  return el("div", { class: "prop-field" }, el("label", { for: id, class: "prop-label", text: "wait for" }), select);
+}
+
+function alternatives(ctx, base, items, inAny) {
+  return listOf(ctx, base, items, {
+    noun: "alternative",
+    title: (alt, i) => `${i + 1}: ${waitKindOf(alt) || "?"}`,
+    fresh: () => ({ timer: "1h" }),
+    render: (alt, i) => {
+      const at = [...base, i];
+      const kind = waitKindOf(alt);
+      const parts = [kindSelect(ctx, [...at, "#kind"], kind, (k) => ctx.set(at, switchKind(ctx, at, alt, k, true)), ["timer", "until", "signal"])];
+      if (["any", "all", "at_least"].includes(kind)) {
+        parts.push(el("p", { class: "muted", text: `A nested ${kind}: edit it in the YAML.` }));
+      } else if (kind) {
+        parts.push(...simpleWait(ctx, at, alt, kind));
+      }
+      if (inAny) parts.push(targetField(ctx, [...at, "next"], alt.next, { label: "then go to (else the wait's next)" }));
+      return parts;
+    },
+  });
+}
+
+export function waitSection(ctx, state) {
+  const kind = waitKindOf(state);
+  const parts = [kindSelect(ctx, ["#wait-kind"], kind, (k) => ctx.replaceState(switchKind(ctx, [], state, k, true)))];
+  if (kind === "timer" || kind === "until" || kind === "signal") parts.push(...simpleWait(ctx, [], state, kind));
+  else if (kind === "any" || kind === "all") parts.push(alternatives(ctx, [kind], Array.isArray(state[kind]) ? state[kind] : [], kind === "any"));
+  else if (kind === "at_least") {
+    const least = state.at_least || {};
+    parts.push(textField(ctx, ["at_least", "count"], least.count, { label: "how many must complete", typed: true, placeholder: "2" }));
+    parts.push(alternatives(ctx, ["at_least", "of"], Array.isArray(least.of) ? least.of : [], false));
+  }
+  return group("wait", "What the state waits for, durably: time, a moment, signals, or a combination.", ...parts);
+}
+
+// ------------------------------------------------------------------ the workflow
+
+export function scheduleSection(ctx, schedule) {
+  if (!schedule) {
+    return group("schedule", "Start a run at each tick of a cron while `wfdsl worker` or `wfdsl serve` runs.", button("+ Add a schedule", () => ctx.set(["schedule"], { cron: "0 2 * * *", timezone: "UTC", overlap: "skip" }), "link prop-add"));
+  }
+  const id = ctx.id(["schedule", "overlap"]);
+  const overlap = el("select", { id, "data-path": JSON.stringify(["schedule", "overlap"]) });
+  for (const v of ["skip", "allow", "buffer_one"]) overlap.append(el("option", { value: v, text: v }));
+  overlap.value = schedule.overlap || "skip";
+  overlap.addEventListener("change", () => ctx.set(["schedule", "overlap"], overlap.value));
+  return group(
+    "schedule",
+    "Start a run at each tick of a cron while `wfdsl worker` or `wfdsl serve` runs.",
+    textField(ctx, ["schedule", "cron"], schedule.cron, { label: "cron", required: true, placeholder: "*/5 * * * *", help: "Five fields: minute hour day-of-month month day-of-week." }),
+    textField(ctx, ["schedule", "timezone"], schedule.timezone, { label: "timezone", placeholder: "UTC" }),
+    el("div", { class: "prop-field" }, el("label", { for: id, class: "prop-label", text: "when a run is still going" }), overlap),
+    button("Remove schedule", () => ctx.set(["schedule"], null), "link danger"),
+  );
+}
+
+export function handlersSection(ctx, handlers) {
+  const entries = handlers && typeof handlers === "object" ? Object.entries(handlers) : [];
+  const box = el("div", { class: "prop-list" });
+  for (const [name, handler] of entries) {
+    const h = handler || {};
+    const base = ["handlers", name];
+    const card = el(
+      "div",
+      { class: "prop-card", "data-handler": name },
+      el("div", { class: "prop-card-head" }, el("span", { class: "prop-card-title", text: name }), button("✕", () => ctx.set(entries.length === 1 ? ["handlers"] : base, null), "icon danger", `Remove handler ${name}`)),
+      textField(ctx, [...base, "when"], h.when, { label: "only when", expression: true, typed: true, placeholder: "${ vars.status == 'waiting' }" }),
+      mapField(ctx, [...base, "set"], h.set, { title: "set vars", keyHint: "var path" }),
+      textField(ctx, [...base, "emit", "signal"], h.emit?.signal, { label: "then send the signal", placeholder: "approved" }),
+      textField(ctx, [...base, "return"], h.return, { label: "answer", typed: true, placeholder: "${ vars.status }" }),
+    );
+    box.append(card);
+  }
+  const nameId = ctx.id(["handlers", "#new"]);
+  const newName = el("input", { id: nameId, placeholder: "handler name", spellcheck: "false", "aria-label": "new handler name" });
+  const add = () => {
+    const name = newName.value.trim();
+    if (name) ctx.set(["handlers", name], { return: "${ vars }" });
+  };
+  newName.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      e.preventDefault();
+      add();
+    }
+  });
+  box.append(el("div", { class: "prop-map-row prop-map-new" }, newName, button("+ Add handler", add, "link prop-add")));
+  return group("handlers", "Calls into a running run (`wfdsl call RUN NAME`): a guard, var changes, a signal, an answer.", box);
+}

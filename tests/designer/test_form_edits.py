@@ -1,0 +1,103 @@
+"""What the property panel's forms send: a field added under a state goes
+above its way out, the workflow's own fields are edited like a state's,
+and the forms read the document's plain data from the API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from wfdsl.designer.edits import EditError, apply_edit
+from wfdsl.dsl.api import validate_text
+from wfdsl.dsl.loader import parse_document
+
+SIGNUP = (Path(__file__).resolve().parents[2] / "examples" / "signup.yaml").read_text()
+
+
+def test_a_new_field_goes_above_the_states_next() -> None:
+    out = apply_edit(
+        SIGNUP,
+        {"op": "set_field", "state": "remind", "path": ["retry"], "value": {"max_attempts": 3}},
+    )
+    lines = out.splitlines()
+    at = lines.index("    retry:")
+    assert lines[at + 1 : at + 3] == ["      max_attempts: 3", "    next: too_many"]
+    assert lines[at + 3] == ""  # the blank line before the next state stays where it was
+
+
+def test_choice_rules_catch_entries_and_maps_are_edited_item_by_item() -> None:
+    text = apply_edit(
+        SIGNUP,
+        {
+            "op": "set_field",
+            "state": "too_many",
+            "path": ["choices", 1],
+            "value": {"when": "${ false }", "next": "welcome"},
+        },
+    )
+    text = apply_edit(
+        text,
+        {
+            "op": "set_field",
+            "state": "too_many",
+            "path": ["choices", 0, "when"],
+            "value": "${ vars.reminders >= 5 }",
+        },
+    )
+    text = apply_edit(
+        text, {"op": "set_field", "state": "remind", "path": ["args", "template"], "value": "nudge"}
+    )
+    text = apply_edit(
+        text,
+        {
+            "op": "set_field",
+            "state": "remind",
+            "path": ["catch"],
+            "value": [{"errors": "*", "next": "give_up"}],
+        },
+    )
+    text = apply_edit(
+        text, {"op": "set_field", "state": "too_many", "path": ["choices", 1], "value": None}
+    )
+    states = parse_document(text).data["states"]
+    assert states["too_many"]["choices"] == [
+        {"when": "${ vars.reminders >= 5 }", "next": "give_up"}
+    ]
+    assert states["remind"]["args"] == {"to": "${ input.email }", "template": "nudge"}
+    assert states["remind"]["catch"] == [{"errors": "*", "next": "give_up"}]
+    assert "# loop back: the wait, not a choice, breaks the cycle" in text
+    assert [f for f in validate_text(text) if f.severity == "error"] == []
+
+
+def test_the_workflows_schedule_and_handlers_are_document_fields() -> None:
+    text = apply_edit(
+        SIGNUP, {"op": "set_document_field", "path": ["schedule"], "value": {"cron": "0 2 * * *"}}
+    )
+    text = apply_edit(
+        text,
+        {"op": "set_document_field", "path": ["handlers", "verify", "when"], "value": "${ true }"},
+    )
+    text = apply_edit(
+        text,
+        {"op": "set_document_field", "path": ["handlers", "ping"], "value": {"return": "pong"}},
+    )
+    data = parse_document(text).data
+    assert data["schedule"] == {"cron": "0 2 * * *"}
+    assert data["handlers"]["verify"]["when"] == "${ true }"
+    assert data["handlers"]["ping"] == {"return": "pong"}
+    assert [f for f in validate_text(text) if f.severity == "error"] == []
+
+
+@pytest.mark.parametrize("path", [["states"], ["start"], ["wfdsl"]])
+def test_states_and_start_are_not_document_fields(path: list[str]) -> None:
+    with pytest.raises(EditError, match="not as a document field"):
+        apply_edit(SIGNUP, {"op": "set_document_field", "path": path, "value": "x"})
+
+
+def test_the_api_gives_the_forms_the_documents_data(client: Any) -> None:
+    answer = client.post("/api/data", json={"text": SIGNUP})
+    assert answer.status_code == 200
+    assert answer.json()["data"]["states"]["too_many"]["default"] == "wait_for_click"
+    assert client.post("/api/data", json={"text": "a: [\n"}).json() == {"data": None}
+    assert client.post("/api/data", json={"txt": ""}).status_code == 400

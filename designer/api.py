@@ -378,6 +378,43 @@ async def edit_file(request: Request) -> Response:
     return JSONResponse(await off_loop(ctx(request), _edited_view, text, op, rel))
 
 
+async def get_input(request: Request) -> Response:
+    """The flow's saved run input (``<stem>.input.json`` beside it), for the Run dialog."""
+    c = ctx(request)
+    rel = file_path(request)
+    try:
+        name = c.workspace.input_path(rel).name
+        text = c.workspace.read_input(rel)
+    except PathRefused as exc:
+        raise ApiError(400, "bad_path", str(exc)) from None
+    except UnicodeDecodeError:
+        raise ApiError(400, "bad_request", f"the input file of {rel!r} is not UTF-8 text") from None
+    if text is None:
+        return JSONResponse({"file": name, "input": None, "error": None})
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        # Shown in the dialog, with the text, so it can be fixed there.
+        return JSONResponse(
+            {"file": name, "input": None, "text": text, "error": f"{name} is not JSON: {exc}"}
+        )
+    return JSONResponse({"file": name, "input": value, "error": None})
+
+
+async def put_input(request: Request) -> Response:
+    c = ctx(request)
+    rel = file_path(request)
+    data = await body(request)
+    if "input" not in data:
+        raise ApiError(400, "bad_request", "field 'input' is required (any JSON)")
+    text = json.dumps(data["input"], indent=2, ensure_ascii=False) + "\n"
+    try:
+        c.workspace.write_input(rel, text)
+    except PathRefused as exc:
+        raise ApiError(400, "bad_path", str(exc)) from None
+    return JSONResponse({"file": c.workspace.input_path(rel).name, "saved": True})
+
+
 async def schema(request: Request) -> Response:
     return JSONResponse(wfdsl_schema())
 
@@ -645,6 +682,8 @@ def routes() -> list[Route]:
         Route("/api/files/{path:path}/validate", validate_file, methods=["POST"]),
         Route("/api/files/{path:path}/edit", edit_file, methods=["POST"]),
         Route("/api/files/{path:path}/coverage", coverage, methods=["GET"]),
+        Route("/api/files/{path:path}/input", get_input, methods=["GET"]),
+        Route("/api/files/{path:path}/input", put_input, methods=["PUT"]),
         Route("/api/files/{path:path}", get_file, methods=["GET"]),
         Route("/api/files/{path:path}", put_file, methods=["PUT"]),
         Route("/api/runs", list_runs, methods=["GET"]),

@@ -139,6 +139,41 @@ class Workspace:
             raise PathRefused(f"{rel!r} is larger than {MAX_FILE_BYTES} bytes")
         return path.read_text(encoding="utf-8")
 
+    def input_path(self, rel: str) -> Path:
+        """Where the saved run input of flow ``rel`` lives: ``<stem>.input.json``
+        beside it (``orders/ship.yaml`` -> ``orders/ship.input.json``), the
+        file ``wfdsl run --input @...`` reads too."""
+        flow = self.resolve(rel)
+        candidate = flow.with_name(flow.name.rsplit(".", 1)[0] + ".input.json")
+        real = candidate.resolve(strict=False)
+        if not real.is_relative_to(self.root) or real.suffix != ".json":
+            raise PathRefused(f"the input file of {rel!r} leads outside the workspace")
+        return real
+
+    def read_input(self, rel: str) -> str | None:
+        """The text of flow ``rel``'s saved run input, ``None`` when there is none."""
+        path = self.input_path(rel)
+        if not path.is_file():
+            return None
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise PathRefused(f"{path.name!r} is larger than {MAX_FILE_BYTES} bytes")
+        return path.read_text(encoding="utf-8")
+
+    def write_input(self, rel: str, text: str) -> None:
+        """Save flow ``rel``'s run input (atomically, like a flow)."""
+        path = self.input_path(rel)
+        fd, tmp = tempfile.mkstemp(prefix=".wfdsl-", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
     def exists(self, rel: str) -> bool:
         return self.resolve(rel).exists()
 

@@ -6,6 +6,7 @@
 import { api, filePath, hideError, readJson, runSegment, showError } from "./api.js";
 import { GraphView, isSynthetic, svgEl } from "./graph_view.js";
 import { PropertyPanel } from "./properties.js";
+import { RunDialog } from "./run_dialog.js";
 import { YamlPane } from "./yaml_pane.js";
 
 const data = readJson("editor-data");
@@ -616,10 +617,14 @@ function exportSvg() {
 }
 
 const runDialog = $("run-dialog");
+const run = new RunDialog({
+  dialog: runDialog,
+  inputUrl: () => api("GET", fileUrl + "/input"),
+  documentData: (text) => api("POST", "/api/data", { text }),
+});
 $("start-run").addEventListener("click", () => {
-  $("run-error").hidden = true;
-  runDialog.showModal();
-  $("run-input").focus();
+  flushTyping();
+  run.open(state.text);
 });
 $("run-cancel").addEventListener("click", () => runDialog.close());
 $("run-form").addEventListener("submit", async (event) => {
@@ -635,6 +640,15 @@ $("run-form").addEventListener("submit", async (event) => {
     return;
   }
   if (state.text !== state.savedText && !(await save())) return;
+  if ($("run-save-input").checked) {
+    try {
+      await api("PUT", fileUrl + "/input", { input });
+    } catch (err) {
+      error.textContent = "The input was not saved: " + err.message;
+      error.hidden = false;
+      return;
+    }
+  }
   try {
     const created = await api("POST", "/api/runs", { file: path, input });
     window.location.assign("/runs/" + runSegment(created.run.id));

@@ -4,6 +4,7 @@ and the forms read the document's plain data from the API."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,33 @@ def test_the_api_gives_the_forms_the_documents_data(client: Any) -> None:
     assert answer.json()["data"]["states"]["too_many"]["default"] == "wait_for_click"
     assert client.post("/api/data", json={"text": "a: [\n"}).json() == {"data": None}
     assert client.post("/api/data", json={"txt": ""}).status_code == 400
+
+
+def test_a_flows_saved_input_sits_beside_it_as_stem_input_json(
+    client: Any, workspace: Path
+) -> None:
+    # The examples ship order_saga.input.json beside order_saga.yaml.
+    (workspace / "order_saga.input.json").write_text('{"order_id": "o-1"}', encoding="utf-8")
+    got = client.get("/api/files/order_saga.yaml/input").json()
+    assert got == {"file": "order_saga.input.json", "input": {"order_id": "o-1"}, "error": None}
+    assert client.get("/api/files/signup.yaml/input").json()["input"] is None
+    saved = client.put("/api/files/signup.yaml/input", json={"input": {"email": "a@b.c"}})
+    assert saved.json() == {"file": "signup.input.json", "saved": True}
+    assert json.loads((workspace / "signup.input.json").read_text()) == {"email": "a@b.c"}
+    assert client.put("/api/files/signup.yaml/input", json={}).status_code == 400
+    (workspace / "signup.input.json").write_text("{oops", encoding="utf-8")
+    broken = client.get("/api/files/signup.yaml/input").json()
+    assert broken["input"] is None and "signup.input.json is not JSON" in broken["error"]
+    assert broken["text"] == "{oops"
+    assert client.get("/api/files/..%2Fx.yaml/input").status_code == 400
+
+
+def test_an_input_file_that_links_out_of_the_workspace_is_refused(
+    client: Any, workspace: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "secret.json"
+    outside.write_text('{"secret": 1}', encoding="utf-8")
+    (workspace / "signup.input.json").symlink_to(outside)
+    assert client.get("/api/files/signup.yaml/input").status_code == 400
+    assert client.put("/api/files/signup.yaml/input", json={"input": {}}).status_code == 400
+    assert outside.read_text() == '{"secret": 1}'

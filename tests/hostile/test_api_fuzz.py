@@ -129,6 +129,7 @@ FIXED: dict[str, dict[str, str]] = {
     "/api/files/{path}/validate": {"path": "signup.yaml"},
     "/api/files/{path}/edit": {"path": "signup.yaml"},
     "/api/files/{path}/input": {"path": "signup.yaml"},
+    "/api/files/{path}/coverage": {"path": "signup.yaml"},
     "/api/runs/{run_id}": {"run_id": "fuzz-waiting"},
     "/api/runs/{run_id}/history": {"run_id": "fuzz-waiting"},
     "/api/runs/{run_id}/state": {"run_id": "fuzz-waiting"},

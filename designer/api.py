@@ -45,6 +45,10 @@ T = TypeVar("T")
 #: may run at once, each in a worker thread; more wait their turn.
 SLOW_WORKERS = 2
 
+#: How many engine calls (store reads, controls) may run at once, each in a
+#: worker thread (:func:`on_engine`).
+ENGINE_WORKERS = 8
+
 
 @dataclass
 class Context:
@@ -62,6 +66,9 @@ class Context:
     _limiter: tuple[asyncio.AbstractEventLoop, anyio.CapacityLimiter] | None = field(
         default=None, repr=False
     )
+    _engine_limiter: tuple[asyncio.AbstractEventLoop, anyio.CapacityLimiter] | None = field(
+        default=None, repr=False
+    )
 
     @property
     def csrf(self) -> str:
@@ -73,6 +80,14 @@ class Context:
             self._limiter = (loop, anyio.CapacityLimiter(SLOW_WORKERS))
         return self._limiter[1]
 
+    def engine_limiter(self) -> anyio.CapacityLimiter:
+        """The limiter of :func:`on_engine` (apart from the slow work's, so
+        a hostile document being compiled never holds up a run's page)."""
+        loop = asyncio.get_running_loop()
+        if self._engine_limiter is None or self._engine_limiter[0] is not loop:
+            self._engine_limiter = (loop, anyio.CapacityLimiter(ENGINE_WORKERS))
+        return self._engine_limiter[1]
+
 
 async def off_loop(context: Context, fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)`` in a worker thread, at most :data:`SLOW_WORKERS` at once.
@@ -80,10 +95,22 @@ async def off_loop(context: Context, fn: Callable[..., T], *args: Any) -> T:
     Validating a hostile 1 MiB document takes seconds (expressions parse at
     tens of microseconds a character); on the event loop that would stall
     every other request and every live run stream meanwhile. Only pure work
-    goes here (parse, compile, lay out, draw): the engine and its store stay
-    on the loop.
+    goes here (parse, compile, lay out, draw); engine calls go through
+    :func:`on_engine`.
     """
     return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=context.limiter())
+
+
+async def on_engine(context: Context, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)``, a call of the engine (or of a helper that
+    calls it), in a worker thread: every engine method blocks on the store
+    (a read waits for a group commit of the driving thread; a control waits
+    up to 5 s for the run's driver), so on the event loop each would stall
+    every other request and live stream meanwhile (issue 13 §1). The engine
+    drives on a thread of its own (``Engine.serve_in_thread``)."""
+    return await anyio.to_thread.run_sync(
+        functools.partial(fn, *args, **kwargs), limiter=context.engine_limiter()
+    )
 
 
 def ctx(request: Request) -> Context:
@@ -244,7 +271,7 @@ async def workspace_files(context: Context) -> list[dict[str, Any]]:
         if summary["name"] is not None:
             by_name.setdefault(summary["name"], []).append(summary)
     for name, holders in by_name.items():
-        everything = context.engine.list_runs(workflow=name, limit=1000)
+        everything = await on_engine(context, context.engine.list_runs, workflow=name, limit=1000)
         if len(holders) == 1:
             holders[0]["runs"] = _run_counts(everything)
             continue
@@ -253,7 +280,9 @@ async def workspace_files(context: Context) -> list[dict[str, Any]]:
         origin: dict[str, str | None] = {}
         for run in everything:
             if run.definition_hash not in origin:
-                origin[run.definition_hash] = _source_file(context, run.definition_hash, known)
+                origin[run.definition_hash] = await on_engine(
+                    context, _source_file, context, run.definition_hash, known
+                )
         for rel, holder in mine.items():
             holder["runs"] = _run_counts(
                 [r for r in everything if origin[r.definition_hash] == rel]
@@ -435,7 +464,9 @@ async def list_runs(request: Request) -> Response:
     except ValueError:
         raise ApiError(400, "bad_request", "limit is a number") from None
     try:
-        runs = c.engine.list_runs(
+        runs = await on_engine(
+            c,
+            c.engine.list_runs,
             where=q.get("where") or None,
             status=q.get("status") or None,
             workflow=q.get("workflow") or None,
@@ -490,7 +521,7 @@ async def start_run(request: Request) -> Response:
             "(or --allow-shell) to run it",
         )
     try:
-        run = c.engine.submit(text, data.get("input"), run_id=run_id)
+        run = await on_engine(c, c.engine.submit, text, data.get("input"), run_id=run_id)
     except ValidationError as exc:
         raise ApiError(
             422, "invalid", str(exc).splitlines()[0], [f.to_json() for f in exc.findings]
@@ -536,12 +567,12 @@ def run_id_of(request: Request, suffix: str | None = None) -> str:
 
 
 async def run_details(c: Context, run_id: str) -> dict[str, Any]:
-    run = get_run(c, run_id)
-    events = c.engine.history(run.id, execution=run.execution)
+    run = await on_engine(c, get_run, c, run_id)
+    events = await on_engine(c, c.engine.history, run.id, execution=run.execution)
     rel = c.sources.get(run.definition_hash)
     view = None
     # The graph the run is pinned to: the stored definition, not today's file.
-    definition = c.engine.definition(run.definition_hash)
+    definition = await on_engine(c, c.engine.definition, run.definition_hash)
     if definition is not None:
         view = await off_loop(c, document_view, definition.source, rel or definition.file)
     overlay = Overlay()
@@ -571,10 +602,10 @@ async def history(request: Request) -> Response:
     c = ctx(request)
     if not _sent_as(request, "history"):
         return await _run_response(c, run_id_of(request, "history"))  # the run `p/history`
-    run_id = get_run(c, run_id_of(request)).id
+    run_id = (await on_engine(c, get_run, c, run_id_of(request))).id
     q = request.query_params
     after = _sequence_number(q.get("after", "0"), "after")
-    events = c.engine.history(run_id, after=after)
+    events = await on_engine(c, c.engine.history, run_id, after=after)
     if q.get("state"):
         events = [e for e in events if e.state is not None and node_of(e.state) == q["state"]]
     if q.get("type"):
@@ -588,13 +619,13 @@ async def state(request: Request) -> Response:
     c = ctx(request)
     if not _sent_as(request, "state"):
         return await _run_response(c, run_id_of(request, "state"))  # the run `p/state`
-    run = get_run(c, run_id_of(request))
+    run = await on_engine(c, get_run, c, run_id_of(request))
     node = request.query_params.get("path") or ""
     if not node:
         raise ApiError(400, "bad_request", "path is the graph node id of a state (?path=charge)")
-    definition = c.engine.definition(run.definition_hash)
+    definition = await on_engine(c, c.engine.definition, run.definition_hash)
     known = await off_loop(c, _node_ids, definition.source if definition else "")
-    events = c.engine.history(run.id, execution=run.execution)
+    events = await on_engine(c, c.engine.history, run.id, execution=run.execution)
     if node not in known and not any(e.state and node_of(e.state) == node for e in events):
         raise ApiError(404, "not_found", f"run {run.id!r} has no state {node!r}")
     detail = state_detail(events, node, positions=run.positions(), now=c.engine.clock.now())
@@ -615,7 +646,7 @@ async def control(request: Request) -> Response:
         # `POST /api/runs/p%2Fpause`: the run `p/pause`, and no action.
         raise ApiError(405, "method_not_allowed", "POST a run's action: /api/runs/{id}/{action}")
     data = await body(request)
-    run = get_run(c, run_id)
+    run = await on_engine(c, get_run, c, run_id)
     run_id = run.id
     if run.status in ENDED and action in ENDED_REFUSES:
         raise ApiError(
@@ -625,26 +656,30 @@ async def control(request: Request) -> Response:
     result: Any = None
     try:
         if action == "signal":
-            engine.signal(run_id, field_of(data, "channel"), data.get("data"))
+            channel = field_of(data, "channel")
+            await on_engine(c, engine.signal, run_id, channel, data.get("data"))
         elif action == "call":
-            result = engine.call(run_id, field_of(data, "handler"), data.get("args"))
+            handler = field_of(data, "handler")
+            result = await on_engine(c, engine.call, run_id, handler, data.get("args"))
         elif action == "cancel":
-            engine.cancel(run_id, compensate=bool(data.get("compensate", False)))
+            compensate = bool(data.get("compensate", False))
+            await on_engine(c, engine.cancel, run_id, compensate=compensate)
         elif action == "pause":
-            engine.pause(run_id)
+            await on_engine(c, engine.pause, run_id)
         elif action == "resume":
-            engine.resume(run_id)
+            await on_engine(c, engine.resume, run_id)
         elif action == "step":
-            engine.step(run_id)
+            await on_engine(c, engine.step, run_id)
         elif action == "redrive":
-            engine.redrive(run_id, by=f"designer {request.client.host if request.client else ''}")
+            by = f"designer {request.client.host if request.client else ''}"
+            await on_engine(c, engine.redrive, run_id, by=by)
         else:
             raise ApiError(404, "not_found", f"no run action {action!r}")
     except ApiError:
         raise
     except WfdslError as exc:
         raise ApiError(409, "rejected", str(exc)) from None
-    out: dict[str, Any] = {"run": run_json(engine.get(run_id))}
+    out: dict[str, Any] = {"run": run_json(await on_engine(c, engine.get, run_id))}
     if action == "call":
         out["result"] = result
     return JSONResponse(out)
@@ -654,14 +689,14 @@ async def events(request: Request) -> Response:
     c = ctx(request)
     if not _sent_as(request, "events"):
         return await _run_response(c, run_id_of(request, "events"))  # the run `p/events`
-    run_id = get_run(c, run_id_of(request)).id
+    run_id = (await on_engine(c, get_run, c, run_id_of(request))).id
     raw = request.headers.get("last-event-id") or request.query_params.get("after")
     # Given (even 0), the events after it come first: what a page rendered
     # before the run's first commits would otherwise never see.
     after = None if raw is None else _sequence_number(raw, "after (or Last-Event-ID)")
     poll = float(request.app.state.sse_poll)
     return StreamingResponse(
-        event_stream(c.engine, run_id, after=after, poll=poll),
+        event_stream(c.engine, run_id, after=after, poll=poll, limiter=c.engine_limiter()),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

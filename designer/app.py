@@ -9,7 +9,6 @@ each template gets is listed in designer/API.md.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 from collections.abc import AsyncIterator, Iterable
@@ -17,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import anyio
 import jinja2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -119,14 +119,17 @@ async def runs_page(request: Request) -> Response:
     filters = {k: q.get(k) or "" for k in ("status", "workflow", "where")}
     error = None
     try:
-        runs = context.engine.list_runs(
+        runs = await api.on_engine(
+            context,
+            context.engine.list_runs,
             where=filters["where"] or None,
             status=filters["status"] or None,
             workflow=filters["workflow"] or None,
         )
     except WfdslError as exc:
         runs, error = [], str(exc)
-    workflows = sorted({r.workflow for r in context.engine.list_runs(limit=1000)})
+    everything = await api.on_engine(context, context.engine.list_runs, limit=1000)
+    workflows = sorted({r.workflow for r in everything})
     return _page(
         request,
         "runs.html",
@@ -220,8 +223,9 @@ def create_app(
 
     ``token`` is the per-launch secret (security.py); ``allowed_hosts`` the
     ``host:port`` values the server answers to. With ``drive``, the app's
-    lifespan runs the engine's worker loop on the server's event loop, so
-    runs started here (and any other unfinished run) make progress.
+    lifespan runs the engine's worker loop on a thread of the engine's own
+    (``Engine.serve_in_thread``), so runs started here (and any other
+    unfinished run) make progress without stalling the server's requests.
     """
     context = Context(
         workspace=Workspace(workspace),
@@ -237,16 +241,16 @@ def create_app(
         if not drive:
             yield
             return
-        task = asyncio.get_running_loop().create_task(engine.serve())
+        # The engine drives on a thread of its own with its own loop: its
+        # ticks and store I/O never hold up this loop's requests (issue 13 §1).
+        stop = engine.serve_in_thread()
         try:
             yield
         finally:
-            # serve() returns once the calls in flight are finished (at most
-            # drain_seconds): cancelling it would hand them back mid-call,
+            # stop() returns once the calls in flight are finished (at most
+            # drain_seconds): cutting them off would hand them back mid-call,
             # and another process would run them again.
-            engine.stop()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, engine.drain_seconds + 5.0)
+            await anyio.to_thread.run_sync(stop)
 
     routes: list[Route | Mount] = [
         Route("/", workspace_page, methods=["GET"]),

@@ -1,8 +1,9 @@
 """``wfdsl serve [DIR]``: the worker, the JSON API and the designer in one process.
 
 uvicorn runs the Starlette app of app.py; the app's lifespan runs the
-engine's worker loop on the same event loop, so runs started from the
-browser (and every other unfinished run in the store) are driven here.
+engine's worker loop on a thread of the engine's own, so runs started from
+the browser (and every other unfinished run in the store) are driven here
+without stalling the server's requests.
 A fresh token is made at each launch and printed inside the URL.
 """
 

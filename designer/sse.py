@@ -2,7 +2,7 @@
 
 The store has no notifications, so the stream polls: one run row per tick
 and the history events after the last one sent (``Engine.history(after=)``
-reads only those). Each message carries the whole overlay (run_overlay.py).
+reads only those), each read in a worker thread. Each message carries the whole overlay (run_overlay.py).
 A tick that finds nothing new sends nothing; a comment line every
 ``keepalive`` seconds keeps proxies and the browser awake.
 """
@@ -10,10 +10,12 @@ A tick that finds nothing new sends nothing; a comment line every
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
+import anyio
 from wfdsl.interpreter.engine import Engine
 
 from .run_inspect import failure_of
@@ -22,6 +24,8 @@ from .run_overlay import Overlay, event_json
 __all__ = ["event_stream"]
 
 FINAL = frozenset({"completed", "failed", "cancelled"})
+
+T = TypeVar("T")
 
 
 def _message(event: str, data: Any, seq: int) -> str:
@@ -35,10 +39,17 @@ async def event_stream(
     after: int | None = None,
     poll: float = 0.25,
     keepalive: float = 15.0,
+    limiter: anyio.CapacityLimiter | None = None,
 ) -> AsyncIterator[str]:
-    """``snapshot``, then ``delta`` whenever something changed, then ``end``."""
-    history = engine.history(run_id)
-    run = engine.get(run_id)
+    """``snapshot``, then ``delta`` whenever something changed, then ``end``.
+    The engine is read in worker threads (``limiter``), never on the loop."""
+
+    async def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        call = functools.partial(fn, *args, **kwargs)
+        return await anyio.to_thread.run_sync(call, limiter=limiter)
+
+    history = await read(engine.history, run_id)
+    run = await read(engine.get, run_id)
     overlay = Overlay()
     overlay.feed(history)
     seq = history[-1].seq if history else 0
@@ -69,8 +80,8 @@ async def event_stream(
     last_status = run.status
     while run.status not in FINAL:
         await asyncio.sleep(poll)
-        run = engine.get(run_id)
-        new = engine.history(run_id, after=seq)
+        run = await read(engine.get, run_id)
+        new = await read(engine.history, run_id, after=seq)
         if not new and run.status == last_status:
             quiet += poll
             if quiet >= keepalive:
@@ -94,15 +105,18 @@ async def event_stream(
             },
             seq,
         )
+    failure = (
+        failure_of(await read(engine.history, run_id), run.error)
+        if run.status == "failed"
+        else None
+    )
     yield _message(
         "end",
         {
             "run": run.to_json(),
             "states": overlay.statuses(),
             "overlay": overlay.to_json(),
-            "failure": (
-                failure_of(engine.history(run_id), run.error) if run.status == "failed" else None
-            ),
+            "failure": failure,
         },
         seq,
     )

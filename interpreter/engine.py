@@ -28,10 +28,12 @@ base32), so listing by id lists by creation.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
 import secrets as _secrets
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -69,6 +71,16 @@ _log = logging.getLogger(__name__)
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_T = TypeVar("_T")
+
+
+def _on(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether the calling thread is running ``loop``."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -607,10 +619,8 @@ class Engine:
         run_id = row.id
         check_handler_args(self.definitions.get(row.definition_hash), handler, args, run_id=run_id)
         call_id = uuid.uuid4().hex
-        reply = self._handler_call(
-            run_id,
-            CallHandler(now=self.clock.now(), handler=handler, args=args, call_id=call_id),
-        )
+        trigger = CallHandler(now=self.clock.now(), handler=handler, args=args, call_id=call_id)
+        reply = self._on_driving_loop(lambda: self._handler_call(run_id, trigger))
         if reply is None:
             raise WfdslError(f"run {run_id!r}: handler {handler!r} gave no answer")
         if not reply.ok:
@@ -722,6 +732,26 @@ class Engine:
                 run_id, self.owner, now=self.clock.now(), lease_seconds=self.lease_seconds
             )
         return lease
+
+    def _on_driving_loop(self, work: Callable[[], _T]) -> _T:
+        """``work()`` on the loop that drives this engine when one runs in
+        another thread (:meth:`serve_in_thread`, an application's loop),
+        else here: the driver's held runs and pending outcomes belong to
+        that loop, and a second thread advancing a run beside it would race
+        it. Blocks the calling thread until done."""
+        loop = self.driver._loop
+        if loop is None or not loop.is_running() or _on(loop):
+            return work()
+        done: concurrent.futures.Future[_T] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                done.set_result(work())
+            except BaseException as exc:
+                done.set_exception(exc)
+
+        loop.call_soon_threadsafe(run)
+        return done.result()
 
     def _handler_call(self, run_id: str, trigger: CallHandler) -> ReplyHandler | None:
         """Apply a handler call under the run's lease (None: the run has
@@ -989,10 +1019,60 @@ class Engine:
             driver.draining = False
 
     def stop(self) -> None:
-        """Ask :meth:`serve` to return after the current tick."""
-        if self._stop is not None:
-            self._stop.set()
+        """Ask :meth:`serve` to return after the current tick (from any thread)."""
+        stop, loop = self._stop, self.driver._loop
+        if stop is not None:
+            if loop is not None and loop.is_running() and not _on(loop):
+                with contextlib.suppress(RuntimeError):  # the loop just closed
+                    loop.call_soon_threadsafe(stop.set)
+            else:
+                stop.set()
         self.driver.wake()
+
+    def serve_in_thread(self) -> Callable[[], None]:
+        """Drive every run (and fire schedules) as :meth:`serve` does, on a
+        thread of this engine's own with its own event loop, so that the
+        store's I/O and the ticks never run on the caller's loop (a web
+        server's: its requests and the runs do not stall each other). Call
+        the engine's methods from a worker thread of that server, not from
+        its loop: they block on the store. Returns ``stop``: it stops the
+        loop, waits for the calls in flight (at most ``drain_seconds``) and
+        the thread, then returns."""
+        started = threading.Event()
+        failed: list[BaseException] = []
+
+        async def drive() -> None:
+            started.set()
+            await self.serve()
+
+        def main() -> None:
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(drive())
+            except BaseException as exc:  # reported by the serving thread's log
+                failed.append(exc)
+                _log.exception("wfdsl: the engine's driving thread stopped")
+            finally:
+                with contextlib.suppress(Exception):
+                    loop.run_until_complete(self._runner.builtins.aclose())
+                pending = asyncio.all_tasks(loop)
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                self._release_all()
+                loop.close()
+                started.set()
+
+        thread = threading.Thread(target=main, name="wfdsl-engine", daemon=True)
+        thread.start()
+        started.wait()
+
+        def stop() -> None:
+            self.stop()
+            thread.join(self.drain_seconds + 10.0)
+
+        return stop
 
     async def wait(self, run_id: str, poll: float = 0.05) -> Run:
         """While serving: wait until the run ends."""

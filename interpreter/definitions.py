@@ -25,7 +25,13 @@ from wfdsl.errors import ValidationError, WfdslError
 from .store.protocol import Store
 from .store.records import Definition
 
-__all__ = ["Definitions", "SubflowNotFound", "document_text"]
+__all__ = ["Definitions", "SubflowNotFound", "document_text", "pin_key"]
+
+
+def pin_key(reference: str, base_file: str | None) -> str:
+    """The key of a subflow reference in ``RunRow.pins``: the reference and
+    the file it is relative to (one name can mean two files)."""
+    return f"{base_file or ''}\n{reference}"
 
 
 class SubflowNotFound(WfdslError):
@@ -110,6 +116,34 @@ class Definitions:
         # pin always finds its workflow.
         self._by_hash[definition_hash] = workflow
         return workflow
+
+    def pins_for(self, workflow: Workflow) -> dict[str, str]:
+        """Resolve every subflow ``workflow`` names, and theirs, now (reading
+        the disk once, here), storing each child definition: the pins a run
+        is submitted with (``RunRow.pins``). A reference that resolves to
+        nothing now is left unpinned (the run fails there as before)."""
+        from wfdsl.dsl.model import SubflowState, iter_states
+
+        pins: dict[str, str] = {}
+        todo = [workflow]
+        seen = {workflow.source_hash}
+        while todo:
+            current = todo.pop()
+            for _, state in iter_states(current.root):
+                if not isinstance(state, SubflowState):
+                    continue
+                key = pin_key(state.workflow, current.file)
+                if key in pins:
+                    continue
+                try:
+                    child = self.resolve_child(state.workflow, current.file)
+                except WfdslError:
+                    continue
+                pins[key] = child.source_hash
+                if child.source_hash not in seen:
+                    seen.add(child.source_hash)
+                    todo.append(child)
+        return pins
 
     def resolve_child(self, reference: str, base_file: str | None) -> Workflow:
         """A subflow's workflow: a file relative to the parent's file (or the

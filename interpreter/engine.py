@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import logging
 import os
 import secrets as _secrets
@@ -327,6 +328,9 @@ class Engine:
             break_at=(break_at,) if break_at else (),
             trace=_trace_context(trace_context),
         )
+        pins = self.definitions.pins_for(workflow)
+        if pins:
+            row = dataclasses.replace(row, pins=pins)
         row = self.store.create_run(row, (), id_reuse=id_reuse or workflow.id_reuse, now=now)
         self.driver.poke(row.id)
         return self._view(row)
@@ -347,6 +351,9 @@ class Engine:
         rows = [
             machine.new_run(workflow, run_id=new_run_id(), input=input, now=now) for input in inputs
         ]
+        pins = self.definitions.pins_for(workflow)
+        if pins:
+            rows = [dataclasses.replace(row, pins=pins) for row in rows]
         created = self.store.create_runs(rows, id_reuse=id_reuse or workflow.id_reuse, now=now)
         for row in created:
             self.driver.poke(row.id)

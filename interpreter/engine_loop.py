@@ -25,7 +25,7 @@ import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from wfdsl.dsl.model import Workflow
@@ -33,7 +33,7 @@ from wfdsl.dsl.model import Workflow
 from wfdsl.errors import WfdslError
 
 from .clock import Clock
-from .definitions import Definitions
+from .definitions import Definitions, pin_key
 from .machine import transition as machine
 from .machine.steps import (
     CONTROL_CHANNEL,
@@ -573,8 +573,15 @@ class Driver:
             # the parent's (reused) id: the store tells which by the order the
             # rows were written, and keeps this execution's own child.
             try:
-                child_wf = self.definitions.resolve_child(
-                    command.workflow, command.base_file or workflow.file
+                base = command.base_file or workflow.file
+                pinned = parent.pins.get(pin_key(command.workflow, base))
+                # Pinned at submission: the same child on every machine,
+                # whatever the disk here holds now. Unpinned (a run from
+                # before pins, a reference unresolved then): the disk/store.
+                child_wf = (
+                    self.definitions.get(pinned)
+                    if pinned is not None
+                    else self.definitions.resolve_child(command.workflow, base)
                 )
                 from .input_check import check_input
 
@@ -586,6 +593,8 @@ class Driver:
                     now=now,
                     parent_run=command.parent_run,
                 )
+                if parent.pins:
+                    child = replace(child, pins=parent.pins)
             except WfdslError as exc:
                 outbox.append(
                     InboxMessage(

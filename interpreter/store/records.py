@@ -61,7 +61,13 @@ class RunRow:
     action (a driver without it handed the run back): only such a process
     claims it (capability routing, docs/operations.md).
     ``execution`` numbers the runs that had this id, from 1: a new run under
-    a reused id is the next execution, and the earlier ones stay readable."""
+    a reused id is the next execution, and the earlier ones stay readable.
+    ``pins``: the subflow definitions the run was submitted with (a key
+    ``"<parent file>\n<reference>"`` per subflow reference -> the child
+    definition's hash), so every machine starts the same children whatever
+    its disk holds now; a child run carries its parent's pins. Every backend
+    stores it with the run (create_run, a commit's ``new_runs``) and returns
+    it on every read; a commit never changes it."""
 
     id: str
     workflow: str
@@ -81,6 +87,7 @@ class RunRow:
     row_version: int = 0
     needs_action: str | None = None
     execution: int = 1
+    pins: Mapping[str, str] = field(default_factory=dict)
 
 
 _RUN_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RunRow))
@@ -130,6 +137,7 @@ def advanced_row(
     _set(new, "row_version", old.row_version)
     _set(new, "needs_action", old.needs_action)
     _set(new, "execution", old.execution)
+    _set(new, "pins", old.pins)
     return new
 
 

@@ -42,7 +42,7 @@ ACTIVE_SQL: Final = "('running', 'waiting', 'paused')"
 RUN_COLUMNS: Final = (
     "r.id, r.workflow, r.version, r.definition_hash, r.status, r.input, r.vars, r.output, "
     "r.error, r.started_at, r.ended_at, r.ready_at, r.state, r.search, r.parent_run, "
-    "r.row_version, r.needs_action, r.execution"
+    "r.row_version, r.needs_action, r.execution, r.pins"
 )
 #: RUN_COLUMNS of any execution: an earlier one keeps its id in ``name``.
 RUN_COLUMNS_ANY: Final = RUN_COLUMNS.replace("r.id,", "coalesce(r.id, r.name),", 1)
@@ -51,8 +51,8 @@ RUN_COLUMNS_BARE: Final = RUN_COLUMNS.replace("r.", "")
 _INSERT_RUN: Final = (
     "INSERT INTO runs (id, workflow, version, definition_hash, status, input, vars, output, "
     "error, started_at, ended_at, ready_at, state, search, parent_run, row_version, "
-    "lease_generation, needs_action, execution) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "lease_generation, needs_action, execution, pins) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 UPDATE_RUN: Final = (
     "UPDATE runs SET status = ?, vars = ?, output = ?, error = ?, ended_at = ?, ready_at = ?, "
@@ -106,6 +106,7 @@ def decode_run(row: Sequence[Any]) -> RunRow:
         row_version=row[15],
         needs_action=row[16],
         execution=row[17],
+        pins=loads(row[18]) if row[18] else {},
     )
 
 
@@ -141,6 +142,7 @@ def insert_run(conn: sqlite3.Connection, run: RunRow, generation: int) -> int:
             generation,
             run.needs_action,
             run.execution,
+            dumps(run.pins) if run.pins else None,
         ),
     )
     key = cursor.lastrowid

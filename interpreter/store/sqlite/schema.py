@@ -207,6 +207,12 @@ def _v5_retention(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX runs_by_parent ON runs (parent_run) WHERE parent_run IS NOT NULL")
 
 
+def _v6_pins(conn: sqlite3.Connection) -> None:
+    """The subflow definitions a run was submitted with (``RunRow.pins``,
+    JSON; NULL for a run without subflows, so a parked run costs nothing)."""
+    conn.execute("ALTER TABLE runs ADD COLUMN pins TEXT")
+
+
 #: Migration ``i`` takes the schema from version ``i`` to ``i + 1``.
 MIGRATIONS: Sequence[Migration] = (
     _v1_initial,
@@ -214,6 +220,7 @@ MIGRATIONS: Sequence[Migration] = (
     _v3_executions,
     _v4_workers,
     _v5_retention,
+    _v6_pins,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

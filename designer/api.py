@@ -25,7 +25,14 @@ from wfdsl.dsl.loader import parse_document
 from wfdsl.dsl.schema_check import schema as wfdsl_schema
 from wfdsl.interpreter.engine import Engine
 
-from wfdsl.errors import AmbiguousRunId, RunNotFound, ValidationError, WfdslError
+from wfdsl.errors import (
+    AmbiguousRunId,
+    CallbackNotFound,
+    CallbackRefused,
+    RunNotFound,
+    ValidationError,
+    WfdslError,
+)
 
 from .edits import EditError, apply_edit
 from .responses import ApiError
@@ -685,6 +692,42 @@ async def control(request: Request) -> Response:
     return JSONResponse(out)
 
 
+async def complete_callback(request: Request) -> Response:
+    """Complete (``output``), fail (``error``, ``message``) or heartbeat a
+    callback token: what ``wfdsl complete`` does."""
+    c = ctx(request)
+    data = await body(request)
+    token = field_of(data, "token")
+    error = data.get("error")
+    if error is not None and (not isinstance(error, str) or not error.strip()):
+        raise ApiError(400, "bad_request", "field 'error' must be an error name (text)")
+    heartbeat = data.get("heartbeat") is True
+    if heartbeat and any(k in data for k in ("output", "error", "message")):
+        raise ApiError(400, "bad_request", "a heartbeat takes no output, error or message")
+    if error is not None and "output" in data:
+        raise ApiError(400, "bad_request", "give output or error, not both")
+    engine = c.engine
+    try:
+        if heartbeat:
+            await off_loop(c, engine.heartbeat, token)
+        else:
+            message = data.get("message")
+            await off_loop(
+                c,
+                engine.complete,
+                token,
+                data.get("output"),
+                error,
+                None if message is None else str(message),
+            )
+    except CallbackNotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+    except (CallbackRefused, WfdslError) as exc:
+        raise ApiError(409, "rejected", str(exc)) from None
+    sent = "heartbeat" if heartbeat else ("failed" if error is not None else "completed")
+    return JSONResponse({"sent": sent})
+
+
 async def events(request: Request) -> Response:
     c = ctx(request)
     if not _sent_as(request, "events"):
@@ -721,6 +764,7 @@ def routes() -> list[Route]:
         Route("/api/files/{path:path}/input", put_input, methods=["PUT"]),
         Route("/api/files/{path:path}", get_file, methods=["GET"]),
         Route("/api/files/{path:path}", put_file, methods=["PUT"]),
+        Route("/api/callbacks/complete", complete_callback, methods=["POST"]),
         Route("/api/runs", list_runs, methods=["GET"]),
         Route("/api/runs", start_run, methods=["POST"]),
         # A child run's id holds "/" (parent/state): {run_id:path}, the

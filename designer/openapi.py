@@ -68,6 +68,10 @@ _FIELDS: dict[str, Any] = {
     "channel": {"type": "string"},
     "handler": {"type": "string"},
     "compensate": {"type": "boolean"},
+    "token": {"type": "string"},
+    "error": {"type": "string"},
+    "message": {"type": "string"},
+    "heartbeat": {"type": "boolean"},
     "op": {
         "type": "object",
         "required": ["op"],
@@ -91,6 +95,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "/api/runs": ("file",),
     "/api/runs/{run_id}/signal": ("channel",),
     "/api/runs/{run_id}/call": ("handler",),
+    "/api/callbacks/complete": ("token",),
 }
 
 _RUN_ID_IN_PATH = (
@@ -138,6 +143,13 @@ OPERATIONS: tuple[tuple[str, str, str, tuple[str, ...], int], ...] = (
     ("post", "/api/runs/{run_id}/pause", "Pause", (), 200),
     ("post", "/api/runs/{run_id}/resume", "Resume", (), 200),
     ("post", "/api/runs/{run_id}/step", "One transition of a paused run", (), 200),
+    (
+        "post",
+        "/api/callbacks/complete",
+        "Complete, fail or heartbeat a callback token",
+        ("token", "output", "error", "message", "heartbeat"),
+        200,
+    ),
 )
 
 _ERRORS = {

@@ -20,6 +20,7 @@ from .model import (
     Assignment,
     AtLeastWait,
     Branch,
+    Callback,
     Catch,
     ChoiceRule,
     ChoiceState,
@@ -234,6 +235,7 @@ class StateCompiler:
             )
         return TaskState(
             **common,
+            callback=self._callback(data.get("callback"), (*path, "callback")),
             action=text(data, "action") or "",
             args=self.leaves.optional_value(data, "args", path),
             result=self._var(data, "result", path),
@@ -371,6 +373,18 @@ class StateCompiler:
             data=self.leaves.optional_value(data, "data", path),
             run=self.leaves.optional_value(data, "run", path),
         )
+
+    def _callback(self, raw: Any, path: JsonPath) -> Callback | None:
+        if raw is True:
+            return Callback()
+        if not isinstance(raw, dict):
+            return None
+        limits = {
+            key: self.leaves.literal_duration(raw[key], (*path, key))
+            for key in ("timeout", "heartbeat")
+            if key in raw
+        }
+        return Callback(timeout=limits.get("timeout"), heartbeat=limits.get("heartbeat"))
 
     def _subflow(
         self, name: str, data: dict[str, Any], path: JsonPath, common: dict[str, Any]

@@ -30,6 +30,7 @@ __all__ = [
     "Assignment",
     "AtLeastWait",
     "Branch",
+    "Callback",
     "Catch",
     "ChoiceRule",
     "ChoiceState",
@@ -288,6 +289,15 @@ def policy_for(retry: tuple[RetryPolicy, ...], error: str) -> RetryPolicy | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Callback:
+    """A task's ``callback``: after its action returns, it waits for its token
+    to be completed. Seconds from the token's issue; None: no limit."""
+
+    timeout: float | None = None
+    heartbeat: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TaskState(_StateBase):
     action: str
     args: CompiledValue | None = None
@@ -296,6 +306,8 @@ class TaskState(_StateBase):
     retry: tuple[RetryPolicy, ...] = ()
     catch: tuple[Catch, ...] = ()
     undo: Undo | None = None
+    #: Set: the task waits for its callback token once the action returns.
+    callback: Callback | None = None
     type: ClassVar[str] = "task"
 
     def retry_policy_for(self, error: str) -> RetryPolicy | None:

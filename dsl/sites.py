@@ -6,6 +6,7 @@ Names in scope (docs/expressions.md), as the checks apply them:
   which are computed before any var exists and see ``input`` and ``run`` only;
 - ``result`` in the ``set`` of a task (the action's return value) and nowhere
   else, not even the task's ``args``;
+- ``token`` (its callback token) in the ``args`` of a task with ``callback``;
 - ``args`` in a handler's ``when``, ``set``, ``emit`` and ``return``;
 - a map's ``as`` name and ``index`` inside its ``do`` body (nested bodies see
   the names of every enclosing map);
@@ -124,7 +125,8 @@ def _state_values(state: State) -> Iterator[tuple[JsonPath, CompiledValue, froze
     base = state.path
     if isinstance(state, TaskState):
         if state.args is not None:
-            yield (*base, "args"), state.args, none
+            token = frozenset({"token"}) if state.callback is not None else none
+            yield (*base, "args"), state.args, token
         if state.undo is not None and state.undo.args is not None:
             after = frozenset({"result"})
             yield (*(state.undo.path or (*base, "undo")), "args"), state.undo.args, after

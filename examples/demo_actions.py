@@ -69,6 +69,20 @@ def refund(order_id: str, amount: float) -> dict[str, str]:
     return {"payout_id": f"po-{order_id}"}
 
 
+@wfdsl.action("chat.ask")
+def ask_in_chat(to: str, text: str, link: str) -> dict[str, str]:
+    _say(f"chat to {to}: {text} -> {link}")
+    token = link.rsplit("token=", 1)[-1]
+    _say(f'answer with: wfdsl complete {token} --output \'{{"by": "{to}"}}\'')
+    return {"message_id": f"chat-{to}"}
+
+
+@wfdsl.action("payments.reimburse")
+def reimburse(expense_id: str, amount: float, to: str) -> dict[str, str]:
+    _say(f"reimburse {amount} to {to} for {expense_id}")
+    return {"payout_id": f"po-{expense_id}"}
+
+
 class UnknownSku(Exception):
     """No such product (not retried)."""
 

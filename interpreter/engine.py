@@ -50,6 +50,7 @@ from .actions.check import MissingAction, missing_actions
 from .actions.registry import ActionRegistry, default_registry, load_modules
 from .actions.runner import ActionRunner, Interceptor
 from .clock import Clock, StoreClock, SystemClock, VirtualClock, to_epoch
+from .completions import send_completion
 from .definitions import Definitions
 from .engine_loop import CONTROL_CHANNEL, Driver
 from .input_check import check_handler_args, check_input, check_signal
@@ -636,6 +637,44 @@ class Engine:
                 details={"error": reply.error},
             )
         return reply.value
+
+    def complete(
+        self,
+        token: str,
+        output: Any = None,
+        error: str | None = None,
+        message: str | None = None,
+        *,
+        details: Any = None,
+    ) -> None:
+        """Complete the task waiting on callback ``token``: with ``output`` (its
+        result), or with ``error`` (an error name; ``message`` and
+        ``details`` go with it), which the task retries and catches as an
+        action's failure. Durable when this returns, like a signal.
+
+        Raises ``CallbackNotFound`` for a token never issued and
+        ``CallbackRefused`` for one already completed or stale (its attempt
+        timed out, was retried or cancelled, or the run ended)."""
+        if error is not None and (not isinstance(error, str) or not error.strip()):
+            raise WfdslError("a failure completion needs an error name (a non-empty text)")
+        data: dict[str, Any] = {"op": "complete"}
+        if error is None:
+            data["output"] = output
+        else:
+            data.update(error=error, message="" if message is None else str(message))
+            if details is not None:
+                data["details"] = details
+        self._callback(token, data)
+
+    def heartbeat(self, token: str) -> None:
+        """Tell the task waiting on callback ``token`` that the outside world is
+        still at it: its ``heartbeat`` deadline starts again. Refused as
+        :meth:`complete` is."""
+        self._callback(token, {"op": "heartbeat"})
+
+    def _callback(self, token: str, data: dict[str, Any]) -> None:
+        run_id = send_completion(self.store, token, data, now=self.clock.now())
+        self.driver.poke(run_id)
 
     def cancel(self, run_id: str, compensate: bool = False) -> Run:
         """Cancel a run (``compensate``: run its undo actions first).

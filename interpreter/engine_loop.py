@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import secrets as _secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -551,7 +552,14 @@ class Driver:
     def _advance(
         self, workflow: Workflow, row: RunRow, trigger: Trigger, inbox: Sequence[InboxMessage]
     ) -> Transition:
-        return machine.advance(workflow, row, trigger, inbox=tuple(inbox), secrets=self.secrets)
+        return machine.advance(
+            workflow,
+            row,
+            trigger,
+            inbox=tuple(inbox),
+            secrets=self.secrets,
+            entropy=_secrets.token_bytes(16),
+        )
 
     def _children(
         self, workflow: Workflow, parent: RunRow, commands: Iterable[Command], now: float

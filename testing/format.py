@@ -93,9 +93,9 @@ class TimelineEvent:
     """Something done to the run at ``at`` seconds after it started."""
 
     at: float
-    kind: str  # signal, call, cancel, pause, resume
-    name: str | None = None  # the channel or handler
-    data: Any = None  # signal data or handler args
+    kind: str  # signal, call, complete, cancel, pause, resume
+    name: str | None = None  # the channel, handler or (complete) state
+    data: Any = None  # signal data, handler args, or {output, error, message}
     returns: Any = None
     expects_return: bool = False
     rejected: bool | str | None = None
@@ -335,6 +335,11 @@ class _Checker:
                 rejected=data.get("rejected"),
                 line=line,
             )
+        if "complete" in data:
+            self.known("state", data["complete"], self.states, (*path, "complete"))
+            keys = ("output", "error", "message", "heartbeat")
+            completion = {k: data[k] for k in keys if k in data}
+            return TimelineEvent(at, "complete", data["complete"], completion, line=line)
         if "cancel" in data:
             cancel = data["cancel"]
             compensate = isinstance(cancel, dict) and bool(cancel.get("compensate"))

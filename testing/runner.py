@@ -13,7 +13,9 @@ month-long flow therefore runs in milliseconds.
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,6 +209,22 @@ def _seq_of_call(history: Sequence[Event], state: str, attempt: int) -> int | No
     return None
 
 
+_TOKEN = re.compile(r"wfcb1\.[A-Za-z0-9_-]+\.[0-9a-f]{32}")
+
+
+def _token_of(history: Sequence[Event], state: str) -> str | None:
+    """The callback token the newest call of ``state`` got in its args."""
+    for e in reversed(history):
+        if e.type != "action_started" or not e.state:
+            continue
+        if e.state != state and not e.state.endswith("/" + state):
+            continue
+        found = _TOKEN.search(json.dumps(e.data.get("args")))
+        if found is not None:
+            return found.group(0)
+    return None
+
+
 def _apply(engine: Engine, run_id: str, event: TimelineEvent, number: int) -> Iterator[Failure]:
     what = f"timeline[{number}]"
     when = f"at {format_duration(event.at)} (line {event.line})"
@@ -214,6 +232,21 @@ def _apply(engine: Engine, run_id: str, event: TimelineEvent, number: int) -> It
         if event.kind == "signal":
             assert event.name is not None
             engine.signal(run_id, event.name, event.data)
+        elif event.kind == "complete":
+            assert event.name is not None
+            token = _token_of(engine.history(run_id), event.name)
+            if token is None:
+                yield Failure(
+                    what,
+                    f"complete {when}: state '{event.name}' has handed no callback token to "
+                    "its action (pass `${ token }` in its args)",
+                )
+                return
+            done = event.data or {}
+            if done.get("heartbeat"):
+                engine.heartbeat(token)
+            else:
+                engine.complete(token, done.get("output"), done.get("error"), done.get("message"))
         elif event.kind == "cancel":
             engine.cancel(run_id, compensate=event.compensate)
         elif event.kind == "pause":

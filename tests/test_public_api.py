@@ -17,6 +17,9 @@ DOCUMENTED = {
     "RunEnded",
     "RunNotFound",
     "RunAlreadyExists",
+    # docs/python-api.md: callback tokens (engine.complete)
+    "CallbackNotFound",
+    "CallbackRefused",
     # docs/cli.md (run ids): an ambiguous run id prefix
     "AmbiguousRunId",
     # docs/python-api.md: `wfdsl.load(doc)` / `wfdsl.validate(doc)`, and what validate returns

@@ -72,6 +72,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "wfdsl.cli_runs:call",
         'Call HANDLER of RUN and print its answer as JSON (``{"result": ...}`` under --json, so an answer is never mistaken for an error document).',
     ),
+    "complete": (
+        "wfdsl.cli_complete:complete",
+        "Complete the task waiting on callback TOKEN, with --output or --error.",
+    ),
     "cancel": ("wfdsl.cli_runs:cancel", "Cancel RUN."),
     "pause": ("wfdsl.cli_runs:pause", "Pause RUN: no new transition starts until resume."),
     "resume": ("wfdsl.cli_runs:resume", "Resume a paused RUN."),

@@ -64,6 +64,9 @@ def describe_position(position: Position, *, human: bool = True) -> str:
         return f"retrying action {position.action or '?'}{due}"
     if position.phase == "child":
         return f"waiting for child run {position.child}"
+    if position.phase == "callback":
+        due = f" (deadline {stamp(position.due, human=human, clock=False)})" if position.due else ""
+        return f"waiting for its callback token to be completed{due} (wfdsl complete TOKEN)"
     if position.phase == "forked":
         return "waiting for its branches"
     if position.phase == "compensating":
@@ -92,6 +95,15 @@ def describe_event(event: Event) -> str | None:
         return "action completed" + (f": {short_json(result)}" if result is not None else "")
     if kind == "action_failed":
         return f"action failed: {data.get('error')}: {data.get('message')}"
+    if kind == "callback_issued":
+        return "callback token issued; waiting for `wfdsl complete TOKEN` after the action"
+    if kind == "callback_completed":
+        output = data.get("output")
+        return "callback completed" + (f": {short_json(output)}" if output is not None else "")
+    if kind == "callback_failed":
+        return f"callback failed: {data.get('error')}: {data.get('message')}"
+    if kind == "callback_timed_out":
+        return f"callback not completed in time: {data.get('error')}"
     if kind == "retry_scheduled":
         return f"retry {data.get('attempt')} in {duration(float(data.get('delay') or 0))}"
     if kind == "timer_fired":

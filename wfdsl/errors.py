@@ -16,6 +16,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = [
     "ActionError",
     "AmbiguousRunId",
+    "CallbackNotFound",
+    "CallbackRefused",
     "ExpressionError",
     "HandlerRejected",
     "RunAlreadyExists",
@@ -93,6 +95,17 @@ class RunEnded(WfdslError):
         self.run_id = run_id
         self.status = status
         super().__init__(message)
+
+
+class CallbackNotFound(WfdslError):
+    """A callback token that names no token ever issued (mistyped, cut short,
+    or of another store); ``wfdsl complete`` exits 4."""
+
+
+class CallbackRefused(WfdslError):
+    """A callback token that was issued but is not waited on any more: already
+    completed, or stale (its attempt timed out, was retried or cancelled, or
+    the run ended); nothing was sent. ``wfdsl complete`` exits 5."""
 
 
 class RunAlreadyExists(WfdslError):

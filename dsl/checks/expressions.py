@@ -76,6 +76,9 @@ def _unknown_name(
     if name == "result":
         why = "`result` (the action's return value) is only in scope in a task's `set`"
         suggestion = "store it with `result: <var>` and read `vars.<var>`"
+    elif name == "token":
+        why = "`token` (a callback token) is only in scope in the `args` of a task with `callback`"
+        suggestion = "add `callback: true` to the task, then pass `${ token }` in its args"
     elif name == "args":
         why = "`args` (the call's data) is only in scope in a handler"
     elif name == "error":

@@ -38,6 +38,7 @@ class Context:
         "consumed",
         "ended_at",
         "entered",
+        "entropy",
         "error",
         "events",
         "final_vars",
@@ -68,8 +69,12 @@ class Context:
         inbox: Sequence[InboxMessage] = (),
         secrets: Mapping[str, str] | None = None,
         max_steps: int | None = None,
+        entropy: bytes = b"",
     ) -> None:
         self.workflow = workflow
+        #: Random bytes from the engine for this transition: what makes a
+        #: callback token unguessable (callbacks.py).
+        self.entropy = entropy
         self.run = run
         self.now = now
         self.inbox = inbox
@@ -299,6 +304,19 @@ class Context:
         for i in reversed(local_hits):
             del self.local[i]
         return found
+
+    def unconsumed(self, channel: str) -> list[InboxMessage]:
+        """The messages of ``channel`` not consumed yet, in order."""
+        return [
+            m
+            for m in self.inbox
+            if m.channel == channel and m.seq not in self._consumed and not m.consumed
+        ]
+
+    def consume(self, seq: int) -> None:
+        """Mark the inbox message ``seq`` consumed by this transition."""
+        self._consumed.add(seq)
+        self.consumed.append(seq)
 
     def take_child(self, child_id: str) -> tuple[int | None, Any] | None:
         """The ``__child__`` message reporting the end of run ``child_id``."""

@@ -78,6 +78,7 @@ def reset(thread: Thread) -> None:
     thread.wait = None
     thread.fork = None
     thread.child = None
+    thread.cb = None
 
 
 def end_thread(ctx: Context, thread: Thread, output: Any, *, explicit: bool) -> None:

@@ -35,6 +35,7 @@ __all__ = ["PHASES", "Position", "WaitFor", "positions_of"]
 PHASES: Mapping[str, str] = {
     "run": "running",
     "call": "action",
+    "cb": "callback",
     "retry": "retry",
     "wait": "waiting",
     "fork": "forked",
@@ -69,7 +70,7 @@ class Position:
     events (``fan_out/notify/email``), ``state`` the state's own name,
     ``phase`` one of :data:`PHASES`' values. ``action`` is the action in
     flight (phase ``action``, ``retry`` or ``compensating``), ``due`` when a
-    retry fires, ``child`` the child run's id, ``waiting_for`` the wait
+    retry fires (or a callback's next deadline, phase ``callback``), ``child`` the child run's id, ``waiting_for`` the wait
     condition (phase ``waiting``)."""
 
     path: str
@@ -108,7 +109,7 @@ def positions_of(workflow: Workflow | None, state: Mapping[str, Any]) -> tuple[P
                 phase=PHASES[phase],
                 action=call.get("action") if isinstance(call, Mapping) else None,
                 attempt=thread.get("att") if phase in ("call", "retry") else None,
-                due=thread.get("due") if phase == "retry" else None,
+                due=thread.get("due") if phase in ("retry", "cb") else None,
                 child=child.get("id") if isinstance(child, Mapping) else None,
                 waiting_for=waiting_for,
             )

@@ -26,7 +26,7 @@ A thread (keys other than ``id`` and ``ph`` are omitted when empty)::
      "sk": "fan_out/notify",   # scope key: which Scope the states are in
      "key": "notify",          # branch name or iteration index
      "at": "email",            # current state
-     "ph": "call",             # run|call|retry|wait|fork|child|comp|done
+     "ph": "call",             # run|call|cb|retry|wait|fork|child|comp|done
      "vars": {...},            # own vars (not for the root: run.vars holds them)
      "bind": {"line": ..., "index": 3},   # map item names in scope
      "att": 2, "t0": 17.0,     # task attempt and time of its first attempt
@@ -36,6 +36,8 @@ A thread (keys other than ``id`` and ``ph`` are omitted when empty)::
      "fork": {"kids": [...], "out": {...} or [...], "n": 1, "need": 2,
               "next": 4, "items": [...]},
      "child": {"id": ..., "workflow": ..., "input": ...},
+     "cb": {"d": ..., "att": 1, "t0": 5.0, "beat": 9.0,   # waiting for a callback
+            "timeout": 60.0, "heartbeat": 10.0},          # token (digest d)
      "undo": [{"seq": 7, "path": "charge", "sk": "", "name": "charge",
                "st": "started"|"done", "call": {...}, "args": {...}}],
      "visits": {"charge": 2},
@@ -64,6 +66,7 @@ _OPTIONAL = (
     "wait",
     "fork",
     "child",
+    "cb",
     "undo",
     "visits",
     "comp",
@@ -78,6 +81,7 @@ class Thread:
         "att",
         "bind",
         "call",
+        "cb",
         "child",
         "comp",
         "due",
@@ -122,6 +126,7 @@ class Thread:
         self.wait: dict[str, Any] | None = None
         self.fork: dict[str, Any] | None = None
         self.child: dict[str, Any] | None = None
+        self.cb: dict[str, Any] | None = None
         self.undo: list[dict[str, Any]] = []
         self.visits: dict[str, int] = {}
         self.comp: dict[str, Any] | None = None
@@ -173,6 +178,8 @@ class Thread:
             thread.fork = fork
         if "child" in data:
             thread.child = data["child"]
+        if "cb" in data:
+            thread.cb = dict(data["cb"])
         undo = get("undo")
         if undo:
             thread.undo = [dict(entry) for entry in undo]
@@ -214,6 +221,8 @@ class Thread:
             data["fork"] = self.fork
         if self.child is not None:
             data["child"] = self.child
+        if self.cb is not None:
+            data["cb"] = self.cb
         if self.undo:
             data["undo"] = self.undo
         if self.visits:

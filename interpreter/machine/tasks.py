@@ -13,14 +13,24 @@ from typing import Any
 
 from wfdsl.dsl.model import TaskState
 
-from . import flow
+from . import callbacks, flow
 from .context import Context
 from .retries import jitter, schedule_retry
 from .run_state import Thread
 from .scope import Failure
 from .steps import ActionOutcome, CallAction
 
-__all__ = ["enter", "fire_retry", "issue", "jitter", "on_outcome", "schedule_retry", "visit_path"]
+__all__ = [
+    "enter",
+    "fail",
+    "fire_retry",
+    "issue",
+    "jitter",
+    "on_outcome",
+    "schedule_retry",
+    "succeed",
+    "visit_path",
+]
 
 
 def visit_path(thread: Thread, name: str) -> str:
@@ -36,9 +46,19 @@ def enter(ctx: Context, thread: Thread, state: TaskState) -> None:
 
 def start_attempt(ctx: Context, thread: Thread, state: TaskState) -> None:
     path = thread.path(state.name)
+    call_id = token = None
+    if state.callback is not None:
+        call_id = ctx.next_call_id()
+        token = callbacks.new_token(ctx, call_id)
     try:
         args = (
-            ctx.evaluate(state.args, thread, path, attempt=thread.att)
+            ctx.evaluate(
+                state.args,
+                thread,
+                path,
+                {"token": token} if token is not None else None,
+                attempt=thread.att,
+            )
             if state.args is not None
             else {}
         )
@@ -49,7 +69,7 @@ def start_attempt(ctx: Context, thread: Thread, state: TaskState) -> None:
         return
     vpath = visit_path(thread, state.name)
     call: dict[str, Any] = {
-        "id": ctx.next_call_id(),
+        "id": call_id or ctx.next_call_id(),
         "path": path,
         "action": state.action,
         "args": args,
@@ -72,6 +92,17 @@ def start_attempt(ctx: Context, thread: Thread, state: TaskState) -> None:
             "key": call["key"],
         },
     )
+    if token is not None:
+        assert state.callback is not None
+        issued: dict[str, Any] = {"d": callbacks.digest(token), "t0": ctx.now}
+        limits = {"timeout": state.callback.timeout, "heartbeat": state.callback.heartbeat}
+        issued.update({k: v for k, v in limits.items() if v is not None})
+        call["cb"] = issued
+        ctx.event(
+            "callback_issued",
+            path,
+            {"call_id": call["id"], "attempt": thread.att, "id": issued["d"], **limits},
+        )
     if state.undo is not None:
         _log_start(ctx, thread, state, vpath, call)
     issue(ctx, call)
@@ -131,28 +162,18 @@ def on_outcome(ctx: Context, thread: Thread, outcome: ActionOutcome) -> None:
     state = ctx.state_of(thread)
     assert isinstance(state, TaskState)
     path = call["path"]
-    vpath = visit_path(thread, state.name)
     if outcome.ok:
         ctx.event(
             "action_completed",
             path,
             {"call_id": call["id"], "attempt": call["attempt"], "result": outcome.value},
         )
-        extra = {"result": outcome.value}
-        try:
-            ctx.assign(
-                thread,
-                state.set,
-                path,
-                extra,
-                (state.result, outcome.value) if state.result is not None else None,
-            )
-            if state.undo is not None:
-                _log_done(ctx, thread, state, vpath, extra)
-        except Failure as failure:
-            flow.fail_state(ctx, thread, state, failure.error, failure.message, call["attempt"])
+        if call.get("cb") is not None:
+            # The action handed the token out: now the outside world completes it.
+            callbacks.wait_for_completion(ctx, thread, call)
+            callbacks.poll(ctx, thread)
             return
-        flow.go_next(ctx, thread, state)
+        succeed(ctx, thread, outcome.value, call["attempt"])
         return
     error = outcome.error or "Error"
     message = outcome.message or ""
@@ -165,13 +186,48 @@ def on_outcome(ctx: Context, thread: Thread, outcome: ActionOutcome) -> None:
     if outcome.details is not None:
         failed["details"] = outcome.details
     ctx.event("action_failed", path, failed)
+    fail(ctx, thread, error, message, call["attempt"], outcome.details)
+
+
+def succeed(ctx: Context, thread: Thread, value: Any, attempt: int) -> None:
+    """The task's attempt produced ``value`` (an action's return value, or a
+    callback completion's output): ``result``, ``set``, the undo log, next."""
+    state = ctx.state_of(thread)
+    assert isinstance(state, TaskState)
+    path = thread.path(state.name)
+    extra = {"result": value}
+    try:
+        ctx.assign(
+            thread,
+            state.set,
+            path,
+            extra,
+            (state.result, value) if state.result is not None else None,
+        )
+        if state.undo is not None:
+            _log_done(ctx, thread, state, visit_path(thread, state.name), extra)
+    except Failure as failure:
+        flow.fail_state(ctx, thread, state, failure.error, failure.message, attempt)
+        return
+    flow.go_next(ctx, thread, state)
+
+
+def fail(
+    ctx: Context, thread: Thread, error: str, message: str, attempt: int, details: Any
+) -> None:
+    """The task's attempt failed (its action, or its callback): retry it
+    when the policy says so, else ``catch`` decides."""
+    state = ctx.state_of(thread)
+    assert isinstance(state, TaskState)
+    path = thread.path(state.name)
+    vpath = visit_path(thread, state.name)
     if schedule_retry(ctx, thread, state, vpath, error, path):
         return
-    if state.undo is not None and error != "Timeout":
+    if state.undo is not None and error not in ("Timeout", "HeartbeatTimeout"):
         # The action failed: there is nothing to undo. After a Timeout the
         # effect may have happened, so the entry stays (re-run, then undone).
         thread.undo = [e for e in thread.undo if not (e["path"] == vpath and e["st"] == "started")]
-    flow.fail_state(ctx, thread, state, error, message, call["attempt"], outcome.details)
+    flow.fail_state(ctx, thread, state, error, message, attempt, details)
 
 
 def _log_done(

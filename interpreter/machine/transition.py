@@ -36,7 +36,7 @@ from wfdsl.dsl.model import (
 from wfdsl.errors import ExpressionError
 
 from ..store.records import InboxMessage, RunRow, advanced_row
-from . import compensation, flow, forks, handlers, limits, tasks, waits
+from . import callbacks, compensation, flow, forks, handlers, limits, tasks, waits
 from .context import Context
 from .limits import MAX_PAYLOAD_BYTES, MAX_TRANSITION_BYTES, json_size, payload_size_error
 from .run_state import RunState, Thread
@@ -100,13 +100,24 @@ def advance(
     inbox: Sequence[InboxMessage] = (),
     max_steps: int | None = None,
     secrets: Mapping[str, str] | None = None,
+    entropy: bytes = b"",
 ) -> Transition:
     """The run's next transition for ``trigger``. ``inbox``: the run's
     unconsumed messages in seq order; ``max_steps``: stop entering states
     after this many (the run stays ready); ``secrets``: what ``secret()`` reads
-    (their values are masked in event data)."""
+    (their values are masked in event data); ``entropy``: random bytes that
+    make the callback tokens issued in this transition unguessable (the
+    engine passes fresh ones each time)."""
     with allowance() as spent:
-        ctx = Context(workflow, run, trigger.now, inbox=inbox, secrets=secrets, max_steps=max_steps)
+        ctx = Context(
+            workflow,
+            run,
+            trigger.now,
+            inbox=inbox,
+            secrets=secrets,
+            max_steps=max_steps,
+            entropy=entropy,
+        )
         try:
             _check_outcome(ctx, trigger)
             transition = _advance(ctx, run, trigger)
@@ -130,6 +141,8 @@ def _advance(ctx: Context, run: RunRow, trigger: Trigger) -> Transition:
     _forget_ended_children(ctx)
     _check_deadline(ctx)
     _run(ctx)
+    if ctx.status is None:
+        callbacks.sweep(ctx)
     return _finish(ctx)
 
 
@@ -426,6 +439,8 @@ def _run(ctx: Context) -> None:
                     progressed |= compensation.fire_retry(ctx, thread)
                 elif thread.ph == "child":
                     progressed |= _poll_child(ctx, thread)
+                elif thread.ph == "cb":
+                    progressed |= callbacks.poll(ctx, thread)
             while thread.ph == "run" and ctx.threads.get(thread.id) is thread and ctx.can_step():
                 if not _enter(ctx, thread):
                     break

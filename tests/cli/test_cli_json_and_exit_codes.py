@@ -173,6 +173,7 @@ def test_resume_and_step_need_a_paused_run(stored: Path, command: str) -> None:
         ["pause"],
         ["resume"],
         ["step"],
+        ["complete"],
     ],
     ids=" ".join,
 )

@@ -117,6 +117,40 @@ def wait_for(client: TestClient, run_id: str, status: str) -> dict:  # type: ign
     raise AssertionError(f"run {run_id} never became {status}: {run}")
 
 
+CALLBACK = """
+wfdsl: "1"
+name: callback
+start: ask
+states:
+  ask:
+    type: task
+    action: log
+    args: {message: "${ token }"}
+    callback: true
+    result: answer
+    end: true
+"""
+
+
+def test_a_callback_token_is_completed_through_the_api(client: TestClient, workspace: Path) -> None:
+    (workspace / "callback.yaml").write_text(CALLBACK)
+    made = client.post("/api/runs", json={"file": "callback.yaml", "input": {}, "run_id": "cb1"})
+    assert made.status_code == 201, made.text
+    wait_for(client, "cb1", "waiting")
+    events = client.get("/api/runs/cb1/history", params={"type": "action_started"}).json()
+    token = events["events"][0]["data"]["args"]["message"]
+    sent = client.post("/api/callbacks/complete", json={"token": token, "output": {"yes": 1}})
+    assert sent.status_code == 200 and sent.json() == {"sent": "completed"}
+    assert wait_for(client, "cb1", "completed")["run"]["output"] == {"answer": {"yes": 1}}
+    again = client.post("/api/callbacks/complete", json={"token": token, "error": "No"})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "rejected"
+    assert "already completed" in again.json()["error"]["message"]
+    unknown = client.post("/api/callbacks/complete", json={"token": "wfcb1.eA." + "0" * 32})
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+    missing = client.post("/api/callbacks/complete", json={"output": 1})
+    assert missing.status_code == 400
+
+
 def test_start_signal_and_watch_a_run_over_sse(client: TestClient, workspace: Path) -> None:
     (workspace / "gate.yaml").write_text(START)
     made = client.post("/api/runs", json={"file": "gate.yaml", "input": {}, "run_id": "g1"})

@@ -372,3 +372,30 @@ def test_invoice_run_fails_when_more_than_a_tenth_bounce() -> None:
     done, _ = _invoice_run(emails)
     assert done.status == "failed"
     assert done.error is not None and done.error["error"] == "ToleratedFailuresExceeded"
+
+
+def test_expense_approval_is_completed_through_its_callback_token() -> None:
+    ledger = Ledger()
+    links: list[str] = []
+
+    def ask(to: str, text: str, link: str) -> dict[str, str]:
+        links.append(link)
+        return {"message_id": "m-1"}
+
+    ledger.registry.register("chat.ask", ask)
+    ledger.registry.register(
+        "payments.reimburse", ledger.record("payments.reimburse", {"payout_id": "po-1"})
+    )
+    engine, _ = make(ledger)
+    with engine:
+        engine.submit(
+            EXAMPLES / "expense_approval.yaml",
+            run_id="e1",
+            input={"expense_id": "ex-1", "amount": 10, "employee": "a@b.c", "manager": "m@b.c"},
+        )
+        engine.run_until_idle()
+        token = links[0].rsplit("token=", 1)[1]
+        engine.complete(token, error="Rejected", message="no receipt")
+        done = engine.run_until_complete("e1")
+    assert done.output == {"status": "rejected", "reason": "no receipt"}
+    assert "payments.reimburse" not in ledger.names()

@@ -66,6 +66,7 @@ def test_every_example_is_covered() -> None:
         "nightly_report.yaml",
         "approval_chain.yaml",
         "invoice_run.yaml",
+        "expense_approval.yaml",
     }
     assert {p.name for p in EXAMPLES.glob("*.yaml")} == covered
 
@@ -230,3 +231,43 @@ def test_approval_chain_expires_at_its_deadline() -> None:
     d.settle()
     assert d.run.error is not None and d.run.error["error"] == "ClaimExpired"
     assert templates(d)[0] == "claim_received" and templates(d)[-1] == "claim_expired"
+
+
+EXPENSE = {
+    "expense_id": "ex-1",
+    "amount": 84.5,
+    "employee": "ada@example.com",
+    "manager": "sam@example.com",
+}
+
+
+def test_expense_approval_waits_for_its_token_then_pays() -> None:
+    from wfdsl.interpreter.machine.callbacks import CALLBACK_CHANNEL, digest
+
+    links: list[str] = []
+    actions = {
+        **fake_actions(),
+        "chat.ask": lambda args: links.append(args["link"]) or {"message_id": "m"},
+        "payments.reimburse": lambda args: {"payout_id": "po-1"},
+    }
+    d = example("expense_approval.yaml", input=EXPENSE, actions=actions)
+    d.start()
+    d.settle(max_time=JAN_1_2025 + 3600)
+    assert d.run.status == "waiting" and len(links) == 1
+    token = links[0].rsplit("token=", 1)[1]
+    d.signal(CALLBACK_CHANNEL, {"op": "complete", "id": digest(token), "output": {"by": "sam"}})
+    d.settle()
+    assert d.run.output == {"status": "paid", "approver": "sam", "payout": "po-1"}
+
+
+def test_expense_approval_expires_when_the_heartbeats_stop() -> None:
+    d = example(
+        "expense_approval.yaml",
+        input=EXPENSE,
+        actions={**fake_actions(), "chat.ask": lambda args: {"message_id": "m"}},
+    )
+    d.start()
+    d.settle()
+    assert d.run.output == {"status": "expired"}
+    assert d.now - JAN_1_2025 == 2 * 86400
+    assert templates(d) == ["expense_expired"]

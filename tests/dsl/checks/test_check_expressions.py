@@ -83,6 +83,21 @@ from test_check_support import assert_findings, findings
             """
             wfdsl: "1"
             name: t
+            start: ask
+            states:
+              ask:
+                type: task
+                action: chat.ask
+                args: {link: "${ token }"}  # <- WF303 at "${
+                end: true
+            """,
+            ("`token` (a callback token) is only in scope", "add `callback: true`"),
+            id="token-needs-a-callback",
+        ),
+        pytest.param(
+            """
+            wfdsl: "1"
+            name: t
             vars:
               copy: ${ vars.other }  # <- WF303 at ${
             start: done

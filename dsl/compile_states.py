@@ -38,6 +38,7 @@ from .model import (
     State,
     SubflowState,
     SucceedState,
+    TaskCache,
     TaskState,
     TimerWait,
     Undo,
@@ -236,6 +237,7 @@ class StateCompiler:
         return TaskState(
             **common,
             callback=self._callback(data.get("callback"), (*path, "callback")),
+            cache=self._cache(data.get("cache"), (*path, "cache")),
             action=text(data, "action") or "",
             args=self.leaves.optional_value(data, "args", path),
             result=self._var(data, "result", path),
@@ -385,6 +387,19 @@ class StateCompiler:
             if key in raw
         }
         return Callback(timeout=limits.get("timeout"), heartbeat=limits.get("heartbeat"))
+
+    def _cache(self, raw: Any, path: JsonPath) -> TaskCache | None:
+        if raw is True:
+            return TaskCache(path=path)
+        if not isinstance(raw, dict):
+            return None
+        version = raw.get("version")
+        return TaskCache(
+            key=self.leaves.optional_value(raw, "key", path),
+            version=None if version is None or isinstance(version, bool) else str(version),
+            ttl=self.leaves.literal_duration(raw["ttl"], (*path, "ttl")) if "ttl" in raw else None,
+            path=path,
+        )
 
     def _subflow(
         self, name: str, data: dict[str, Any], path: JsonPath, common: dict[str, Any]

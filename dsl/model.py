@@ -53,6 +53,7 @@ __all__ = [
     "State",
     "SubflowState",
     "SucceedState",
+    "TaskCache",
     "TaskState",
     "TimerWait",
     "Undo",
@@ -298,6 +299,16 @@ class Callback:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TaskCache:
+    """A task's ``cache``: ``key`` None means the action and its args."""
+
+    key: CompiledValue | None = None
+    version: str | None = None
+    ttl: float | None = None
+    path: JsonPath = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TaskState(_StateBase):
     action: str
     args: CompiledValue | None = None
@@ -308,6 +319,8 @@ class TaskState(_StateBase):
     undo: Undo | None = None
     #: Set: the task waits for its callback token once the action returns.
     callback: Callback | None = None
+    #: Set: a successful result is reused for calls with the same key.
+    cache: TaskCache | None = None
     type: ClassVar[str] = "task"
 
     def retry_policy_for(self, error: str) -> RetryPolicy | None:

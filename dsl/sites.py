@@ -127,6 +127,8 @@ def _state_values(state: State) -> Iterator[tuple[JsonPath, CompiledValue, froze
         if state.args is not None:
             token = frozenset({"token"}) if state.callback is not None else none
             yield (*base, "args"), state.args, token
+        if state.cache is not None and state.cache.key is not None:
+            yield (*(state.cache.path or (*base, "cache")), "key"), state.cache.key, none
         if state.undo is not None and state.undo.args is not None:
             after = frozenset({"result"})
             yield (*(state.undo.path or (*base, "undo")), "args"), state.undo.args, after

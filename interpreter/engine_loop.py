@@ -663,6 +663,8 @@ class Driver:
             held = self.held[row.id] = _Held(row, lease)
         if call.call_id in held.calls:
             return
+        if call.cache_key is not None and self._cache_hit(call):
+            return
         done = self.execute_inline(call) if self.execute_inline is not None else None
         if isinstance(done, ActionOutcome):
             # An inline action ran on this stack: its outcome is a trigger of
@@ -688,8 +690,42 @@ class Driver:
             )
         self._outcome(call, outcome)
 
+    def _cache_hit(self, call: CallAction) -> bool:
+        """A cached task whose key has a stored result: that result is the
+        call's outcome, and the action is not called."""
+        assert call.cache_key is not None
+        now = self.clock.now()
+        try:
+            hit = self.store.cached_result(call.cache_key, now=now)
+        except StoreError as exc:  # the cache is an optimisation: call the action
+            _log.warning("run %r: cannot read the task cache (%s); calling", call.run_id, exc)
+            return False
+        if hit is None:
+            return False
+        cached = {"run": hit.run_id, "at": hit.created_at}
+        self._outcome(
+            call,
+            ActionOutcome(now=now, call_id=call.call_id, ok=True, value=hit.value, cached=cached),
+        )
+        return True
+
+    def _keep_in_cache(self, call: CallAction, outcome: ActionOutcome) -> None:
+        """A successful call of a cached task: its result serves later calls
+        with the same key, from any run (failures are never kept)."""
+        assert call.cache_key is not None
+        now = self.clock.now()
+        expires = None if call.cache_ttl is None else now + call.cache_ttl
+        try:
+            self.store.cache_result(
+                call.cache_key, outcome.value, run_id=call.run_id, now=now, expires_at=expires
+            )
+        except (StoreError, TypeError, ValueError) as exc:
+            _log.warning("run %r: cannot keep the result in the task cache: %s", call.run_id, exc)
+
     def _outcome(self, call: CallAction, outcome: ActionOutcome) -> None:
         """A call's outcome is back: a trigger of its run at the next tick."""
+        if call.cache_key is not None and outcome.ok and outcome.cached is None:
+            self._keep_in_cache(call, outcome)
         held = self.held.get(call.run_id)
         if held is not None:
             held.calls.pop(call.call_id, None)

@@ -77,6 +77,9 @@ class ActionOutcome:
     #: JSON data the failure carries (an HTTP error's status and body excerpt,
     #: what an action raised with ``wfdsl.ActionError(details=...)``); None: none.
     details: Any = None
+    #: A cache hit: ``value`` is the stored result of this run's call (the
+    #: action was not called); ``{"run": ..., "at": ...}`` says whose.
+    cached: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,6 +155,10 @@ class CallAction:
     idempotency_key: str = ""
     timeout: float | None = None
     undo: bool = False
+    #: A task with ``cache``: look the result up under this key before
+    #: calling, and keep a successful one there (``cache_ttl`` seconds).
+    cache_key: str | None = None
+    cache_ttl: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,6 +8,8 @@ of one visit share the path.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,6 +80,12 @@ def start_attempt(ctx: Context, thread: Thread, state: TaskState) -> None:
     }
     if state.timeout is not None:
         call["timeout"] = state.timeout
+    if state.cache is not None and state.callback is None:
+        try:
+            call["cache"] = _cache_key(ctx, thread, state, args, path)
+        except Failure as failure:
+            flow.fail_state(ctx, thread, state, failure.error, failure.message, thread.att)
+            return
     thread.call = call
     thread.ph = "call"
     thread.due = None
@@ -106,6 +114,24 @@ def start_attempt(ctx: Context, thread: Thread, state: TaskState) -> None:
     if state.undo is not None:
         _log_start(ctx, thread, state, vpath, call)
     issue(ctx, call)
+
+
+def _cache_key(
+    ctx: Context, thread: Thread, state: TaskState, args: Any, path: str
+) -> dict[str, Any]:
+    """The call's cache entry: a digest of the action, the cache's version and
+    its key (default: the evaluated args), and the time to live."""
+    cache = state.cache
+    assert cache is not None
+    key = ctx.evaluate(cache.key, thread, path) if cache.key is not None else args
+    try:
+        text = json.dumps([state.action, cache.version, key], sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise ctx.expression_failure(path, f"cache key: {exc}") from None
+    entry: dict[str, Any] = {"key": hashlib.sha256(text.encode()).hexdigest()}
+    if cache.ttl is not None:
+        entry["ttl"] = cache.ttl
+    return entry
 
 
 def _log_start(
@@ -141,6 +167,8 @@ def issue(ctx: Context, call: Mapping[str, Any]) -> None:
             idempotency_key=call["key"],
             timeout=call.get("timeout"),
             undo=bool(call.get("undo")),
+            cache_key=call["cache"]["key"] if "cache" in call else None,
+            cache_ttl=call["cache"].get("ttl") if "cache" in call else None,
         )
     )
 
@@ -163,11 +191,20 @@ def on_outcome(ctx: Context, thread: Thread, outcome: ActionOutcome) -> None:
     assert isinstance(state, TaskState)
     path = call["path"]
     if outcome.ok:
-        ctx.event(
-            "action_completed",
-            path,
-            {"call_id": call["id"], "attempt": call["attempt"], "result": outcome.value},
-        )
+        completed: dict[str, Any] = {
+            "call_id": call["id"],
+            "attempt": call["attempt"],
+            "result": outcome.value,
+        }
+        if "cache" in call:
+            # A hit names the run whose call produced the value.
+            hit = outcome.cached
+            completed["cache"] = (
+                {"hit": True, "key": call["cache"]["key"], **hit}
+                if hit is not None
+                else {"hit": False, "key": call["cache"]["key"]}
+            )
+        ctx.event("action_completed", path, completed)
         if call.get("cb") is not None:
             # The action handed the token out: now the outside world completes it.
             callbacks.wait_for_completion(ctx, thread, call)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any, Protocol
 
 from .records import (
+    CachedResult,
     ChangedRuns,
     CommitResult,
     Definition,
@@ -324,6 +325,19 @@ class Store(Protocol):
         ...
 
     # --- schedules ---------------------------------------------------------------
+    def cached_result(self, key: str, *, now: float) -> CachedResult | None:
+        """The task result stored under cache ``key`` (any run's), unless it
+        expired before ``now``; None when there is none."""
+        ...
+
+    def cache_result(
+        self, key: str, value: Any, *, run_id: str, now: float, expires_at: float | None
+    ) -> None:
+        """Keep ``value`` (JSON), the result of a successful call of run
+        ``run_id``, under cache ``key`` until ``expires_at`` (None: for ever),
+        replacing what was there."""
+        ...
+
     def schedule_state(self, definition_name: str) -> dict[str, Any] | None: ...
 
     def set_schedule_state(self, definition_name: str, state: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 __all__ = [
     "ACTIVE_STATUSES",
     "FINAL_STATUSES",
+    "CachedResult",
     "ChangedRuns",
     "CommitResult",
     "Definition",
@@ -35,6 +36,19 @@ __all__ = [
 RunStatus = Literal["running", "waiting", "paused", "completed", "failed", "cancelled"]
 FINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 ACTIVE_STATUSES: frozenset[str] = frozenset({"running", "waiting", "paused"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CachedResult:
+    """A task result kept under its cache key (a task's ``cache``): the value,
+    the run whose call produced it, when, and until when it may be reused
+    (None: for ever)."""
+
+    key: str
+    value: Any
+    run_id: str
+    created_at: float
+    expires_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

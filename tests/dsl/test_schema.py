@@ -140,7 +140,7 @@ def test_every_document_key_of_the_language_is_in_the_schema() -> None:
 
 
 OWN_KEYS = {
-    "task": {"action", "args", "result", "retry", "timeout", "catch", "undo", "callback"},
+    "task": {"action", "args", "result", "retry", "timeout", "catch", "undo", "callback", "cache"},
     "choice": {"choices", "default", "end"},
     "wait": {"timer", "until", "signal", "as", "count", "any", "all", "at_least"},
     "parallel": {"branches", "join", "result", "catch", "retry"},

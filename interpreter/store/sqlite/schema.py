@@ -213,6 +213,16 @@ def _v6_pins(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE runs ADD COLUMN pins TEXT")
 
 
+def _v7_task_cache(conn: sqlite3.Connection) -> None:
+    """Cached task results (a task's ``cache``, issue 14 item 13): the value
+    of a successful call under its key, which run produced it, and until
+    when it may be reused. Shared by every run of the store."""
+    conn.execute(
+        "CREATE TABLE task_cache (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
+        "run_id TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL) WITHOUT ROWID"
+    )
+
+
 #: Migration ``i`` takes the schema from version ``i`` to ``i + 1``.
 MIGRATIONS: Sequence[Migration] = (
     _v1_initial,
@@ -221,6 +231,7 @@ MIGRATIONS: Sequence[Migration] = (
     _v4_workers,
     _v5_retention,
     _v6_pins,
+    _v7_task_cache,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -29,6 +29,7 @@ from ..errors import StoreError
 from ..json_text import dumps
 from ..query import plan_where
 from ..records import (
+    CachedResult,
     ChangedRuns,
     Definition,
     Event,
@@ -38,6 +39,7 @@ from ..records import (
     RunFilter,
     RunRow,
 )
+from . import cache
 from . import inbox as sqlite_inbox
 from . import leases as sqlite_leases
 from . import prune as sqlite_prune
@@ -650,6 +652,20 @@ class SqliteStore(GroupCommit):
     def changed_runs(self, since: object | None) -> ChangedRuns:
         return self._read(
             "polling for changes", lambda conn: sqlite_leases.changed_runs(conn, since)
+        )
+
+    # --- cached task results ----------------------------------------------------------------
+
+    def cached_result(self, key: str, *, now: float) -> CachedResult | None:
+        return self._read("reading the task cache", lambda conn: cache.lookup(conn, key, now))
+
+    def cache_result(
+        self, key: str, value: Any, *, run_id: str, now: float, expires_at: float | None
+    ) -> None:
+        encoded = dumps(value)
+        self._write(
+            "writing the task cache",
+            lambda conn: cache.keep(conn, key, encoded, run_id, now, expires_at),
         )
 
     # --- schedules ---------------------------------------------------------------------------

@@ -472,6 +472,47 @@ class Engine:
         self.driver.poke(row.id)
         return self._view(row)
 
+    # ------------------------------------------------------------ migration
+
+    def migrate(
+        self,
+        name: str,
+        to: str | os.PathLike[str] | Mapping[str, Any],
+        *,
+        mapping: Mapping[str, str] | None = None,
+        apply: bool = False,
+        by: str | None = None,
+    ) -> Any:
+        """Which active runs of workflow ``name`` can move to the document
+        ``to`` (validated and stored; ``ValidationError`` when invalid), and
+        with ``apply`` move them, each in one transaction with a
+        ``run_migrated`` event; a ``MigrationReport`` listing every run and
+        why it cannot move (docs/operations.md "Migrate in-flight runs").
+        ``mapping``: old state name (or ``scope/state`` path) -> new name."""
+        from . import migration
+
+        target = self.register(to)
+        if target.name != name:
+            raise WfdslError(
+                f"{to!s} defines workflow {target.name!r}, not {name!r}: a run moves only to "
+                "a version of its own workflow"
+            )
+        if not apply:
+            return migration.check(self.store, self.definitions, name, target, mapping=mapping)
+        report = migration.apply(
+            self.store,
+            self.definitions,
+            name,
+            target,
+            mapping=mapping,
+            by=by or _who(),
+            now=self.clock.now(),
+        )
+        for item in report.runs:
+            if item.moved:
+                self.driver.poke(item.run_id)
+        return report
+
     # ------------------------------------------------------------ retention
 
     def prune(

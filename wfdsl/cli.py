@@ -84,6 +84,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "wfdsl.cli_ops:redrive",
         "Restart a failed RUN at the state that failed, with the vars it held then; `wfdsl worker` (or `wfdsl run`) drives it on.",
     ),
+    "migrate": (
+        "wfdsl.cli_ops:migrate",
+        "Tell which active runs of workflow NAME can move to the version in FLOW, and with --apply move them.",
+    ),
     "fork": (
         "wfdsl.cli_ops:fork",
         "Start a new run from a point of RUN's history, vars patched; RUN is not touched and nothing before the point runs again.",

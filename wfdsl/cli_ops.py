@@ -19,7 +19,7 @@ from wfdsl.cli_options import db_option
 from wfdsl.cli_output import emit_json
 from wfdsl.cli_runs import _engine, json_option
 
-__all__ = ["fork", "redrive"]
+__all__ = ["fork", "migrate", "redrive"]
 
 _CODES = (
     "Exit codes: 0 done, 4 no such run (or no store at PATH, or an ambiguous RUN prefix), "
@@ -110,3 +110,77 @@ def fork(
         f"forked run {run.id} from {origin.get('run')} at seq {origin.get('seq')} "
         f"(state {origin.get('state')})" + (f", set {patched}" if patched else "")
     )
+
+
+_MIGRATE_CODES = (
+    "Exit codes: 0 every active run can move (or, with --apply, moved), 1 some cannot "
+    "(listed with the reason), 2 FLOW is invalid or a bad --map, 4 no store at PATH, "
+    "74 the store failed."
+)
+
+
+@click.command(epilog=_MIGRATE_CODES)
+@click.option("--check", "name", required=True, metavar="NAME", help="The workflow (name).")
+@click.option("--to", "to", required=True, type=click.Path(dir_okay=False), metavar="FLOW")
+@click.option(
+    "--map", "maps", multiple=True, metavar="OLD=NEW", help="A renamed state; repeatable."
+)
+@click.option("--apply", is_flag=True, help="Move the runs that can (one transaction each).")
+@db_option
+@json_option
+def migrate(
+    name: str, to: str, maps: tuple[str, ...], apply: bool, db: str | None, as_json: bool
+) -> None:
+    """Tell which active runs of workflow NAME can move to the version in
+    FLOW, and with --apply move them."""
+    from wfdsl.cli_errors import EXIT_FAILED, EXIT_INVALID
+    from wfdsl.errors import ValidationError
+
+    mapping: dict[str, str] = {}
+    for item in maps:
+        old, sep, new = item.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise CliError("usage", f"--map {item!r}: expected OLD=NEW state names", EXIT_USAGE)
+        mapping[old.strip()] = new.strip()
+    try:
+        with _engine(db) as engine:
+            report = engine.migrate(name, to, mapping=mapping, apply=apply)
+    except CliError as exc:
+        if exc.code == "rejected" and "findings" in exc.details:
+            raise CliError("invalid", exc.message, EXIT_INVALID, exc.details) from None
+        raise
+    except ValidationError as exc:  # pragma: no cover - _engine maps it
+        raise CliError("invalid", str(exc), EXIT_INVALID) from None
+    if as_json:
+        emit_json(
+            {
+                "workflow": report.workflow,
+                "to_version": report.to_version,
+                "applied": report.applied,
+                "runs": [
+                    {
+                        "id": r.run_id,
+                        "version": r.version,
+                        "positions": list(r.positions),
+                        "can_move": r.can_move,
+                        "moved": r.moved,
+                        "reasons": list(r.reasons),
+                    }
+                    for r in report.runs
+                ],
+            }
+        )
+    else:
+        target = f"version {report.to_version}" if report.to_version else report.to_hash[:12]
+        if not report.runs:
+            click.echo(f"no active runs of {name} to move to {target}")
+        for r in report.runs:
+            at = ", ".join(r.positions) or "-"
+            if r.moved:
+                click.echo(f"moved     {r.run_id} (at {at}) to {target}")
+            elif r.can_move:
+                click.echo(f"can move  {r.run_id} (at {at})")
+            else:
+                click.echo(f"cannot    {r.run_id} (at {at}): " + "; ".join(r.reasons))
+    if not report.all_can_move:
+        raise SystemExit(EXIT_FAILED)

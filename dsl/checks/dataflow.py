@@ -64,7 +64,7 @@ from ..stategraph import ScopeInfo, describe_scope, iter_scopes, wait_nodes
 from ..suggest import did_you_mean
 from .context import CheckContext
 
-__all__ = ["check_dataflow"]
+__all__ = ["check_dataflow", "reads_without_value"]
 
 Key = tuple[str | int, ...]
 Facts = frozenset[Key]
@@ -89,6 +89,37 @@ def check_dataflow(ctx: CheckContext) -> Iterator[Finding]:
                     continue
                 reported.add((path, key[:1]))
                 yield analysis.finding(ctx, site, path, key, facts)
+
+
+def reads_without_value(
+    workflow: Workflow, scope: Scope, state: str, held: Iterable[str]
+) -> list[str]:
+    """What a thread parked at ``state`` of ``scope`` would read without a
+    value, holding vars with the top-level keys ``held``: the same
+    must-analysis as WF401, started there instead of at the scope's start
+    (what ``wfdsl migrate`` asks of a run moving to a new version). Each
+    entry says where and what, e.g. "state 'ship' reads vars.address"."""
+    facts: Facts = frozenset((str(name),) for name in held)
+    entry: dict[tuple[int, str], Facts] = {}
+    edges: dict[tuple[int, str], tuple[Edge, ...]] = {}
+    _solve(scope, facts, entry, edges, start=state)
+    analysis = _Analysis(facts, entry, edges, None, ())
+    found: list[str] = []
+    for site in iter_sites(workflow):
+        if site.timing in ("start", "end") or site.scope is None or site.scope.scope is not scope:
+            continue
+        at = analysis.facts_at(site)
+        if at is None or "vars" not in site.names:
+            continue
+        for _inner, _, expression in site.value.expressions():
+            for use in expression.name_uses:
+                key: Key = use.path[1:]
+                if use.name != "vars" or not key or use.guarded or _covered(key, at):
+                    continue
+                text = f"{site.where} reads {_text(key)}"
+                if text not in found:
+                    found.append(text)
+    return found
 
 
 def _covered(key: Key, facts: Iterable[Key]) -> bool:
@@ -230,12 +261,16 @@ def _solve(
     start_facts: Facts,
     entry: dict[tuple[int, str], Facts],
     edges: dict[tuple[int, str], tuple[Edge, ...]],
+    *,
+    start: str | None = None,
 ) -> None:
-    """Fixpoint of the must-analysis over ``scope``; nested scopes after it converges."""
-    if scope.start not in scope.states:
+    """Fixpoint of the must-analysis over ``scope`` (from ``start``, default
+    its start state); nested scopes after it converges."""
+    first = scope.start if start is None else start
+    if first not in scope.states:
         return
-    inside: dict[str, Facts] = {scope.start: start_facts}
-    todo = [scope.start]
+    inside: dict[str, Facts] = {first: start_facts}
+    todo = [first]
     while todo:
         name = todo.pop()
         for target, facts in _edges(scope.states[name], inside[name]):

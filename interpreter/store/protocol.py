@@ -136,6 +136,20 @@ class Store(Protocol):
         """
         ...
 
+    def move_run(
+        self,
+        update: RunUpdate,
+        *,
+        definition_hash: str,
+        version: str | None,
+        now: float,
+    ) -> CommitResult:
+        """Apply ``update`` exactly as :meth:`commit` applies one update (same
+        refusals) and, when it is ``ok``, pin the run to ``definition_hash``
+        and ``version``, in ONE transaction: how ``wfdsl migrate --apply``
+        moves a run to a new version of its workflow."""
+        ...
+
     def prune_runs(
         self,
         *,

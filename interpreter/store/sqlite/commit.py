@@ -27,7 +27,7 @@ from .rows import (
 )
 from .runs import next_execution
 
-__all__ = ["GroupCommit"]
+__all__ = ["GroupCommit", "move_run"]
 
 T = TypeVar("T")
 
@@ -232,3 +232,26 @@ class GroupCommit:
             group.stale.add(message.run_id)
             deliver(conn, message, now)
         return CommitResult(run.id, "ok", new_version)
+
+
+def move_run(
+    store: GroupCommit,
+    conn: sqlite3.Connection,
+    update: RunUpdate,
+    definition_hash: str,
+    version: str | None,
+    now: float,
+) -> tuple[CommitResult, list[tuple[str, int, str]]]:
+    """``update`` as one commit would apply it, and the run re-pinned to
+    ``definition_hash`` (``version``) in the same transaction."""
+    group = _Group()
+    group.heads = _read_heads(conn, [update.run.id])
+    result = store._apply(conn, update, now, group)
+    if group.events:
+        conn.executemany(INSERT_EVENT, group.events)
+    if result.outcome == "ok":
+        conn.execute(
+            "UPDATE runs SET definition_hash = ?, version = ? WHERE id = ?",
+            (definition_hash, version, update.run.id),
+        )
+    return result, group.written

@@ -31,6 +31,7 @@ from ..query import plan_where
 from ..records import (
     CachedResult,
     ChangedRuns,
+    CommitResult,
     Definition,
     Event,
     InboxMessage,
@@ -38,13 +39,14 @@ from ..records import (
     PrunedRun,
     RunFilter,
     RunRow,
+    RunUpdate,
 )
 from . import cache
 from . import inbox as sqlite_inbox
 from . import leases as sqlite_leases
 from . import prune as sqlite_prune
 from . import runs as sqlite_runs
-from .commit import GroupCommit
+from .commit import GroupCommit, move_run
 from .rows import insert_run, json_or_null, loads
 from .runs import ID_REUSE_POLICIES, check_policy
 from .schema import check_store, migrate
@@ -475,6 +477,21 @@ class SqliteStore(GroupCommit):
             f"reading the history of run {run_id!r}",
             lambda conn: sqlite_runs.history(conn, run_id, after_seq, execution),
         )
+
+    def move_run(
+        self,
+        update: RunUpdate,
+        *,
+        definition_hash: str,
+        version: str | None,
+        now: float,
+    ) -> CommitResult:
+        result, written = self._write(
+            f"moving run {update.run.id!r} to definition {definition_hash[:12]}",
+            lambda conn: move_run(self, conn, update, definition_hash, version, now),
+        )
+        self._remember_search(written)
+        return result
 
     def prune_runs(
         self,

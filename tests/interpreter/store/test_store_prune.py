@@ -89,3 +89,23 @@ def test_referenced_runs_are_kept(store: Store) -> None:
     gone, _ = store.prune_runs(ended_before=100.0, statuses=FINAL, limit=100)
     assert [r.run_id for r in gone] == ["orphan/kid"]
     assert ids(store) == {"parent", "parent/kid", "done", "done/kid", "nightly"}
+
+
+def test_move_run_repins_in_the_same_transaction_as_its_update(store: Store) -> None:
+    from wfdsl.interpreter.store.records import RunUpdate
+
+    store.put_definition(Definition("h2", "wf", "2", ""))
+    add(store, "m", ended_at=None)
+    row = store.get_run("m")
+    assert row is not None
+    moved = Event(run_id="m", seq=4, type="run_migrated", time=1.0)
+    update = RunUpdate(run=row, expected_version=row.row_version, events=(moved,))
+    result = store.move_run(update, definition_hash="h2", version="2", now=1.0)
+    assert result.outcome == "ok"
+    after = store.get_run("m")
+    assert after is not None and (after.definition_hash, after.version) == ("h2", "2")
+    assert store.history("m")[-1].type == "run_migrated"
+    # A stale update is refused and re-pins nothing.
+    stale = store.move_run(update, definition_hash="h", version=None, now=2.0)
+    assert stale.outcome == "conflict"
+    assert store.get_run("m").definition_hash == "h2"  # type: ignore[union-attr]

@@ -35,6 +35,18 @@ def edge_midpoint(page: Any, source: str, target: str) -> dict[str, float]:
     return {"x": float(point["x"]), "y": float(point["y"])}
 
 
+def drop_on_edge(page: Any, palette_type: str, source: str, target: str) -> None:
+    """Drag a palette item onto the middle of the edge source -> target, with
+    the whole graph in view first (Fit), as a user would bring it into view."""
+    page.click("#zoom-fit")
+    point = edge_midpoint(page, source, target)
+    box = page.locator("#graph").bounding_box()
+    assert 0 <= point["x"] <= box["width"] and 0 <= point["y"] <= box["height"], (point, box)
+    page.drag_and_drop(
+        f".palette-item[data-type='{palette_type}']", "#graph", target_position=point
+    )
+
+
 def edges(page: Any) -> set[tuple[str, str]]:
     pairs = page.eval_on_selector_all(
         "#graph .edge", "els => els.map(e => [e.dataset.source, e.dataset.target])"
@@ -45,14 +57,14 @@ def edges(page: Any) -> set[tuple[str, str]]:
 def test_drop_a_state_on_an_edge_to_insert_it_there(
     designer: Any, page: Any, artifacts: Path
 ) -> None:
-    open_editor(page, designer, "signup.yaml")
+    # A copy of its own: the browser tests share one workspace, and the
+    # designer remembers each file's last drawing.
+    own = designer.workspace / "insert_signup.yaml"
+    own.write_text((designer.workspace / "signup.yaml").read_text(encoding="utf-8"))
+    open_editor(page, designer, own.name)
     count = page.locator("#graph .node[tabindex]").count()
     assert ("remind", "too_many") in edges(page)
-    page.drag_and_drop(
-        ".palette-item[data-type='task']",
-        "#graph",
-        target_position=edge_midpoint(page, "remind", "too_many"),
-    )
+    drop_on_edge(page, "task", "remind", "too_many")
     wait_for_states(page, count + 1)
     pairs = edges(page)
     assert ("remind", "task_1") in pairs and ("task_1", "too_many") in pairs, pairs
@@ -68,11 +80,7 @@ def test_drop_a_state_on_an_edge_to_insert_it_there(
     page.screenshot(path=str(artifacts / "insert-on-edge.png"))
 
     # Onto a choice's condition edge: the rule now leads to the new state.
-    page.drag_and_drop(
-        ".palette-item[data-type='set']",
-        "#graph",
-        target_position=edge_midpoint(page, "too_many", "give_up"),
-    )
+    drop_on_edge(page, "set", "too_many", "give_up")
     wait_for_states(page, count + 2)
     states = parse_document(editor_text(page)).data["states"]
     assert states["too_many"]["choices"][0]["next"] == "set_1"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import settings
@@ -80,3 +81,34 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_url(postgres_server: PostgresServer) -> str:
     """The URL of a new, empty database on the session's server."""
     return postgres_server.create_database()
+
+
+# ----------------------------------------------------------------- both backends
+#: The backends a ``store_url`` test runs on (docs/operations.md: URL forms).
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """What ``--db`` takes for a new, empty store, once per backend: a
+    SQLite file path, then a PostgreSQL URL on the session's server."""
+    if request.param == "sqlite":
+        return str(tmp_path_factory.mktemp("store") / "wfdsl.db")
+    url: str = request.getfixturevalue("postgres_store_url")
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_store_template(postgres_server: PostgresServer) -> str:
+    """A database holding an empty, migrated wfdsl store, to clone."""
+    from wfdsl.interpreter.store import open_store
+
+    url = postgres_server.create_database("template")
+    open_store(url).close()
+    return urlsplit(url).path.lstrip("/")
+
+
+@pytest.fixture
+def postgres_store_url(postgres_server: PostgresServer, postgres_store_template: str) -> str:
+    """A new database holding an empty wfdsl store (cloned: no migration)."""
+    return postgres_server.create_database(template=postgres_store_template)

@@ -77,10 +77,11 @@ class PostgresServer:
         """A libpq URL for ``dbname`` over the unix socket."""
         return f"postgresql://postgres@/{dbname}?host={self.socket_dir}"
 
-    def create_database(self, prefix: str = "t") -> str:
-        """A new empty database; returns its URL."""
+    def create_database(self, prefix: str = "t", *, template: str | None = None) -> str:
+        """A new empty database (or a copy of ``template``); returns its URL."""
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-        self._psql(f'CREATE DATABASE "{name}"')
+        source = f' TEMPLATE "{template}"' if template else ""
+        self._psql(f'CREATE DATABASE "{name}"{source}')
         return self.url(name)
 
     def stop(self) -> None:

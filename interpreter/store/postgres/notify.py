@@ -1,0 +1,115 @@
+"""Wake-ups between processes: LISTEN/NOTIFY, with polling behind it.
+
+NOTIFY takes a database-wide lock at COMMIT, so the store sends one only
+where another process may be waiting for it: a message to a run (a signal,
+a control request, a cross-run message) and a new run; never per
+transition, and at most one per transaction (its payload names the runs,
+or ``*`` when they do not fit).
+
+Each store object that listens has one connection of its own in a thread
+(:class:`Listener`); it counts notifications and remembers the runs they
+name. When that connection is lost (a restart, PgBouncer in transaction
+mode), or in poll-only mode, the store polls instead (see
+``PostgresStore.change_counter``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+
+import psycopg
+
+__all__ = ["CHANNEL", "Listener", "notify"]
+
+CHANNEL: Final = "wfdsl"
+# NOTIFY payloads must stay under 8000 bytes.
+_PAYLOAD_LIMIT: Final = 7000
+
+_log = logging.getLogger("wfdsl.interpreter.store.postgres")
+
+
+def notify(cur: Any, run_ids: Iterable[str]) -> None:
+    """One NOTIFY naming ``run_ids``, delivered when the transaction commits."""
+    ids = sorted(set(run_ids))
+    payload = " ".join(ids)
+    if len(payload.encode()) > _PAYLOAD_LIMIT or any(" " in run_id for run_id in ids):
+        payload = "*"
+    cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+
+
+class Listener:
+    """LISTEN on a connection of its own, in a daemon thread."""
+
+    def __init__(self, connect: Callable[[], psycopg.Connection[Any]], where: str) -> None:
+        self._connect = connect
+        self._where = where
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.count = 0
+        #: True while the LISTEN connection is up (else the store polls).
+        self.listening = False
+        self._changed: set[str] = set()
+        self._everything = False
+        self._thread = threading.Thread(target=self._run, name="wfdsl-listen", daemon=True)
+        self._up = threading.Event()
+        self._thread.start()
+        # The first LISTEN is in place before the store is used, so nothing
+        # sent after open() returns is missed (or the store polls).
+        self._up.wait(5.0)
+
+    def take_changed(self) -> tuple[set[str], bool]:
+        """The runs named since the last call, and whether some
+        notification named everything (or wake-ups may have been missed)."""
+        with self._lock:
+            changed, self._changed = self._changed, set()
+            everything, self._everything = self._everything, False
+        return changed, everything
+
+    def _bump(self, payload: str | None) -> None:
+        with self._lock:
+            self.count += 1
+            if payload is None or payload == "*":
+                self._everything = True
+            elif payload:
+                self._changed.update(payload.split(" "))
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            conn: psycopg.Connection[Any] | None = None
+            try:
+                conn = self._connect()
+                conn.execute(f"LISTEN {CHANNEL}")
+                self.listening = True
+                # Whatever was sent while nobody listened: look at everything.
+                self._bump(None)
+                self._up.set()
+                backoff = 0.5
+                while not self._stop.is_set():
+                    for note in conn.notifies(timeout=0.1):
+                        self._bump(note.payload)
+            except Exception as error:  # the connection is gone: poll, then try again
+                if self.listening:
+                    _log.warning(
+                        "wfdsl: lost the LISTEN connection to %s (%s); polling until it is back",
+                        self._where,
+                        str(error).strip().splitlines()[0] if str(error).strip() else error,
+                    )
+                self.listening = False
+                self._up.set()
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                self.listening = False
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        # The thread sees the flag within its 0.1 s wait for notifications.
+        self._thread.join(timeout=2.0)

@@ -63,6 +63,7 @@ from .run_view import Run, Transition
 from .schedules import Schedules, register_schedule
 from .store.errors import RunNotActive, StoreError
 from .store.errors import passing as _passing
+from .store.open import is_url, open_store
 from .store.protocol import Store
 from .store.records import FINAL_STATUSES, Definition, Event, Lease, RunFilter, RunRow
 from .store.sqlite.store import SqliteStore
@@ -135,9 +136,11 @@ def new_run_id() -> str:
 
 
 class Engine:
-    """Durable workflow runs on one SQLite file.
+    """Durable workflow runs in a store: a SQLite file or a PostgreSQL database.
 
-    ``path`` is the database (``":memory:"`` for tests); ``clock`` a
+    ``path`` is the store: a SQLite file (``":memory:"`` for tests), a URL
+    (``sqlite:///file.db``, ``postgresql://user@host/db``) or a store
+    object (``open_store(url)``; the same as ``store=``); ``clock`` a
     :class:`VirtualClock` to control time, else the store's clock
     (``Store.now``: the database's time, so every worker of one store
     computes leases and timers from one clock); ``actions`` an
@@ -160,7 +163,7 @@ class Engine:
 
     def __init__(
         self,
-        path: str | os.PathLike[str] = ":memory:",
+        path: str | os.PathLike[str] | Store = ":memory:",
         clock: Clock | None = None,
         actions: ActionRegistry | None = None,
         *,
@@ -172,9 +175,17 @@ class Engine:
         store: Store | None = None,
         drain_seconds: float = 30.0,
     ) -> None:
-        self.store: Store = (
-            store if store is not None else SqliteStore(str(path), synchronous=synchronous)
-        )
+        if store is None and not isinstance(path, (str, os.PathLike)):
+            store = path  # Engine(store): a store object in the first place
+        if store is None:
+            assert isinstance(path, (str, os.PathLike))
+            target = os.fspath(path)
+            store = (
+                open_store(target)
+                if is_url(target)
+                else SqliteStore(target, synchronous=synchronous)
+            )
+        self.store: Store = store
         # On the wall clock the engine reads the store's time (the database's
         # on a server backend), so every worker computes leases and timers
         # from one clock; a VirtualClock (or any other clock) overrides it.

@@ -30,7 +30,7 @@ from typing import Any
 
 import click
 
-from wfdsl.cli_errors import EXIT_INTERNAL, EXIT_STORE, CliError
+from wfdsl.cli_errors import EXIT_INTERNAL, EXIT_STORE, EXIT_USAGE, CliError
 
 __all__ = ["COMMANDS", "EXIT_INTERNAL", "EXIT_STORE", "cli", "main"]
 
@@ -173,6 +173,8 @@ def _invoke(
     except Exception as exc:
         if os.environ.get("WFDSL_DEBUG"):
             raise
+        if _is_url_error(exc):
+            return refuse(CliError("usage", str(exc), EXIT_USAGE))
         if _is_store_error(exc):
             # Disk full, an I/O error, a lock held too long: nothing was
             # committed, the file is sound, and the run carries on once the
@@ -206,6 +208,12 @@ def _emit_error(as_json: bool, error: CliError) -> None:
 
         if not json_emitted():
             emit_json(error.to_json())
+
+
+def _is_url_error(exc: Exception) -> bool:
+    # A --db URL no backend opens (a typo in the scheme, a bad option).
+    opener = sys.modules.get("wfdsl.interpreter.store.open")
+    return opener is not None and isinstance(exc, opener.StoreUrlError)
 
 
 def _is_store_error(exc: Exception) -> bool:

@@ -28,8 +28,8 @@ db_option = click.option(
     "--db",
     "db",
     default=None,
-    metavar="PATH",
-    help="SQLite file of the store (default: $WFDSL_DB or ./wfdsl.db).",
+    metavar="PATH|URL",
+    help="The store: a SQLite file or a postgresql:// URL (default: $WFDSL_DB or ./wfdsl.db).",
 )
 allow_shell_option = click.option(
     "--allow-shell",

@@ -68,6 +68,7 @@ from wfdsl.interpreter.engine import Engine
 from wfdsl.interpreter.machine.limits import MAX_PAYLOAD_BYTES
 from wfdsl.interpreter.run_view import Run, event_to_json
 from wfdsl.interpreter.store.errors import StoreError, passing
+from wfdsl.interpreter.store.open import redact
 from wfdsl.interpreter.store.records import FINAL_STATUSES
 from wfdsl.observe.cli import MetricsAddr, metrics_option, start_metrics
 
@@ -408,7 +409,8 @@ def worker(
         )
         _register(engine, flows)
         stop_metrics = start_metrics(engine, metrics_addr)
-        click.echo(f"worker {engine.owner} on {db or default_db()}; Ctrl-C to stop", err=True)
+        shown = redact(db or default_db())
+        click.echo(f"worker {engine.owner} on {shown}; Ctrl-C to stop", err=True)
         serving = engine
 
         async def main() -> None:

@@ -38,8 +38,8 @@ from wfdsl.errors import (
 from wfdsl.interpreter.engine import Engine
 from wfdsl.interpreter.run_view import Run, event_to_json
 from wfdsl.interpreter.store.errors import RunNotActive
+from wfdsl.interpreter.store.open import open_store
 from wfdsl.interpreter.store.records import ACTIVE_STATUSES, FINAL_STATUSES
-from wfdsl.interpreter.store.sqlite.store import SqliteStore
 
 from .cli_run import parse_json_option
 
@@ -83,7 +83,7 @@ def _engine(db: str | None, *, hint: str = "") -> Iterator[Engine]:
     # past the busy timeout) is not a refusal: StoreError reaches the group,
     # which prints it as one line and exits 74 like every other command.
     # brief: on a full disk with no -shm file to map, reads still work.
-    engine = Engine(store=SqliteStore(_store_path(db), brief=True))
+    engine = Engine(store=open_store(_store_path(db), brief=True))
     try:
         yield engine
     except RunNotFound as exc:

@@ -77,6 +77,14 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def store_env(workdir: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``$WFDSL_DB`` names a new store, once per backend: every command
+    below finds it there, as a user's shell would give it."""
+    monkeypatch.setenv("WFDSL_DB", store_url)
+    return store_url
+
+
 def invoke(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     return result.exit_code, result.output
@@ -121,10 +129,10 @@ def test_run_on_virtual_time_with_wfdsl_db(workdir: Path, monkeypatch: pytest.Mo
     assert json.loads(out)["error"]["error"] == "Boom"
 
 
-def test_runs_commands_and_exit_codes(workdir: Path) -> None:
+def test_runs_commands_and_exit_codes(workdir: Path, store_env: str) -> None:
     from wfdsl.interpreter.engine import Engine
 
-    with Engine("wfdsl.db") as engine:
+    with Engine(store_env) as engine:
         engine.submit(str(workdir / "waiter.yaml"), run_id="w1")
         engine.run_until_idle()
     code, out = invoke("runs", "list", "--json")
@@ -165,9 +173,8 @@ def test_runs_commands_and_exit_codes(workdir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_run_waits_for_a_signal_from_another_process(workdir: Path) -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("WFDSL_DB", None)
+def test_run_waits_for_a_signal_from_another_process(workdir: Path, store_env: str) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "WFDSL_DB": store_env}
     runner = subprocess.Popen(
         [*WFDSL, "run", "waiter.yaml", "--run-id", "x1", "--json"],
         cwd=workdir,

@@ -105,10 +105,10 @@ def workdir(tmp_path: Path) -> Path:
 
 
 class Worker:
-    def __init__(self, workdir: Path, *args: str) -> None:
+    def __init__(self, workdir: Path, *args: str, db: str = "w.db") -> None:
         env = {k: v for k, v in os.environ.items() if k != "WFDSL_DB"}
         self.process = subprocess.Popen(
-            [*WFDSL, "worker", "--db", "w.db", "--actions", "myactions", *args],
+            [*WFDSL, "worker", "--db", db, "--actions", "myactions", *args],
             cwd=workdir,
             env=env,
             stdout=subprocess.PIPE,
@@ -128,8 +128,8 @@ class Worker:
 def start_worker(workdir: Path) -> Iterator[Callable[..., Worker]]:
     workers: list[Worker] = []
 
-    def start(*args: str) -> Worker:
-        worker = Worker(workdir, *args)
+    def start(*args: str, db: str = "w.db") -> Worker:
+        worker = Worker(workdir, *args, db=db)
         workers.append(worker)
         return worker
 
@@ -149,16 +149,17 @@ def wait_for(check: Callable[[], bool], timeout: float = 120.0) -> None:
         time.sleep(0.05)
 
 
-def status(db: Path, run_id: str) -> str:
+def status(db: Path | str, run_id: str) -> str:
     with Engine(db) as engine:
         return engine.get(run_id).status
 
 
 def test_worker_drives_runs_from_other_processes_and_stops_on_sigterm(
-    workdir: Path, start_worker: Callable[..., Worker]
+    workdir: Path, start_worker: Callable[..., Worker], store_url: str
 ) -> None:
-    db = workdir / "w.db"
-    worker = start_worker()
+    # A SQLite file beside the worker, then a PostgreSQL database.
+    db = workdir / "w.db" if "://" not in store_url else store_url
+    worker = start_worker(db=str(db))
     with Engine(db) as engine:  # this test process submits; the worker drives
         engine.submit(DOUBLER, input={"x": 21}, run_id="d1")
         engine.submit(WAITER, run_id="w1")

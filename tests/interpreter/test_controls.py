@@ -8,7 +8,6 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import wfdsl.interpreter.engine as engine_module
@@ -62,8 +61,9 @@ class Serving:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    return str(tmp_path / "wf.db")
+def db(store_url: str) -> str:
+    """A new store, once per backend (SQLite, PostgreSQL)."""
+    return store_url
 
 
 @pytest.fixture

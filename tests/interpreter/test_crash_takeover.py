@@ -5,7 +5,8 @@ is known: the same ``--owner`` restarted, or a default owner id of a process
 of this host that no longer exists. A live worker's runs are never taken,
 not even from a stopped (SIGSTOP) one, until its lease lapses.
 
-The workers are real ``wfdsl worker`` processes on one file; each call of
+The workers are real ``wfdsl worker`` processes on one store (a SQLite
+file, then a PostgreSQL database); each call of
 the ``charge`` action appends its idempotency key, process and time to a
 ledger outside the database.
 """
@@ -24,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from wfdsl.interpreter.engine import Engine
 from wfdsl.interpreter.orphans import default_owner, is_dead, parse_owner
@@ -68,9 +70,10 @@ HANG_GUARD = 120.0
 class Store:
     """The test's side of the file: runs created, state read, ledger."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, url: str | None = None) -> None:
         self.folder = folder
-        self.db = folder / "wf.db"
+        self.db = url or str(folder / "wf.db")
+        self.postgres = "://" in self.db
         self.ledger_path = folder / "ledger"
         (folder / "takeoveractions.py").write_text(ACTIONS)
         with Engine(self.db) as engine:
@@ -84,6 +87,12 @@ class Store:
 
     def runs(self) -> list[tuple[str, str, str | None, float | None]]:
         """(status, output, lease owner, lease end) of every run."""
+        if self.postgres:
+            with psycopg.connect(self.db, autocommit=True) as pg:
+                return pg.execute(
+                    "SELECT r.status, r.output, q.lease_owner, q.lease_expires_at "
+                    "FROM runs r JOIN queue q ON q.run_key = r.key ORDER BY r.id"
+                ).fetchall()
         conn = sqlite3.connect(self.db, timeout=30)
         try:
             return conn.execute(
@@ -93,6 +102,14 @@ class Store:
             conn.close()
 
     def write_lock_free(self) -> bool:
+        """No transaction of another process is open (SQLite: its write lock)."""
+        if self.postgres:
+            with psycopg.connect(self.db, autocommit=True) as pg:
+                row = pg.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+                ).fetchone()
+                return row is not None and row[0] == 0
         conn = sqlite3.connect(self.db, timeout=0.2, isolation_level=None)
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -112,7 +129,7 @@ class Store:
         env.pop("TAKEOVER_HANG", None)
         if hang:
             env["TAKEOVER_HANG"] = "1"
-        cmd = [*WFDSL, "worker", "--db", str(self.db), "--actions", "takeoveractions"]
+        cmd = [*WFDSL, "worker", "--db", self.db, "--actions", "takeoveractions"]
         process = subprocess.Popen(
             [*cmd, "--lease", str(lease), *options],
             cwd=self.folder,
@@ -187,9 +204,9 @@ def assert_each_call_ran_again_in(store: Store, pid: int) -> None:
 
 @pytest.mark.slow
 def test_a_worker_restarted_with_its_owner_name_resumes_its_runs_at_once(
-    tmp_path: Path,
+    tmp_path: Path, store_url: str
 ) -> None:
-    store = Store(tmp_path)
+    store = Store(tmp_path, store_url)
     owner = store.crash_with_calls_in_flight("--owner", "billing-worker")
     assert owner == "billing-worker"
 
@@ -200,8 +217,10 @@ def test_a_worker_restarted_with_its_owner_name_resumes_its_runs_at_once(
 
 
 @pytest.mark.slow
-def test_runs_of_a_killed_worker_with_a_default_owner_resume_at_once(tmp_path: Path) -> None:
-    store = Store(tmp_path)
+def test_runs_of_a_killed_worker_with_a_default_owner_resume_at_once(
+    tmp_path: Path, store_url: str
+) -> None:
+    store = Store(tmp_path, store_url)
     owner = store.crash_with_calls_in_flight()
     assert parse_owner(owner) is not None  # host:pid:start:space:random
 
@@ -211,8 +230,10 @@ def test_runs_of_a_killed_worker_with_a_default_owner_resume_at_once(tmp_path: P
 
 
 @pytest.mark.slow
-def test_a_running_worker_takes_over_from_a_peer_killed_beside_it(tmp_path: Path) -> None:
-    store = Store(tmp_path)
+def test_a_running_worker_takes_over_from_a_peer_killed_beside_it(
+    tmp_path: Path, store_url: str
+) -> None:
+    store = Store(tmp_path, store_url)
     with store.worker(hang=True) as doomed:
         wait_for("every call in flight", lambda: len(store.ledger()) == RUNS, doomed)
         with store.worker(hang=False) as survivor:
@@ -227,8 +248,10 @@ def test_a_running_worker_takes_over_from_a_peer_killed_beside_it(tmp_path: Path
 
 
 @pytest.mark.slow
-def test_a_live_workers_runs_are_left_alone_until_its_lease_lapses(tmp_path: Path) -> None:
-    store = Store(tmp_path)
+def test_a_live_workers_runs_are_left_alone_until_its_lease_lapses(
+    tmp_path: Path, store_url: str
+) -> None:
+    store = Store(tmp_path, store_url)
     lease = 5.0
     with store.worker(hang=True, lease=lease) as holder:
         wait_for("every call in flight", lambda: len(store.ledger()) == RUNS, holder)

@@ -58,8 +58,9 @@ states:
 
 
 @pytest.fixture
-def engine() -> Any:
-    with Engine(":memory:", clock=VirtualClock()) as e:
+def engine(store_url: str) -> Any:
+    """An engine on a new store, once per backend (SQLite, PostgreSQL)."""
+    with Engine(store_url, clock=VirtualClock()) as e:
 
         @e.action("add")
         def add(x: int) -> int:

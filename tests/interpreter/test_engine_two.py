@@ -4,7 +4,6 @@ by the other, and no run is driven by both at once."""
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 from wfdsl.interpreter.clock import VirtualClock
 from wfdsl.interpreter.engine import Engine
@@ -22,8 +21,8 @@ states:
 """
 
 
-def test_signal_through_one_engine_reaches_a_run_driven_by_the_other(tmp_path: Path) -> None:
-    db = str(tmp_path / "wf.db")
+def test_signal_through_one_engine_reaches_a_run_driven_by_the_other(store_url: str) -> None:
+    db = store_url
     calls: list[tuple[str, object]] = []
     lock = threading.Lock()
 

@@ -8,7 +8,6 @@ waits for, and only a process that has the action claims it.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 from wfdsl.interpreter.clock import VirtualClock
@@ -62,9 +61,9 @@ def _engine(db: str, name: str, ledger: list[str], *actions: str) -> Engine:
 
 
 def test_a_run_whose_action_the_first_worker_lacks_is_completed_by_a_second_that_has_it(
-    tmp_path: Path,
+    store_url: str,
 ) -> None:
-    db = str(tmp_path / "wf.db")
+    db = store_url
     ledger: list[str] = []
     with _engine(db, "first", ledger) as first:
         run_id = first.submit(CHARGE).id
@@ -89,8 +88,8 @@ def test_a_run_whose_action_the_first_worker_lacks_is_completed_by_a_second_that
     assert types.count("action_started") == 1 and "action_failed" not in types
 
 
-def test_a_claim_takes_a_run_waiting_for_an_action_only_with_that_action(tmp_path: Path) -> None:
-    db = str(tmp_path / "wf.db")
+def test_a_claim_takes_a_run_waiting_for_an_action_only_with_that_action(store_url: str) -> None:
+    db = store_url
     ledger: list[str] = []
     with _engine(db, "first", ledger) as first:
         run_id = first.submit(CHARGE).id
@@ -107,8 +106,8 @@ def test_a_claim_takes_a_run_waiting_for_an_action_only_with_that_action(tmp_pat
         assert having[0][0].needs_action == "payments.charge"
 
 
-def test_parallel_calls_are_split_between_processes_and_each_runs_once(tmp_path: Path) -> None:
-    db = str(tmp_path / "wf.db")
+def test_parallel_calls_are_split_between_processes_and_each_runs_once(store_url: str) -> None:
+    db = store_url
     ledger: list[str] = []
     with _engine(db, "mailer", ledger, "email.send") as mailer:
         run_id = mailer.submit(SPLIT).id
@@ -120,9 +119,9 @@ def test_parallel_calls_are_split_between_processes_and_each_runs_once(tmp_path:
 
 
 def test_a_process_says_in_its_log_which_action_a_run_waits_for(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    store_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    db = str(tmp_path / "wf.db")
+    db = store_url
     with caplog.at_level(logging.WARNING, logger="wfdsl.engine"), _engine(db, "w", []) as worker:
         run_id = worker.submit(CHARGE).id
         worker.run_until_idle()
@@ -133,7 +132,7 @@ def test_a_process_says_in_its_log_which_action_a_run_waits_for(
     )
 
 
-def test_shell_is_an_action_a_process_has_only_when_enabled(tmp_path: Path) -> None:
+def test_shell_is_an_action_a_process_has_only_when_enabled(store_url: str) -> None:
     flow = """
 wfdsl: "1"
 name: sh
@@ -141,7 +140,7 @@ start: run
 states:
   run: {type: task, action: shell, args: {command: [echo, hi]}, end: true}
 """
-    db = str(tmp_path / "wf.db")
+    db = store_url
     with Engine(db, clock=VirtualClock()) as plain:
         run_id = plain.submit(flow).id
         plain.run_until_idle()
@@ -151,8 +150,8 @@ states:
         assert enabled.run_until_complete(run_id).status == "completed"
 
 
-def test_run_until_complete_without_others_drives_only_that_run(tmp_path: Path) -> None:
-    db = str(tmp_path / "wf.db")
+def test_run_until_complete_without_others_drives_only_that_run(store_url: str) -> None:
+    db = store_url
     ledger: list[str] = []
     with _engine(db, "e", ledger, "payments.charge") as engine:
         other = engine.submit(CHARGE, run_id="other").id

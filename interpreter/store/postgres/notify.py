@@ -7,10 +7,10 @@ transition, and at most one per transaction (its payload names the runs,
 or ``*`` when they do not fit).
 
 Each store object that listens has one connection of its own in a thread
-(:class:`Listener`); it counts notifications and remembers the runs they
-name. When that connection is lost (a restart, PgBouncer in transaction
+(:class:`Listener`); it counts notifications, so ``changed_runs`` reads
+the database only after one arrived. When that connection is lost (a restart, PgBouncer in transaction
 mode), or in poll-only mode, the store polls instead (see
-``PostgresStore.change_counter``).
+``PostgresStore.changed_runs``).
 """
 
 from __future__ import annotations
@@ -52,8 +52,6 @@ class Listener:
         self.count = 0
         #: True while the LISTEN connection is up (else the store polls).
         self.listening = False
-        self._changed: set[str] = set()
-        self._everything = False
         self._thread = threading.Thread(target=self._run, name="wfdsl-listen", daemon=True)
         self._up = threading.Event()
         self._thread.start()
@@ -61,21 +59,9 @@ class Listener:
         # sent after open() returns is missed (or the store polls).
         self._up.wait(5.0)
 
-    def take_changed(self) -> tuple[set[str], bool]:
-        """The runs named since the last call, and whether some
-        notification named everything (or wake-ups may have been missed)."""
-        with self._lock:
-            changed, self._changed = self._changed, set()
-            everything, self._everything = self._everything, False
-        return changed, everything
-
     def _bump(self, payload: str | None) -> None:
         with self._lock:
             self.count += 1
-            if payload is None or payload == "*":
-                self._everything = True
-            elif payload:
-                self._changed.update(payload.split(" "))
 
     def _run(self) -> None:
         backoff = 0.5

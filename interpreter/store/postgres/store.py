@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from wfdsl.errors import RunNotFound
@@ -23,6 +24,7 @@ from ..errors import RunNotActive, StoreError
 from ..json_text import dumps
 from ..records import (
     FINAL_STATUSES,
+    ChangedRuns,
     CommitResult,
     Definition,
     Event,
@@ -42,6 +44,47 @@ from .rows import json_or_null, loads
 from .schema import migrate
 
 __all__ = ["PostgresStore"]
+
+# How far below the newest message (or run) number changed_runs looks.
+_LOOKBACK: Final = 256
+
+
+@dataclass(frozen=True, slots=True)
+class _Cursor:
+    """Where :meth:`PostgresStore.changed_runs` last looked: the newest
+    message seq and run key then, the numbers named in the look-back window,
+    the notification count, and when (monotonic) the database was read."""
+
+    seq: int
+    key: int
+    named: frozenset[int]
+    heard: int = 0
+    polled: float = 0.0
+
+
+def _changes(cur: Any, since: _Cursor | None) -> tuple[_Cursor, set[str]]:
+    cur.execute(
+        "SELECT coalesce((SELECT max(seq) FROM inbox), 0), coalesce((SELECT max(key) FROM runs), 0)"
+    )
+    seq, key = (int(value) for value in cur.fetchone())
+    low_seq = (since.seq if since is not None else seq) - _LOOKBACK
+    low_key = (since.key if since is not None else key) - _LOOKBACK
+    # Messages as seq, run rows as -key: one set of numbers per window.
+    cur.execute(
+        "SELECT i.seq, coalesce(r.id, r.name) FROM inbox i JOIN runs r ON r.key = i.run_key "
+        "WHERE i.seq > %s UNION ALL SELECT -key, coalesce(id, name) FROM runs WHERE key > %s",
+        (low_seq, low_key),
+    )
+    rows = cur.fetchall()
+    seen = since.named if since is not None else frozenset()
+    named = {run_id for number, run_id in rows if number not in seen}
+    window = frozenset(
+        number
+        for number, _ in rows
+        if (number > 0 and number > seq - _LOOKBACK) or (number < 0 and -number > key - _LOOKBACK)
+    )
+    return _Cursor(seq, key, window), named
+
 
 _SEARCH_CACHE_LIMIT: Final = 200_000
 # How often now() reads the server's clock again.
@@ -445,32 +488,35 @@ class PostgresStore:
             return server + (time.monotonic() - clock)
         return base + (clock - at)
 
-    def change_counter(self) -> int:
-        """Moves when another process sent a message or created a run: the
-        count of notifications while LISTEN is up; otherwise (poll-only, or
-        the LISTEN connection lost) the newest message and run numbers,
-        read at most every ``poll_seconds``."""
+    def changed_runs(self, since: object | None) -> ChangedRuns:
+        """The runs sent a message or given a new row since ``since``.
+
+        While LISTEN is up, no query runs until a notification arrived (a
+        writer that sends a message or creates a run notifies). In poll-only
+        mode, or while the LISTEN connection is down, the database is read at
+        most every ``poll_seconds``. The read names the runs of messages and
+        run rows numbered above the cursor, looking back ``_LOOKBACK``
+        numbers: a seq or key is taken before its transaction commits, so a
+        lower number can commit after a higher one was seen; the cursor keeps
+        the numbers already named in that window, so none is named twice
+        and a late commit is still named. (A message later than that is
+        still never lost: a send makes its run due, and the claim that
+        follows hands a held run back to its driver.)"""
         listener = self._listener
-        if listener is not None and listener.listening:
-            return listener.count
-        at, value = self._polled
+        cursor = since if isinstance(since, _Cursor) else None
+        listening = listener is not None and listener.listening
+        heard = listener.count if listener is not None else 0
         clock = time.monotonic()
-        if clock - at < self.options.poll_seconds:
-            return value
-
-        def work(cur: Any) -> int:
-            cur.execute(
-                "SELECT coalesce((SELECT max(seq) FROM inbox), 0) "
-                "+ coalesce((SELECT max(key) FROM runs), 0)"
-            )
-            (total,) = cur.fetchone()
-            return int(total)
-
-        value = int(self._read("polling for changes", work)) + (
-            listener.count if listener is not None else 0
-        )
-        self._polled = (clock, value)
-        return value
+        if cursor is not None:
+            if listening and cursor.heard == heard:
+                return ChangedRuns(cursor, frozenset(), False)
+            if not listening and clock - cursor.polled < self.options.poll_seconds:
+                return ChangedRuns(cursor, frozenset(), False)
+        fresh, named = self._read("polling for changes", lambda cur: _changes(cur, cursor))
+        fresh = replace(fresh, heard=heard, polled=clock)
+        if cursor is None:
+            return ChangedRuns(fresh, frozenset(), True)
+        return ChangedRuns(fresh, frozenset(named), True)
 
     # --- schedules ---------------------------------------------------------------------
 
@@ -499,3 +545,35 @@ class PostgresStore:
             )
 
         self._write(f"saving the schedule of {definition_name!r}", work)
+
+    def swap_schedule_state(
+        self,
+        definition_name: str,
+        expected: dict[str, Any] | None,
+        state: dict[str, Any],
+    ) -> bool:
+        encoded = dumps(state)
+
+        def work(cur: Any) -> bool:
+            if expected is None:
+                cur.execute(
+                    "INSERT INTO schedules (name, state) VALUES (%s, %s) "
+                    "ON CONFLICT (name) DO NOTHING",
+                    (definition_name, encoded),
+                )
+                return bool(cur.rowcount == 1)
+            # The row's lock holds until COMMIT: two swaps from one expected
+            # state cannot both see it.
+            cur.execute(
+                "SELECT state FROM schedules WHERE name = %s FOR UPDATE", (definition_name,)
+            )
+            row = cur.fetchone()
+            if row is None or loads(row[0]) != expected:
+                return False
+            cur.execute(
+                "UPDATE schedules SET state = %s WHERE name = %s", (encoded, definition_name)
+            )
+            return True
+
+        swapped: bool = self._write(f"saving the schedule of {definition_name!r}", work)
+        return swapped

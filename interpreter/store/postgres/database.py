@@ -229,7 +229,12 @@ class Database:
             committing = False
             try:
                 with pool.connection() as conn:
-                    conn.execute("BEGIN READ ONLY" if read_only else "BEGIN")
+                    # A read is one snapshot (REPEATABLE READ: a read-only
+                    # one never fails to serialize); writes lock what they
+                    # change, at READ COMMITTED.
+                    conn.execute(
+                        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" if read_only else "BEGIN"
+                    )
                     try:
                         result = work(conn)
                     except BaseException:

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from wfdsl.errors import RunNotFound
 
+from ..copy import CopyCount, Tables
 from ..errors import RunNotActive, StoreError
 from ..json_text import dumps
 from ..records import (
@@ -34,6 +35,7 @@ from ..records import (
     RunRow,
     RunUpdate,
 )
+from . import copy as pg_copy
 from . import leases as pg_leases
 from . import runs as pg_runs
 from .commit import apply_group, lock_runs
@@ -141,6 +143,22 @@ class PostgresStore:
                 return work(cur)
 
         return self._db.transact(doing, run, read_only=True)
+
+    # --- db copy (copy.py) ----------------------------------------------------------
+
+    def copy_out(self) -> Tables:
+        """Every row, for ``wfdsl db copy`` (interpreter/store/copy.py)."""
+        tables: Tables = self._read("reading every row to copy", pg_copy.copy_out)
+        return tables
+
+    def copy_in(self, tables: Tables, *, replace: bool) -> CopyCount:
+        """Write a copy's rows in one transaction (interpreter/store/copy.py)."""
+        count: CopyCount = self._write(
+            "writing the copied rows",
+            lambda cur: pg_copy.copy_in(cur, tables, replace=replace, where=self.path),
+            idempotent=False,
+        )
+        return count
 
     def close(self) -> None:
         listener, self._listener = self._listener, None

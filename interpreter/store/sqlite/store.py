@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Final, TypeVar
 
+from ..copy import CopyCount, Tables
 from ..errors import StoreError
 from ..json_text import dumps
 from ..query import plan_where
@@ -42,6 +43,7 @@ from ..records import (
     RunUpdate,
 )
 from . import cache
+from . import copy as sqlite_copy
 from . import inbox as sqlite_inbox
 from . import leases as sqlite_leases
 from . import prune as sqlite_prune
@@ -351,6 +353,19 @@ class SqliteStore(GroupCommit):
                 return work(conn)
             except sqlite3.Error as error:
                 raise self._error(error, doing) from error
+
+    # --- db copy (copy.py) ----------------------------------------------------------
+
+    def copy_out(self) -> Tables:
+        """Every row, for ``wfdsl db copy`` (interpreter/store/copy.py)."""
+        return self._read("reading every row to copy", sqlite_copy.copy_out)
+
+    def copy_in(self, tables: Tables, *, replace: bool) -> CopyCount:
+        """Write a copy's rows in one transaction (interpreter/store/copy.py)."""
+        return self._write(
+            "writing the copied rows",
+            lambda conn: sqlite_copy.copy_in(conn, tables, replace=replace, where=repr(self.path)),
+        )
 
     def close(self) -> None:
         with self._lock:

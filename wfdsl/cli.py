@@ -64,7 +64,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Run the cases of *.test.yaml files on virtual time, with mocks.",
     ),
     "runs": ("wfdsl.cli_runs:runs", "Inspect runs in the store."),
-    "db": ("wfdsl.cli_db:db", "Commands on a whole store (copy it to another backend)."),
+    "db": ("wfdsl.cli_db:db", "Copy a whole store to another backend."),
     "signal": (
         "wfdsl.cli_runs:signal",
         "Append a message to RUN's inbox on CHANNEL (durable when this returns).",

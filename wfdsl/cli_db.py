@@ -20,7 +20,7 @@ __all__ = ["db"]
 
 @click.group()
 def db() -> None:
-    """Commands on a whole store (copy it to another backend)."""
+    """Copy a whole store to another backend."""
 
 
 @db.command(

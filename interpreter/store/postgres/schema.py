@@ -126,8 +126,24 @@ _V1: tuple[str, ...] = (
     )""",
 )
 
+# Heartbeats of driving engines (orphans on other hosts), UNLOGGED: a beat
+# lost with a crash of the server is harmless; and the task result cache.
+_V2: tuple[str, ...] = (
+    """CREATE UNLOGGED TABLE workers (
+        owner text COLLATE "C" PRIMARY KEY,
+        last_seen double precision NOT NULL
+    )""",
+    """CREATE TABLE task_cache (
+        key text PRIMARY KEY,
+        value text,
+        run_id text NOT NULL,
+        created_at double precision NOT NULL,
+        expires_at double precision
+    )""",
+)
+
 #: Migration ``i`` takes the schema from version ``i`` to ``i + 1``.
-MIGRATIONS: Sequence[tuple[str, ...]] = (_V1,)
+MIGRATIONS: Sequence[tuple[str, ...]] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -25,12 +25,14 @@ from ..errors import RunNotActive, StoreError
 from ..json_text import dumps
 from ..records import (
     FINAL_STATUSES,
+    CachedResult,
     ChangedRuns,
     CommitResult,
     Definition,
     Event,
     InboxMessage,
     Lease,
+    PrunedRun,
     RunFilter,
     RunRow,
     RunUpdate,
@@ -38,6 +40,7 @@ from ..records import (
 from . import copy as pg_copy
 from . import leases as pg_leases
 from . import runs as pg_runs
+from . import upkeep
 from .commit import apply_group, lock_runs
 from .database import Conn, Database, parse_url
 from .notify import Listener, notify
@@ -321,6 +324,97 @@ class PostgresStore:
         results: list[CommitResult] = self._write(f"committing {len(updates)} run update(s)", work)
         self._remember_search(written)
         return results
+
+    def move_run(
+        self,
+        update: RunUpdate,
+        *,
+        definition_hash: str,
+        version: str | None,
+        now: float,
+    ) -> CommitResult:
+        written: list[tuple[str, int, str]] = []
+
+        def work(cur: Any) -> CommitResult:
+            results, done, woken = apply_group(cur, [update], now, self._search_written)
+            written[:] = done
+            if results[0].outcome == "ok":
+                cur.execute(
+                    "UPDATE runs SET definition_hash = %s, version = %s WHERE id = %s",
+                    (definition_hash, version, update.run.id),
+                )
+            if woken:
+                notify(cur, woken)
+            return results[0]
+
+        result: CommitResult = self._write(f"moving run {update.run.id!r}", work)
+        self._remember_search(written)
+        return result
+
+    def prune_runs(
+        self,
+        *,
+        ended_before: float,
+        statuses: Collection[str],
+        workflow: str | None = None,
+        limit: int = 100,
+        dry_run: bool = False,
+        after: tuple[float, int] | None = None,
+    ) -> tuple[list[PrunedRun], tuple[float, int] | None]:
+        found: tuple[list[PrunedRun], tuple[float, int] | None] = self._write(
+            "deleting old runs",
+            lambda cur: upkeep.prune_runs(
+                cur,
+                ended_before=ended_before,
+                statuses=statuses,
+                workflow=workflow,
+                limit=limit,
+                dry_run=dry_run,
+                after=after,
+            ),
+        )
+        return found
+
+    def cached_result(self, key: str, *, now: float) -> CachedResult | None:
+        found: CachedResult | None = self._read(
+            "reading a cached result", lambda cur: upkeep.cached_result(cur, key, now)
+        )
+        return found
+
+    def cache_result(
+        self, key: str, value: Any, *, run_id: str, now: float, expires_at: float | None
+    ) -> None:
+        self._write(
+            "caching a result",
+            lambda cur: upkeep.store_result(cur, key, value, run_id, now, expires_at),
+        )
+
+    def beat(self, owner: str, *, now: float) -> None:
+        self._write(
+            f"recording that {owner!r} is alive",
+            lambda cur: cur.execute(
+                "INSERT INTO workers (owner, last_seen) VALUES (%s, %s) "
+                "ON CONFLICT (owner) DO UPDATE SET last_seen = excluded.last_seen",
+                (owner, now),
+            ),
+        )
+
+    def silent_owners(self, *, before: float) -> set[str]:
+        def work(cur: Any) -> set[str]:
+            cur.execute("SELECT owner FROM workers WHERE last_seen < %s", (before,))
+            return {owner for (owner,) in cur.fetchall()}
+
+        found: set[str] = self._read("listing silent workers", work)
+        return found
+
+    def retire(self, owners: Collection[str]) -> None:
+        if owners:
+            self._write(
+                f"forgetting {len(owners)} worker(s)",
+                lambda cur: cur.execute(
+                    "DELETE FROM workers WHERE owner = ANY(%s)", (list(owners),)
+                ),
+            )
 
     # --- inbox -------------------------------------------------------------------------
 

@@ -60,7 +60,7 @@ def copy(source: str, destination: str, replace: bool, as_json: bool) -> None:
         "runs": count.runs,
         "events": count.events,
         "messages": count.inbox,
-        "definitions": count.definitions,
+        "definitions": count.workflows,
         "schedules": count.schedules,
     }
     if as_json:
@@ -68,6 +68,6 @@ def copy(source: str, destination: str, replace: bool, as_json: bool) -> None:
         return
     click.echo(
         f"copied {count.runs} run(s) with {count.events} event(s) and {count.inbox} message(s), "
-        f"{count.definitions} definition(s), {count.schedules} schedule(s) "
+        f"{count.workflows} definition(s), {count.schedules} schedule(s) "
         f"from {redact(source)} to {redact(destination)}"
     )

@@ -84,7 +84,7 @@ class Tables:
 class CopyCount:
     """How many rows of each table were copied."""
 
-    definitions: int = 0
+    workflows: int = 0  # definition rows: every version of every workflow
     runs: int = 0
     events: int = 0
     inbox: int = 0

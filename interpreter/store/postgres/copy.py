@@ -65,7 +65,7 @@ def copy_in(cur: Any, tables: Tables, *, replace: bool, where: str) -> CopyCount
         "VALUES (%s, %s, %s, %s, %s, %s)",
         rows,
     )
-    count.definitions = len(rows)
+    count.workflows = len(rows)
     index = {name: i for i, name in enumerate(RUN_FIELDS)}
     run_columns = ", ".join(_RUN_ONLY)
     marks = ", ".join(["%s"] * len(_RUN_ONLY))

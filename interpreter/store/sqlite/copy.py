@@ -70,7 +70,7 @@ def copy_in(conn: sqlite3.Connection, tables: Tables, *, replace: bool, where: s
             "VALUES (?, ?, ?, ?, ?, ?)",
             row,
         )
-        count.definitions += 1
+        count.workflows += 1
     marks = ", ".join("?" * len(RUN_FIELDS))
     search_at = RUN_FIELDS.index("search")
     for run in tables.runs:

@@ -329,10 +329,16 @@ function runPage(initial) {
     redrive.classList.remove("armed");
     redrive.textContent = "Redrive";
     const result = await control("redrive", {});
-    if (result?.run && !FINISHED.has(result.run.status)) {
+    if (!result?.run) return;
+    if (!FINISHED.has(result.run.status)) {
       renderFailure($("run-failure"), null);
       connectLive();
+      return;
     }
+    // A quick run may have ended again before the reply was written: show
+    // that end (its events, its failure or none) as the live stream would.
+    api("GET", `${base}/history?after=${lastSeq}`).then((h) => addEvents(h.events || [])).catch(() => {});
+    api("GET", base).then((r) => update(r)).catch(() => {});
   });
 
   // Cancelling asks twice: the first click arms the button for a few seconds.

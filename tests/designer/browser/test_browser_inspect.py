@@ -310,10 +310,26 @@ def test_redrive_a_failed_run_from_its_page_and_watch_it_complete(
     assert redrive.is_visible()
     page.screenshot(path=str(artifacts / "inspect-redrive-offered.png"))
 
+    # The reply to the redrive is held until the run has finished: on a quiet
+    # machine the designer's worker often completes it before the reply is
+    # written, and the page must show the end all the same (seen in CI).
+    run_api = page.url.replace("/runs/", "/api/runs/")
+
+    def reply_after_the_run_ends(route: Any) -> None:
+        route.fetch()
+        for _ in range(500):  # a hang guard, counted, not timed
+            run = page.request.get(run_api).json()["run"]
+            if run["status"] == "completed":
+                break
+            time.sleep(0.02)
+        route.fulfill(json={"run": run})
+
+    page.route("**/api/runs/*/redrive", reply_after_the_run_ends)
     redrive.click()
     assert redrive.inner_text() == "Confirm: redrive from the failed state"  # asks first
     redrive.click()
     page.wait_for_selector("#run-status.pill--completed")
+    page.unroute("**/api/runs/*/redrive")
     # The banner and the button go with the update that shows the run going on.
     banner.wait_for(state="hidden")
     redrive.wait_for(state="hidden")

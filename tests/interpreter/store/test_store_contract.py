@@ -11,50 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
 
 import pytest
+from store_rows import DEFINITION, create, event, make_run, started
 from wfdsl.interpreter.store import open_store
 from wfdsl.interpreter.store.errors import RunNotActive, StoreError
 from wfdsl.interpreter.store.protocol import Store
 from wfdsl.interpreter.store.records import (
     Definition,
-    Event,
     InboxMessage,
     Lease,
     RunFilter,
-    RunRow,
     RunUpdate,
 )
 
 from wfdsl.errors import ExpressionError, RunAlreadyExists, RunNotFound
-
-DEFINITION = Definition("hash-1", "signup", "2", "wfdsl: '1'\n", file="signup.yaml", created_at=1.0)
-
-
-def make_run(run_id: str = "r1", **changes: Any) -> RunRow:
-    run = RunRow(
-        id=run_id,
-        workflow="signup",
-        version="2",
-        definition_hash="hash-1",
-        status="running",
-        input={"email": f"{run_id}@example.com"},
-        vars={"status": "new", "reminders": 0},
-        started_at=10.0,
-        ready_at=10.0,
-        state={"threads": [{"id": "0", "at": "send"}]},
-        search={"email": f"{run_id}@example.com", "status": "new"},
-    )
-    return replace(run, **changes)
-
-
-def started(run_id: str = "r1") -> tuple[Event, ...]:
-    return (Event(run_id=run_id, seq=1, type="run_started", time=10.0, data={"input": {}}),)
-
-
-def event(run_id: str, seq: int, type: str = "state_entered") -> Event:
-    return Event(run_id=run_id, seq=seq, type=type, time=float(seq), state="wait", data={"n": seq})
 
 
 @pytest.fixture
@@ -65,10 +36,6 @@ def store(store_url: str) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
-
-
-def create(store: Store, run_id: str = "r1", **changes: Any) -> RunRow:
-    return store.create_run(make_run(run_id, **changes), started(run_id), now=10.0)
 
 
 def test_satisfies_the_store_protocol(store: Store) -> None:

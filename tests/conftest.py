@@ -84,14 +84,18 @@ def postgres_url(postgres_server: PostgresServer) -> str:
 
 
 # ----------------------------------------------------------------- both backends
-#: The backends a ``store_url`` test runs on (docs/operations.md: URL forms).
+#: The backends a ``store_url`` test runs on (docs/operations.md: URL forms),
+#: and its parametrization ids. The one list: every test that runs on each
+#: backend (the store contract, engine, CLI) takes ``store_url``.
 BACKENDS = ("sqlite", "postgresql")
 
 
 @pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """What ``--db`` takes for a new, empty store, once per backend: a
-    SQLite file path, then a PostgreSQL URL on the session's server."""
+    """What ``--db`` and ``open_store`` take for a new, empty store, once per
+    backend: a SQLite file path, then a PostgreSQL URL on the session's
+    server (which under CI=1 fails the test when it cannot start). Several
+    stores opened on it are several connections to one store."""
     if request.param == "sqlite":
         return str(tmp_path_factory.mktemp("store") / "wfdsl.db")
     url: str = request.getfixturevalue("postgres_store_url")

@@ -5,11 +5,9 @@ referenced stay; a dry run walks with a cursor and deletes nothing."""
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
-from backends import BACKENDS, store_target
 from wfdsl.interpreter.store import open_store
 from wfdsl.interpreter.store.protocol import Store
 from wfdsl.interpreter.store.records import Definition, Event, RunRow
@@ -18,9 +16,9 @@ DEFINITION = Definition("h", "wf", None, "")
 FINAL = ("cancelled", "completed", "failed")
 
 
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    store = open_store(store_target(request, tmp_path))
+@pytest.fixture
+def store(store_url: str) -> Store:
+    store = open_store(store_url)
     store.put_definition(DEFINITION)
     yield store
     store.close()

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
-from backends import BACKENDS, store_target
 from wfdsl.interpreter.store import open_store
 from wfdsl.interpreter.store.errors import RunNotActive
 from wfdsl.interpreter.store.records import Definition, RunRow, RunUpdate
@@ -27,24 +25,19 @@ SENDERS = 3
 FINISH_AFTER = 30  # messages the run takes before it completes
 
 
-@pytest.fixture(params=BACKENDS)
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return store_target(request, tmp_path)
-
-
 def a_run(run_id: str, **changes: Any) -> RunRow:
     base = RunRow(id=run_id, workflow="wf", version=None, definition_hash="h", status="waiting")
     return replace(base, **changes)
 
 
 def test_a_run_finishing_under_concurrent_sends_sees_every_message_it_accepted(
-    target: str,
+    store_url: str,
 ) -> None:
     """Senders on their own connections keep sending while the run consumes
     and finally completes. Every send that returned was looked at (here:
     consumed) before the run ended; every later one was refused. And each
     sender's messages reach the run in the order that sender sent them."""
-    setup = open_store(target)
+    setup = open_store(store_url)
     setup.put_definition(DEFINITION)
     setup.create_run(a_run("r"), (), now=0.0)
     accepted: dict[int, list[tuple[int, int]]] = {n: [] for n in range(SENDERS)}
@@ -55,7 +48,7 @@ def test_a_run_finishing_under_concurrent_sends_sees_every_message_it_accepted(
     budget = threading.Semaphore(SENDERS * 3)
 
     def send(sender: int) -> None:
-        store = open_store(target)
+        store = open_store(store_url)
         try:
             start.wait()
             for number in range(10_000):
@@ -72,7 +65,7 @@ def test_a_run_finishing_under_concurrent_sends_sees_every_message_it_accepted(
     threads = [threading.Thread(target=send, args=(n,)) for n in range(SENDERS)]
     for thread in threads:
         thread.start()
-    finisher = open_store(target)
+    finisher = open_store(store_url)
     consumed: list[Any] = []
     consumed_seqs: list[int] = []
     conflicts = 0
@@ -130,12 +123,12 @@ def test_a_run_finishing_under_concurrent_sends_sees_every_message_it_accepted(
     ],
 )
 def test_concurrent_creates_of_one_reused_id_start_exactly_one_run(
-    target: str, policy: str, earlier_status: str
+    store_url: str, policy: str, earlier_status: str
 ) -> None:
     """Eight connections create the same id at once: one new run (the next
     execution of the id), seven ``RunAlreadyExists``, never an integrity
     error or two runs of one id."""
-    setup = open_store(target)
+    setup = open_store(store_url)
     setup.put_definition(DEFINITION)
     ended = 1.0 if earlier_status != "waiting" else None
     setup.create_run(a_run("same", status=earlier_status, ended_at=ended), (), now=0.0)
@@ -143,7 +136,7 @@ def test_concurrent_creates_of_one_reused_id_start_exactly_one_run(
     start = threading.Barrier(8)
 
     def create(number: int) -> None:
-        store = open_store(target)
+        store = open_store(store_url)
         try:
             start.wait()
             try:

@@ -76,9 +76,7 @@ def test_every_test_the_docs_cite_exists() -> None:
     broken = [
         problem
         for doc in sorted(DOCS.rglob("*.md"))
-        for problem in broken_citations(
-            doc.read_text(encoding="utf-8"), str(doc.relative_to(ROOT))
-        )
+        for problem in broken_citations(doc.read_text(encoding="utf-8"), str(doc.relative_to(ROOT)))
     ]
     assert not broken, "docs/ cite tests that do not exist:\n" + "\n".join(broken)
 

@@ -29,9 +29,9 @@ range bounds below rely on.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, Protocol
 
 from wfdsl.dsl.expressions import BUILTIN_FUNCTIONS, Expression, parse_expression
 from wfdsl.dsl.expressions.nodes import (
@@ -49,10 +49,17 @@ from wfdsl.errors import ExpressionError
 
 __all__ = [
     "BUILTIN_COLUMNS",
+    "NEVER",
+    "SQLITE",
+    "Dialect",
+    "Sql",
+    "SqliteDialect",
+    "ValueTest",
     "WherePlan",
     "check_names",
     "encode_search",
     "plan_where",
+    "unshadow",
     "where_matches",
 ]
 
@@ -71,9 +78,13 @@ _MAX_SQL = 20_000
 _INT64 = 2**63
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
+#: A condition and its parameters.
 Sql = tuple[str, tuple[Any, ...]]
 _TRUE: Sql = ("1", ())
 _FALSE: Sql = ("0", ())
+#: The condition that never holds, as dialects return it (it folds away in
+#: and/or/not, and is spelled ``Dialect.false`` when it is all that is left).
+NEVER: Final[Sql] = _FALSE
 
 
 def encode_search(search: Mapping[str, Any]) -> list[tuple[str, Any]]:
@@ -104,36 +115,104 @@ class WherePlan:
     sql: str | None
     params: tuple[Any, ...]
     exact: bool
+    #: The leaves it was translated with (None: no SQL was tried).
+    dialect: Dialect | None = None
 
 
-def plan_where(text: str) -> WherePlan:
-    """Translate ``where`` text; raises ExpressionError when it does not
+@dataclass(frozen=True, slots=True)
+class ValueTest:
+    """What a run's value of one name must be for an atom to hold:
+    ``kind`` is ``"eq"`` (JSON-equal to ``values[0]``), ``"in"`` (equal to
+    one of ``values``) or ``"order"`` (``value OPERATOR values[0]``, both
+    numbers or both strings). ``values`` are non-null scalar literals."""
+
+    kind: str
+    values: tuple[Any, ...]
+    operator: str = ""
+
+
+class Dialect(Protocol):
+    """One backend's SQL for the leaves of a translated ``where``; the
+    and/or/not structure and the meaning of null are shared."""
+
+    #: Conditions that always hold / never hold, in this backend's SQL.
+    true: str
+    false: str
+
+    def accepts(self, value: Any) -> bool:
+        """Whether a literal can be bound as a parameter here (else the
+        expression is evaluated in Python)."""
+        ...
+
+    def value_test(
+        self, name: str, test: ValueTest | None, *, null: bool, alone: bool = False
+    ) -> Sql:
+        """The condition on ``runs r`` that the run's value of ``name`` (its
+        search attribute, else the built-in of that name) passes ``test``
+        (None: no value passes), or, when ``null``, that it has no value.
+        ``alone``: ``name`` is a built-in no run has a search attribute for,
+        so its column alone decides."""
+        ...
+
+
+def plan_where(
+    text: str, dialect: Dialect | None = None, *, alone: frozenset[str] = frozenset()
+) -> WherePlan:
+    """Translate ``where`` text (for SQLite unless ``dialect`` says;
+    ``alone``: built-ins no run has a search attribute for, see
+    :func:`unshadow`); raises ExpressionError when it does not
     parse, or calls a function that does not exist, with the wrong number of
     arguments, or one that only has a value inside a run (``now()``): such a
     call would fail on every run, and a filter that silently matches nothing
     is a mistake nobody sees."""
     expression = parse_expression(text)
     _check_calls(expression)
+    leaves = SQLITE if dialect is None else dialect
     tree = expression.program.tree
-    whole = _translate(tree)
+    whole = _translate(tree, leaves, alone)
     if whole is not None and len(whole[0][0]) <= _MAX_SQL:
-        true_sql, true_params = whole[0]
-        return WherePlan(expression, true_sql, true_params, exact=True)
+        true_sql, true_params = _render(whole[0], leaves)
+        return WherePlan(expression, true_sql, true_params, exact=True, dialect=leaves)
     # Narrow with the conjuncts that translate: each is necessary for a match.
     conjuncts = tree.operands if isinstance(tree, Logical) and tree.operator == "and" else ()
     parts: list[Sql] = []
     for operand in conjuncts:
-        pair = _translate(operand)
+        pair = _translate(operand, leaves, alone)
         if pair is not None and len(pair[0][0]) <= _MAX_SQL:
-            parts.append(pair[0])
+            parts.append(_render(pair[0], leaves))
     if not parts:
-        return WherePlan(expression, None, (), exact=False)
+        return WherePlan(expression, None, (), exact=False, dialect=leaves)
     return WherePlan(
         expression,
         " AND ".join(f"({sql})" for sql, _ in parts),
         tuple(param for _, params in parts for param in params),
         exact=False,
+        dialect=leaves,
     )
+
+
+def unshadow(plan: WherePlan, names: set[str]) -> WherePlan:
+    """``plan`` again, its built-ins read from their columns alone when no
+    run has a search attribute of that name (``names``: those some run has
+    a value for, read in the same snapshot as the query). The meaning is
+    the same; the SQL loses an OR, so ``status == 'waiting'`` is one range
+    of the status index instead of a test of every run."""
+    if plan.dialect is None:
+        return plan
+    alone = (plan.expression.root_names & BUILTIN_COLUMNS.keys()) - names
+    if not alone:
+        return plan
+    return plan_where(plan.expression.source, plan.dialect, alone=frozenset(alone))
+
+
+def _render(sql: Sql, dialect: Dialect) -> Sql:
+    """``sql`` with the always/never constants in the dialect's spelling
+    (they only survive folding as a whole condition)."""
+    if sql == _TRUE:
+        return dialect.true, ()
+    if sql == _FALSE:
+        return dialect.false, ()
+    return sql
 
 
 def _check_calls(expression: Expression) -> None:
@@ -218,12 +297,12 @@ def where_matches(
 Pair = tuple[Sql, Sql]
 
 
-def _translate(node: Node) -> Pair | None:
+def _translate(node: Node, dialect: Dialect, alone: frozenset[str]) -> Pair | None:
     if isinstance(node, Unary) and node.operator == "not":
-        inner = _translate(node.operand)
+        inner = _translate(node.operand, dialect, alone)
         return None if inner is None else (inner[1], inner[0])
     if isinstance(node, Logical):
-        pairs = [_translate(operand) for operand in node.operands]
+        pairs = [_translate(operand, dialect, alone) for operand in node.operands]
         if any(pair is None for pair in pairs):
             return None
         result = pairs[0]
@@ -243,7 +322,7 @@ def _translate(node: Node) -> Pair | None:
                 return None
             left, right, operator = right, left, mirrored
         if isinstance(left, Name):
-            return _atom(left.name, operator, right)
+            return _atom(left.name, operator, right, dialect, left.name in alone)
     return None
 
 
@@ -290,16 +369,64 @@ _OPPOSITE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _NUMERIC = "typeof({v}) IN ('integer', 'real')"
 
 
-def _literal(node: Node) -> tuple[bool, Any]:
+def _literal(node: Node, dialect: Dialect) -> tuple[bool, Any]:
     """(True, value) for a scalar literal SQL can compare exactly."""
     if not isinstance(node, Literal):
         return False, None
     value = node.value
     if type(value) is int and not -_INT64 < value < _INT64:
         return False, None
-    if value is None or type(value) in (bool, int, float, str):
+    if value is None or (type(value) in (bool, int, float, str) and dialect.accepts(value)):
         return True, value
     return False, None
+
+
+def _atom(name: str, operator: str, right: Node, dialect: Dialect, alone: bool) -> Pair | None:
+    """(true, false) for ``name OP right`` with a literal right side
+    (``alone``: no run has a search attribute ``name`` to shadow its built-in)."""
+    test: ValueTest | None  # what a present value must pass for "true"
+    null_true: bool  # a missing/null value makes it true (else false)
+    if operator in ("in", "not in"):
+        if not isinstance(right, ListLiteral):
+            return None
+        values = []
+        for item in right.items:
+            ok, value = _literal(item, dialect)
+            if not ok:
+                return None
+            values.append(value)
+        present = tuple(value for value in values if value is not None)
+        test = ValueTest("in", present) if present else None
+        null_true = None in values
+    else:
+        ok, value = _literal(right, dialect)
+        if not ok:
+            return None
+        if operator in ("==", "!="):
+            if value is None:
+                test, null_true = None, True
+            else:
+                test, null_true = ValueTest("eq", (value,)), False
+        elif type(value) in (int, float, str):
+            # Ordering only holds between two numbers or two strings; any
+            # other pair (null included) raises, which matches nothing.
+            true = dialect.value_test(
+                name, ValueTest("order", (value,), operator), null=False, alone=alone
+            )
+            false = dialect.value_test(
+                name, ValueTest("order", (value,), _OPPOSITE[operator]), null=False, alone=alone
+            )
+            return true, false
+        else:
+            return _FALSE, _FALSE
+    true = dialect.value_test(name, test, null=null_true, alone=alone)
+    false = _negate(true)
+    if operator in ("!=", "not in"):
+        true, false = false, true
+    return true, false
+
+
+# --- SQLite's leaves --------------------------------------------------------------
 
 
 def _equals(value: Any) -> Sql:
@@ -311,7 +438,7 @@ def _equals(value: Any) -> Sql:
     return f"({_NUMERIC} AND {{v}} = ?)", (value,)
 
 
-def _member(values: list[Any]) -> Sql:
+def _member(values: Sequence[Any]) -> Sql:
     """Condition on ``{v}``: equal to one of the non-null scalar literals."""
     groups: dict[str, list[Any]] = {"text": [], "number": [], "blob": []}
     for value in values:
@@ -348,49 +475,35 @@ def _ordered(operator: str, value: Any) -> Sql:
     return f"({_NUMERIC} AND {{v}} {operator} ? AND {bound})", (value,)
 
 
-def _atom(name: str, operator: str, right: Node) -> Pair | None:
-    """(true, false) for ``name OP right`` with a literal right side."""
-    present: Sql | None  # when the value is there: the "true" condition
-    present_false: Sql | None = None  # when there: "false" (None: not present)
-    null_true: bool  # a missing/null value makes it true (else false)
-    if operator in ("in", "not in"):
-        if not isinstance(right, ListLiteral):
-            return None
-        values = []
-        for item in right.items:
-            ok, value = _literal(item)
-            if not ok:
-                return None
-            values.append(value)
-        present = _member([value for value in values if value is not None])
-        null_true = None in values
-    else:
-        ok, value = _literal(right)
-        if not ok:
-            return None
-        if operator in ("==", "!="):
-            if value is None:
-                present, null_true = _FALSE, True
-            else:
-                present, null_true = _equals(value), False
-        elif type(value) in (int, float, str):
-            # Ordering only holds between two numbers or two strings; any
-            # other pair (null included) raises, which matches nothing.
-            present = _ordered(operator, value)
-            present_false = _ordered(_OPPOSITE[operator], value)
-            true = _value_test(name, present, null=False)
-            false = _value_test(name, present_false, null=False)
-            return true, false
+class SqliteDialect:
+    """The leaves over SQLite's ``search (run_key, name, value)`` table,
+    values keeping their storage class (see the module)."""
+
+    true = "1"
+    false = "0"
+
+    def accepts(self, value: Any) -> bool:
+        return True
+
+    def value_test(
+        self, name: str, test: ValueTest | None, *, null: bool, alone: bool = False
+    ) -> Sql:
+        if test is None:
+            present = _FALSE
+        elif test.kind == "eq":
+            present = _equals(test.values[0])
+        elif test.kind == "in":
+            present = _member(test.values)
         else:
-            return _FALSE, _FALSE
-    true = _value_test(name, present, null=null_true)
-    false = _negate(true)
-    if operator in ("!=", "not in"):
-        true, false = false, true
-    return true, false
+            present = _ordered(test.operator, test.values[0])
+        return _value_test(name, present, null=null, alone=alone)
 
 
-def _value_test(name: str, present: Sql, *, null: bool) -> Sql:
+#: SQLite's leaves (the default of :func:`plan_where`).
+SQLITE: Final = SqliteDialect()
+
+
+def _value_test(name: str, present: Sql, *, null: bool, alone: bool = False) -> Sql:
     """``present`` applied to the run's value of ``name``, or ``null`` when it
     has none (a missing attribute, or a built-in column that is NULL)."""
     condition, params = present
@@ -415,4 +528,6 @@ def _value_test(name: str, present: Sql, *, null: bool) -> Sql:
         from_column = _FALSE
     if null:
         from_column = _any(from_column, (f"{column} IS NULL", ()))
+    if alone:
+        return from_column
     return _any(in_search, _all(absent, from_column))

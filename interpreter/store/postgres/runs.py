@@ -17,7 +17,7 @@ from typing import Any, Final
 from wfdsl.errors import RunAlreadyExists
 
 from ..json_text import dumps
-from ..query import WherePlan, check_names, where_matches
+from ..query import WherePlan, check_names, unshadow, where_matches
 from ..records import FINAL_STATUSES, Event, RunFilter, RunRow
 from .rows import (
     ACTIVE_SQL,
@@ -216,11 +216,20 @@ def ids_starting(cur: Any, prefix: str, limit: int) -> list[str]:
 
 
 def search_names(cur: Any) -> set[str]:
-    """Names some run has a value for: a skip scan of ``search_by_num``."""
+    """Names some run has a value for: a skip scan of the three partial
+    ``(name, ...)`` indexes, one probe of each per distinct name, so its
+    cost does not grow with the number of runs (a ``min(name)`` without
+    their predicates could use none of them and read the whole table)."""
     cur.execute(
-        "WITH RECURSIVE n(name) AS (SELECT min(name) FROM search UNION ALL "
-        "SELECT (SELECT min(name) FROM search WHERE name > n.name) FROM n "
-        "WHERE n.name IS NOT NULL) SELECT name FROM n WHERE name IS NOT NULL"
+        "WITH RECURSIVE n(name) AS ("
+        "SELECT least((SELECT min(name) FROM search WHERE num IS NOT NULL), "
+        "(SELECT min(name) FROM search WHERE txt IS NOT NULL), "
+        "(SELECT min(name) FROM search WHERE raw IS NOT NULL)) "
+        "UNION ALL SELECT least("
+        "(SELECT min(name) FROM search WHERE num IS NOT NULL AND name > n.name), "
+        "(SELECT min(name) FROM search WHERE txt IS NOT NULL AND name > n.name), "
+        "(SELECT min(name) FROM search WHERE raw IS NOT NULL AND name > n.name)) "
+        "FROM n WHERE n.name IS NOT NULL) SELECT name FROM n WHERE name IS NOT NULL"
     )
     return {name for (name,) in cur.fetchall()}
 
@@ -234,11 +243,9 @@ def list_runs(cur: Any, criteria: RunFilter, plan: WherePlan | None) -> list[Run
     """The runs ``criteria`` selects, newest first; ``plan.sql`` is this
     backend's translation of ``where`` (None: decided in Python)."""
     if plan is not None:
-        check_names(
-            plan.expression,
-            lambda: search_names(cur),
-            lambda name: has_search_name(cur, name),
-        )
+        names = search_names(cur)
+        check_names(plan.expression, lambda: names, lambda name: has_search_name(cur, name))
+        plan = unshadow(plan, names)
     conditions: list[str] = []
     params: list[Any] = []
     if not criteria.all_executions:

@@ -142,8 +142,15 @@ _V2: tuple[str, ...] = (
     )""",
 )
 
+# `where` on `ended_at` (a range of finished runs) and retention's scan
+# in end order read this instead of every run (the SQLite store's
+# runs_ended).
+_V3: tuple[str, ...] = (
+    "CREATE INDEX runs_ended ON runs (ended_at, key) WHERE ended_at IS NOT NULL",
+)
+
 #: Migration ``i`` takes the schema from version ``i`` to ``i + 1``.
-MIGRATIONS: Sequence[tuple[str, ...]] = (_V1, _V2)
+MIGRATIONS: Sequence[tuple[str, ...]] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

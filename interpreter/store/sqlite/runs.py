@@ -14,7 +14,7 @@ from typing import Any, Final
 from wfdsl.errors import RunAlreadyExists
 
 from ..json_text import dumps
-from ..query import WherePlan, check_names, where_matches
+from ..query import WherePlan, check_names, unshadow, where_matches
 from ..records import FINAL_STATUSES, Event, RunFilter, RunRow
 from .rows import (
     ACTIVE_SQL,
@@ -234,11 +234,9 @@ def list_runs(
     translated (None: no ``where``). A name in ``where`` that no run has as
     a search attribute raises ExpressionError (with a did-you-mean)."""
     if plan is not None:
-        check_names(
-            plan.expression,
-            lambda: search_names(conn),
-            lambda name: has_search_name(conn, name),
-        )
+        names = search_names(conn)
+        check_names(plan.expression, lambda: names, lambda name: has_search_name(conn, name))
+        plan = unshadow(plan, names)
     conditions: list[str] = []
     params: list[Any] = []
     if not criteria.all_executions:

@@ -10,29 +10,52 @@ search attributes; timers are the runs' ``ready_at``. Leases are not
 copied: the copy is made with the workers stopped, and a run's lease
 generation is kept so no lease of the old store could ever match.
 
-Each backend gives its rows in the neutral shapes below (``copy_out``) and
-writes them in ONE transaction (``copy_in``): the destination has all of
-them or none.
+Each backend gives its rows in the neutral shapes below (``copy_out``)
+and writes them in ONE transaction (``copy_in``): the destination has all
+of them or none. Nothing holds a whole table: ``copy_out`` keeps one read
+snapshot open while the rows are read :data:`BATCH_ROWS` at a time
+(server-side cursors on PostgreSQL, SQLite's stepping cursor), and
+``copy_in`` writes each batch before taking the next, so a copy's memory
+does not grow with the store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from itertools import islice
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from wfdsl.errors import WfdslError
 
 from .protocol import Store
 
 __all__ = [
+    "BATCH_ROWS",
     "RUN_FIELDS",
     "CopyCount",
     "Copyable",
     "DestinationNotEmpty",
     "Tables",
+    "batches",
     "copy_store",
 ]
+
+#: Rows read, and written, at a time.
+BATCH_ROWS = 500
+
+T = TypeVar("T")
+
+
+def batches(rows: Iterable[T], size: int | None = None) -> Iterator[list[T]]:
+    """``rows`` in lists of at most ``size`` (default :data:`BATCH_ROWS`,
+    read when called, so a test can lower it)."""
+    limit = BATCH_ROWS if size is None else size
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, limit)):
+        yield chunk
+
 
 #: The columns of a copied run row, in order (JSON columns as their text).
 RUN_FIELDS = (
@@ -79,6 +102,13 @@ class Tables:
     inbox: Iterator[tuple[Any, ...]]
     schedules: Iterator[tuple[Any, ...]]
 
+    def close(self) -> None:
+        """Stop reading: close the tables' generators (and so their cursors)."""
+        for rows in (self.definitions, self.runs, self.events, self.inbox, self.schedules):
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
+
 
 @dataclass(slots=True)
 class CopyCount:
@@ -99,8 +129,9 @@ class DestinationNotEmpty(WfdslError):
 class Copyable(Protocol):
     """A store that can give and take all its rows (both backends)."""
 
-    def copy_out(self) -> Tables:
-        """Every row, read in one snapshot."""
+    def copy_out(self) -> AbstractContextManager[Tables]:
+        """Every row, read lazily from one snapshot that stays open until
+        the ``with`` block ends (the tables are read in their order)."""
         ...
 
     def copy_in(self, tables: Tables, *, replace: bool) -> CopyCount:
@@ -114,4 +145,5 @@ def copy_store(source: Store, destination: Store, *, replace: bool = False) -> C
     """Copy every row of ``source`` into ``destination`` (see the module)."""
     if not isinstance(source, Copyable) or not isinstance(destination, Copyable):
         raise TypeError("both stores must be wfdsl's own backends (SQLite, PostgreSQL)")
-    return destination.copy_in(source.copy_out(), replace=replace)
+    with source.copy_out() as tables:
+        return destination.copy_in(tables, replace=replace)

@@ -6,6 +6,8 @@ inbox, and the copied runs carry on where they were on the new backend."""
 from __future__ import annotations
 
 import json
+import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,9 @@ import pytest
 from click.testing import CliRunner
 from wfdsl.interpreter.clock import VirtualClock
 from wfdsl.interpreter.engine import Engine
+from wfdsl.interpreter.store import copy as copy_module
+from wfdsl.interpreter.store import open_store
+from wfdsl.interpreter.store.copy import RUN_FIELDS, Tables, copy_store
 
 from wfdsl.cli import cli
 
@@ -167,3 +172,112 @@ def test_copying_a_store_that_does_not_exist_is_refused(tmp_path: Path) -> None:
     code, out = invoke("db", "copy", str(tmp_path / "nope.db"), str(tmp_path / "dst.db"))
     assert code == 4 and "no store at" in out
     assert not (tmp_path / "dst.db").exists()
+
+
+# --- a large store is streamed --------------------------------------------------------
+
+
+def synthetic_tables(runs: int, events: int) -> Tables:
+    """``runs`` waiting runs with ``events`` history events each, as copy rows."""
+    state = json.dumps({"threads": {"": {"state": "wait_go", "visit": 1}}})
+
+    def run_rows() -> Iterator[tuple[Any, ...]]:
+        for key in range(1, runs + 1):
+            values = {
+                "key": key,
+                "id": f"run-{key:06d}",
+                "name": None,
+                "execution": 1,
+                "workflow": "waiter",
+                "version": None,
+                "definition_hash": "h",
+                "status": "waiting",
+                "input": json.dumps({"n": key}),
+                "vars": json.dumps({"got": None, "count": key % 10, "pad": "v" * 200}),
+                "output": None,
+                "error": None,
+                "started_at": 1_000_000.0 + key,
+                "ended_at": None,
+                "ready_at": 1_003_600.0 + key,
+                "state": state,
+                "search": json.dumps({"count": key % 10, "kind": "parked", "n": key / 7}),
+                "parent_run": None,
+                "row_version": 2,
+                "needs_action": None,
+                "lease_generation": 1,
+            }
+            yield tuple(values[name] for name in RUN_FIELDS)
+
+    def event_rows() -> Iterator[tuple[Any, ...]]:
+        for key in range(1, runs + 1):
+            for seq in range(1, events + 1):
+                data = json.dumps({"seq": seq, "note": "e" * 100})
+                yield (key, seq, "state_entered", 1_000_000.0 + key + seq, "wait_go", data)
+
+    def messages() -> Iterator[tuple[Any, ...]]:
+        for key in range(1, runs + 1, 10):
+            yield (key, key, "go", json.dumps({"late": key}), 1_000_001.0 + key, key % 20 == 1)
+
+    return Tables(
+        definitions=iter([("h", "waiter", None, WAITER, None, 0.0)]),
+        runs=run_rows(),
+        events=event_rows(),
+        inbox=messages(),
+        schedules=iter([("waiter", json.dumps({"last_run": None, "next_at": 5.0}))]),
+    )
+
+
+def rows_of(store: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """Every copied row of ``store``, in the neutral shapes (bools as bools)."""
+    with store.copy_out() as tables:
+        found = {
+            "definitions": list(tables.definitions),
+            "runs": list(tables.runs),
+            "events": list(tables.events),
+            "inbox": [(*m[:5], bool(m[5])) for m in tables.inbox],
+            "schedules": list(tables.schedules),
+        }
+    return found
+
+
+def peak_bytes_of_copy(source: str, destination: str) -> int:
+    src, dst = open_store(source), open_store(destination)
+    try:
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            copy_store(src, dst)
+            peak = tracemalloc.get_traced_memory()[1] - base
+        finally:
+            tracemalloc.stop()
+        assert rows_of(src) == rows_of(dst)
+        return peak
+    finally:
+        src.close()
+        dst.close()
+
+
+SIZES = (2500, 7500)
+
+
+def test_a_copy_holds_one_batch_of_rows_not_the_whole_store(
+    tmp_path: Path, postgres_server: Any, postgres_store_template: str, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(copy_module, "BATCH_ROWS", 50)
+    peaks: dict[tuple[int, str], int] = {}
+    for runs in SIZES:
+        source = str(tmp_path / f"source-{runs}.db")
+        with open_store(source) as store:
+            store.copy_in(synthetic_tables(runs, events=2), replace=False)
+        on_postgres = postgres_server.create_database(template=postgres_store_template)
+        back = str(tmp_path / f"back-{runs}.db")
+        peaks[runs, "to postgresql"] = peak_bytes_of_copy(source, on_postgres)
+        peaks[runs, "to sqlite"] = peak_bytes_of_copy(on_postgres, back)
+    # Three times the runs (and events and messages), about the same
+    # memory: what a copy holds is a batch, whatever the size of the store.
+    # (Both sizes are past what CPython's tuple free lists keep, 2,000 per
+    # length, which tracemalloc counts as held.)
+    for direction in ("to postgresql", "to sqlite"):
+        small, large = (peaks[runs, direction] for runs in SIZES)
+        assert large < 1.5 * small, (direction, peaks)

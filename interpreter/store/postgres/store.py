@@ -12,11 +12,14 @@ lease generation. The work lives beside this module: group commit in
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
+
+import psycopg
 
 from wfdsl.errors import RunNotFound
 
@@ -149,18 +152,45 @@ class PostgresStore:
 
     # --- db copy (copy.py) ----------------------------------------------------------
 
-    def copy_out(self) -> Tables:
-        """Every row, for ``wfdsl db copy`` (interpreter/store/copy.py)."""
-        tables: Tables = self._read("reading every row to copy", pg_copy.copy_out)
-        return tables
+    @contextlib.contextmanager
+    def copy_out(self) -> Iterator[Tables]:
+        """Every row, for ``wfdsl db copy`` (interpreter/store/copy.py): read
+        through server-side cursors on a connection of its own, in one
+        REPEATABLE READ snapshot held until the block ends."""
+        doing = "reading every row to copy"
+        conn = self._db.connect()
+        try:
+            try:
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            except psycopg.Error as error:
+                raise self._db.error(error, doing) from error
+            tables = pg_copy.tables_out(conn, lambda error: self._db.error(error, doing))
+            try:
+                yield tables
+            finally:
+                tables.close()
+        finally:
+            conn.close()
 
     def copy_in(self, tables: Tables, *, replace: bool) -> CopyCount:
-        """Write a copy's rows in one transaction (interpreter/store/copy.py)."""
-        count: CopyCount = self._write(
-            "writing the copied rows",
-            lambda cur: pg_copy.copy_in(cur, tables, replace=replace, where=self.path),
-            idempotent=False,
-        )
+        """Write a copy's rows in one transaction (interpreter/store/copy.py).
+
+        Never tried twice: the rows are read once, as they are written, so a
+        second attempt after a lost connection would write what was left.
+        The transaction rolled back; the user runs the copy again."""
+        attempts = 0
+
+        def work(cur: Any) -> CopyCount:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                raise StoreError(
+                    f"{self.path}: the connection was lost while writing the copied rows; "
+                    "nothing was written, run the copy again"
+                )
+            return pg_copy.copy_in(cur, tables, replace=replace, where=self.path)
+
+        count: CopyCount = self._write("writing the copied rows", work, idempotent=False)
         return count
 
     def close(self) -> None:

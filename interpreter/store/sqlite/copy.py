@@ -1,49 +1,48 @@
-"""``wfdsl db copy`` on the SQLite store: all rows out, all rows in
-(interpreter/store/copy.py has the neutral shapes). Each function works
+"""``wfdsl db copy`` on the SQLite store: rows out, rows in, a batch at a
+time (interpreter/store/copy.py has the neutral shapes). Each function works
 inside the transaction (or read) :class:`~.store.SqliteStore` opened."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..copy import RUN_FIELDS, CopyCount, DestinationNotEmpty, Tables
+from .. import copy as neutral
+from ..copy import RUN_FIELDS, CopyCount, DestinationNotEmpty, Tables, batches
+from ..errors import StoreError
 from ..query import encode_search
 from .rows import loads
 
-__all__ = ["copy_in", "copy_out"]
+__all__ = ["copy_in", "tables_out"]
 
 _RUN_COLUMNS = ", ".join(RUN_FIELDS)
 
+_OUT = {
+    "definitions": "SELECT hash, name, version, source, file, created_at FROM definitions "
+    "ORDER BY created_at, rowid",
+    "runs": f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY key",
+    "events": "SELECT run_key, seq, type, time, state, data FROM events ORDER BY run_key, seq",
+    "inbox": "SELECT seq, run_key, channel, data, sent_at, consumed != 0 FROM inbox ORDER BY seq",
+    "schedules": "SELECT name, state FROM schedules ORDER BY name",
+}
 
-def copy_out(conn: sqlite3.Connection) -> Tables:
-    """Every row, read in one transaction (so in one snapshot)."""
-    conn.execute("BEGIN")
-    try:
-        tables = Tables(
-            definitions=iter(
-                conn.execute(
-                    "SELECT hash, name, version, source, file, created_at FROM definitions "
-                    "ORDER BY created_at, rowid"
-                ).fetchall()
-            ),
-            runs=iter(conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY key").fetchall()),
-            events=iter(
-                conn.execute(
-                    "SELECT run_key, seq, type, time, state, data FROM events ORDER BY run_key, seq"
-                ).fetchall()
-            ),
-            inbox=iter(
-                conn.execute(
-                    "SELECT seq, run_key, channel, data, sent_at, consumed != 0 FROM inbox "
-                    "ORDER BY seq"
-                ).fetchall()
-            ),
-            schedules=iter(conn.execute("SELECT name, state FROM schedules").fetchall()),
-        )
-    finally:
-        conn.execute("COMMIT")
-    return tables
+
+def tables_out(conn: sqlite3.Connection, error: Callable[[sqlite3.Error], StoreError]) -> Tables:
+    """Every row, each table a lazy cursor on ``conn`` (inside the read
+    transaction the caller holds open: one snapshot), read ``BATCH_ROWS``
+    at a time; a failure while reading is
+    ``error(...)``, the source's error, not the destination's."""
+
+    def rows(sql: str) -> Iterator[tuple[Any, ...]]:
+        try:
+            cursor = conn.execute(sql)
+            while chunk := cursor.fetchmany(neutral.BATCH_ROWS):
+                yield from chunk
+        except sqlite3.Error as failed:
+            raise error(failed) from failed
+
+    return Tables(**{table: rows(sql) for table, sql in _OUT.items()})
 
 
 def _empty(conn: sqlite3.Connection) -> bool:
@@ -55,6 +54,7 @@ def _empty(conn: sqlite3.Connection) -> bool:
 
 
 def copy_in(conn: sqlite3.Connection, tables: Tables, *, replace: bool, where: str) -> CopyCount:
+    """Write ``tables`` a batch at a time (the caller's one transaction)."""
     if not replace and not _empty(conn):
         raise DestinationNotEmpty(
             f"{where} is not empty (it holds runs, definitions or schedules); copy into a "
@@ -64,36 +64,40 @@ def copy_in(conn: sqlite3.Connection, tables: Tables, *, replace: bool, where: s
         for table in ("search", "inbox", "events", "runs", "definitions", "schedules"):
             conn.execute(f"DELETE FROM {table}")
     count = CopyCount()
-    for row in tables.definitions:
-        conn.execute(
+    for chunk in batches(tables.definitions):
+        conn.executemany(
             "INSERT INTO definitions (hash, name, version, source, file, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            row,
+            chunk,
         )
-        count.workflows += 1
+        count.workflows += len(chunk)
     marks = ", ".join("?" * len(RUN_FIELDS))
     search_at = RUN_FIELDS.index("search")
-    for run in tables.runs:
-        conn.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({marks})", run)
-        rows: list[tuple[Any, ...]] = [
-            (run[0], name, value) for name, value in encode_search(loads(run[search_at]))
-        ]
-        conn.executemany("INSERT INTO search (run_key, name, value) VALUES (?, ?, ?)", rows)
-        count.runs += 1
-    for event in tables.events:
-        conn.execute(
-            "INSERT INTO events (run_key, seq, type, time, state, data) VALUES (?, ?, ?, ?, ?, ?)",
-            event,
+    for chunk in batches(tables.runs):
+        conn.executemany(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({marks})", chunk)
+        conn.executemany(
+            "INSERT INTO search (run_key, name, value) VALUES (?, ?, ?)",
+            [
+                (run[0], name, value)
+                for run in chunk
+                for name, value in encode_search(loads(run[search_at]))
+            ],
         )
-        count.events += 1
-    for message in tables.inbox:
-        conn.execute(
+        count.runs += len(chunk)
+    for chunk in batches(tables.events):
+        conn.executemany(
+            "INSERT INTO events (run_key, seq, type, time, state, data) VALUES (?, ?, ?, ?, ?, ?)",
+            chunk,
+        )
+        count.events += len(chunk)
+    for chunk in batches(tables.inbox):
+        conn.executemany(
             "INSERT INTO inbox (seq, run_key, channel, data, sent_at, consumed) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (*message[:5], int(bool(message[5]))),
+            [(*message[:5], int(bool(message[5]))) for message in chunk],
         )
-        count.inbox += 1
-    for schedule in tables.schedules:
-        conn.execute("INSERT INTO schedules (name, state) VALUES (?, ?)", schedule)
-        count.schedules += 1
+        count.inbox += len(chunk)
+    for chunk in batches(tables.schedules):
+        conn.executemany("INSERT INTO schedules (name, state) VALUES (?, ?)", chunk)
+        count.schedules += len(chunk)
     return count

@@ -22,7 +22,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any, Final, TypeVar
 
 from ..copy import CopyCount, Tables
@@ -356,9 +356,23 @@ class SqliteStore(GroupCommit):
 
     # --- db copy (copy.py) ----------------------------------------------------------
 
-    def copy_out(self) -> Tables:
-        """Every row, for ``wfdsl db copy`` (interpreter/store/copy.py)."""
-        return self._read("reading every row to copy", sqlite_copy.copy_out)
+    @contextlib.contextmanager
+    def copy_out(self) -> Iterator[Tables]:
+        """Every row, for ``wfdsl db copy`` (interpreter/store/copy.py): read
+        lazily inside one read transaction, held until the block ends."""
+        doing = "reading every row to copy"
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN")
+            except sqlite3.Error as error:
+                raise self._error(error, doing) from error
+            tables = sqlite_copy.tables_out(conn, lambda error: self._error(error, doing))
+            try:
+                yield tables
+            finally:
+                tables.close()
+                self._rollback(conn)
 
     def copy_in(self, tables: Tables, *, replace: bool) -> CopyCount:
         """Write a copy's rows in one transaction (interpreter/store/copy.py)."""

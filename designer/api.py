@@ -393,17 +393,32 @@ async def document_data(request: Request) -> Response:
     return JSONResponse(await off_loop(ctx(request), _document_data, text))
 
 
-def _edited_view(text: str, op: dict[str, Any], rel: str) -> dict[str, Any]:
+def _applied(text: str, op: dict[str, Any]) -> str:
     try:
-        edited = apply_edit(text, op)
+        return apply_edit(text, op)
     except EditError as exc:
         message = str(exc)
         status, code = (422, "invalid") if "does not load" in message else (400, "bad_request")
         raise ApiError(status, code, message) from None
+
+
+def _edited_view(text: str, op: dict[str, Any], rel: str) -> dict[str, Any]:
+    edited = _applied(text, op)
     # Tidy (every pin removed) lays the graph out anew; other edits keep
     # the places of the states they did not touch.
     tidy = op.get("op") == "unpin" and not op.get("state")
     return {"text": edited, **document_view(edited, rel, fresh=tidy)}
+
+
+def _previewed(text: str, op: dict[str, Any], rel: str) -> dict[str, Any]:
+    """The findings an edit would bring, neither drawn nor remembered as the
+    file's last drawing: what a form checks while a field is typed."""
+    _, findings = compile_text(_applied(text, op), rel)
+    return {
+        "preview": True,
+        "ok": not has_errors(findings),
+        "findings": [f.to_json() for f in findings],
+    }
 
 
 async def edit_file(request: Request) -> Response:
@@ -411,7 +426,8 @@ async def edit_file(request: Request) -> Response:
     data = await body(request)
     text = field_of(data, "text")
     op = field_of(data, "op", dict)
-    return JSONResponse(await off_loop(ctx(request), _edited_view, text, op, rel))
+    apply = _previewed if request.query_params.get("preview") == "1" else _edited_view
+    return JSONResponse(await off_loop(ctx(request), apply, text, op, rel))
 
 
 async def get_input(request: Request) -> Response:

@@ -179,6 +179,16 @@ def _operation(method: str, path: str, summary: str, fields: tuple[str, ...], ok
             {"name": n, "in": "query", "schema": {"type": "string"}}
             for n in ("status", "workflow", "where", "limit")
         ]
+    if path == "/api/files/{path}/edit":
+        op["parameters"] = [
+            *op.get("parameters", []),
+            {
+                "name": "preview",
+                "in": "query",
+                "description": "1: only the findings the edit would bring, not drawn",
+                "schema": {"type": "string", "enum": ["1"]},
+            },
+        ]
     if method != "get":
         op["parameters"] = [
             *op.get("parameters", []),

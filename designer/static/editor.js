@@ -23,7 +23,8 @@ const state = {
   redo: [],
   validateSeq: 0,
   coverage: null, // what the flow's test files take, while "Test coverage" is pressed
-  busy: Promise.resolve(),
+  busy: Promise.resolve(), // the last queued edit (see edit)
+  editing: 0,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -52,7 +53,7 @@ const panel = new PropertyPanel($("properties-body"), {
   schema,
   edit: (op, options) => edit(op, options),
   // The findings an edit would bring, without applying it (a form checking what is typed).
-  preview: (op) => api("POST", fileUrl + "/edit", { text: state.text, op }),
+  preview: (op) => api("POST", fileUrl + "/edit?preview=1", { text: state.text, op }),
   documentData: (text) => api("POST", "/api/data", { text }),
   goToLine: (line) => pane.goToLine(line),
   lines: () => state.text.split("\n"),
@@ -340,7 +341,28 @@ async function validate(text) {
 }
 
 // One structural edit on the server; `options.select` says what to select after.
-async function edit(op, options = {}) {
+// Edits go one at a time, each from the text the one before it left: an
+// edit sent while an earlier one is on its way would start from the text
+// before it, and its answer would undo the earlier one (a committed field
+// lost when the next click came before the server's reply). The page's
+// body[data-edits] counts the edits queued or on their way.
+function edit(op, options = {}) {
+  return queued(() => editNow(op, options));
+}
+
+function queued(work) {
+  edits(+1);
+  const done = state.busy.then(work).finally(() => edits(-1));
+  state.busy = done.catch(() => null);
+  return done;
+}
+
+function edits(change) {
+  state.editing += change;
+  document.body.dataset.edits = String(state.editing);
+}
+
+async function editNow(op, options) {
   flushTyping();
   if (state.view && !state.view.loaded) {
     showError(new Error("Fix the YAML first: a graph edit needs a document that parses."));
@@ -366,7 +388,11 @@ async function edit(op, options = {}) {
     if (added) state.selected = { kind: "node", id: added.id };
   }
   if (seq === state.validateSeq) applyView(result);
-  if (state.selected?.kind === "node") graph.nodeElement(state.selected.id)?.focus({ preventScroll: true });
+  // The selected state takes the focus, unless the user is in a form field
+  // or the YAML: the next keys typed there must not reach the graph (where
+  // Backspace deletes the state).
+  const typing = document.activeElement?.closest?.("#properties, #yaml-pane");
+  if (state.selected?.kind === "node" && !typing) graph.nodeElement(state.selected.id)?.focus({ preventScroll: true });
   return result;
 }
 
@@ -378,13 +404,21 @@ function pushUndo(text) {
 }
 
 function undo() {
+  return queued(async () => undoNow());
+}
+
+function redo() {
+  return queued(async () => redoNow());
+}
+
+function undoNow() {
   flushTyping();
   if (!state.undo.length) return;
   state.redo.push(state.text);
   restore(state.undo.pop());
 }
 
-function redo() {
+function redoNow() {
   if (!state.redo.length) return;
   state.undo.push(state.text);
   restore(state.redo.pop());
@@ -409,7 +443,9 @@ function updateDirty() {
   document.title = (dirty ? "• " : "") + document.title.replace(/^• /, "");
 }
 
+// Saving waits for the edits on their way: what was committed is saved.
 async function save() {
+  await state.busy;
   flushTyping();
   const text = state.text;
   try {
@@ -727,6 +763,7 @@ window.addEventListener("beforeunload", (event) => {
 graph.adoptExisting(state.good);
 if (state.view) applyView(state.view);
 updateHistoryButtons();
+edits(0);
 document.body.dataset.ready = "true";
 
 // ------------------------------------------------------------ test coverage

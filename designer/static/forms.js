@@ -11,6 +11,11 @@
 //   check(path, value)  the findings the server gives for `path` with `value`
 //   states              the state names of this scope, for targets
 //   id(path)            a stable element id for a field
+//   committed(id, text) a field's text reached the document (see commitOn)
+//
+// The panel redraws a form when the edited document's data arrives; the
+// text a user is typing is carried into the new form (properties.js,
+// replace), so a field is only ever committed from what was typed.
 
 const END = "(end)";
 
@@ -60,6 +65,43 @@ function isExpression(text) {
   return typeof text === "string" && text.includes("${");
 }
 
+// ------------------------------------------------------------------ committing
+
+// The panel is swapping forms: removing a focused field fires its change
+// event, which must not commit half-typed text.
+export function leaving(input) {
+  return !!input.closest("[data-replacing]");
+}
+
+// Commit a field on change (Enter, or leaving it), once per new value: the
+// value it was drawn with is the document's and is not sent back, and the
+// browser's own change event after a commit on Enter sends nothing more.
+// `send(value)` returns the edit's promise; a refused edit lets the same
+// value be tried again.
+export function commitOn(ctx, input, read, send) {
+  let last = JSON.stringify(read());
+  const commit = () => {
+    if (leaving(input)) return;
+    const value = read();
+    const key = JSON.stringify(value);
+    if (key === last) return;
+    last = key;
+    const text = input.value;
+    Promise.resolve(send(value)).then((result) => {
+      if (!result) last = null;
+      else ctx.committed?.(input.id, text);
+    });
+  };
+  input.addEventListener("change", commit);
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      e.preventDefault();
+      commit();
+    }
+  });
+  return commit;
+}
+
 // ------------------------------------------------------------------ fields
 
 // A text field, committed on change (Enter or leaving it). With
@@ -101,17 +143,9 @@ export function textField(ctx, path, value, { label, help, placeholder, expressi
       timer = setTimeout(check, 250);
     });
   }
-  input.addEventListener("change", () => {
-    clearTimeout(timer);
-    const v = read();
-    ctx.set(path, v === "" ? null : v);
-  });
-  input.addEventListener("keydown", (e) => {
-    if (e.key === "Enter") {
-      e.preventDefault();
-      input.dispatchEvent(new Event("change"));
-    }
-  });
+  input.addEventListener("change", () => clearTimeout(timer));
+  input.addEventListener("keydown", (e) => e.key === "Enter" && clearTimeout(timer));
+  commitOn(ctx, input, read, (v) => ctx.set(path, v === "" ? null : v));
   return wrap;
 }
 
@@ -139,11 +173,12 @@ export function errorsField(ctx, path, value, { label = "errors" } = {}) {
   const id = ctx.id(path);
   const input = el("input", { id, name: id, placeholder: "* or CardDeclined, Timeout", spellcheck: "false", "data-path": JSON.stringify(path) });
   input.value = Array.isArray(value) ? value.join(", ") : value || "";
-  input.addEventListener("change", () => {
+  const read = () => {
     const text = input.value.trim();
-    if (!text) return ctx.set(path, null);
-    ctx.set(path, text === "*" ? "*" : text.split(",").map((s) => s.trim()).filter(Boolean));
-  });
+    if (!text) return null;
+    return text === "*" ? "*" : text.split(",").map((s) => s.trim()).filter(Boolean);
+  };
+  commitOn(ctx, input, read, (v) => ctx.set(path, v));
   return el(
     "div",
     { class: "prop-field" },
@@ -198,12 +233,11 @@ export function mapField(ctx, path, value, { title, help, keyLabel = "name", key
     const keyId = ctx.id([...path, "#key", i]);
     const keyInput = el("input", { id: keyId, class: "prop-map-key", value: key, "aria-label": `${keyLabel} ${i + 1}`, spellcheck: "false", "data-path": JSON.stringify([...path, "#key", i]) });
     keyInput.value = key;
-    keyInput.addEventListener("change", () => {
-      const to = keyInput.value.trim();
-      if (!to || to === key) return;
+    commitOn(ctx, keyInput, () => keyInput.value.trim(), (to) => {
+      if (!to || to === key) return null;
       const renamed = {};
       for (const [k, val] of entries) renamed[k === key ? to : k] = val;
-      ctx.set(path, renamed);
+      return ctx.set(path, renamed);
     });
     const valueField = textField(ctx, [...path, key], v, { typed: true, expression: false, placeholder: valueHint });
     valueField.classList.add("prop-map-value");
@@ -218,8 +252,10 @@ export function mapField(ctx, path, value, { title, help, keyLabel = "name", key
   const newValue = el("input", { placeholder: valueHint, "aria-label": "new value", spellcheck: "false", id: ctx.id([...path, "#new-value"]) });
   const add = () => {
     const key = newKey.value.trim();
-    if (!key) return;
-    ctx.set([...path, key], parseValue(newValue.value) ?? "");
+    if (!key || leaving(newValue)) return;
+    ctx.set([...path, key], parseValue(newValue.value) ?? "").then((result) => {
+      if (result) [newKey, newValue].forEach((input) => ctx.committed?.(input.id, input.value));
+    });
   };
   newValue.addEventListener("change", add);
   newValue.addEventListener("keydown", (e) => {
@@ -452,7 +488,8 @@ export function handlersSection(ctx, handlers) {
   const newName = el("input", { id: nameId, placeholder: "handler name", spellcheck: "false", "aria-label": "new handler name" });
   const add = () => {
     const name = newName.value.trim();
-    if (name) ctx.set(["handlers", name], { return: "${ vars }" });
+    if (!name) return;
+    ctx.set(["handlers", name], { return: "${ vars }" }).then((result) => result && ctx.committed?.(newName.id, newName.value));
   };
   newName.addEventListener("keydown", (e) => {
     if (e.key === "Enter") {

@@ -10,8 +10,10 @@ import { isSynthetic } from "./graph_view.js";
 import {
   catchSection,
   choicesSection,
+  commitOn,
   el,
   handlersSection,
+  leaving,
   mapField,
   retrySection,
   scheduleSection,
@@ -38,6 +40,18 @@ export class PropertyPanel {
     this.lines = lines;
     this.stateNames = stateNames;
     this.onDelete = () => {};
+    // The text typed into each field (by id) and not yet in the document:
+    // a redraw of the same form carries it into the new field.
+    this.typing = new Map();
+    root.addEventListener("input", (e) => {
+      if (isTextInput(e.target) && e.target.id) this.typing.set(e.target.id, e.target.value);
+    });
+    // A field given the typed text by a redraw commits it when left, as a
+    // field typed into does (the browser's own change event does not fire).
+    root.addEventListener("focusout", (e) => {
+      const input = e.target;
+      if (input.dataset?.carried && !leaving(input)) input.dispatchEvent(new Event("change"));
+    });
     this.schema = null;
     this.schemaPromise = schema
       .then((schema) => {
@@ -74,12 +88,26 @@ export class PropertyPanel {
     return this.data ? this.data.data : undefined;
   }
 
-  // Re-rendering replaces the form: the focused field (and its caret) come back.
-  replace(form) {
+  // Re-rendering replaces the form: the focused field (and its caret) come
+  // back, and with `keep` (the same state's or the workflow's form again)
+  // so does the text typed into any field and not yet committed.
+  replace(form, { keep = false } = {}) {
     const active = document.activeElement;
     const key = active && this.root.contains(active) ? active.id : null;
     const caret = key && typeof active.selectionStart === "number" ? [active.selectionStart, active.selectionEnd] : null;
+    if (!keep) this.typing.clear();
+    for (const old of this.root.children) old.dataset.replacing = "true";
     this.root.replaceChildren(form);
+    for (const [id, text] of this.typing) {
+      const again = document.getElementById(id);
+      if (!again || !this.root.contains(again) || !isTextInput(again) || again.value === text) {
+        this.typing.delete(id);
+        continue;
+      }
+      again.value = text;
+      again.dataset.carried = "true";
+      again.dispatchEvent(new Event("input", { bubbles: true })); // checked again, as typed
+    }
     if (key) {
       const again = document.getElementById(key);
       if (again) {
@@ -97,6 +125,7 @@ export class PropertyPanel {
 
   // Nothing selected: the workflow's own fields.
   clear() {
+    const again = this.workflowShown;
     this.node = null;
     this.shownId = null;
     this.workflowShown = true;
@@ -109,7 +138,7 @@ export class PropertyPanel {
       form.append(el("p", { class: "muted", text: "Loading…" }));
     } else if (data) {
       const ctx = this.context(
-        (path, value) => this.edit({ op: "set_document_field", path, value }, { select: null }),
+        (path, value) => this.edit({ op: "set_document_field", path, value }),
         (path, value) => this.preview({ op: "set_document_field", path, value }),
         "",
       );
@@ -120,7 +149,7 @@ export class PropertyPanel {
         handlersSection(ctx, data.handlers),
       );
     }
-    this.replace(form);
+    this.replace(form, { keep: again });
   }
 
   // What the forms call: set a value, preview it for findings, the scope's states.
@@ -128,6 +157,9 @@ export class PropertyPanel {
     const ctx = {
       states: this.stateNames(this.node?.cluster),
       set: (path, value) => commit(path, value),
+      committed: (id, text) => {
+        if (this.typing.get(id) === text) this.typing.delete(id);
+      },
       setMany: async (pairs) => {
         for (const [path, value] of pairs) {
           if (!(await commit(path, value))) return null;
@@ -162,6 +194,8 @@ export class PropertyPanel {
   showEdge(edge) {
     this.node = null;
     this.shownId = null;
+    this.workflowShown = false;
+    this.typing.clear();
     const wrap = document.createElement("div");
     wrap.className = "prop-edge";
     const title = document.createElement("p");
@@ -216,7 +250,7 @@ export class PropertyPanel {
       p.className = "muted";
       p.textContent = "A marker drawn from the structure; nothing to edit.";
       form.append(p);
-      this.replace(form);
+      this.replace(form, { keep: same });
       return;
     }
 
@@ -232,7 +266,7 @@ export class PropertyPanel {
     let sent = name;
     const commit = () => {
       const to = nameInput.value.trim();
-      if (!to || to === sent) return;
+      if (!to || to === sent || leaving(nameInput)) return;
       sent = to;
       const prefix = node.id.slice(0, node.id.length - name.length);
       this.edit({ op: "rename_state", state: node.id, to }, { select: { kind: "node", id: prefix + to } }).then((result) => {
@@ -259,7 +293,7 @@ export class PropertyPanel {
       const required = new Set(def.required || []);
       const datalistId = "state-names-list";
       const ctx = this.context(
-        (path, value) => this.edit({ op: "set_field", state: node.id, path, value }, { select: { kind: "node", id: node.id } }),
+        (path, value) => this.edit({ op: "set_field", state: node.id, path, value }),
         (path, value) => this.preview({ op: "set_field", state: node.id, path, value }),
         (node.path || []).join("."),
       );
@@ -284,7 +318,7 @@ export class PropertyPanel {
           continue;
         }
         if (section) form.append(section);
-        else form.append(this.fieldFor(node, key, prop, current, required.has(key), datalistId));
+        else form.append(this.fieldFor(ctx, node, key, prop, current, required.has(key), datalistId));
       }
       const list = document.createElement("datalist");
       list.id = datalistId;
@@ -303,7 +337,7 @@ export class PropertyPanel {
       button("Delete state", "danger", () => this.onDelete()),
     );
     form.append(actions);
-    this.replace(form);
+    this.replace(form, { keep: same });
   }
 
   // The structured form for `key` of the selected state, "skip" for a key
@@ -342,13 +376,13 @@ export class PropertyPanel {
     return out;
   }
 
-  fieldFor(node, key, prop, current, required, datalistId) {
+  fieldFor(ctx, node, key, prop, current, required, datalistId) {
     const types = [].concat(prop.type || []);
     const scalarRef = prop.refName && SCALAR_REFS.has(prop.refName);
     const complex = !scalarRef && !prop.enum && (types.length === 0 || types.includes("object") || types.includes("array"));
     const help = prop.description || "";
     const label = key + (required ? " *" : "");
-    const send = (value) => this.edit({ op: "set_field", state: node.id, path: [key], value }, { select: { kind: "node", id: node.id } });
+    const send = (value) => this.edit({ op: "set_field", state: node.id, path: [key], value });
 
     if (complex || (current && current.complex)) {
       const wrap = document.createElement("div");
@@ -411,15 +445,20 @@ export class PropertyPanel {
     if (prop.refName === "state_ref") input.setAttribute("list", datalistId);
     if (prop.examples?.length) input.placeholder = String(prop.examples[0]);
     input.value = current && current.value !== null && current.value !== undefined ? String(current.value) : "";
-    input.addEventListener("change", () => {
+    const read = () => {
       const text = input.value.trim();
-      if (text === "") return send(null);
-      const numeric = text !== "" && !Number.isNaN(Number(text));
-      if ((types.includes("integer") || types.includes("number")) && numeric) return send(Number(text));
-      return send(text);
-    });
+      if (text === "") return null;
+      const numeric = !Number.isNaN(Number(text));
+      if ((types.includes("integer") || types.includes("number")) && numeric) return Number(text);
+      return text;
+    };
+    commitOn(ctx, input, read, send);
     return f.wrap;
   }
+}
+
+function isTextInput(el) {
+  return el?.tagName === "INPUT" && !["checkbox", "radio", "button", "submit"].includes(el.type);
 }
 
 // The state at `path` (["states", "a"] or deeper) in the document's plain data.

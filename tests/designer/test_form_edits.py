@@ -132,3 +132,22 @@ def test_an_input_file_that_links_out_of_the_workspace_is_refused(
     assert client.get("/api/files/signup.yaml/input").status_code == 400
     assert client.put("/api/files/signup.yaml/input", json={"input": {}}).status_code == 400
     assert outside.read_text() == '{"secret": 1}'
+
+
+def test_a_preview_gives_the_findings_an_edit_would_bring_and_nothing_else(client: Any) -> None:
+    # What a form sends while a field is typed: checked, not drawn, not applied.
+    op = {"op": "set_field", "state": "remind", "path": ["timeout"], "value": "10 minutes"}
+    answer = client.post("/api/files/signup.yaml/edit?preview=1", json={"text": SIGNUP, "op": op})
+    assert answer.status_code == 200
+    preview = answer.json()
+    assert set(preview) == {"preview", "ok", "findings"}
+    assert preview["ok"] is False
+    [finding] = [f for f in preview["findings"] if f["path"] == "$.states.remind.timeout"]
+    assert finding["message"].startswith("state 'remind': invalid duration '10 minutes'")
+    # The same op as an edit gives the drawn view and the text.
+    edited = client.post("/api/files/signup.yaml/edit", json={"text": SIGNUP, "op": op}).json()
+    assert {"text", "svg", "graph", "findings"} <= set(edited)
+    # An op that does not apply is refused the same way either way.
+    bad = {"op": "set_field", "state": "nowhere", "path": ["timeout"], "value": "1s"}
+    refused = client.post("/api/files/signup.yaml/edit?preview=1", json={"text": SIGNUP, "op": bad})
+    assert refused.status_code == 400

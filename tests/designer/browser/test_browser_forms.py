@@ -9,11 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from wfdsl.dsl.api import validate_text
 from wfdsl.dsl.loader import parse_document
 
-from tests.designer.browser.test_browser_editor import open_editor, save
+from tests.designer.browser.test_browser_editor import CORNER, open_editor, save
 
 START = """\
 wfdsl: "1"
@@ -40,11 +39,17 @@ def editor_text(page: Any) -> str:
 
 
 def edited(page: Any, action: Any) -> None:
-    """Do `action` and wait for the edit it sends to come back and be drawn."""
+    """Do `action` and wait for the edit it sends to come back and be drawn.
+    A field's as-you-type check posts to `/edit?preview=1`: not an edit."""
     with page.expect_response(lambda r: r.url.endswith("/edit") and r.request.method == "POST"):
         action()
-    # ...and for the panel to show the edited document's values.
-    page.wait_for_selector("#properties-body[data-fresh='true']")
+    settled(page)
+
+
+def settled(page: Any) -> None:
+    """Wait until no edit is queued or on its way and the panel shows the
+    edited document's values."""
+    page.wait_for_selector("body[data-edits='0'] #properties-body[data-fresh='true']")
 
 
 def panel(page: Any) -> Any:
@@ -65,12 +70,6 @@ def select_state(page: Any, name: str) -> None:
     )
 
 
-@pytest.mark.xfail(
-    reason="known bug, open in issue 15: a choice rule's typed condition is sometimes lost "
-    "(the rule keeps ${ true }) when the panel re-renders from a late document read "
-    "while the field is being typed; seen in loaded CI runs",
-    strict=False,
-)
 def test_build_a_flow_with_the_forms_only(designer: Any, page: Any, artifacts: Path) -> None:
     (designer.workspace / "forms_only.yaml").write_text(START, encoding="utf-8")
     open_editor(page, designer, "forms_only.yaml")
@@ -112,7 +111,8 @@ def test_build_a_flow_with_the_forms_only(designer: Any, page: Any, artifacts: P
 
     # A wait on the rule's branch: a signal, from the wait form.
     rule_next = panel(page).locator("#f-states-choice_1-choices-0-next")
-    page.keyboard.press("Escape")  # nothing selected: the new state is not wired yet
+    # Nothing selected (a click on the empty canvas): the new state is not wired yet.
+    page.locator("#graph").click(position=CORNER)
     edited(page, lambda: page.click(".palette-item[data-type='wait']"))
     select_state(page, "wait_1")
     kind = panel(page).locator("#f-states-wait_1-_wait-kind")
@@ -156,3 +156,97 @@ def test_build_a_flow_with_the_forms_only(designer: Any, page: Any, artifacts: P
     page.screenshot(path=str(artifacts / "forms-choice.png"))
     save(page)
     assert (designer.workspace / "forms_only.yaml").read_text(encoding="utf-8") == text
+
+
+# A choice whose one rule is still the placeholder a new rule starts with.
+SLOW_CHOICE = """\
+wfdsl: "1"
+name: slow-server
+description: A choice rule being written while the server is slow.
+
+# Kept through every edit.
+start: check
+states:
+  check:
+    type: choice
+    choices:
+      - when: ${ true }
+        next: big
+    default: small
+
+  big:
+    type: succeed
+
+  small:
+    type: succeed
+"""
+
+CONDITION = "${ input.amount > 100 }"
+
+
+class Held:
+    """Requests to `pattern` whose JSON body satisfies `wanted`, held (a slow
+    server) until `release()`, which sends them on and holds no more."""
+
+    def __init__(self, page: Any, pattern: str, wanted: Any) -> None:
+        self.wanted = wanted
+        self.routes: list[Any] = []
+        self.holding = True
+        page.route(pattern, self.handle)
+
+    def handle(self, route: Any) -> None:
+        if self.holding and self.wanted(route.request.post_data_json or {}):
+            self.routes.append(route)
+        else:
+            route.continue_()
+
+    def release(self) -> None:
+        self.holding = False
+        while self.routes:
+            self.routes.pop(0).continue_()
+
+
+def test_a_commit_still_on_its_way_is_kept_by_the_next_edit(designer: Any, page: Any) -> None:
+    # A slow server: the committed condition's reply is held until the user
+    # has already gone on to the next edit (adding a state from the palette).
+    (designer.workspace / "slow_commit.yaml").write_text(SLOW_CHOICE, encoding="utf-8")
+    open_editor(page, designer, "slow_commit.yaml")
+    select_state(page, "check")
+    when = panel(page).locator("#f-states-check-choices-0-when")
+    when.fill(CONDITION)
+    commits = Held(page, "**/edit*", lambda body: body.get("op", {}).get("value") == CONDITION)
+    when.press("Enter")
+    page.wait_for_function("() => document.body.dataset.edits === '1'")
+    page.keyboard.press("Escape")
+    page.click(".palette-item[data-type='wait']")
+    commits.release()
+    settled(page)
+
+    data = parse_document(editor_text(page)).data
+    assert data["states"]["check"]["choices"] == [{"when": CONDITION, "next": "big"}]
+    assert data["states"]["wait_1"]["type"] == "wait"
+    page.wait_for_selector("#graph .node[data-id='wait_1']")
+
+
+def test_a_field_being_typed_survives_the_panel_redrawing(designer: Any, page: Any) -> None:
+    # The panel redraws a state's form when the edited document's data
+    # arrives; that reply is held until the user is typing in another field.
+    (designer.workspace / "slow_redraw.yaml").write_text(SLOW_CHOICE, encoding="utf-8")
+    open_editor(page, designer, "slow_redraw.yaml")
+    select_state(page, "check")
+    late = Held(page, "**/api/data", lambda body: "default: big" in body.get("text", ""))
+    otherwise = panel(page).locator("#f-states-check-default")
+    with page.expect_response(lambda r: r.url.endswith("/edit")):
+        otherwise.select_option("big")
+    page.wait_for_function("() => document.body.dataset.edits === '0'")
+    when = panel(page).locator("#f-states-check-choices-0-when")
+    when.fill("")
+    when.type(CONDITION)
+    late.release()
+    page.wait_for_selector("#properties-body[data-fresh='true']")
+    assert when.input_value() == CONDITION
+    edited(page, lambda: when.press("Enter"))
+
+    data = parse_document(editor_text(page)).data
+    assert data["states"]["check"]["choices"] == [{"when": CONDITION, "next": "big"}]
+    assert data["states"]["check"]["default"] == "big"

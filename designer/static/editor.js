@@ -58,6 +58,7 @@ const panel = new PropertyPanel($("properties-body"), {
   goToLine: (line) => pane.goToLine(line),
   lines: () => state.text.split("\n"),
   stateNames: (scope) => stateNames(scope),
+  findings: () => state.view?.findings || [],
 });
 
 // ---------------------------------------------------------------- the view

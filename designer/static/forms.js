@@ -104,8 +104,8 @@ export function commitOn(ctx, input, read, send) {
 
 // ------------------------------------------------------------------ fields
 
-// A text field, committed on change (Enter or leaving it). With
-// `expression`, the server checks the text as it is typed.
+// A text field, committed on change (Enter or leaving it), checked by the
+// server as it is typed. With `expression`, a hint says what it may read.
 export function textField(ctx, path, value, { label, help, placeholder, expression = false, typed = false, list, required } = {}) {
   const id = ctx.id(path);
   const input = el("input", { id, name: id, placeholder, spellcheck: "false", autocomplete: "off", "data-path": JSON.stringify(path) });
@@ -123,30 +123,42 @@ export function textField(ctx, path, value, { label, help, placeholder, expressi
   if (help) wrap.append(el("p", { class: "prop-help", text: help }));
   wrap.append(status);
   const read = () => (typed ? parseValue(input.value) : input.value.trim());
+  liveCheck(ctx, path, input, status, read);
+  commitOn(ctx, input, read, (v) => ctx.set(path, v === "" ? null : v));
+  return wrap;
+}
+
+// Check a single-value field as it is typed: after a pause, the server
+// previews the edit (not applied) and its finding for `path`, in the
+// validator's words, shows in `status`; "✓ valid" when there is none. A
+// field is drawn with the document's own finding for it, if any.
+export function liveCheck(ctx, path, input, status, read) {
   let seq = 0;
   let timer = null;
+  const show = (findings, empty) => {
+    const bad = findings.find((f) => f.severity === "error") || findings[0];
+    const error = !!bad && bad.severity === "error";
+    input.classList.toggle("invalid", error);
+    input.setAttribute("aria-invalid", error ? "true" : "false");
+    status.className = "prop-check-status " + (bad ? `is-${bad.severity}` : empty ? "" : "is-ok");
+    status.textContent = bad ? bad.message + (bad.suggestion ? ` (${bad.suggestion})` : "") : empty ? "" : "✓ valid";
+  };
+  const now = ctx.findings?.(path) || [];
+  if (now.length) show(now, true);
   const check = () => {
     const mine = ++seq;
     const v = read();
-    ctx.check(path, v === "" ? null : v).then((findings) => {
-      if (mine !== seq) return;
-      const bad = findings.find((f) => f.severity === "error") || findings[0];
-      input.classList.toggle("invalid", !!bad && bad.severity === "error");
-      input.setAttribute("aria-invalid", bad && bad.severity === "error" ? "true" : "false");
-      status.className = "prop-check-status " + (bad ? `is-${bad.severity}` : v === "" ? "" : "is-ok");
-      status.textContent = bad ? bad.message + (bad.suggestion ? ` (${bad.suggestion})` : "") : v === "" ? "" : "✓ valid";
+    const empty = v === "" || v === null;
+    ctx.check(path, empty ? null : v).then((findings) => {
+      if (mine === seq) show(findings, empty);
     });
   };
-  if (expression || typed) {
-    input.addEventListener("input", () => {
-      clearTimeout(timer);
-      timer = setTimeout(check, 250);
-    });
-  }
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(check, 250);
+  });
   input.addEventListener("change", () => clearTimeout(timer));
   input.addEventListener("keydown", (e) => e.key === "Enter" && clearTimeout(timer));
-  commitOn(ctx, input, read, (v) => ctx.set(path, v === "" ? null : v));
-  return wrap;
 }
 
 // A state target: the scope's states, and "(end)" where ending is allowed.

@@ -14,6 +14,7 @@ import {
   el,
   handlersSection,
   leaving,
+  liveCheck,
   mapField,
   retrySection,
   scheduleSection,
@@ -29,8 +30,9 @@ const MAP_KEYS = new Set(["args", "set", "input"]);
 const SCALAR_REFS = new Set(["state_ref", "state_name", "duration", "expression", "condition", "var_path", "error_name", "description"]);
 
 export class PropertyPanel {
-  constructor(root, { schema, edit, preview, documentData, goToLine, lines, stateNames }) {
+  constructor(root, { schema, edit, preview, documentData, goToLine, lines, stateNames, findings }) {
     this.root = root;
+    this.findings = findings || (() => []);
     this.edit = edit;
     this.preview = preview;
     this.documentData = documentData;
@@ -168,16 +170,11 @@ export class PropertyPanel {
       },
       check: (path, value) =>
         previewOp(path, value).then(
-          (result) => {
-            const at = [prefix, ...path].filter((p) => p !== "").join(".");
-            return (result?.findings || []).filter((f) => {
-              // `$.states.c.choices[0].when` -> `states.c.choices.0.when`
-              const where = (f.path || "").replace(/^\$\.?/, "").replace(/\[(\d+)\]/g, ".$1");
-              return where === at || where.startsWith(at + ".");
-            });
-          },
+          (result) => findingsUnder(result?.findings, prefix, path),
           (err) => [{ severity: "error", message: err.message }],
         ),
+      // The document's own findings for a field, shown under it when it is drawn.
+      findings: (path) => findingsUnder(this.findings(), prefix, path),
       id: (path) => "f-" + [prefix.replace(/\./g, "-"), ...path].filter((p) => p !== "").join("-").replace(/[^A-Za-z0-9_-]/g, "_"),
     };
     return ctx;
@@ -355,6 +352,9 @@ export class PropertyPanel {
       const titles = { args: "args", set: "set vars", input: "input", data: "data" };
       return mapField(ctx, [key], s[key], { title: titles[key], keyHint: key === "set" ? "var path" : "name" });
     }
+    if (key === "items" && node.type === "map") {
+      return textField(ctx, ["items"], s.items, { label: "items *", typed: true, placeholder: "${ input.lines }", help: "The list to iterate: an expression such as ${ input.lines }, or a JSON list." });
+    }
     if (key === "output" && node.type === "succeed") {
       return textField(ctx, ["output"], s.output, { label: "output", typed: true, placeholder: "${ vars.result }", help: "The run's result: a value or an expression." });
     }
@@ -452,9 +452,27 @@ export class PropertyPanel {
       if ((types.includes("integer") || types.includes("number")) && numeric) return Number(text);
       return text;
     };
+    // The server's words for what is typed, under the field (as every form field has).
+    const status = document.createElement("p");
+    status.className = "prop-check-status";
+    status.id = id + "-status";
+    status.setAttribute("aria-live", "polite");
+    input.setAttribute("aria-describedby", [input.getAttribute("aria-describedby"), status.id].filter(Boolean).join(" "));
+    f.wrap.append(status);
+    liveCheck(ctx, [key], input, status, read);
     commitOn(ctx, input, read, send);
     return f.wrap;
   }
+}
+
+// The findings whose path is `path` under `prefix` (a state's dotted path) or inside it.
+function findingsUnder(findings, prefix, path) {
+  const at = [prefix, ...path].filter((p) => p !== "").join(".");
+  return (findings || []).filter((f) => {
+    // `$.states.c.choices[0].when` -> `states.c.choices.0.when`
+    const where = (f.path || "").replace(/^\$\.?/, "").replace(/\[(\d+)\]/g, ".$1");
+    return where === at || where.startsWith(at + ".");
+  });
 }
 
 function isTextInput(el) {

@@ -106,7 +106,7 @@ def test_build_a_flow_with_the_forms_only(designer: Any, page: Any, artifacts: P
     page.screenshot(path=str(artifacts / "forms-expression-error.png"))
     when.fill("")
     when.type("${ input.amount > 100 }")
-    status.filter(has_text="valid").wait_for()
+    status.filter(has_text="✓ valid").wait_for()
     edited(page, lambda: when.press("Enter"))
 
     # A wait on the rule's branch: a signal, from the wait form.
@@ -250,3 +250,90 @@ def test_a_field_being_typed_survives_the_panel_redrawing(designer: Any, page: A
     data = parse_document(editor_text(page)).data
     assert data["states"]["check"]["choices"] == [{"when": CONDITION, "next": "big"}]
     assert data["states"]["check"]["default"] == "big"
+
+
+SINGLE_VALUES = """\
+wfdsl: "1"
+name: single-values
+description: A task's timeout, a wait's timer, a map's items and concurrency.
+
+start: fetch
+states:
+  fetch:
+    type: task
+    action: noop
+    next: pause
+
+  pause:
+    type: wait
+    timer: 1m
+    next: each
+
+  each:
+    type: map
+    items: ${ input.lines }
+    as: line
+    do:
+      start: one
+      states:
+        one:
+          type: succeed
+    next: done
+
+  done:
+    type: succeed
+"""
+
+
+def check_says(page: Any, field: str, text: str, words: str) -> Any:
+    """Type `text` into a panel field and wait for the server's words under it."""
+    input_ = panel(page).locator(field)
+    input_.fill("")
+    input_.type(text)
+    panel(page).locator(f"{field}-status").filter(has_text=words).wait_for()
+    return input_
+
+
+def test_single_value_fields_are_checked_while_they_are_typed(
+    designer: Any, page: Any, artifacts: Path
+) -> None:
+    (designer.workspace / "single_values.yaml").write_text(SINGLE_VALUES, encoding="utf-8")
+    open_editor(page, designer, "single_values.yaml")
+
+    # A task's timeout: the validator's own words, before anything is saved.
+    select_state(page, "fetch")
+    timeout = check_says(page, "#prop-timeout", "10 minutes", "invalid duration '10 minutes'")
+    assert timeout.get_attribute("aria-invalid") == "true"
+    assert "timeout" not in parse_document(editor_text(page)).data["states"]["fetch"]
+    check_says(page, "#prop-timeout", "10m", "✓ valid")
+    assert timeout.get_attribute("aria-invalid") == "false"
+    edited(page, lambda: timeout.press("Enter"))
+
+    # A wait's timer.
+    select_state(page, "pause")
+    timer = check_says(page, "#f-states-pause-timer", "soon", "invalid duration 'soon'")
+    check_says(page, "#f-states-pause-timer", "90s", "✓ valid")
+    edited(page, lambda: timer.press("Enter"))
+
+    # A map's items and concurrency.
+    select_state(page, "each")
+    items = check_says(page, "#f-states-each-items", "${ input.rows", "is never closed")
+    # Leaving a field commits it: once the form is drawn again, the items'
+    # error stays under the field, now as the document's own finding.
+    concurrency = check_says(page, "#prop-concurrency", "0", "concurrency must be at least 1")
+    settled(page)
+    assert parse_document(editor_text(page)).data["states"]["each"]["items"] == "${ input.rows"
+    items_status = panel(page).locator("#f-states-each-items-status")
+    assert "is never closed" in items_status.inner_text()
+    page.screenshot(path=str(artifacts / "forms-single-value-errors.png"))
+    check_says(page, "#f-states-each-items", "${ input.rows }", "✓ valid")
+    edited(page, lambda: items.press("Enter"))
+    check_says(page, "#prop-concurrency", "4", "✓ valid")
+    edited(page, lambda: concurrency.press("Enter"))
+
+    states = parse_document(editor_text(page)).data["states"]
+    assert states["fetch"]["timeout"] == "10m"
+    assert states["pause"]["timer"] == "90s"
+    assert states["each"]["items"] == "${ input.rows }"
+    assert states["each"]["concurrency"] == 4
+    assert page.locator("#findings .finding--error").count() == 0

@@ -1,9 +1,9 @@
-"""A PostgreSQL server for the benchmarks, started like the tests' one.
+"""A PostgreSQL server for the benchmarks, started by the tests' module.
 
-It reuses ``tests/postgres_server.py`` (initdb and pg_ctl from Debian's
+``tests/postgres_server.py`` starts it (initdb and pg_ctl from Debian's
 binaries, into a fresh folder under the system's temporary directory, as the
-``postgres`` user when run as root, a unix socket only), with one
-difference: the benchmark's server is durable (``fsync``,
+``postgres`` user when run as root, a unix socket only), with other
+settings: the benchmark's server is durable (``fsync``,
 ``synchronous_commit`` and ``full_page_writes`` on, PostgreSQL's defaults),
 since the figures compare commit rates, and it loads ``pg_stat_statements``
 so a scenario can count the statements idle workers send.
@@ -15,11 +15,7 @@ so a scenario can count the statements idle workers send.
 from __future__ import annotations
 
 import importlib.util
-import os
-import pwd
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +37,12 @@ SETTINGS = {
 
 
 def _tests_module() -> Any:
+    """tests/postgres_server.py, loaded by its path: a bench script run as
+    ``python bench/x.py`` has bench/, not tests/, on its path. A process
+    that imported it as the tests do (pytest) gets that same module."""
+    loaded = sys.modules.get("postgres_server")
+    if loaded is not None and Path(getattr(loaded, "__file__", "")).resolve() == _MODULE:
+        return loaded
     name = "wfdsl_tests_postgres_server"
     if name in sys.modules:
         return sys.modules[name]
@@ -56,31 +58,8 @@ def start(settings: dict[str, str] | None = None) -> Any:
     """initdb and start a durable server; returns the tests' ``PostgresServer``
     (``url(db)``, ``create_database(prefix)``, ``stop()``). Raises
     ``LookupError`` without PostgreSQL binaries."""
-    tests = _tests_module()
-    bindir = tests.find_bindir()
-    if bindir is None:
-        raise LookupError("no PostgreSQL server binaries (initdb, pg_ctl) found")
-    as_user = "postgres" if os.geteuid() == 0 else None
-    root = Path(tempfile.mkdtemp(prefix="wfdsl-bench-pg-"))
-    (root / "socket").mkdir()
-    if as_user:
-        account = pwd.getpwnam(as_user)
-        for folder in (root, root / "socket"):
-            os.chown(folder, account.pw_uid, account.pw_gid)
-    server = tests.PostgresServer(bindir=bindir, root=root, as_user=as_user)
     chosen = {**SETTINGS, **(settings or {})}
-    options = " ".join(f"-c {key}={value}" for key, value in chosen.items())
-    options += f" -c unix_socket_directories={server.socket_dir}"
-    try:
-        server._run(
-            ["initdb", "-D", str(server.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
-        )
-        log = str(root / "server.log")
-        server._run(["pg_ctl", "-D", str(server.data_dir), "-l", log, "-o", options, "-w", "start"])
-    except Exception:
-        shutil.rmtree(root, ignore_errors=True)
-        raise
-    return server
+    return _tests_module().start_server(chosen, prefix="wfdsl-bench-pg-")
 
 
 @contextmanager

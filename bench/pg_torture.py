@@ -111,14 +111,7 @@ class KillingProxy:
 
     def commit(self, updates: Any, *, now: float) -> Any:
         results = self._store.commit(updates, now=now)
-        types = {
-            event.type
-            for update, result in zip(updates, results, strict=True)
-            if result.outcome == "ok"
-            for event in (*update.events, *update.new_run_events)
-        }
-        if any(r.outcome == "ok" for r in results):
-            self._spec.after_commit(types)
+        self._spec.after_group(updates, results)
         return results
 
     def __getattr__(self, name: str) -> Any:
@@ -384,15 +377,11 @@ def history_rows(engine: Any, run_ids: Any) -> list[tuple[str, str, int, str, fl
 
 
 def ends_of(engine: Any, run_ids: Any) -> dict[str, Any]:
-    out = {}
-    for run_id in run_ids:
-        run = engine.get(run_id)
-        out[run_id] = (
-            {"status": run.status, "vars": run.vars, "output": run.output, "error": run.error}
-            if run.done
-            else None
-        )
-    return out
+    """Each run's end (``torture_lib.end_of``), None while it has not ended."""
+    from torture_lib import end_of
+
+    runs = {run_id: engine.get(run_id) for run_id in run_ids}
+    return {run_id: end_of(run) if run.done else None for run_id, run in runs.items()}
 
 
 def settle(batches: Batches, timeout: float) -> None:
@@ -429,7 +418,10 @@ def reference(url: str, folder: Path, flows: Path, copies: int, lease: float) ->
 def check(
     tally: Any, engine: Any, batches: Batches, fleet: Fleet, ref: Any, in_flight: Any
 ) -> None:
-    """``torture_lib.check_batch``'s checks over every batch of one database."""
+    """``torture_lib.check_batch``'s checks over every batch of one database
+    (all but SQLite's integrity_check)."""
+    from torture_lib import check_ends, check_history, check_ledger
+
     ends = ends_of(engine, batches.all)
     tally.runs += len(ends)
     tally.batches = batches.count
@@ -439,55 +431,11 @@ def check(
         head = key.split("/", 1)[0]
         return rename[head] + key[len(head) :] if head in rename else key
 
-    for run_id, got in ends.items():
-        expected = ref.ends.get(rename[run_id])
-        if got is None:
-            tally.lost += 1
-            tally.problem(f"run {run_id} did not finish")
-        elif got != expected:
-            tally.diverged += 1
-            tally.problem(f"run {run_id} ended {got!r}, reference {expected!r}")
-    lines = ledger_lines(fleet.ledger)
-    counts = Counter(line["key"] for line in lines)
+    check_ends(tally, ends, {run_id: ref.ends.get(rename[run_id]) for run_id in ends})
     wanted = {key.replace("b0-", f"b{b}-", 1) for b in range(batches.count) for key in ref.keys}
-    for key in sorted(wanted - set(counts)):
-        tally.lost += 1
-        tally.problem(f"side effect {key} never ran")
-    for key in sorted(set(counts) - wanted):
-        tally.diverged += 1
-        tally.problem(f"side effect {key} is not in the reference ({ref_key(key)})")
-    previous: dict[str, str] = {}
-    for line in lines:
-        before = previous.get(line["key"])
-        if before is not None and before not in fleet.killed:
-            tally.reexecuted_unkilled += 1
-            tally.problem(f"{line['key']} ran again after {before}, which was not killed")
-        previous[line["key"]] = line.get("token", "")
-    for key, n in counts.items():
-        if n > 1 + in_flight[key]:
-            tally.duplicated += 1
-            tally.problem(f"{key} ran {n} times (in flight at {in_flight[key]} kills)")
-    from torture_lib import completed_keys, early_timers
-
-    events = history_rows(engine, batches.all)
-    for key in sorted(completed_keys(events) - set(counts)):
-        tally.lost += 1
-        tally.problem(f"{key} completed in the history but never ran")
-    undone = Counter((run, state) for run, t, _, state, _, _ in events if t == "undo_completed")
-    for (run, state), n in undone.items():
-        if n > 1:
-            tally.duplicated += 1
-            tally.problem(f"{run}/{state} undone {n} times")
-    seqs: dict[str, list[int]] = {}
-    for run, _, seq, _, _, _ in events:
-        seqs.setdefault(run, []).append(seq)
-    for run, got_seqs in seqs.items():
-        if sorted(got_seqs) != list(range(1, len(got_seqs) + 1)):
-            tally.integrity_errors += 1
-            tally.problem(f"history of {run} has gaps or repeats")
-    for text in early_timers(events):
-        tally.diverged += 1
-        tally.problem(text)
+    lines = ledger_lines(fleet.ledger)
+    counts = check_ledger(tally, lines, wanted, in_flight, fleet.killed, explain=ref_key)
+    check_history(tally, history_rows(engine, batches.all), set(counts))
 
 
 def torture(
@@ -583,25 +531,7 @@ def torture(
         engine.close()
         if not tally.problems:
             shutil.rmtree(tmp, ignore_errors=True)
-    report: dict[str, Any] = {
-        "points": tally.points,
-        "runs": tally.runs,
-        "lost": tally.lost,
-        "duplicated": tally.duplicated,
-        "reexecuted_unkilled": tally.reexecuted_unkilled,
-        "diverged": tally.diverged,
-        "integrity_errors": tally.integrity_errors,
-        "elapsed": round(time.monotonic() - started, 1),
-        "batches": tally.batches,
-        "workers": workers,
-        "workers_started": fleet.started,
-        "seed": seed,
-        "by_kind": dict(sorted(tally.by_kind.items())),
-    }
-    if tally.problems:
-        report["problems"] = tally.problems
-        report["kept"] = str(tmp)
-    return report
+    return tally.report(started, tmp, workers=workers, workers_started=fleet.started, seed=seed)
 
 
 def main() -> None:
@@ -616,6 +546,8 @@ def main() -> None:
     parser.add_argument("--lease", type=float, default=10.0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    from torture_lib import finish
+
     server = None
     url, ref_url = args.url, args.reference_url
     if url is None:
@@ -645,13 +577,7 @@ def main() -> None:
     finally:
         if server is not None:
             server.stop()
-    if args.json:
-        print(json.dumps(report))
-    else:
-        for key, value in report.items():
-            print(f"{key:>19}: {value}")
-    checks = ("lost", "duplicated", "reexecuted_unkilled", "diverged", "integrity_errors")
-    sys.exit(1 if any(report[k] for k in checks) else 0)
+    finish(report, as_json=args.json)
 
 
 if __name__ == "__main__":

@@ -19,14 +19,13 @@ killed ran it), ``diverged``, ``integrity_errors`` (all five must be 0),
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from torture_lib import torture
+from torture_lib import finish, torture
 
 
 def main() -> None:
@@ -54,14 +53,7 @@ def main() -> None:
         keep=args.keep,
         progress=progress,
     )
-    if args.json:
-        print(json.dumps(report))
-    else:
-        for key, value in report.items():
-            print(f"{key:>17}: {value}")
-    checks = ("lost", "duplicated", "reexecuted_unkilled", "diverged", "integrity_errors")
-    bad = sum(report[k] for k in checks)
-    sys.exit(1 if bad else 0)
+    finish(report, as_json=args.json)
 
 
 if __name__ == "__main__":

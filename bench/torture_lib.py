@@ -160,16 +160,12 @@ def drive_all(engine: Any, clock: Any, specs: list[RunSpec]) -> dict[str, Any]:
         if idle_rounds > 50:
             stuck = {s.run_id: engine.get(s.run_id).status for s in open_runs}
             raise RuntimeError(f"stuck: {stuck}")
-    out = {}
-    for spec in specs:
-        run = engine.get(spec.run_id)
-        out[spec.run_id] = {
-            "status": run.status,
-            "vars": run.vars,
-            "output": run.output,
-            "error": run.error,
-        }
-    return out
+    return {spec.run_id: end_of(engine.get(spec.run_id)) for spec in specs}
+
+
+def end_of(run: Any) -> dict[str, Any]:
+    """What a run's end is compared by: its status, vars, output and error."""
+    return {"status": run.status, "vars": run.vars, "output": run.output, "error": run.error}
 
 
 def segment(
@@ -291,6 +287,10 @@ def early_timers(events: list[tuple[str, str, int, str, float, dict[str, Any]]])
     return bad
 
 
+#: The counts a sound torture leaves at 0.
+CHECKS = ("lost", "duplicated", "reexecuted_unkilled", "diverged", "integrity_errors")
+
+
 @dataclass
 class Tally:
     points: int = 0
@@ -310,11 +310,112 @@ class Tally:
         if len(self.problems) < 50:
             self.problems.append(text)
 
+    def report(self, started: float, kept: Path, **about: Any) -> dict[str, Any]:
+        """The figures of a torture begun at ``started`` (monotonic): the
+        checks' counts, time, batches, ``about`` it (seed, workers...), the
+        points by kind, and with any problem, them and the folder kept."""
+        report: dict[str, Any] = {
+            "points": self.points,
+            "runs": self.runs,
+            **{check: getattr(self, check) for check in CHECKS},
+            "elapsed": round(time.monotonic() - started, 1),
+            "batches": self.batches,
+            **about,
+            "by_kind": dict(sorted(self.by_kind.items())),
+        }
+        if self.problems:
+            report["problems"] = self.problems
+            report["kept"] = str(kept)
+        return report
+
 
 @dataclass
 class Reference:
     ends: dict[str, Any]
     keys: set[str]
+
+
+def check_ends(
+    tally: Tally, ends: dict[str, Any], expected: dict[str, Any], where: str = ""
+) -> None:
+    """Every run ended (``ends``, None or missing: it did not) as its
+    reference run did (``expected``, by the same run id)."""
+    for run_id, want in expected.items():
+        got = ends.get(run_id)
+        if got is None:
+            tally.lost += 1
+            tally.problem(f"{where}run {run_id} did not finish")
+        elif got != want:
+            tally.diverged += 1
+            tally.problem(f"{where}run {run_id} ended {got!r}, reference {want!r}")
+
+
+def check_ledger(
+    tally: Tally,
+    lines: list[dict[str, Any]],
+    wanted: set[str],
+    in_flight: Counter[str],
+    killed: set[str],
+    where: str = "",
+    explain: Any = None,
+) -> Counter[str]:
+    """The side effects in the ledger (``lines``, in the order they ran) are
+    the reference's (``wanted``), each once, plus at most one more run per
+    kill that caught it in flight, and a key runs again only after the
+    process that ran it (its ``token``) was killed. Returns the count of
+    runs per key. ``explain(key)`` adds to a key not in the reference."""
+    counts = Counter(line["key"] for line in lines)
+    for key in sorted(wanted - set(counts)):
+        tally.lost += 1
+        tally.problem(f"{where}side effect {key} never ran")
+    for key in sorted(set(counts) - wanted):
+        tally.diverged += 1
+        extra = f" ({explain(key)})" if explain is not None else ""
+        tally.problem(f"{where}side effect {key} is not in the reference{extra}")
+    # A key runs again only after the process that ran it was killed with
+    # the call in flight: a re-run after an unkilled process's run is a
+    # duplicate no crash caused (issue 11).
+    previous: dict[str, str] = {}
+    for line in lines:
+        before = previous.get(line["key"])
+        if before is not None and before not in killed:
+            tally.reexecuted_unkilled += 1
+            tally.problem(f"{where}{line['key']} ran again after {before}, which was not killed")
+        previous[line["key"]] = line.get("token", "")
+    for key, n in counts.items():
+        if n > 1 + in_flight[key]:
+            tally.duplicated += 1
+            tally.problem(f"{where}{key} ran {n} times (in flight at {in_flight[key]} kills)")
+    return counts
+
+
+def check_history(
+    tally: Tally,
+    events: list[tuple[str, str, int, str, float, dict[str, Any]]],
+    ran: set[str],
+    where: str = "",
+) -> None:
+    """The histories (``events``: run, type, seq, state, time, data) agree
+    with the ledger: every completion committed ran (its key is in ``ran``),
+    no undo completed twice, seqs are gapless, no timer fired early."""
+    for key in sorted(completed_keys(events) - ran):
+        tally.lost += 1
+        tally.problem(f"{where}{key} completed in the history but never ran")
+    undone = Counter((run, state) for run, t, _, state, _, _ in events if t == "undo_completed")
+    for (run, state), n in undone.items():
+        if n > 1:
+            tally.duplicated += 1
+            tally.problem(f"{where}{run}/{state} undone {n} times")
+    seqs: dict[str, list[int]] = {}
+    for run, _, seq, _, _, _ in events:
+        seqs.setdefault(run, []).append(seq)
+    for run, got_seqs in seqs.items():
+        if sorted(got_seqs) != list(range(1, len(got_seqs) + 1)):
+            tally.integrity_errors += 1
+            tally.problem(f"{where}history of {run} has gaps or repeats")
+    for text in early_timers(events):
+        tally.diverged += 1
+        tally.problem(f"{where}{text}")
 
 
 def check_batch(
@@ -327,41 +428,12 @@ def check_batch(
     killed: set[str] | None = None,
 ) -> None:
     db, ledger = folder / "wf.db", folder / "ledger"
+    where = f"{name}: "
     tally.batches += 1
     tally.runs += len(reference.ends)
-    if ends is None:
-        ends = {}
-    for run_id, expected in reference.ends.items():
-        got = ends.get(run_id)
-        if got is None:
-            tally.lost += 1
-            tally.problem(f"{name}: run {run_id} did not finish")
-        elif got != expected:
-            tally.diverged += 1
-            tally.problem(f"{name}: run {run_id} ended {got!r}, reference {expected!r}")
+    check_ends(tally, ends or {}, reference.ends, where)
     lines = read_ledger(ledger)
-    counts = Counter(line["key"] for line in lines)
-    for key in sorted(reference.keys - set(counts)):
-        tally.lost += 1
-        tally.problem(f"{name}: side effect {key} never ran")
-    for key in sorted(set(counts) - reference.keys):
-        tally.diverged += 1
-        tally.problem(f"{name}: side effect {key} is not in the reference")
-    # A key runs again only after the process that ran it was killed with
-    # the call in flight: a re-run after an unkilled process's run is a
-    # duplicate no crash caused (issue 11).
-    previous: dict[str, str] = {}
-    for line in lines:
-        before = previous.get(line["key"])
-        if before is not None and before not in (killed or set()):
-            tally.reexecuted_unkilled += 1
-            tally.problem(f"{name}: {line['key']} ran again after {before}, which was not killed")
-        previous[line["key"]] = line.get("token", "")
-    for key, n in counts.items():
-        limit = 1 + in_flight[key]
-        if n > limit:
-            tally.duplicated += 1
-            tally.problem(f"{name}: {key} ran {n} times (in flight at {in_flight[key]} kills)")
+    counts = check_ledger(tally, lines, reference.keys, in_flight, killed or set(), where)
     if not db.exists():
         tally.integrity_errors += 1
         tally.problem(f"{name}: no database")
@@ -370,26 +442,7 @@ def check_batch(
     if checked != ["ok"]:
         tally.integrity_errors += 1
         tally.problem(f"{name}: integrity_check {checked[:3]}")
-    events = db_events(db)
-    completed = completed_keys(events)
-    for key in sorted(completed - set(counts)):
-        tally.lost += 1
-        tally.problem(f"{name}: {key} completed in the history but never ran")
-    undone = Counter((run, state) for run, t, _, state, _, _ in events if t == "undo_completed")
-    for (run, state), n in undone.items():
-        if n > 1:
-            tally.duplicated += 1
-            tally.problem(f"{name}: {run}/{state} undone {n} times")
-    seqs: dict[str, list[int]] = {}
-    for run, _, seq, _, _, _ in events:
-        seqs.setdefault(run, []).append(seq)
-    for run, got_seqs in seqs.items():
-        if got_seqs != list(range(1, len(got_seqs) + 1)):
-            tally.integrity_errors += 1
-            tally.problem(f"{name}: history of {run} has gaps")
-    for text in early_timers(events):
-        tally.diverged += 1
-        tally.problem(f"{name}: {text}")
+    check_history(tally, db_events(db), set(counts), where)
 
 
 # ----------------------------------------------------------------------------- the parent
@@ -552,20 +605,16 @@ def torture(
     finally:
         if not keep and not tally.problems:
             shutil.rmtree(tmp, ignore_errors=True)
-    report: dict[str, Any] = {
-        "points": tally.points,
-        "runs": tally.runs,
-        "lost": tally.lost,
-        "duplicated": tally.duplicated,
-        "reexecuted_unkilled": tally.reexecuted_unkilled,
-        "diverged": tally.diverged,
-        "integrity_errors": tally.integrity_errors,
-        "elapsed": round(time.monotonic() - started, 1),
-        "batches": tally.batches,
-        "seed": seed,
-        "by_kind": dict(sorted(tally.by_kind.items())),
-    }
-    if tally.problems:
-        report["problems"] = tally.problems
-        report["kept"] = str(tmp)
-    return report
+    return tally.report(started, tmp, seed=seed)
+
+
+def finish(report: dict[str, Any], *, as_json: bool) -> None:
+    """Print ``report`` (one JSON line, or a line a figure) and exit 1 if a
+    check counted anything, else 0."""
+    if as_json:
+        print(json.dumps(report))
+    else:
+        width = max(len(key) for key in report)
+        for key, value in report.items():
+            print(f"{key:>{width}}: {value}")
+    sys.exit(1 if any(report[check] for check in CHECKS) else 0)

@@ -312,7 +312,7 @@ class Driver:
                 if run_id in self.watched:
                     self.watched[run_id] = row
                 self._after_commit(row, p.update.lease, p.commands, p.update.events, p.waiting)
-                if p.handback:
+                if p.handback and self._lacks(row.needs_action):
                     _log.warning(
                         "run %r: waiting for a worker with action %r (not registered in this "
                         "process); left for a process that has it",
@@ -512,6 +512,14 @@ class Driver:
             previous_status=start.status,
         )
         return Prepared(update, commands, list(triggers), changed, waiting, handback)
+
+    def _lacks(self, action: str | None) -> bool:
+        """Whether this process has no action ``action``: only then is a run
+        handed back *waiting for a worker* (a pass that starts no call, a
+        control applied to a run nobody held or a clean exit, hands back
+        calls this process could make, and says nothing)."""
+        names = self.actions() if self.actions is not None else None
+        return action is not None and names is not None and action not in names
 
     def _route(
         self, row: RunRow, commands: Sequence[Command], issue_calls: bool

@@ -17,13 +17,12 @@ gets confused by the greenlet switches. The browser tests therefore run last
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import settings
-from postgres_server import PostgresServer, start_server
+from postgres_server import PostgresServer, running_server
 
 # Hypothesis' default 200 ms deadline per example is a wall-clock assertion:
 # on a loaded machine it fails tests that are right. Tests bound work by counts.
@@ -65,16 +64,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    try:
-        server = start_server()
-    except LookupError as missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs a PostgreSQL server: {missing}")
-        pytest.skip(f"no PostgreSQL here: {missing}")
-    try:
+    with running_server() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,11 @@ the ``postgres`` system user.
 
 Without the binaries the tests that need a server skip on a developer
 machine and fail under ``CI``, where a silent skip would hide a broken
-environment (the same rule as the browser tests).
+environment (the same rule as the browser tests): ``running_server()``.
+
+The benchmarks start their servers here too (bench/pg_server.py loads this
+file by its path: ``python bench/x.py`` has bench/, not tests/, on its
+path), with settings of their own: durable, and with pg_stat_statements.
 """
 
 from __future__ import annotations
@@ -21,13 +25,15 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PostgresServer", "find_bindir", "start_server"]
+__all__ = ["TEST_SETTINGS", "PostgresServer", "find_bindir", "running_server", "start_server"]
 
 #: Settings for a test server: small, quick to start, not durable.
-_SETTINGS = {
+TEST_SETTINGS = {
     "fsync": "off",
     "synchronous_commit": "off",
     "full_page_writes": "off",
@@ -104,40 +110,51 @@ class PostgresServer:
             )
 
 
-def start_server() -> PostgresServer:
-    """initdb into a new temporary folder and start the server; raises
-    ``LookupError`` when no PostgreSQL binaries are installed."""
+def start_server(
+    settings: Mapping[str, str] = TEST_SETTINGS, *, prefix: str = "wfdsl-pg-"
+) -> PostgresServer:
+    """initdb into a new temporary folder named ``prefix…`` and start the
+    server with ``settings`` (``-c`` options; it always listens on the
+    folder's socket only); raises ``LookupError`` when no PostgreSQL
+    binaries are installed."""
     bindir = find_bindir()
     if bindir is None:
         raise LookupError("no PostgreSQL server binaries (initdb, pg_ctl) found")
     as_user = "postgres" if os.geteuid() == 0 else None
-    root = Path(tempfile.mkdtemp(prefix="wfdsl-pg-"))
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     (root / "socket").mkdir()
     if as_user:
         account = pwd.getpwnam(as_user)
         for folder in (root, root / "socket"):
             os.chown(folder, account.pw_uid, account.pw_gid)
     server = PostgresServer(bindir=bindir, root=root, as_user=as_user)
-    options = " ".join(f"-c {key}={value}" for key, value in _SETTINGS.items())
+    options = " ".join(f"-c {key}={value}" for key, value in settings.items())
     options += f" -c unix_socket_directories={server.socket_dir}"
     try:
         server._run(
             ["initdb", "-D", str(server.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
         )
-        server._run(
-            [
-                "pg_ctl",
-                "-D",
-                str(server.data_dir),
-                "-l",
-                str(root / "server.log"),
-                "-o",
-                options,
-                "-w",
-                "start",
-            ]
-        )
+        log = str(root / "server.log")
+        server._run(["pg_ctl", "-D", str(server.data_dir), "-l", log, "-o", options, "-w", "start"])
     except Exception:
         shutil.rmtree(root, ignore_errors=True)
         raise
     return server
+
+
+@contextmanager
+def running_server() -> Iterator[PostgresServer]:
+    """A test server for the length of the block, stopped after it. Without
+    PostgreSQL binaries the test skips, or fails under ``CI``."""
+    import pytest
+
+    try:
+        server = start_server()
+    except LookupError as missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs a PostgreSQL server: {missing}")
+        pytest.skip(f"no PostgreSQL here: {missing}")
+    try:
+        yield server
+    finally:
+        server.stop()

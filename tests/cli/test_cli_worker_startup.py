@@ -15,22 +15,13 @@ import os
 import shlex
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from cli_process import WFDSL, with_file_size_limit
 
 import wfdsl
-
-WFDSL = [sys.executable, "-c", "from wfdsl.cli import main; main()"]
-LIMITED = (
-    "import os, resource, signal, sys\n"
-    "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-    "limit = int(sys.argv[1])\n"
-    "resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))\n"
-    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])\n"
-)
 
 # Imported at start-up: says it is there, then keeps the worker in this step.
 SLOW_MODULE = """
@@ -74,7 +65,7 @@ def terminate(proc: subprocess.Popen[str]) -> tuple[int, str]:
 
 def start(tmp_path: Path, *args: str, limit: int | None = None) -> subprocess.Popen[str]:
     env = {**os.environ, "MARKER": str(tmp_path / "marker"), "PYTHONPATH": str(tmp_path)}
-    prefix = [sys.executable, "-c", LIMITED, str(limit), *WFDSL[1:]] if limit else WFDSL
+    prefix = with_file_size_limit(limit) if limit else WFDSL
     # stderr goes to a file the test reads while the worker runs; its path
     # rides along as the last argument of a shell that redirects to it.
     err = tmp_path / "worker.err"
@@ -138,7 +129,7 @@ def test_runs_list_reads_a_store_whose_index_cannot_be_created(tmp_path: Path) -
     with wfdsl.Engine(str(db)) as engine:
         (tmp_path / "waiter.yaml").write_text(WAITER)
         engine.submit(tmp_path / "waiter.yaml", run_id="w1")
-    limited = [sys.executable, "-c", LIMITED, "4096", *WFDSL[1:]]
+    limited = with_file_size_limit(4096)
     listed = subprocess.run(
         [*limited, "runs", "list", "--db", str(db)], capture_output=True, text=True, timeout=60
     )

@@ -78,6 +78,18 @@ class KillSpec:
         if self.seen[self.kind] >= self.n:
             die()
 
+    def after_group(self, updates: Any, results: Any) -> None:
+        """``after_commit`` for a group commit's ``results``: the event types
+        of the updates that committed, if any did."""
+        types = {
+            event.type
+            for update, result in zip(updates, results, strict=True)
+            if result.outcome == "ok"
+            for event in (*update.events, *update.new_run_events)
+        }
+        if any(r.outcome == "ok" for r in results):
+            self.after_commit(types)
+
     def in_action(self) -> None:
         if self.kind == "inflight":
             self.seen["inflight"] += 1
@@ -94,14 +106,7 @@ class KillingStore(SqliteStore):
 
     def commit(self, updates: Any, *, now: float) -> Any:
         results = super().commit(updates, now=now)
-        types = {
-            event.type
-            for update, result in zip(updates, results, strict=True)
-            if result.outcome == "ok"
-            for event in (*update.events, *update.new_run_events)
-        }
-        if any(r.outcome == "ok" for r in results):
-            self.spec.after_commit(types)
+        self.spec.after_group(updates, results)
         return results
 
 

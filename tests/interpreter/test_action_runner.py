@@ -369,22 +369,45 @@ def test_an_async_action_past_its_timeout_is_cancelled(
 
 
 def test_a_sync_action_past_its_timeout_is_reported_and_left_to_finish(
-    registry: ActionRegistry, runner: ActionRunner
+    registry: ActionRegistry, runner: ActionRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    started = threading.Event()
     release = threading.Event()
     done = threading.Event()
 
     def stuck() -> str:
-        release.wait(5)
+        started.set()
+        release.wait()
         done.set()
         return "late"
 
+    # The call must be running when its timeout passes: a call still queued
+    # then is skipped, never run (test_a_sync_call_that_timed_out_while_queued_never_runs),
+    # which is what a loaded machine made of this test when the worker
+    # thread took longer than the timeout to start. So the call is handed
+    # to the thread with no queue deadline, and the runner starts its
+    # timeout only once the thread runs it.
+    pool = runner._pool()
+    submit = pool.submit
+
+    def submit_once_running(fn: Any, kwargs: Any, action: str, timeout: Any = None) -> Any:
+        job = submit(fn, kwargs, action, None)
+        assert started.wait(60), "a worker thread took the call"
+        return job
+
+    monkeypatch.setattr(pool, "submit", submit_once_running)
     registry.register("stuck", stuck)
-    error, message = failed(runner.run_sync(call("stuck", timeout=0.02)))
+    try:
+        error, message = failed(runner.run_sync(call("stuck", timeout=0.02)))
+        assert not done.is_set(), "reported while the function still runs"
+    finally:
+        release.set()
     assert error == "Timeout"
-    assert "did not finish within 20ms" in message and "worker thread runs on" in message
-    release.set()
-    assert done.wait(5), "the thread finishes on its own"
+    assert message == (
+        "action 'stuck' did not finish within 20ms (attempt 1); "
+        "its worker thread runs on until the function returns"
+    )
+    assert done.wait(60), "the thread finishes on its own"
 
 
 def test_an_actions_own_timeout_error_keeps_its_name(

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_process import WFDSL, with_file_size_limit
 from wfdsl.interpreter.clock import VirtualClock
 from wfdsl.interpreter.store.errors import StoreError
 from wfdsl.interpreter.store.sqlite.store import SqliteStore
@@ -44,7 +45,6 @@ pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "full_disk_driver.py"
-WFDSL = [sys.executable, "-c", "from wfdsl.cli import main; main()"]
 # A user namespace (we are root inside it, nobody outside) with a mount
 # namespace of its own: the tmpfs is seen by this process tree only.
 NAMESPACE = ["--user", "--map-root-user", "--mount"]
@@ -68,23 +68,29 @@ def namespaces_work(folder: Path) -> str | None:
     return None if proc.returncode == 0 else f"cannot mount a tmpfs: {proc.stderr.strip()}"
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    folder = tmp_path_factory.mktemp("full-disk")
+def drive_in_a_namespace(folder: Path, driver: Path, timeout: float) -> dict[str, Any]:
+    """Run ``driver FOLDER`` in a private namespace, where it mounts its own
+    small tmpfs and fills it; returns the JSON its last line reports. Skips
+    where no private tmpfs can be mounted, or fails under CI."""
     why = namespaces_work(folder)
     if why is not None:
         if os.environ.get("CI"):
             pytest.fail(f"CI needs a real full disk: {why}")
         pytest.skip(f"no private tmpfs on this machine: {why}")
     proc = subprocess.run(
-        ["unshare", *NAMESPACE, sys.executable, str(DRIVER), str(folder)],
+        ["unshare", *NAMESPACE, sys.executable, str(driver), str(folder)],
         capture_output=True,
         text=True,
-        timeout=400,
+        timeout=timeout,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return drive_in_a_namespace(tmp_path_factory.mktemp("full-disk"), DRIVER, timeout=400)
 
 
 def one_line_store_error(err: str) -> str:
@@ -171,14 +177,6 @@ states:
   done: {type: succeed, output: "${ vars.got }"}
 """
 
-LIMITED = (
-    "import os, resource, signal, sys\n"
-    "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-    "limit = int(sys.argv[1])\n"
-    "resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))\n"
-    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])\n"
-)
-
 
 def inbox(db: Path) -> list[Any]:
     conn = sqlite3.connect(db)
@@ -195,7 +193,7 @@ def test_a_signal_the_file_system_refuses_is_exit_74_and_not_stored(tmp_path: Pa
         engine.submit(tmp_path / "waiter.yaml", run_id="w1")
     # Closing the last connection checkpointed the WAL away: the next write
     # has to grow a file, which a 1 KB file size limit refuses (EFBIG).
-    cmd = [sys.executable, "-c", LIMITED, "1024", *WFDSL[1:]]
+    cmd = with_file_size_limit(1024)
     refused = subprocess.run(
         [*cmd, "signal", "w1", "go", "--db", str(db), "--data", '"first"'],
         capture_output=True,
@@ -341,20 +339,7 @@ def test_a_call_whose_completion_the_disk_refused_is_not_run_again_by_its_own_wo
 @pytest.fixture(scope="module")
 def small_disk(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("small-disk")
-    why = namespaces_work(folder)
-    if why is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs a real full disk: {why}")
-        pytest.skip(f"no private tmpfs on this machine: {why}")
-    proc = subprocess.run(
-        ["unshare", *NAMESPACE, sys.executable, str(HERE / "small_disk_driver.py"), str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return drive_in_a_namespace(folder, HERE / "small_disk_driver.py", timeout=600)
 
 
 def test_workers_started_on_a_full_disk_wait_for_space_and_runs_list_works(

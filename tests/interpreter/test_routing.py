@@ -132,6 +132,43 @@ def test_a_process_says_in_its_log_which_action_a_run_waits_for(
     )
 
 
+def _said_waiting(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "waiting for a worker" in r.getMessage()]
+
+
+def test_a_run_resumed_at_a_breakpoint_is_not_said_to_wait_for_an_action_the_process_has(
+    store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The resume is applied where no driver held the run, a pass that starts
+    # no call: the run goes back to the store with its call, which this same
+    # process then claims. Nobody lacks the action, so nothing says so.
+    with (
+        caplog.at_level(logging.INFO, logger="wfdsl"),
+        _engine(store_url, "w", [], "payments.charge") as worker,
+    ):
+        run_id = worker.submit(CHARGE, break_at="charge").id
+        assert worker.run_until_complete(run_id).status == "paused"
+        worker.resume(run_id)
+        assert worker.run_until_complete(run_id).status == "completed"
+    assert _said_waiting(caplog) == []
+
+
+def test_a_run_resumed_by_a_process_without_its_action_is_said_to_wait_for_it(
+    store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with _engine(store_url, "payer", [], "payments.charge") as payer:
+        run_id = payer.submit(CHARGE, break_at="charge").id
+        assert payer.run_until_complete(run_id).status == "paused"
+    with caplog.at_level(logging.INFO, logger="wfdsl"), _engine(store_url, "other", []) as other:
+        other.resume(run_id)
+        other.run_until_idle()
+        assert other.get(run_id).needs_action == "payments.charge"
+    assert _said_waiting(caplog) == [
+        f"run {run_id!r}: waiting for a worker with action 'payments.charge' (not registered"
+        " in this process); left for a process that has it"
+    ]
+
+
 def test_shell_is_an_action_a_process_has_only_when_enabled(store_url: str) -> None:
     flow = """
 wfdsl: "1"

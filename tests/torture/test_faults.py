@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_process import WFDSL, with_file_size_limit
 from wfdsl.interpreter.clock import VirtualClock
 from wfdsl.interpreter.store.errors import StoreError
 from wfdsl.interpreter.store.sqlite.store import SqliteStore
@@ -46,14 +47,6 @@ sys.path.insert(0, str(HERE.parents[1] / "bench"))
 import torture_lib  # noqa: E402
 
 H = torture_lib.H
-WFDSL = [sys.executable, "-c", "from wfdsl.cli import main; main()"]
-LIMITED = (
-    "import os, resource, signal, sys\n"
-    "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-    "limit = int(sys.argv[1])\n"
-    "resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))\n"
-    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])\n"
-)
 
 
 def integrity(db: Path) -> list[Any]:
@@ -78,7 +71,7 @@ def test_file_size_limit_is_a_clear_error_no_corruption_and_the_run_resumes(
     db = tmp_path / "wf.db"
     blob = tmp_path / "in.json"
     blob.write_text(json.dumps({"blob": "x" * 3000}))
-    cmd = [sys.executable, "-c", LIMITED, "400000", "-c", "from wfdsl.cli import main; main()"]
+    cmd = with_file_size_limit(400_000)
     cmd += ["run", str(FLOWS / "grow.yaml"), "--db", str(db), "--run-id", "g1"]
     cmd += ["--input", f"@{blob}", "--json"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)

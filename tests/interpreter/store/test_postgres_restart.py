@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from postgres_server import PostgresServer, start_server
+from postgres_server import PostgresServer, running_server
 from wfdsl.interpreter.engine import Engine
 
 WFDSL = [sys.executable, "-c", "from wfdsl.cli import main; main()"]
@@ -47,16 +47,8 @@ states:
 @pytest.fixture
 def own_server() -> Iterator[PostgresServer]:
     """A server of this test's own: it is restarted under the worker."""
-    try:
-        server = start_server()
-    except LookupError as missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs a PostgreSQL server: {missing}")
-        pytest.skip(f"no PostgreSQL here: {missing}")
-    try:
+    with running_server() as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_a_worker_carries_on_through_a_database_restart(

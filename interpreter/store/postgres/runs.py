@@ -292,29 +292,34 @@ def list_runs(cur: Any, criteria: RunFilter, plan: WherePlan | None) -> list[Run
         )
         return [run_from_row(row) for row in cur.fetchall()]
     expression = plan.expression
-    cur.execute(
-        "SELECT r.key, r.search, r.workflow, r.status, r.started_at, r.ended_at "
-        f"FROM runs r{clause}{order}",
-        params,
-    )
     keys: list[int] = []
     skip = offset
-    for key, search, workflow, status, started_at, ended_at in cur:
-        if limit >= 0 and len(keys) >= limit:
-            break
-        if not where_matches(
-            expression,
-            loads(search),
-            workflow=workflow,
-            status=status,
-            started_at=started_at,
-            ended_at=ended_at,
-        ):
-            continue
-        if skip > 0:
-            skip -= 1
-            continue
-        keys.append(key)
+    # A server-side cursor: the candidates arrive 1,000 at a time and the
+    # scan stops at the limit, instead of every candidate's search JSON
+    # being fetched into memory first.
+    with cur.connection.cursor(name="wfdsl_where") as candidates:
+        candidates.itersize = 1000
+        candidates.execute(
+            "SELECT r.key, r.search, r.workflow, r.status, r.started_at, r.ended_at "
+            f"FROM runs r{clause}{order}",
+            params,
+        )
+        for key, search, workflow, status, started_at, ended_at in candidates:
+            if limit >= 0 and len(keys) >= limit:
+                break
+            if not where_matches(
+                expression,
+                loads(search),
+                workflow=workflow,
+                status=status,
+                started_at=started_at,
+                ended_at=ended_at,
+            ):
+                continue
+            if skip > 0:
+                skip -= 1
+                continue
+            keys.append(key)
     if not keys:
         return []
     cur.execute(f"SELECT r.key, {columns} FROM {FROM_RUNS} WHERE r.key = ANY(%b::int8[])", (keys,))

@@ -18,6 +18,7 @@ from wfdsl.interpreter.engine import Engine
 from wfdsl.interpreter.store import copy as copy_module
 from wfdsl.interpreter.store import open_store
 from wfdsl.interpreter.store.copy import RUN_FIELDS, Tables, copy_store
+from wfdsl.interpreter.store.records import RunFilter
 
 from wfdsl.cli import cli
 
@@ -281,3 +282,40 @@ def test_a_copy_holds_one_batch_of_rows_not_the_whole_store(
     for direction in ("to postgresql", "to sqlite"):
         small, large = (peaks[runs, direction] for runs in SIZES)
         assert large < 1.5 * small, (direction, peaks)
+
+
+def test_a_copy_whose_connection_is_lost_midway_writes_nothing(
+    tmp_path: Path, postgres_store_url: str
+) -> None:
+    import psycopg
+    from wfdsl.interpreter.store.errors import StoreError
+
+    source = str(tmp_path / "source.db")
+    with open_store(source) as store:
+        store.copy_in(synthetic_tables(1200, events=1), replace=False)
+    destination = open_store(postgres_store_url)
+    try:
+        with open_store(source) as src, src.copy_out() as tables:
+            rows = tables.runs
+
+            def cut_midway() -> Iterator[tuple[Any, ...]]:
+                for number, row in enumerate(rows):
+                    if number == 700:  # a batch or more is already written
+                        with psycopg.connect(postgres_store_url, autocommit=True) as admin:
+                            admin.execute(
+                                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                            )
+                    yield row
+
+            tables.runs = cut_midway()
+            # The rows were read once: a second attempt would write only
+            # what was left, so the copy fails instead, with nothing in DST.
+            with pytest.raises(StoreError, match="run the copy again"):
+                destination.copy_in(tables, replace=False)
+        assert destination.list_runs(RunFilter(limit=5)) == []
+    finally:
+        destination.close()
+    code, out = invoke("db", "copy", source, postgres_store_url, "--json")
+    assert code == 0, out
+    assert json.loads(out)["copied"]["runs"] == 1200

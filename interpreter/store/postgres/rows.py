@@ -93,13 +93,15 @@ def search_rows(search: Mapping[str, Any]) -> list[tuple[str, Any, str | None, s
     """(name, num, txt, raw) for each non-null attribute: numbers exactly
     (a float as the Decimal of its exact binary value, so comparing it with
     an int is exact, as in the expression language), strings as text,
-    everything else (bools, lists, maps) as its compact JSON."""
+    everything else (bools, lists, maps) as its compact JSON. So is a
+    string holding U+0000, which PostgreSQL text cannot: ``where`` leaves
+    those to Python (see query.py)."""
     rows: list[tuple[str, Any, str | None, str | None]] = []
     for name, value in search.items():
         kind = type(value)
         if value is None:
             continue
-        if kind is str:
+        if kind is str and "\x00" not in value:
             rows.append((name, None, value, None))
         elif kind is int:
             rows.append((name, value, None, None))

@@ -10,7 +10,7 @@ creator waits and then sees the first one's run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any, Final
 
@@ -235,7 +235,27 @@ def search_names(cur: Any) -> set[str]:
 
 
 def has_search_name(cur: Any, name: str) -> bool:
-    cur.execute("SELECT 1 FROM runs WHERE search::jsonb ? %s LIMIT 1", (name,))
+    # Not search::jsonb ? name: PostgreSQL's JSON functions refuse the
+    # \u0000 a string may hold. The store writes compact JSON, so a key
+    # is its JSON text after '{' or ','; a nested map can have it too, so
+    # each candidate is read to be sure.
+    key = dumps(name) + ":"
+    cur.execute(
+        "SELECT search FROM runs WHERE strpos(search, %s) > 0 OR strpos(search, %s) > 0",
+        ("{" + key, "," + key),
+    )
+    return any(name in loads(search) for (search,) in cur)
+
+
+def _has_nul_strings(cur: Any, names: Iterable[str]) -> bool:
+    """Whether some run has a string holding U+0000 under one of ``names``:
+    kept as JSON in ``raw`` (the only ``raw`` values that start with a
+    quote), out of the ``txt`` comparisons, so ``where`` is then decided
+    in Python. One probe of ``search_by_raw`` per name."""
+    cur.execute(
+        "SELECT 1 FROM search WHERE name = ANY(%s) AND raw >= '\"' AND raw < '#' LIMIT 1",
+        (sorted(names),),
+    )
     return cur.fetchone() is not None
 
 
@@ -246,6 +266,8 @@ def list_runs(cur: Any, criteria: RunFilter, plan: WherePlan | None) -> list[Run
         names = search_names(cur)
         check_names(plan.expression, lambda: names, lambda name: has_search_name(cur, name))
         plan = unshadow(plan, names)
+        if plan.sql is not None and _has_nul_strings(cur, plan.expression.root_names):
+            plan = WherePlan(plan.expression, None, (), exact=False)
     conditions: list[str] = []
     params: list[Any] = []
     if not criteria.all_executions:
@@ -270,29 +292,34 @@ def list_runs(cur: Any, criteria: RunFilter, plan: WherePlan | None) -> list[Run
         )
         return [run_from_row(row) for row in cur.fetchall()]
     expression = plan.expression
-    cur.execute(
-        "SELECT r.key, r.search, r.workflow, r.status, r.started_at, r.ended_at "
-        f"FROM runs r{clause}{order}",
-        params,
-    )
     keys: list[int] = []
     skip = offset
-    for key, search, workflow, status, started_at, ended_at in cur:
-        if limit >= 0 and len(keys) >= limit:
-            break
-        if not where_matches(
-            expression,
-            loads(search),
-            workflow=workflow,
-            status=status,
-            started_at=started_at,
-            ended_at=ended_at,
-        ):
-            continue
-        if skip > 0:
-            skip -= 1
-            continue
-        keys.append(key)
+    # A server-side cursor: the candidates arrive 1,000 at a time and the
+    # scan stops at the limit, instead of every candidate's search JSON
+    # being fetched into memory first.
+    with cur.connection.cursor(name="wfdsl_where") as candidates:
+        candidates.itersize = 1000
+        candidates.execute(
+            "SELECT r.key, r.search, r.workflow, r.status, r.started_at, r.ended_at "
+            f"FROM runs r{clause}{order}",
+            params,
+        )
+        for key, search, workflow, status, started_at, ended_at in candidates:
+            if limit >= 0 and len(keys) >= limit:
+                break
+            if not where_matches(
+                expression,
+                loads(search),
+                workflow=workflow,
+                status=status,
+                started_at=started_at,
+                ended_at=ended_at,
+            ):
+                continue
+            if skip > 0:
+                skip -= 1
+                continue
+            keys.append(key)
     if not keys:
         return []
     cur.execute(f"SELECT r.key, {columns} FROM {FROM_RUNS} WHERE r.key = ANY(%b::int8[])", (keys,))

@@ -111,7 +111,9 @@ def wait_for(client: TestClient, run_id: str, status: str) -> dict:  # type: ign
     deadline = time.monotonic() + 60  # a hang guard, not a speed bound
     while time.monotonic() < deadline:
         run = client.get(f"/api/runs/{quote(run_id, safe='')}").json()
-        if run["run"]["status"] == status:
+        # A child run does not exist until its parent's engine starts it:
+        # the 404 before then means "not yet".
+        if "run" in run and run["run"]["status"] == status:
             return run  # type: ignore[no-any-return]
         time.sleep(0.02)
     raise AssertionError(f"run {run_id} never became {status}: {run}")

@@ -1,23 +1,17 @@
-"""list_runs(where=...): SQL translation, Python fallback and the language's meaning agree."""
+"""list_runs(where=...) on SQLite: SQL translation, Python fallback and the language's meaning agree (generated queries on both backends: tests/interpreter/store/test_where_backends.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
 from wfdsl.dsl.expressions import parse_expression
 from wfdsl.interpreter.store.query import WherePlan, plan_where
 from wfdsl.interpreter.store.records import Definition, RunFilter, RunRow
-from wfdsl.interpreter.store.sqlite import store as sqlite_store
 from wfdsl.interpreter.store.sqlite.store import SqliteStore
 
 from wfdsl.errors import ExpressionError
-
-MISSING = object()
 
 
 def python_model(text: str, runs: list[RunRow]) -> list[str]:
@@ -209,114 +203,3 @@ def test_equality_uses_the_search_index() -> None:
     ).fetchall()
     assert any("search_by_value" in str(step) for step in steps), steps
     store.close()
-
-
-# --- generated: SQL path == Python fallback == the language's meaning ----------------------------
-
-NAMES = ["a", "b", "status", "started_at", "ended_at", "missing"]
-SCALARS = st.sampled_from([0, 1, 1.0, 2.5, -3, "x", "y", "", True, False, None])
-VALUES = st.one_of(SCALARS, st.just([1]), st.just({"k": 1}), st.just(MISSING))
-
-
-def literal(value: Any) -> str:
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, str):
-        return repr(value)
-    return repr(value)
-
-
-@st.composite
-def atoms(draw: st.DrawFn) -> str:
-    name = draw(st.sampled_from(NAMES))
-    shape = draw(st.sampled_from(["cmp", "cmp", "cmp", "mirror", "in", "bare", "names"]))
-    if shape == "in":
-        items = draw(st.lists(SCALARS, max_size=3))
-        operator = draw(st.sampled_from(["in", "not in"]))
-        return f"{name} {operator} [{', '.join(literal(item) for item in items)}]"
-    if shape == "bare":
-        return name
-    operator = draw(st.sampled_from(["==", "!=", "<", "<=", ">", ">="]))
-    if shape == "names":
-        return f"{name} {operator} {draw(st.sampled_from(NAMES))}"
-    value = literal(draw(SCALARS))
-    return f"{value} {operator} {name}" if shape == "mirror" else f"{name} {operator} {value}"
-
-
-wheres = st.recursive(
-    atoms(),
-    lambda inner: st.one_of(
-        inner.map(lambda e: f"not ({e})"),
-        st.tuples(inner, st.sampled_from(["and", "or"]), inner).map(
-            lambda t: f"({t[0]}) {t[1]} ({t[2]})"
-        ),
-    ),
-    max_leaves=5,
-)
-
-
-@st.composite
-def run_sets(draw: st.DrawFn) -> list[RunRow]:
-    count = draw(st.integers(1, 6))
-    runs = []
-    for number in range(count):
-        search = {}
-        for name in ("a", "b", "status"):
-            value = draw(VALUES if name != "status" else st.sampled_from([MISSING, "x", None, 1]))
-            if value is not MISSING:
-                search[name] = value
-        finished = draw(st.booleans())
-        runs.append(
-            run(
-                f"r{number}",
-                float(number) + draw(st.sampled_from([0.0, 0.5])),
-                search,
-                status=draw(st.sampled_from(["completed", "failed"]))
-                if finished
-                else draw(st.sampled_from(["running", "waiting", "x"])),
-                ended_at=float(draw(st.integers(-1, 3))) if finished else None,
-            )
-        )
-    return runs
-
-
-@contextmanager
-def python_path_only() -> Iterator[None]:
-    """list_runs evaluates every where in Python while inside."""
-    saved = sqlite_store.plan_where
-    sqlite_store.plan_where = only_python
-    try:
-        yield
-    finally:
-        sqlite_store.plan_where = saved
-
-
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(runs=run_sets(), where=wheres)
-# Found by this test: an unparenthesised OR in a membership test matched
-# another attribute's value.
-@example(runs=[run("r0", 0.0, {"a": 0, "status": 1})], where="a in [1, 'x']")
-def test_generated_where_sql_fallback_and_model_agree(runs: list[RunRow], where: str) -> None:
-    store = open_store(runs)
-    known = {"workflow", "status", "started_at", "ended_at"}.union(*(r.search for r in runs))
-    if not parse_expression(where).root_names <= known:
-        # A name no run has is an error, on both paths.
-        try:
-            with pytest.raises(ExpressionError, match="unknown search attribute"):
-                ids(store, where)
-            with python_path_only(), pytest.raises(ExpressionError):
-                ids(store, where)
-        finally:
-            store.close()
-        return
-    expected = python_model(where, runs)
-    try:
-        assert ids(store, where) == expected, plan_where(where)
-        with python_path_only():
-            assert ids(store, where) == expected
-    finally:
-        store.close()

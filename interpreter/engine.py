@@ -203,6 +203,7 @@ class Engine:
             restart=owner is not None,
             # Heartbeats judge by the store's clock; virtual time jumps.
             now=self.clock.now if isinstance(self.clock, StoreClock) else None,
+            holding=lambda: bool(self.driver.held),
         )
         self.lease_seconds = lease_seconds
         self.definitions = Definitions(self.store)
@@ -217,6 +218,7 @@ class Engine:
             secrets=os.environ if secrets is None else secrets,
         )
         self.driver.execute_inline = self._execute_inline
+        self.driver.before_claim = self._orphans.before_claim
         self._runner.trace_carrier = self._run_trace
         self.driver.actions = self._actions_here
         self.drain_seconds = drain_seconds
@@ -980,7 +982,7 @@ class Engine:
         deadline = None if timeout is None else time.monotonic() + timeout
         look = False  # whether someone else may have changed the run since it was read
         while True:
-            self._orphans.sweep(self.clock.now())
+            self._sweep()
             progressed = driver.tick()
             latest = driver.watched.get(run_id)
             if latest is not None:  # this driver committed it: that is the row now
@@ -1027,7 +1029,7 @@ class Engine:
         driver.bind(asyncio.get_running_loop())
         self._orphans.start_beating()
         while True:
-            self._orphans.sweep(self.clock.now())
+            self._sweep()
             progressed = driver.tick()
             if progressed or driver.pending or driver.poked:
                 await asyncio.sleep(0)  # let the calls just started run
@@ -1062,7 +1064,7 @@ class Engine:
             try:
                 # Runs a dead process (or this owner before a restart) left
                 # leased: at the first tick, then about once a second.
-                self._orphans.sweep(self.clock.now())
+                self._sweep()
                 schedules.fire_due()
                 retention.apply_due(self.clock.now())
                 progressed = driver.tick()
@@ -1070,7 +1072,7 @@ class Engine:
                 if progressed or driver.pending or driver.poked:
                     await asyncio.sleep(0)
                     continue
-                await driver.idle(until=schedules.next_due())
+                await driver.idle(until=self._wake_by(schedules.next_due()))
             except StoreError as exc:
                 if not _passing(exc):
                     raise
@@ -1079,6 +1081,21 @@ class Engine:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), backoff)
         await self._drain()
+
+    def _sweep(self) -> None:
+        """Take over dead workers' leases when it is time to look; runs
+        freed are due now, so the driver asks again what is due."""
+        if self._orphans.sweep(self.clock.now()):
+            self.driver.look()
+
+    def _wake_by(self, due: float | None) -> float | None:
+        """When an idle serving loop must look up at the latest: the next
+        schedule tick, the next look for dead workers' leases (real time:
+        only on the store's clock; a virtual one looks when it moves)."""
+        if not isinstance(self.clock, StoreClock):
+            return due
+        sweep = self.clock.now() + self._orphans.next_sweep_in()
+        return sweep if due is None else min(due, sweep)
 
     async def _drain(self) -> None:
         """Before stopping: claim nothing new and let the calls in flight

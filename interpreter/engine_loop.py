@@ -85,6 +85,15 @@ ActionExecutor = Callable[[CallAction], Any]
 #: Child runs report their end to the parent on this internal channel.
 CHILD_CHANNEL = "__child__"
 
+#: Seconds (of the engine's clock) an idle driver goes at most without
+#: asking the store what is due: the safety poll. Everything that makes a
+#: run due wakes a driver sooner (its own commits, a poke, a change another
+#: process committed: a message, a new run, a hand-back, a release of dead
+#: workers' leases); what only this poll finds is work whose wake-up was
+#: lost (a notification dropped with its connection) or a timer parked by a
+#: process that then died. One ``next_ready_at`` per period.
+SAFETY_POLL = 5.0
+
 
 @dataclass(slots=True)
 class _Held:
@@ -137,6 +146,7 @@ class Driver:
         poll_interval: float = 0.05,
         idle_poll_interval: float = 0.25,
         idle_after: float = 1.0,
+        safety_poll: float = SAFETY_POLL,
     ) -> None:
         self.store = store
         self.definitions = definitions
@@ -149,6 +159,19 @@ class Driver:
         self.poll_interval = poll_interval
         self.idle_poll_interval = idle_poll_interval
         self.idle_after = idle_after
+        self.safety_poll = safety_poll
+        #: The next ready time this driver knows of (``next_ready_at`` of
+        #: what it may claim) and when (clock time) it was read; None: it
+        #: must ask again (it or another process committed since).
+        self._due: float | None = None
+        self._due_read: float | None = None
+        #: How many times this driver asked the store what is due (a test
+        #: counts an idle worker's queries with it).
+        self.due_reads = 0
+        self._missed = False
+        #: While idle: the moment (engine clock) it sleeps until at the
+        #: latest (the next due time, the safety poll); None while awake.
+        self.sleeping_until: float | None = None
         # Monotonic time of the last sign of life (work, a wake-up, another
         # process's commit): the poll stays fast for a while after it.
         self._active_at = time.monotonic()
@@ -177,6 +200,12 @@ class Driver:
         #: Only this run and its subflow children are claimed (``wfdsl run``
         #: drives the run it submitted); None: every run of the store.
         self.tree: str | None = None
+        #: Called before each claim (the engine beats first when it had
+        #: stopped beating while idle).
+        self.before_claim: Callable[[], None] | None = None
+        #: Whether the store wakes this driver itself when another process
+        #: commits (PostgreSQL's LISTEN); else only changed_runs polls tell.
+        self.pushed = store.watch_changes(self.wake)
         #: Set when the process is about to stop: claim nothing new, finish
         #: the calls in flight (``Engine.close``, SIGTERM).
         self.draining = False
@@ -211,6 +240,22 @@ class Driver:
         """A run got a message or control request from this process."""
         self.poked.add(run_id)
         self.wake()
+
+    def look(self) -> None:
+        """What is due may have changed (thread-safe): ask the store again
+        before sleeping on it, and stop sleeping now."""
+        self._due_read = None
+        self.wake()
+
+    def _next_due(self, now: float, actions: frozenset[str] | None) -> float | None:
+        """The next ready time of what this driver may claim: the one it
+        knows, or (unknown, or older than the safety poll) the store's."""
+        read = self._due_read
+        if read is None or now - read >= self.safety_poll or now < read:
+            self.due_reads += 1
+            self._due = self.store.next_ready_at(self.owner, actions=actions, tree=self.tree)
+            self._due_read = now
+        return self._due
 
     @property
     def in_flight(self) -> int:
@@ -286,6 +331,7 @@ class Driver:
         self._advance_work({run_id: _Work(row, lease, triggers)}, now, issue_calls=issue_calls)
 
     def _advance_work(self, work: dict[str, _Work], now: float, *, issue_calls: bool = True) -> int:
+        self._due_read = None  # its commits and releases move what is due
         prepared: dict[str, Prepared] = {}
         # One read tells which runs have messages; the others skip their inbox.
         with_messages = self.store.with_messages(list(work))
@@ -357,6 +403,7 @@ class Driver:
         touched = changes.run_ids
         if external:
             self._active_at = time.monotonic()
+            self._due_read = None
         for run_id, held in list(self.held.items()):
             triggers = self.pending.pop(run_id, [])
             due = held.row.ready_at is not None and held.row.ready_at <= now
@@ -378,13 +425,17 @@ class Driver:
         if self.draining:
             claimed = []
         else:
-            # The next ready time is read only when nothing else says to claim.
-            if (
-                external
-                or self.poked
-                or self.pending
-                or _due(self.store.next_ready_at(self.owner, actions=actions, tree=self.tree), now)
-            ):
+            # The next ready time is read only when nothing else says to
+            # claim, and only when it may have changed: an idle loop's tick
+            # costs no query until its safety poll.
+            if external or self.poked or self.pending:
+                nxt: float | None = now
+            else:
+                nxt = self._next_due(now, actions)
+            if _due(nxt, now):
+                self._due_read = None
+                if self.before_claim is not None:
+                    self.before_claim()
                 claimed = self.store.claim_ready(
                     self.owner,
                     now=now,
@@ -393,6 +444,9 @@ class Driver:
                     actions=actions,
                     tree=self.tree,
                 )
+                # Due but nothing to claim (another worker was first): the
+                # idle loop asks again, but not at once (no spin).
+                self._missed = not claimed
             else:
                 claimed = []
         # A poke is a hint to claim; a poked run that is not ready (paused,
@@ -784,6 +838,7 @@ class Driver:
         """After a control request drove ``run_id`` here under ``lease``
         (a run this driver did not hold before): stop holding it unless a
         call of it is in flight, and release the lease then."""
+        self._due_read = None
         stale = self.held.get(run_id)
         if stale is not None and not stale.calls:
             del self.held[run_id]
@@ -799,6 +854,7 @@ class Driver:
         stored row says the run is due when the lease would end): the run
         is handed back due ``now``, so the next claimer takes it at once
         instead of up to a lease later."""
+        self._due_read = None
         handback: list[Lease] = []
         leases: list[Lease] = []
         for run_id, held in self.held.items():
@@ -856,34 +912,46 @@ class Driver:
         return max(self.poll_interval, self.idle_poll_interval)
 
     async def idle(self, *, until: float | None = None) -> None:
-        """Sleep until the next timer, a wake-up, or the poll interval for
-        other processes' commits (``changed_runs``), whichever is first."""
-        wake = self.bind(asyncio.get_running_loop())
+        """Sleep until the next due time this driver knows of (``until`` too,
+        if earlier), a wake-up (this process: ``poke``, an outcome, ``look``;
+        another's: the store's push, ``watch_changes``), a change another
+        process committed (``changed_runs``, checked every
+        :meth:`current_poll_interval`: free on PostgreSQL while it listens,
+        one ``PRAGMA data_version`` on SQLite), or the safety poll, whichever
+        is first. What is due is asked of the store only when it may have
+        changed (a commit, a change elsewhere) or at the safety poll."""
+        loop = asyncio.get_running_loop()
+        wake = self.bind(loop)
         if wake.is_set():
             wake.clear()
             self._active_at = time.monotonic()
             return
-        due = self.store.next_ready_at(self.owner)
-        if until is not None:
-            due = until if due is None else min(due, until)
-        interval = self.current_poll_interval()
-        deadline = time.monotonic() + interval
+        now = self.clock.now()
+        actions = self.actions() if self.actions is not None else None
+        due = None if self.draining else self._next_due(now, actions)
+        read = self._due_read if self._due_read is not None else now
+        wake_at = read + self.safety_poll
+        for moment in (due, until):
+            if moment is not None:
+                wake_at = min(wake_at, moment)
+        if self._missed and wake_at <= now:
+            wake_at = now + self.current_poll_interval()
+        self._missed = False
+        self.sleeping_until = wake_at
         # Peek only: the cursor moves in the next tick's _gather, which must
         # see the same runs named.
         since = self._changes
         while not wake.is_set():
-            step_until = None if due is None else due
-            # The wall-clock poll slice: check other processes' commits.
             try:
-                await asyncio.wait_for(self.clock.wait(step_until, wake), interval)
-                break
+                await asyncio.wait_for(self.clock.wait(wake_at, wake), self.current_poll_interval())
+                break  # due, the safety poll, or woken
             except TimeoutError:
                 pass
             if self.store.changed_runs(since).any:
                 self._active_at = time.monotonic()
+                self._due_read = None
                 break
-            if time.monotonic() >= deadline:
-                break
+        self.sleeping_until = None
         if wake.is_set():
             self._active_at = time.monotonic()
         wake.clear()

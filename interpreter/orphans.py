@@ -58,7 +58,10 @@ from .store.protocol import Store
 
 __all__ = [
     "BEAT_EVERY",
+    "IDLE_AFTER",
+    "IDLE_SWEEP_INTERVAL",
     "SILENT_AFTER",
+    "SWEEP_INTERVAL",
     "LocalOwner",
     "Orphans",
     "default_owner",
@@ -74,6 +77,14 @@ _log = logging.getLogger("wfdsl.engine")
 #: more than 1/``SWEEP_SHARE`` of the time.
 SWEEP_INTERVAL = 1.0
 SWEEP_SHARE = 200
+#: How often an engine that holds no lease (nothing in flight for
+#: ``IDLE_AFTER`` seconds) looks (two queries): an idle worker's largest
+#: share of its query budget (docs/operations.md "What an idle worker costs").
+IDLE_SWEEP_INTERVAL = 5.0
+#: Seconds without a lease after which an engine stops beating and forgets
+#: its heartbeat row: nobody needs to judge an owner that holds nothing. It
+#: beats again (first synchronously, before its next claim) once it holds.
+IDLE_AFTER = 5.0
 
 #: Seconds between two heartbeats of a driving engine (real time).
 BEAT_EVERY = 1.0
@@ -206,6 +217,7 @@ class Orphans:
         *,
         restart: bool,
         now: Callable[[], float] | None = None,
+        holding: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
         self.owner = owner
@@ -216,6 +228,19 @@ class Orphans:
         self._now = now
         self._beating: threading.Thread | None = None
         self._stop = threading.Event()
+        #: Whether the engine holds a lease right now (None: always, as if busy).
+        self._holding = holding
+        self._held_at = time.monotonic()
+        #: Whether this owner's heartbeat row is in the store (guarded by _lock).
+        self._row = False
+        self._lock = threading.Lock()
+
+    def busy(self) -> bool:
+        """Whether the engine held a lease in the last ``IDLE_AFTER`` seconds."""
+        tick = time.monotonic()
+        if self._holding is None or self._holding():
+            self._held_at = tick
+        return tick - self._held_at < IDLE_AFTER
 
     # ------------------------------------------------------------ heartbeats
 
@@ -230,14 +255,43 @@ class Orphans:
 
     def _beat(self) -> None:
         assert self._now is not None
-        try:
-            self.store.beat(self.owner, now=self._now())
-        except StoreError as exc:  # the next beat tries again
-            _log.warning("heartbeat of %s not recorded: %s", self.owner, exc)
+        with self._lock:
+            try:
+                self.store.beat(self.owner, now=self._now())
+                self._row = True
+            except StoreError as exc:  # the next beat tries again
+                _log.warning("heartbeat of %s not recorded: %s", self.owner, exc)
 
     def _beat_loop(self) -> None:
         while not self._stop.wait(BEAT_EVERY):
+            self.beat_once()
+
+    def beat_once(self) -> None:
+        """One round of the heartbeat thread: beat while the engine holds
+        a lease (or did within ``IDLE_AFTER``); else forget the heartbeat
+        once (nothing for anyone to judge; a stale row left behind would be
+        taken for a death once the engine holds again), and stay silent."""
+        if self.busy():
             self._beat()
+            return
+        with self._lock:
+            if self._row:
+                try:
+                    self.store.retire([self.owner])
+                    self._row = False
+                except StoreError as exc:  # the next round tries again
+                    _log.warning("heartbeat of %s not retired: %s", self.owner, exc)
+
+    def before_claim(self) -> None:
+        """Before the engine claims: an owner that stopped beating (idle)
+        beats at once, so its new leases are judged by a fresh heartbeat."""
+        self._held_at = time.monotonic()
+        if self._now is not None and not self._row and not self._stop.is_set():
+            self._beat()
+
+    def next_sweep_in(self) -> float:
+        """Seconds (real time) until the next :meth:`sweep` looks."""
+        return max(0.0, self._next_sweep - time.monotonic())
 
     def close(self) -> None:
         """Stop beating and forget this owner's heartbeat (a clean stop)."""
@@ -260,7 +314,8 @@ class Orphans:
         if not self._first and tick < self._next_sweep:
             return {}
         first, self._first = self._first, False
-        self._next_sweep = tick + SWEEP_INTERVAL
+        interval = SWEEP_INTERVAL if self.busy() else IDLE_SWEEP_INTERVAL
+        self._next_sweep = tick + interval
         silent: set[str] = set()
         if self._now is not None:
             silent = self.store.silent_owners(before=now - SILENT_AFTER)
@@ -281,7 +336,7 @@ class Orphans:
         if silent:
             self.store.retire(silent)
         spent = time.monotonic() - tick
-        self._next_sweep = tick + max(SWEEP_INTERVAL, SWEEP_SHARE * spent)
+        self._next_sweep = tick + max(interval, SWEEP_SHARE * spent)
         for owner, runs in freed.items():
             if owner == self.owner:
                 why = "a previous run of this owner"

@@ -338,6 +338,18 @@ class Store(Protocol):
         a server backend answers from the notifications it received."""
         ...
 
+    def watch_changes(self, wake: Callable[[], None]) -> bool:
+        """Call ``wake()`` (from any thread, with no argument) whenever this
+        backend learns that another process committed something
+        :meth:`changed_runs` would report, so an idle driver sleeps until
+        then instead of polling. Returns whether the backend pushes at all:
+        PostgreSQL does while its LISTEN connection is up (not in poll-only
+        mode); SQLite cannot (it learns of other connections' commits only
+        when asked: ``PRAGMA data_version``) and returns False, so the
+        driver keeps asking :meth:`changed_runs` every poll interval. One
+        callback per store; a later call replaces it."""
+        ...
+
     # --- schedules ---------------------------------------------------------------
     def cached_result(self, key: str, *, now: float) -> CachedResult | None:
         """The task result stored under cache ``key`` (any run's), unless it

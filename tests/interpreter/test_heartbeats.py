@@ -16,7 +16,14 @@ from pathlib import Path
 
 import pytest
 from wfdsl.interpreter.engine import Engine
-from wfdsl.interpreter.orphans import SILENT_AFTER, Orphans, default_owner
+from wfdsl.interpreter.orphans import (
+    IDLE_AFTER,
+    IDLE_SWEEP_INTERVAL,
+    SILENT_AFTER,
+    SWEEP_INTERVAL,
+    Orphans,
+    default_owner,
+)
 from wfdsl.interpreter.store.records import Definition, RunRow
 from wfdsl.interpreter.store.sqlite.store import SqliteStore
 
@@ -141,3 +148,51 @@ def test_a_killed_worker_elsewhere_is_taken_over_by_its_silence_not_its_lease(
 
         done = [survivor.run_until_complete(i, timeout=HANG_GUARD) for i in ids]
     assert [run.output for run in done] == [{"by": "survivor"}] * len(ids)
+
+
+def test_an_idle_engine_stops_beating_and_beats_again_before_it_claims(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An idle worker's heartbeat was a query a second for nobody (it holds
+    no lease to judge): it forgets its row instead, and beats first thing
+    before its next claim, so its new leases are judged by a fresh beat."""
+    store = SqliteStore(str(tmp_path / "runs.db"))
+    tick = [1000.0]
+    monkeypatch.setattr("wfdsl.interpreter.orphans.time.monotonic", lambda: tick[0])
+    holding = [True]
+    beats = Orphans(
+        store, "worker-1", restart=False, now=lambda: tick[0], holding=lambda: holding[0]
+    )
+    beats.beat_once()
+    assert store.silent_owners(before=1e12) == {"worker-1"}  # busy: it beats
+    holding[0] = False
+    tick[0] += IDLE_AFTER - 0.5
+    beats.beat_once()  # lately busy: still beats
+    assert store.silent_owners(before=1e12) == {"worker-1"}
+    tick[0] += 1.0
+    beats.beat_once()  # idle: the row goes, and nothing more is written
+    assert store.silent_owners(before=1e12) == set()
+    beats.beat_once()
+    assert store.silent_owners(before=1e12) == set()
+    tick[0] += 1.0
+    beats.before_claim()  # about to hold leases again: a fresh beat first
+    assert store.silent_owners(before=tick[0] - 0.5) == set()
+    assert store.silent_owners(before=tick[0] + 0.5) == {"worker-1"}
+    store.close()
+
+
+def test_an_idle_engine_looks_for_dead_workers_less_often(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SqliteStore(str(tmp_path / "runs.db"))
+    tick = [1000.0]
+    monkeypatch.setattr("wfdsl.interpreter.orphans.time.monotonic", lambda: tick[0])
+    holding = [True]
+    looking = Orphans(store, "w", restart=False, now=lambda: 1.0, holding=lambda: holding[0])
+    looking.sweep(1.0)
+    assert looking.next_sweep_in() == SWEEP_INTERVAL
+    holding[0] = False
+    tick[0] += IDLE_AFTER
+    looking.sweep(1.0)
+    assert looking.next_sweep_in() == IDLE_SWEEP_INTERVAL
+    store.close()

@@ -2,8 +2,9 @@
 
 NOTIFY takes a database-wide lock at COMMIT, so the store sends one only
 where another process may be waiting for it: a message to a run (a signal,
-a control request, a cross-run message) and a new run; never per
-transition, and at most one per transaction (its payload names the runs,
+a control request, a cross-run message), a new run, and runs made
+claimable by someone who stops holding them (a hand-back, a release of a
+dead worker's leases); never per transition, and at most one per transaction (its payload names the runs,
 or ``*`` when they do not fit).
 
 Each store object that listens has one connection of its own in a thread
@@ -50,6 +51,9 @@ class Listener:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.count = 0
+        #: Called (in this thread) after each notification: the store's
+        #: ``watch_changes`` callback, which wakes an idle driver.
+        self.on_notify: Callable[[], None] | None = None
         #: True while the LISTEN connection is up (else the store polls).
         self.listening = False
         self._thread = threading.Thread(target=self._run, name="wfdsl-listen", daemon=True)
@@ -62,6 +66,12 @@ class Listener:
     def _bump(self, payload: str | None) -> None:
         with self._lock:
             self.count += 1
+        wake = self.on_notify
+        if wake is not None:
+            try:
+                wake()
+            except Exception:  # a waker must not stop the listening
+                _log.exception("wfdsl: a change callback failed")
 
     def _run(self) -> None:
         backoff = 0.5

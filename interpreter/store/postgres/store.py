@@ -573,20 +573,33 @@ class PostgresStore:
         return kept
 
     def release(self, leases: Sequence[Lease], *, ready_at: float | None = None) -> None:
-        if leases:
-            self._write(
-                f"releasing {len(leases)} lease(s)",
-                lambda cur: pg_leases.release(cur, leases, ready_at=ready_at),
-            )
+        if not leases:
+            return
+
+        def work(cur: Any) -> None:
+            pg_leases.release(cur, leases, ready_at=ready_at)
+            if ready_at is not None:
+                # A hand-back: runs due for whoever claims next. Idle workers
+                # sleep until told (a plain release leaves runs that wait on
+                # a timer its holder knows, or on a message that notifies).
+                notify(cur, [lease.run_id for lease in leases])
+
+        self._write(f"releasing {len(leases)} lease(s)", work)
 
     def release_orphans(self, orphaned: Callable[[str], bool], *, now: float) -> dict[str, int]:
         owners: list[tuple[str, int]] = self._read("listing lease owners", pg_leases.lease_owners)
         gone = [owner for owner, _ in owners if orphaned(owner)]
         if not gone:
             return {}
+
+        def work(cur: Any) -> dict[str, int]:
+            freed = pg_leases.free_leases_of(cur, gone, now=now)
+            if freed:
+                notify(cur, ["*"])  # their runs are due: wake every idle worker
+            return freed
+
         freed: dict[str, int] = self._write(
-            f"releasing the leases of {len(gone)} gone owner(s)",
-            lambda cur: pg_leases.free_leases_of(cur, gone, now=now),
+            f"releasing the leases of {len(gone)} gone owner(s)", work
         )
         return freed
 
@@ -659,6 +672,13 @@ class PostgresStore:
         if cursor is None:
             return ChangedRuns(fresh, frozenset(), True)
         return ChangedRuns(fresh, frozenset(named), True)
+
+    def watch_changes(self, wake: Callable[[], None]) -> bool:
+        listener = self._listener
+        if listener is None:
+            return False  # poll-only: changed_runs reads every poll_seconds
+        listener.on_notify = wake
+        return True
 
     # --- schedules ---------------------------------------------------------------------
 

@@ -700,6 +700,11 @@ class SqliteStore(GroupCommit):
             "polling for changes", lambda conn: sqlite_leases.changed_runs(conn, since)
         )
 
+    def watch_changes(self, wake: Callable[[], None]) -> bool:
+        # Another connection's commit shows only in PRAGMA data_version,
+        # which changed_runs reads when asked: nothing to push.
+        return False
+
     # --- cached task results ----------------------------------------------------------------
 
     def cached_result(self, key: str, *, now: float) -> CachedResult | None:

@@ -8,8 +8,11 @@ dead worker's leases); never per transition, and at most one per transaction (it
 or ``*`` when they do not fit).
 
 Each store object that listens has one connection of its own in a thread
-(:class:`Listener`); it counts notifications, so ``changed_runs`` reads
-the database only after one arrived. When that connection is lost (a restart, PgBouncer in transaction
+(:class:`Listener`); it keeps the run ids the notifications named, so
+``changed_runs`` answers from them without a query (a notification is
+delivered after its transaction commits, in commit order, however many
+arrive), and reads the database only for a ``*``, after a reconnection or
+when a reader fell more than ``_KEPT`` notifications behind. When that connection is lost (a restart, PgBouncer in transaction
 mode), or in poll-only mode, the store polls instead (see
 ``PostgresStore.changed_runs``).
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
@@ -29,17 +33,37 @@ __all__ = ["CHANNEL", "Listener", "notify"]
 CHANNEL: Final = "wfdsl"
 # NOTIFY payloads must stay under 8000 bytes.
 _PAYLOAD_LIMIT: Final = 7000
+# Notifications a listener remembers (by number) for changed_runs: a reader
+# further behind than that reads the database instead.
+_KEPT: Final = 4096
 
 _log = logging.getLogger("wfdsl.interpreter.store.postgres")
 
 
 def notify(cur: Any, run_ids: Iterable[str]) -> None:
-    """One NOTIFY naming ``run_ids``, delivered when the transaction commits."""
+    """NOTIFY naming ``run_ids``, delivered when the transaction commits:
+    one notification, or a few when the ids do not fit one payload (they
+    are all sent at the one commit, under its one lock); ``*`` (look at
+    everything) only for an id with a space in it."""
     ids = sorted(set(run_ids))
-    payload = " ".join(ids)
-    if len(payload.encode()) > _PAYLOAD_LIMIT or any(" " in run_id for run_id in ids):
-        payload = "*"
-    cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+    if any(" " in run_id for run_id in ids) or "*" in ids:
+        cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, "*"))
+        return
+    payloads: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for run_id in ids:
+        length = len(run_id.encode()) + 1
+        if chunk and size + length > _PAYLOAD_LIMIT:
+            payloads.append(" ".join(chunk))
+            chunk, size = [], 0
+        chunk.append(run_id)
+        size += length
+    payloads.append(" ".join(chunk))
+    if len(payloads) == 1:
+        cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payloads[0]))
+    else:
+        cur.execute("SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p", (CHANNEL, payloads))
 
 
 class Listener:
@@ -51,6 +75,9 @@ class Listener:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.count = 0
+        #: (number, the run ids its payload named, or None: any run may have
+        #: changed) of the last ``_KEPT`` notifications, oldest first.
+        self._log: deque[tuple[int, frozenset[str] | None]] = deque(maxlen=_KEPT)
         #: Called (in this thread) after each notification: the store's
         #: ``watch_changes`` callback, which wakes an idle driver.
         self.on_notify: Callable[[], None] | None = None
@@ -64,8 +91,10 @@ class Listener:
         self._up.wait(5.0)
 
     def _bump(self, payload: str | None) -> None:
+        named = None if payload is None or payload == "*" else frozenset(payload.split())
         with self._lock:
             self.count += 1
+            self._log.append((self.count, named))
         wake = self.on_notify
         if wake is not None:
             try:
@@ -104,6 +133,26 @@ class Listener:
                 if conn is not None:
                     with contextlib.suppress(Exception):
                         conn.close()
+
+    def heard_since(self, heard: int) -> tuple[int, frozenset[str] | None]:
+        """(how many notifications so far, the runs named by those after
+        the first ``heard``); None for the runs when one of them named no
+        runs (``*``, a reconnection) or they are no longer all kept: the
+        caller reads the database then."""
+        with self._lock:
+            count = self.count
+            if count == heard:
+                return count, frozenset()
+            if not self._log or self._log[0][0] > heard + 1:
+                return count, None
+            named: set[str] = set()
+            for number, ids in reversed(self._log):
+                if number <= heard:
+                    break
+                if ids is None:
+                    return count, None
+                named.update(ids)
+            return count, frozenset(named)
 
     def close(self) -> None:
         self._stop.set()

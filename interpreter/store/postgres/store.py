@@ -646,32 +646,45 @@ class PostgresStore:
     def changed_runs(self, since: object | None) -> ChangedRuns:
         """The runs sent a message or given a new row since ``since``.
 
-        While LISTEN is up, no query runs until a notification arrived (a
-        writer that sends a message or creates a run notifies). In poll-only
-        mode, or while the LISTEN connection is down, the database is read at
-        most every ``poll_seconds``. The read names the runs of messages and
-        run rows numbered above the cursor, looking back ``_LOOKBACK``
-        numbers: a seq or key is taken before its transaction commits, so a
-        lower number can commit after a higher one was seen; the cursor keeps
-        the numbers already named in that window, so none is named twice
-        and a late commit is still named. (A message later than that is
-        still never lost: a send makes its run due, and the claim that
-        follows hands a held run back to its driver.)"""
+        While LISTEN is up, no query runs: the notifications name the runs
+        (every writer of a message or a run row notifies, naming them), and
+        one is delivered after its transaction commits, so however many
+        messages arrive, each is named once, by the first answer after its
+        notification came, never by a later one. The database is read only
+        for a notification that names no runs (``*``: too many for a
+        payload), after the LISTEN connection came back, or for a reader
+        more than the listener keeps behind. In poll-only mode, or while
+        the LISTEN connection is down, the database is read at most every
+        ``poll_seconds``: the runs of messages and run rows numbered above
+        the cursor, looking back ``_LOOKBACK`` numbers (a seq or key is
+        taken before its transaction commits, so a lower number can commit
+        after a higher one was seen; the cursor keeps the numbers already
+        named in that window, so none is named twice and a late commit is
+        still named). A message later than that is still never lost: a send
+        makes its run due, and the claim that follows hands a held run back
+        to its driver."""
         listener = self._listener
         cursor = since if isinstance(since, _Cursor) else None
         listening = listener is not None and listener.listening
-        heard = listener.count if listener is not None else 0
         clock = time.monotonic()
-        if cursor is not None:
-            if listening and cursor.heard == heard:
+        if listener is not None and listening and cursor is not None:
+            heard, named = listener.heard_since(cursor.heard)
+            if heard == cursor.heard:
                 return ChangedRuns(cursor, frozenset(), False)
-            if not listening and clock - cursor.polled < self.options.poll_seconds:
-                return ChangedRuns(cursor, frozenset(), False)
-        fresh, named = self._read("polling for changes", lambda cur: _changes(cur, cursor))
+            if named is not None:
+                return ChangedRuns(replace(cursor, heard=heard), named, True)
+        heard = listener.count if listener is not None else 0
+        if (
+            cursor is not None
+            and not listening
+            and clock - cursor.polled < self.options.poll_seconds
+        ):
+            return ChangedRuns(cursor, frozenset(), False)
+        fresh, found = self._read("polling for changes", lambda cur: _changes(cur, cursor))
         fresh = replace(fresh, heard=heard, polled=clock)
         if cursor is None:
             return ChangedRuns(fresh, frozenset(), True)
-        return ChangedRuns(fresh, frozenset(named), True)
+        return ChangedRuns(fresh, frozenset(found), True)
 
     def watch_changes(self, wake: Callable[[], None]) -> bool:
         listener = self._listener

@@ -12,6 +12,7 @@ looks (it used to read a window of 256 message numbers back at every look).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -172,3 +173,77 @@ def test_a_message_committed_late_behind_hundreds_of_others_is_still_named(
         late.close()
     waker.wait_past(calls + 299)
     assert watcher.changed_runs(cursor).run_ids == frozenset({"r000"})
+
+
+def _poll_only(url: str, seconds: float | None = None) -> str:
+    joined = url + ("&" if "?" in url else "?") + "poll_only=1"
+    return joined if seconds is None else f"{joined}&poll_seconds={seconds:g}"
+
+
+def test_poll_only_pushes_nothing_and_polls_at_its_interval(postgres_store_url: str) -> None:
+    """PgBouncer's mode: no LISTEN, so no push; other processes' messages
+    are read from the database, at most every ``poll_seconds``."""
+    writer = open_store(postgres_store_url)
+    eager = open_store(_poll_only(postgres_store_url, 0.01))
+    lazy = open_store(_poll_only(postgres_store_url, 3600))
+    try:
+        writer.put_definition(Definition("h", "wf", None, ""))
+        _run(writer, "r1")
+        assert eager.watch_changes(Waker()) is False
+        assert lazy.watch_changes(Waker()) is False
+        since = eager.changed_runs(None).cursor
+        held = lazy.changed_runs(None).cursor
+        writer.send("r1", "go", 1, now=101.0)
+        deadline = time.monotonic() + HANG_GUARD
+        seen = eager.changed_runs(since)
+        while not seen.any:  # the first look 10 ms after the last one reads
+            assert time.monotonic() < deadline
+            seen = eager.changed_runs(since)
+        assert seen.run_ids == frozenset({"r1"})
+        # Within its interval the lazy one has not looked yet: nothing, for now.
+        assert not lazy.changed_runs(held).any
+    finally:
+        for store in (writer, eager, lazy):
+            store.close()
+
+
+def test_a_poll_only_worker_still_gets_a_signal_from_another_process(
+    postgres_store_url: str,
+) -> None:
+    import asyncio
+
+    from wfdsl.interpreter.clock import VirtualClock
+    from wfdsl.interpreter.engine import Engine
+
+    flow = """
+wfdsl: "1"
+name: gate
+signals:
+  go: {}
+start: wait_go
+states:
+  wait_go: {type: wait, signal: go, next: done}
+  done: {type: succeed}
+"""
+    clock = VirtualClock()
+    worker = Engine(_poll_only(postgres_store_url), clock=clock)
+    other = Engine(postgres_store_url, clock=clock)
+    run = worker.start(worker.register(flow))
+    worker.run_until_idle()
+    assert worker.get(run.id).status == "waiting"
+
+    async def scenario() -> str:
+        async with worker:
+            other.signal(run.id, "go")  # another process: no poke reaches it
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + HANG_GUARD
+            while worker.get(run.id).status != "completed":
+                assert loop.time() < deadline, "the poll-only worker never saw the signal"
+                await asyncio.sleep(0.02)
+            return worker.get(run.id).status
+
+    try:
+        assert asyncio.run(scenario()) == "completed"
+    finally:
+        worker.close()
+        other.close()

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from wfdsl.interpreter.clock import VirtualClock
 from wfdsl.interpreter.engine import Engine
 from wfdsl.interpreter.engine_loop import SAFETY_POLL
@@ -48,10 +46,10 @@ states:
 """
 
 
-def counting_store(target: str) -> Any:
-    """The backend ``target`` names, counting each transaction it runs by
+def counting_store(store_url: str) -> Any:
+    """The backend ``store_url`` names, counting each transaction it runs by
     what it does ("finding the next ready time", "polling for changes")."""
-    cls = type(open_store(target))
+    cls = type(open_store(store_url))
 
     class Counting(cls):  # type: ignore[valid-type,misc]
         done: Counter[str]
@@ -70,17 +68,9 @@ def counting_store(target: str) -> Any:
             self.done[doing] += 1
             return super()._write(doing, work, *a, **k)
 
-    store = Counting(target)
+    store = Counting(store_url)
     store.done = Counter()
     return store
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "runs.db")
-    else:
-        yield request.getfixturevalue("postgres_store_url")
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -99,9 +89,9 @@ def queries(store: Any) -> Counter[str]:
     return Counter({k: v for k, v in store.done.items() if k != "polling for changes"})
 
 
-def test_an_idle_worker_asks_nothing_between_two_safety_polls(target: str) -> None:
+def test_an_idle_worker_asks_nothing_between_two_safety_polls(store_url: str) -> None:
     clock = VirtualClock()
-    store = counting_store(target)
+    store = counting_store(store_url)
     engine = Engine(store=store, clock=clock)
     workflow = engine.register(PARKED)
     for _ in range(20):
@@ -141,9 +131,9 @@ def test_an_idle_worker_asks_nothing_between_two_safety_polls(target: str) -> No
     assert sum(minute.values()) <= 60, minute
 
 
-def test_a_timer_fires_at_its_due_instant_with_one_wake_up(target: str) -> None:
+def test_a_timer_fires_at_its_due_instant_with_one_wake_up(store_url: str) -> None:
     clock = VirtualClock()
-    store = counting_store(target)
+    store = counting_store(store_url)
     engine = Engine(store=store, clock=clock)
     run = engine.start(engine.register(TIMER))
     engine.run_until_idle()

@@ -42,6 +42,13 @@ def iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
+#: What a timer's lag measures (docs/decisions.md "How workers wait and wake").
+FIRED_MEANS = (
+    "fired = the transaction holding the run's timer_fired event committed; lag = the "
+    "wall time the worker that committed it saw the commit (its on_transition hook, "
+    "after COMMIT) minus the timer's due time"
+)
+
 FLOW: dict[str, Any] = {
     "wfdsl": "1",
     "name": "bench-due",
@@ -169,6 +176,7 @@ def run(options: Options) -> dict[str, Any]:
         )
     return {
         **result,
+        "fired_means": FIRED_MEANS,
         "sizes": {"runs": runs, "ref_runs": ref_runs, "pg_processes": pg_processes},
         "series": series,
         "targets": targets,

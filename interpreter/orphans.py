@@ -84,7 +84,7 @@ IDLE_SWEEP_INTERVAL = 5.0
 #: Seconds without a lease after which an engine stops beating and forgets
 #: its heartbeat row: nobody needs to judge an owner that holds nothing. It
 #: beats again (first synchronously, before its next claim) once it holds.
-IDLE_AFTER = 5.0
+IDLE_AFTER = 2.0
 
 #: Seconds between two heartbeats of a driving engine (real time).
 BEAT_EVERY = 1.0

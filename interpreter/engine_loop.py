@@ -168,6 +168,12 @@ class Driver:
         #: How many times this driver asked the store what is due (a test
         #: counts an idle worker's queries with it).
         self.due_reads = 0
+        #: Bumped (from any thread: ``poke``, ``look``) when what is due may
+        #: have changed; a known due time read before the last bump is stale.
+        #: A counter, not ``_due_read = None``: a read already under way in
+        #: the driving thread would store its older answer over that None.
+        self._marks = 0
+        self._due_marks = 0
         self._missed = False
         #: While idle: the moment (engine clock) it sleeps until at the
         #: latest (the next due time, the safety poll); None while awake.
@@ -237,24 +243,28 @@ class Driver:
                 loop.call_soon_threadsafe(event.set)
 
     def poke(self, run_id: str) -> None:
-        """A run got a message or control request from this process."""
+        """A run got a message or control request from this process (or was
+        created, redriven, forked by it): claim it at once, without waiting
+        for the safety poll (thread-safe)."""
         self.poked.add(run_id)
+        self._marks += 1
         self.wake()
 
     def look(self) -> None:
         """What is due may have changed (thread-safe): ask the store again
         before sleeping on it, and stop sleeping now."""
         self._due_read = None
+        self._marks += 1
         self.wake()
 
     def _next_due(self, now: float, actions: frozenset[str] | None) -> float | None:
         """The next ready time of what this driver may claim: the one it
         knows, or (unknown, or older than the safety poll) the store's."""
-        read = self._due_read
-        if read is None or now - read >= self.safety_poll or now < read:
+        read, marks = self._due_read, self._marks
+        if read is None or marks != self._due_marks or now - read >= self.safety_poll or now < read:
             self.due_reads += 1
             self._due = self.store.next_ready_at(self.owner, actions=actions, tree=self.tree)
-            self._due_read = now
+            self._due_read, self._due_marks = now, marks
         return self._due
 
     @property
@@ -401,13 +411,16 @@ class Driver:
         self._changes = changes.cursor
         external = changes.any
         touched = changes.run_ids
+        # The pokes this tick answers; one arriving from another thread from
+        # now on stays in ``poked`` for the next tick (the loop sees it).
+        poked = set(self.poked)
         if external:
             self._active_at = time.monotonic()
             self._due_read = None
         for run_id, held in list(self.held.items()):
             triggers = self.pending.pop(run_id, [])
             due = held.row.ready_at is not None and held.row.ready_at <= now
-            if run_id in touched or run_id in self.poked:
+            if run_id in touched or run_id in poked:
                 fresh = self.store.get_run(run_id)
                 if fresh is None:
                     self._drop(run_id)
@@ -415,7 +428,6 @@ class Driver:
                 if fresh.row_version != held.row.row_version:
                     held.row = fresh
                 due = due or (fresh.ready_at is not None and fresh.ready_at <= now)
-            self.poked.discard(run_id)
             if triggers or due:
                 work[run_id] = _Work(held.row, held.lease, triggers or [Wake(now=now)])
         # Outcomes of runs no longer held (lease lost, then regained) wait
@@ -428,7 +440,7 @@ class Driver:
             # The next ready time is read only when nothing else says to
             # claim, and only when it may have changed: an idle loop's tick
             # costs no query until its safety poll.
-            if external or self.poked or self.pending:
+            if external or poked or self.pending:
                 nxt: float | None = now
             else:
                 nxt = self._next_due(now, actions)
@@ -451,9 +463,8 @@ class Driver:
                 claimed = []
         # A poke is a hint to claim; a poked run that is not ready (paused,
         # held elsewhere) is not work.
-        self.poked.clear()
+        self.poked.difference_update(poked)
         for row, lease in claimed:
-            self.poked.discard(row.id)
             triggers = self.pending.pop(row.id, [])
             if row.id in work:
                 work[row.id].row, work[row.id].lease = row, lease

@@ -12,6 +12,7 @@ backends, over counted rounds and over virtual time: never by wall time.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -164,3 +165,51 @@ def test_a_timer_fires_at_its_due_instant_with_one_wake_up(store_url: str) -> No
     # this clock), after one wake-up (plus the one idle that follows it).
     assert [e.time for e in fired] == [due]
     assert woken <= 2
+
+
+def test_a_run_started_while_the_driver_reads_what_is_due_is_claimed_at_once(
+    store_url: str,
+) -> None:
+    """``Engine.start`` from another thread (the designer's request handler)
+    lands while the serving loop is between reading what is due (nothing)
+    and storing that answer. The poke must not be lost to that stale answer:
+    with virtual time standing still, no safety poll ever comes, so the run
+    starts only if the poke itself makes the driver claim it."""
+    clock = VirtualClock()
+    store = counting_store(store_url)
+    engine = Engine(store=store, clock=clock)
+    workflow = engine.register(TIMER)
+    driver = engine.driver
+    driver.poll_interval = driver.idle_poll_interval = 0.005
+    started: list[str] = []
+    armed = [False]
+    read = type(store).next_ready_at
+
+    def next_ready_at(self: Any, *args: Any, **kwargs: Any) -> Any:
+        answer = read(self, *args, **kwargs)  # nothing is due: no runs yet
+        if armed[0]:
+            armed[0] = False
+            starter = threading.Thread(target=lambda: started.append(engine.start(workflow).id))
+            starter.start()
+            starter.join()
+        return answer
+
+    store.next_ready_at = next_ready_at.__get__(store)
+
+    async def scenario() -> str:
+        async with engine:
+            await until(lambda: driver.sleeping_until is not None)
+            armed[0] = True
+            clock.advance(SAFETY_POLL)  # the next idle round reads what is due
+            await until(lambda: bool(started))
+            rounds = store.asked
+            # Counted rounds of the idle loop, not time: the run is started
+            # long before 200 of them (it needs one tick).
+            await until(
+                lambda: engine.get(started[0]).status == "waiting" or store.asked >= rounds + 200
+            )
+            return engine.get(started[0]).status
+
+    status = asyncio.run(scenario())
+    engine.close()
+    assert status == "waiting"  # started, and parked on its timer

@@ -27,6 +27,8 @@ from measure import (
 
 NAME = "timers"
 KEYS = ("p50_ms", "p99_ms")
+#: Tries per repetition when the runs could not all be parked before their due time.
+ATTEMPTS = 4
 
 
 def iso(seconds: float) -> str:
@@ -35,14 +37,17 @@ def iso(seconds: float) -> str:
 
 def child(request: dict[str, Any]) -> None:
     runs = int(request["runs"])
+    margin = float(request.get("margin", 3.0))
     engine = wfdsl_engine(request["path"], request["synchronous"])
     workflow = engine.register(wait_flow("until"))
-    # Time the first starts to pick a due time all runs can be parked before.
+    # Time the first runs' start AND parking (what happens before the due
+    # time) to pick a due time all runs can be parked before.
     probe = min(1000, runs)
     began = time.time()
     engine.start_many(workflow, [{"due": iso(began + 3600)}] * probe)
-    per_start = (time.time() - began) / probe
-    due = float(int(time.time() + per_start * runs * 3 + 3)) + 0.5
+    engine.run_until_idle()
+    per_run = (time.time() - began) / probe
+    due = float(int(time.time() + per_run * runs * margin + 3)) + 0.5
     ids = [
         run.id
         for first in range(0, runs, 1000)
@@ -50,6 +55,12 @@ def child(request: dict[str, Any]) -> None:
     ]
     engine.run_until_idle()
     parked_at = time.time()
+    if parked_at > due:
+        # Timers fired while the runs were being parked (a loaded machine):
+        # no lag to measure; the harness tries again with more slack.
+        engine.close()
+        say({"lags": [], "runs": len(ids), "slack_s": due - parked_at, "parked_late": True})
+        return
     lags: list[float] = []
 
     def fired(row: Any, events: Any) -> None:
@@ -86,16 +97,28 @@ def run(options: Options) -> dict[str, Any]:
     maxes: list[float] = []
     notes: list[str] = []
     with Scratch(options.workdir, NAME) as scratch:
-        for _ in range(reps):
-            request = {"path": str(scratch.path("timers")), "synchronous": sync, "runs": runs}
-            process = spawn_child(NAME, request)
-            answer = read_message(process, timeout=3600)
-            process.wait()
+        for rep in range(reps):
+            # A due time the parking overran measures nothing: again, on a
+            # fresh store, with twice the slack (a few times at most).
+            for attempt in range(ATTEMPTS):
+                request = {
+                    "path": str(scratch.path(f"timers-{rep}-{attempt}")),
+                    "synchronous": sync,
+                    "runs": runs,
+                    "margin": 3.0 * 2**attempt,
+                }
+                process = spawn_child(NAME, request)
+                answer = read_message(process, timeout=3600)
+                process.wait()
+                if not answer["parked_late"]:
+                    break
+                notes.append(
+                    f"the runs were still being parked {-answer['slack_s']:.1f} s after the "
+                    "due time; measured again with more slack"
+                )
             lags = answer["lags"]
             if len(lags) != runs:
                 notes.append(f"only {len(lags)} of {runs} timers fired within 120 s of due")
-            if answer["parked_late"]:
-                notes.append("runs were still being parked at the due time")
             p50s.append(percentile(lags, 50) * 1000)
             p99s.append(percentile(lags, 99) * 1000)
             maxes.append(max(lags, default=float("nan")) * 1000)

@@ -3,6 +3,7 @@ item 6); an ambiguous one is a 409 that lists the candidates."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from wfdsl.interpreter.engine import Engine
@@ -27,6 +28,12 @@ def test_run_routes_take_a_unique_prefix(
     workflow = engine.register(GATE)
     for run_id in ("order-7f3a", "order-7f9c"):
         engine.start(workflow, run_id=run_id)
+    # The app's engine starts them on its own thread: wait until both are
+    # what a user would see, waiting on their signal (a hang guard only).
+    deadline = time.monotonic() + 60
+    while any(engine.get(r).status != "waiting" for r in ("order-7f3a", "order-7f9c")):
+        assert time.monotonic() < deadline, "the app's engine never started the runs"
+        time.sleep(0.02)
 
     assert client.get("/api/runs/order-7f3").json()["run"]["id"] == "order-7f3a"
     events = client.get("/api/runs/order-7f9/history").json()["events"]

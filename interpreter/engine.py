@@ -59,7 +59,7 @@ from .machine.positions import Position, positions_of
 from .machine.steps import ActionOutcome, CallAction, CallHandler, ReplyHandler, Trigger
 from .orphans import Orphans, default_owner
 from .run_ids import check_run_id, storable
-from .run_view import Run, Transition
+from .run_view import Fork, Run, Transition
 from .schedules import Schedules, register_schedule
 from .store.errors import RunNotActive, StoreError
 from .store.errors import passing as _passing
@@ -484,6 +484,26 @@ class Engine:
         row = self.store.create_run(row, (started,), id_reuse=workflow.id_reuse, now=now)
         self.driver.poke(row.id)
         return self._view(row)
+
+    def forks(self, run_id: str, *, execution: int | None = None, limit: int = 100) -> list[Fork]:
+        """The runs forked from ``run_id`` (its newest execution, or
+        ``execution``), oldest first, at most ``limit``: each new run with
+        the seq and state it started from (its ``run_started`` records
+        ``forked_from``). Raises ``RunNotFound``."""
+        source = self._row(run_id, execution)
+        found = self.store.forks(source.id, source.execution, limit=max(1, limit))
+        out = []
+        for row, started in found:
+            origin = started.data.get("forked_from") or {}
+            out.append(
+                Fork(
+                    run=self._view(row),
+                    seq=int(origin.get("seq", 0)),
+                    state=origin.get("state"),
+                    set=dict(origin.get("set") or {}),
+                )
+            )
+        return out
 
     # ------------------------------------------------------------ migration
 

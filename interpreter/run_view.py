@@ -17,7 +17,7 @@ from typing import Any
 from .machine.positions import Position, WaitFor
 from .store.records import Event, RunRow
 
-__all__ = ["Event", "Position", "Run", "Transition", "WaitFor"]
+__all__ = ["Event", "Fork", "Position", "Run", "Transition", "WaitFor"]
 
 _ENDED = frozenset({"completed", "failed", "cancelled"})
 
@@ -144,6 +144,28 @@ def event_to_json(event: Event) -> dict[str, Any]:
         "state": event.state,
         "data": dict(event.data),
     }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fork:
+    """A run started from a point of another run's history (``wfdsl fork``),
+    as :meth:`Engine.forks` lists them: the new run, the event ``seq`` and
+    top-level ``state`` of the origin it started from, and the var paths
+    it patched (``set``)."""
+
+    run: Run
+    seq: int
+    state: str | None
+    set: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain mapping for ``--json`` output and the HTTP API."""
+        return {
+            "run": self.run.to_json(),
+            "seq": self.seq,
+            "state": self.state,
+            "set": dict(self.set),
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,6 +107,13 @@ class Store(Protocol):
         of its ``execution`` when given, else of the newest."""
         ...
 
+    def forks(self, run_id: str, execution: int, limit: int = 100) -> list[tuple[RunRow, Event]]:
+        """Up to ``limit`` runs forked from execution ``execution`` of run
+        ``run_id`` (their first event, ``run_started``, records
+        ``forked_from``), oldest first, each with that first event. An index
+        over first events, never a scan of every history."""
+        ...
+
     def commit(self, updates: Sequence[RunUpdate], *, now: float) -> list[CommitResult]:
         """Apply every update whose ``expected_version`` and lease still match,
         all in one transaction; refuse the others without failing the group.

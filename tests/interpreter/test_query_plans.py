@@ -73,3 +73,17 @@ def test_the_statements_of_a_serving_engine_use_indexes(busy_store: Path) -> Non
         or any(index in step for index in ("runs_by_status", "runs_by_workflow", "runs_by_started"))
     }
     assert bad == {}
+
+
+def test_listing_a_runs_forks_reads_the_forks_index_not_every_history(busy_store: Path) -> None:
+    with Engine(str(busy_store), clock=VirtualClock()) as engine:
+        origin = engine.list_runs(limit=1)[0]
+        fork = engine.fork(origin.id, at="park", new_run_id="the-fork")
+        seen: list[str] = []
+        conn = engine.store._connection()  # type: ignore[attr-defined]
+        conn.set_trace_callback(seen.append)
+        assert [f.run.id for f in engine.forks(origin.id)] == [fork.id]
+        conn.set_trace_callback(None)
+    found = plans(busy_store, [sql for sql in seen if "forked_from" in sql])
+    assert found and all("events_forked_from" in plan for plan in found.values()), found
+    assert not any("SCAN e" in plan or "SCAN events" in plan for plan in found.values())

@@ -184,6 +184,34 @@ def test_a_fork_starts_a_new_run_at_a_state_with_patched_vars(shop: tuple[Engine
     assert engine.get("o6").status == "failed" and engine.get("o6").history() == before
 
 
+def test_a_run_lists_its_forks_with_where_each_started(shop: tuple[Engine, Bank]) -> None:
+    engine, bank = shop
+    engine.submit(SHOP, input={"order": "o8"}, run_id="o8")
+    history = engine.run_until_complete("o8").history()
+    bank.up = True
+    assert engine.forks("o8") == []
+
+    first = engine.fork("o8", at="charge", set={"amount": 7}, new_run_id="o8-a")
+    engine.clock.advance("1s")  # type: ignore[attr-defined]
+    second = engine.fork("o8", at="reserve", new_run_id="o8-b")
+    engine.run_until_complete(first.id)
+
+    forks = engine.forks("o8")
+    entered = {e.state: e.seq for e in history if e.type == "state_entered"}
+    charge, reserve = entered["charge"], entered["reserve"]
+    assert [(f.run.id, f.seq, f.state, dict(f.set)) for f in forks] == [
+        ("o8-a", charge, "charge", {"amount": 7}),
+        ("o8-b", reserve, "reserve", {}),
+    ]
+    assert forks[0].run.status == "completed" and forks[1].run.id == second.id
+    assert forks[0].to_json()["run"]["id"] == "o8-a"
+    assert [f.run.id for f in engine.forks("o8", limit=1)] == ["o8-a"]
+    # A fork of a fork belongs to its own origin's list.
+    engine.fork("o8-a", at="charge", new_run_id="o8-a-1")
+    assert [f.run.id for f in engine.forks("o8-a")] == ["o8-a-1"]
+    assert len(engine.forks("o8")) == 2
+
+
 def test_a_fork_at_a_seq_inherits_the_undo_log(shop: tuple[Engine, Bank]) -> None:
     engine, bank = shop
     engine.submit(SHOP, input={"order": "o7"}, run_id="o7")

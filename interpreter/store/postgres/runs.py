@@ -36,6 +36,7 @@ __all__ = [
     "check_policy",
     "create_run",
     "executions",
+    "forks",
     "get_run",
     "history",
     "ids_starting",
@@ -353,3 +354,26 @@ def history(cur: Any, run_id: str, after_seq: int, execution: int | None = None)
         )
         for seq, type_, time, state, data in cur.fetchall()
     ]
+
+
+def forks(cur: Any, run_id: str, execution: int, limit: int) -> list[tuple[RunRow, Event]]:
+    """As the SQLite store's: one range of the partial index over forks'
+    first events (schema 4)."""
+    cur.execute(
+        f"SELECT {RUN_COLUMNS_ANY}, e.time, e.state, e.data FROM events e "
+        f"JOIN {FROM_RUNS} ON r.key = e.run_key "
+        "WHERE e.seq = 1 AND e.type = 'run_started' AND strpos(e.data, '\"forked_from\"') > 0 "
+        "AND ((e.data::json -> 'forked_from') ->> 'run') = %s "
+        "AND coalesce(((e.data::json -> 'forked_from') ->> 'execution')::int, 1) = %s "
+        "ORDER BY r.started_at, r.key LIMIT %s",
+        (run_id, execution, limit),
+    )
+    out = []
+    for row in cur.fetchall():
+        run = run_from_row(row[:-3])
+        time, state, data = row[-3:]
+        started = Event(
+            run_id=run.id, seq=1, type="run_started", time=time, state=state, data=loads(data)
+        )
+        out.append((run, started))
+    return out

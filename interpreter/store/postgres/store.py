@@ -337,6 +337,13 @@ class PostgresStore:
         )
         return found
 
+    def forks(self, run_id: str, execution: int, limit: int = 100) -> list[tuple[RunRow, Event]]:
+        found: list[tuple[RunRow, Event]] = self._read(
+            f"reading the forks of run {run_id!r}",
+            lambda cur: pg_runs.forks(cur, run_id, execution, limit),
+        )
+        return found
+
     def commit(self, updates: Sequence[RunUpdate], *, now: float) -> list[CommitResult]:
         if not updates:
             return []

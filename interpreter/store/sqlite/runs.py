@@ -31,6 +31,7 @@ __all__ = [
     "check_policy",
     "create_run",
     "executions",
+    "forks",
     "get_run",
     "has_search_name",
     "history",
@@ -352,3 +353,34 @@ def history(
         )
         for seq, type_, time, state, data in rows
     ]
+
+
+#: The fork origin of a run's first event: the expression the
+#: ``events_forked_from`` index holds (schema 8).
+FORKED_FROM: Final = "json_extract(e.data, '$.forked_from.run')"
+
+
+def forks(
+    conn: sqlite3.Connection, run_id: str, execution: int, limit: int
+) -> list[tuple[RunRow, Event]]:
+    """The runs forked from execution ``execution`` of ``run_id``, oldest
+    first, with their ``run_started`` events: one range of the partial
+    index over first events (schema 8)."""
+    rows = conn.execute(
+        f"SELECT {RUN_COLUMNS_ANY}, e.time, e.state, e.data FROM events e "
+        "JOIN runs r ON r.key = e.run_key "
+        "WHERE e.seq = 1 AND e.type = 'run_started' AND instr(e.data, '\"forked_from\"') > 0 "
+        f"AND {FORKED_FROM} = ? "
+        "AND coalesce(json_extract(e.data, '$.forked_from.execution'), 1) = ? "
+        "ORDER BY r.started_at, r.key LIMIT ?",
+        (run_id, execution, limit),
+    ).fetchall()
+    out = []
+    for row in rows:
+        run = run_from_row(row[:-3])
+        time, state, data = row[-3:]
+        started = Event(
+            run_id=run.id, seq=1, type="run_started", time=time, state=state, data=loads(data)
+        )
+        out.append((run, started))
+    return out

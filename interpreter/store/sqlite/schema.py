@@ -223,6 +223,17 @@ def _v7_task_cache(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v8_forks(conn: sqlite3.Connection) -> None:
+    """The runs forked from a run (``Store.forks``, the run page's "forks"
+    list): a fork's first event records ``forked_from``. Only forks' first
+    events are in the index (the text test runs before any JSON is read),
+    so neither history appends nor other runs' starts pay for it."""
+    conn.execute(
+        "CREATE INDEX events_forked_from ON events (json_extract(data, '$.forked_from.run')) "
+        "WHERE seq = 1 AND type = 'run_started' AND instr(data, '\"forked_from\"') > 0"
+    )
+
+
 #: Migration ``i`` takes the schema from version ``i`` to ``i + 1``.
 MIGRATIONS: Sequence[Migration] = (
     _v1_initial,
@@ -232,6 +243,7 @@ MIGRATIONS: Sequence[Migration] = (
     _v5_retention,
     _v6_pins,
     _v7_task_cache,
+    _v8_forks,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

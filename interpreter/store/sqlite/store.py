@@ -507,6 +507,12 @@ class SqliteStore(GroupCommit):
             lambda conn: sqlite_runs.history(conn, run_id, after_seq, execution),
         )
 
+    def forks(self, run_id: str, execution: int, limit: int = 100) -> list[tuple[RunRow, Event]]:
+        return self._read(
+            f"reading the forks of run {run_id!r}",
+            lambda conn: sqlite_runs.forks(conn, run_id, execution, limit),
+        )
+
     def move_run(
         self,
         update: RunUpdate,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from store_rows import DEFINITION, create, event, make_run, started
@@ -19,6 +20,7 @@ from wfdsl.interpreter.store.errors import RunNotActive, StoreError
 from wfdsl.interpreter.store.protocol import Store
 from wfdsl.interpreter.store.records import (
     Definition,
+    Event,
     InboxMessage,
     Lease,
     RunFilter,
@@ -88,6 +90,47 @@ def test_history_after_seq(store: Store) -> None:
     assert [e.seq for e in store.history("r1")] == [1, 2, 3]
     assert store.history("r1", after_seq=2) == [event("r1", 3)]
     assert store.history("missing") == []
+
+
+def forked_from(origin: str, seq: int, execution: int = 1) -> dict[str, Any]:
+    return {"run": origin, "execution": execution, "seq": seq, "state": "wait", "set": {}}
+
+
+def test_forks_lists_the_runs_started_from_a_run_oldest_first(store: Store) -> None:
+    create(store, "origin")
+    create(store, "bystander")
+    # A run whose input mentions forked_from is no fork.
+    store.create_run(
+        make_run("lookalike"),
+        (
+            Event(
+                run_id="lookalike",
+                seq=1,
+                type="run_started",
+                time=10.0,
+                data={"input": {"forked_from": {"run": "origin"}}},
+            ),
+        ),
+        now=10.0,
+    )
+    for name, at, seq in (("f2", 12.0, 5), ("f1", 11.0, 3), ("other", 11.5, 2)):
+        source = "bystander" if name == "other" else "origin"
+        first = Event(
+            run_id=name,
+            seq=1,
+            type="run_started",
+            time=at,
+            data={"input": {}, "forked_from": forked_from(source, seq)},
+        )
+        store.create_run(make_run(name, started_at=at), (first,), now=at)
+
+    found = store.forks("origin", 1)
+    assert [(run.id, e.data["forked_from"]["seq"]) for run, e in found] == [("f1", 3), ("f2", 5)]
+    assert all(e.seq == 1 and e.type == "run_started" for _, e in found)
+    assert [run.id for run, _ in store.forks("origin", 1, limit=1)] == ["f1"]
+    assert store.forks("origin", 2) == []  # of its (absent) second execution
+    assert [run.id for run, _ in store.forks("bystander", 1)] == ["other"]
+    assert store.forks("f1", 1) == [] and store.forks("nobody", 1) == []
 
 
 def test_schedules_round_trip(store: Store) -> None:

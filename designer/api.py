@@ -36,7 +36,7 @@ from wfdsl.errors import (
 
 from .edits import EditError, apply_edit
 from .responses import ApiError
-from .run_inspect import failure_of, state_detail
+from .run_inspect import failure_of, lineage_of, state_detail
 from .run_overlay import Overlay, event_json, node_of
 from .security import csrf_for
 from .sse import event_stream
@@ -600,14 +600,60 @@ async def run_details(c: Context, run_id: str) -> dict[str, Any]:
         view = await off_loop(c, document_view, definition.source, rel or definition.file)
     overlay = Overlay()
     overlay.feed(events)
+    forks = await on_engine(c, c.engine.forks, run.id, execution=run.execution, limit=FORKS_SHOWN)
+    shown, gap = history_pages(events)
     return {
         "run": run_json(run),
+        **lineage_of(events),
+        "forks": [_fork_json(f) for f in forks],
         "states": overlay.statuses(),
         "overlay": overlay.to_json(),
         "failure": failure_of(events, run.error) if run.status == "failed" else None,
         "file": rel,
         "view": view,
-        "events": [event_json(e) for e in events],
+        "events": [event_json(e) for e in shown],
+        "history": {
+            "total": len(events),
+            "gap": gap,
+            "states": sorted({node_of(e.state) for e in events if e.state}),
+            "types": sorted({e.type for e in events}),
+        },
+    }
+
+
+#: A long history's page shows its first and newest events and loads the
+#: rest on demand (runs.js, run_history.js): how many of each it starts with.
+HISTORY_HEAD = 50
+HISTORY_TAIL = 200
+
+
+def history_pages(events: list[Any]) -> tuple[list[Any], dict[str, int] | None]:
+    """The events a run page starts with, and the gap between its first and
+    newest ones (``after``/``before`` seqs and how many events it holds),
+    ``None`` when every event is shown."""
+    if len(events) <= HISTORY_HEAD + HISTORY_TAIL:
+        return events, None
+    head, tail = events[:HISTORY_HEAD], events[-HISTORY_TAIL:]
+    gap = {
+        "after": head[-1].seq,
+        "before": tail[0].seq,
+        "count": len(events) - HISTORY_HEAD - HISTORY_TAIL,
+    }
+    return head + tail, gap
+
+
+#: How many of a run's forks its page lists (oldest first).
+FORKS_SHOWN = 50
+
+
+def _fork_json(fork: Any) -> dict[str, Any]:
+    return {
+        "id": fork.run.id,
+        "status": fork.run.status,
+        "started_at": fork.run.started_at,
+        "seq": fork.seq,
+        "state": fork.state,
+        "set": dict(fork.set),
     }
 
 
@@ -628,13 +674,30 @@ async def history(request: Request) -> Response:
     run_id = (await on_engine(c, get_run, c, run_id_of(request))).id
     q = request.query_params
     after = _sequence_number(q.get("after", "0"), "after")
+    before = _sequence_number(q["before"], "before") if q.get("before") else None
+    limit = _sequence_number(q["limit"], "limit") if q.get("limit") else None
     events = await on_engine(c, c.engine.history, run_id, after=after)
-    if q.get("state"):
-        events = [e for e in events if e.state is not None and node_of(e.state) == q["state"]]
-    if q.get("type"):
-        types = {t.strip() for t in q["type"].split(",") if t.strip()}
+    events = history_matching(events, before=before, state=q.get("state"), type_=q.get("type"))
+    matched = len(events)
+    if limit is not None:  # the first `limit`, or with `newest` the last
+        newest = q.get("newest") in ("1", "true")
+        events = (events[-limit:] if newest else events[:limit]) if limit else []
+    return JSONResponse({"events": [event_json(e) for e in events], "matched": matched})
+
+
+def history_matching(
+    events: list[Any], *, before: int | None = None, state: str | None, type_: str | None
+) -> list[Any]:
+    """The events (seq below ``before``) of graph node ``state`` and of the
+    comma-separated event types ``type_``, in order."""
+    if before is not None:
+        events = [e for e in events if e.seq < before]
+    if state:
+        events = [e for e in events if e.state is not None and node_of(e.state) == state]
+    if type_:
+        types = {t.strip() for t in type_.split(",") if t.strip()}
         events = [e for e in events if e.type in types]
-    return JSONResponse({"events": [event_json(e) for e in events]})
+    return events
 
 
 async def state(request: Request) -> Response:

@@ -131,7 +131,8 @@ OPERATIONS: tuple[tuple[str, str, str, tuple[str, ...], int], ...] = (
     (
         "get",
         "/api/runs/{run_id}/history",
-        "History events after a sequence number, of one state (?state=) and event types (?type=)",
+        "History events between sequence numbers (?after=&before=), of one state (?state=) "
+        "and event types (?type=), the first or newest N (?limit=&newest=1)",
         (),
         200,
     ),

@@ -15,7 +15,7 @@ from wfdsl.interpreter.run_view import Event, Position, WaitFor
 
 from .run_overlay import Overlay, node_of
 
-__all__ = ["failure_of", "state_detail", "wait_json"]
+__all__ = ["failure_of", "lineage_of", "state_detail", "wait_json"]
 
 _ITEM_END = re.compile(r"\[(\d+)\]")
 
@@ -258,4 +258,35 @@ def failure_of(events: Sequence[Event], error: Mapping[str, Any] | None) -> dict
         "state": overlay.failed,
         "at": ended.time,
         "cause": cause,
+    }
+
+
+def lineage_of(events: Sequence[Event]) -> dict[str, Any]:
+    """Where the run came from and who put it back to work: the origin a
+    fork's ``run_started`` records (``forked_from``: run, execution, seq,
+    state, set) and every ``run_redriven`` (by whom, when, at which state,
+    after the failure at which seq), oldest first."""
+    origin = None
+    if events and events[0].type == "run_started":
+        found = events[0].data.get("forked_from")
+        if isinstance(found, Mapping) and found.get("run"):
+            origin = {
+                "run": str(found["run"]),
+                "execution": found.get("execution"),
+                "seq": found.get("seq"),
+                "state": found.get("state"),
+                "set": dict(found.get("set") or {}),
+            }
+    redrives = [redrive_json(e) for e in events if e.type == "run_redriven"]
+    return {"forked_from": origin, "redrives": redrives}
+
+
+def redrive_json(event: Event) -> dict[str, Any]:
+    """One ``run_redriven`` event as the run page's lineage line shows it."""
+    return {
+        "seq": event.seq,
+        "at": event.time,
+        "by": event.data.get("by"),
+        "state": event.data.get("state") or event.state,
+        "failed_seq": event.data.get("failed_seq"),
     }

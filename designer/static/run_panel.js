@@ -3,7 +3,7 @@
 // timer's due time in words) and its failure banner. Built from the JSON of
 // GET /api/runs/{id}/state and the run's Failure (designer/API.md).
 
-import { toDate } from "./api.js";
+import { formatTime, toDate } from "./api.js";
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -204,4 +204,43 @@ export function renderFailure(banner, failure) {
   }
   if (failure.details) banner.append(el("details", {}, el("summary", { text: "Details" }), json(failure.details)));
   banner.hidden = false;
+}
+
+function lineageTime(epoch) {
+  const date = toDate(epoch);
+  return date ? el("time", { datetime: date.toISOString(), title: date.toISOString(), text: formatTime(date) }) : "";
+}
+
+// The lineage lines under the run's head (run.html renders the same on
+// load): "Forked from o8 at #12 (charge)", "Redriven by … at …, from
+// charge", "Forks: o8-a at #12 (charge) completed, …".
+export function renderLineage(box, { forked_from: origin = null, redrives = [], forks = [] } = {}) {
+  box.replaceChildren();
+  const runLink = (id) => el("a", { class: "mono", href: "/runs/" + encodeURIComponent(id).replace(/%2F/g, "/"), text: id });
+  const mono = (text) => el("span", { class: "mono", text });
+  if (origin) {
+    const execution = origin.execution && origin.execution > 1 ? ` (execution ${origin.execution})` : "";
+    const set = Object.keys(origin.set || {});
+    box.append(el("p", { id: "run-origin" }, "Forked from ", runLink(origin.run), execution, " at ", mono(`#${origin.seq}`),
+      origin.state ? " (" : null, origin.state ? mono(origin.state) : null, origin.state ? ")" : null,
+      set.length ? `, with ${set.join(", ")} set` : null));
+  }
+  if (redrives.length) {
+    const last = redrives[redrives.length - 1];
+    const times = redrives.length > 1 ? ` ${redrives.length} times, last` : "";
+    box.append(el("p", { id: "run-redriven" }, `Redriven${times} by `, el("strong", { class: "redrive-by", text: last.by || "someone" }), " ", lineageTime(last.at),
+      last.state ? ", from " : null, last.state ? mono(last.state) : null,
+      last.failed_seq ? " (it had failed at " : null, last.failed_seq ? mono(`#${last.failed_seq}`) : null, last.failed_seq ? ")" : null));
+  }
+  if (forks.length) {
+    const line = el("p", { id: "run-forks" }, "Forks: ");
+    forks.forEach((f, i) => {
+      if (i) line.append(", ");
+      line.append(el("span", { class: "fork", "data-run": f.id }, runLink(f.id), " at ", mono(`#${f.seq}`),
+        f.state ? " (" : null, f.state ? mono(f.state) : null, f.state ? ") " : " ",
+        el("span", { class: `pill pill--${f.status}`, text: f.status })));
+    });
+    box.append(line);
+  }
+  box.hidden = !box.children.length;
 }

@@ -3,9 +3,10 @@
 // state clicked (run_panel.js), the failure at the top, the history as rows
 // that open to their payloads with filters by state and event type, the
 // run's data, and the controls.
-import { api, formatEpochs, formatTime, hideError, readJson, runSegment, showError, toDate } from "./api.js";
+import { api, formatEpochs, hideError, readJson, runSegment, showError } from "./api.js";
 import { GraphView, isSynthetic } from "./graph_view.js";
-import { renderFailure, renderStatePanel } from "./run_panel.js";
+import { HistoryView } from "./run_history.js";
+import { renderFailure, renderLineage, renderStatePanel } from "./run_panel.js";
 
 formatEpochs();
 
@@ -23,9 +24,9 @@ function runPage(initial) {
   const base = "/api/runs/" + runSegment(runId);
   const states = { ...(initial.states || {}) };
   let run = initial.run;
-  let lastSeq = Math.max(0, ...(initial.events || []).map((e) => e.seq));
 
   let overlay = initial.overlay || null;
+  const lineage = { forked_from: initial.forked_from || null, redrives: [...(initial.redrives || [])], forks: initial.forks || [] };
   let shownState = null; // the node the state panel shows
   const graph = new GraphView($("graph"), { onSelect: (sel) => selectState(sel?.kind === "node" ? sel.id : null) });
   if (initial.view && initial.view.svg) {
@@ -35,7 +36,17 @@ function runPage(initial) {
   paintStates(states);
   paintOverlay();
   showRun(run);
-  setupHistory();
+  const history = new HistoryView({
+    list: $("timeline"),
+    count: $("history-count"),
+    stateSelect: $("filter-state"),
+    typeSelect: $("filter-type"),
+    base,
+    total: initial.history?.total ?? (initial.events || []).length,
+    lastSeq: Math.max(0, ...(initial.events || []).map((e) => e.seq)),
+    onError: showError,
+  });
+  $("history-filters").addEventListener("submit", (event) => event.preventDefault());
   // A failed run opens on the state it failed at, a paused one where it stopped.
   const opening = initial.failure?.state || initial.overlay?.stopped?.state;
   if (opening) selectState(opening, { quiet: true });
@@ -90,42 +101,10 @@ function runPage(initial) {
     line.append(words, button, ". Resume or Step in Controls.");
   }
 
-  // ---- history: rows open to their payload; filters by state and event type
-  function setupHistory() {
-    $("filter-state").addEventListener("change", () => applyFilters());
-    $("filter-type").addEventListener("change", () => applyFilters());
-    $("history-filters").addEventListener("submit", (event) => event.preventDefault());
-    applyFilters();
-  }
-
+  // ---- history (run_history.js): "Show its history" filters by a state
   function filterHistory({ state = null, type = null } = {}) {
-    if (state !== null) ensureOption($("filter-state"), state).selected = true;
-    if (type !== null) ensureOption($("filter-type"), type).selected = true;
-    applyFilters();
+    history.setFilter({ state, type });
     $("timeline").closest(".pane-history").scrollIntoView({ block: "nearest" });
-  }
-
-  function ensureOption(select, value) {
-    let option = [...select.options].find((o) => o.value === value);
-    if (!option) {
-      option = new Option(value, value);
-      const later = [...select.options].slice(1).find((o) => o.value > value);
-      select.insertBefore(option, later || null);
-    }
-    return option;
-  }
-
-  function applyFilters() {
-    const state = $("filter-state").value;
-    const type = $("filter-type").value;
-    let shown = 0;
-    const rows = $("timeline").children;
-    for (const row of rows) {
-      const hide = (state && row.dataset.state !== state) || (type && row.dataset.type !== type);
-      row.hidden = Boolean(hide);
-      if (!hide) shown++;
-    }
-    $("history-count").textContent = state || type ? `${shown} of ${rows.length} events` : `${rows.length} events`;
   }
 
   function paintStates(changed) {
@@ -164,47 +143,12 @@ function runPage(initial) {
   }
 
   function addEvents(events) {
-    const list = $("timeline");
+    history.append(events);
     for (const e of events) {
-      if (e.seq <= lastSeq) continue;
-      lastSeq = e.seq;
-      const node = e.node ?? (e.state ? e.state.replace(/\[\d+\]/g, "") : "");
-      const item = document.createElement("li");
-      item.className = `event event--${e.type} new`;
-      item.dataset.seq = String(e.seq);
-      item.dataset.type = e.type;
-      item.dataset.state = node || "";
-      const details = document.createElement("details");
-      const summary = document.createElement("summary");
-      const seq = document.createElement("span");
-      seq.className = "event-seq";
-      seq.textContent = String(e.seq);
-      const at = document.createElement("time");
-      const date = toDate(e.at ?? e.time);
-      if (date) {
-        at.dateTime = date.toISOString();
-        at.textContent = formatTime(date);
-        at.title = date.toISOString();
-      }
-      const type = document.createElement("span");
-      type.className = "event-type";
-      type.textContent = e.type;
-      const st = document.createElement("span");
-      st.className = "event-state";
-      st.textContent = e.state || "";
-      summary.append(seq, at, type, st);
-      const data = document.createElement("pre");
-      data.className = "code event-data";
-      data.textContent = JSON.stringify(e.data ?? {}, null, 2);
-      details.append(summary, data);
-      item.append(details);
-      list.append(item);
-      if (node) ensureOption($("filter-state"), node);
-      ensureOption($("filter-type"), e.type);
+      if (e.type !== "run_redriven" || lineage.redrives.some((r) => r.seq === e.seq)) continue;
+      lineage.redrives.push({ seq: e.seq, at: e.time, by: e.data?.by, state: e.data?.state || e.state, failed_seq: e.data?.failed_seq });
+      renderLineage($("run-lineage"), lineage);
     }
-    applyFilters();
-    const last = [...list.children].reverse().find((row) => !row.hidden);
-    last?.scrollIntoView({ block: "nearest" });
   }
 
   function update(payload) {
@@ -218,6 +162,10 @@ function runPage(initial) {
     }
     if (payload.run) showRun(payload.run);
     if ("failure" in payload) renderFailure($("run-failure"), payload.failure);
+    if ("forks" in payload) {
+      lineage.forks = payload.forks || [];
+      renderLineage($("run-lineage"), lineage);
+    }
     if (shownState) refreshState();
   }
 
@@ -235,7 +183,7 @@ function runPage(initial) {
     if (source) return;
     // Always with `after`: events committed between this page's rendering
     // and the stream's start come first (a run started a moment ago).
-    source = new EventSource(`${base}/events?after=${lastSeq}`);
+    source = new EventSource(`${base}/events?after=${history.lastSeq}`);
     source.addEventListener("open", () => {
       live.textContent = "live";
       live.classList.add("live");
@@ -261,7 +209,7 @@ function runPage(initial) {
       live.classList.remove("live");
       // The last events (the run's end) may have come with the final delta
       // or not at all: fetch what is missing once.
-      api("GET", `${base}/history?after=${lastSeq}`).then((h) => addEvents(h.events || [])).catch(() => {});
+      api("GET", `${base}/history?after=${history.lastSeq}`).then((h) => addEvents(h.events || [])).catch(() => {});
       api("GET", base).then((r) => update(r)).catch(() => {});
     });
   }
@@ -337,7 +285,7 @@ function runPage(initial) {
     }
     // A quick run may have ended again before the reply was written: show
     // that end (its events, its failure or none) as the live stream would.
-    api("GET", `${base}/history?after=${lastSeq}`).then((h) => addEvents(h.events || [])).catch(() => {});
+    api("GET", `${base}/history?after=${history.lastSeq}`).then((h) => addEvents(h.events || [])).catch(() => {});
     api("GET", base).then((r) => update(r)).catch(() => {});
   });
 

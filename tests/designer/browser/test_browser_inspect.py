@@ -334,6 +334,13 @@ def test_redrive_a_failed_run_from_its_page_and_watch_it_complete(
     banner.wait_for(state="hidden")
     redrive.wait_for(state="hidden")
     page.wait_for_selector("#timeline > li[data-type='run_redriven']", state="attached")
+    # Who redrove it, under the run's head, without a reload.
+    redriven = page.locator("#run-redriven")
+    redriven.wait_for()
+    assert redriven.inner_text().startswith("Redriven by designer 127.0.0.1 "), (
+        redriven.inner_text()
+    )
+    assert ", from call (it had failed at #" in redriven.inner_text()
     page.click("#graph .node[data-id='call']")
     page.wait_for_selector("#state-panel[data-state='call']")
     panel = page.locator("#state-panel")

@@ -27,6 +27,31 @@ export function isSynthetic(id) {
   return id.includes("(");
 }
 
+// An edge's points with the end(s) at a moved state shifted by (dx, dy).
+// Each moved end's neighbouring bend moves along with it on the axis that
+// keeps the end's segment vertical or horizontal (a straight line gets two
+// bends), so an orthogonal route stays orthogonal while the state is dragged.
+export function followEnds(points, { source = false, target = false }, dx, dy) {
+  const out = points.map((p) => [p[0], p[1]]);
+  if (source && target) return out.map(([x, y]) => [x + dx, y + dy]);
+  const i = source ? 0 : out.length - 1;
+  const j = source ? 1 : out.length - 2;
+  out[i] = [out[i][0] + dx, out[i][1] + dy];
+  if (out.length === 2) {
+    // A straight line becomes a Z with its middle across the old direction.
+    const [[ax, ay], [bx, by]] = out;
+    if (Math.abs(points[0][0] - points[1][0]) < 0.5) return [[ax, ay], [ax, (ay + by) / 2], [bx, (ay + by) / 2], [bx, by]];
+    if (Math.abs(points[0][1] - points[1][1]) < 0.5) return [[ax, ay], [(ax + bx) / 2, ay], [(ax + bx) / 2, by], [bx, by]];
+  }
+  if (out.length >= 3) {
+    const [ax, ay] = points[i];
+    const [bx, by] = points[j];
+    if (Math.abs(ax - bx) < 0.5) out[j][0] += dx;
+    else if (Math.abs(ay - by) < 0.5) out[j][1] += dy;
+  }
+  return out;
+}
+
 export class GraphView {
   constructor(container, { onSelect = () => {}, onBackground = () => {}, onMove = null } = {}) {
     this.container = container;
@@ -91,6 +116,7 @@ export class GraphView {
     if (!box) return;
     const start = this.toGraph(event.clientX, event.clientY);
     let delta = null;
+    let followers = null;
     const move = (e) => {
       const p = this.toGraph(e.clientX, e.clientY);
       const dx = p.x - start.x;
@@ -99,6 +125,8 @@ export class GraphView {
       delta = { dx, dy };
       el.classList.add("dragging");
       el.setAttribute("transform", `translate(${dx} ${dy})`);
+      followers ??= this.followers(id);
+      for (const f of followers) f.follow(dx, dy);
     };
     const up = () => {
       window.removeEventListener("pointermove", move);
@@ -111,6 +139,31 @@ export class GraphView {
     };
     window.addEventListener("pointermove", move);
     window.addEventListener("pointerup", up);
+  }
+
+  // What moves with a dragged state: the lines of its edges (each end at
+  // the state follows it, the next bend keeps the first segment straight),
+  // their hit areas, and what is drawn for the state alone (ports, badges).
+  followers(id) {
+    const out = [];
+    const line = (el, points, ends) => ({
+      follow: (dx, dy) => {
+        const moved = followEnds(points, ends, dx, dy);
+        el.setAttribute("points", moved.map((p) => `${p[0]},${p[1]}`).join(" "));
+      },
+    });
+    for (const edge of this.svg.querySelectorAll(".edge[data-edge]")) {
+      const ends = { source: edge.dataset.source === id, target: edge.dataset.target === id };
+      if (!ends.source && !ends.target) continue;
+      const points = this.edgePoints(Number(edge.dataset.edge)).map((p) => [...p]);
+      if (points.length < 2) continue;
+      const lines = [edge.querySelector("polyline"), ...this.svg.querySelectorAll(`.edge-hit[data-edge="${CSS.escape(edge.dataset.edge)}"]`)];
+      for (const el of lines) if (el) out.push(line(el, points, ends));
+    }
+    for (const el of this.svg.querySelectorAll(`[data-for="${CSS.escape(id)}"]`)) {
+      out.push({ follow: (dx, dy) => el.setAttribute("transform", `translate(${dx} ${dy})`) });
+    }
+    return out;
   }
 
   // A View from the API (or the page's initial data). Returns false when it

@@ -5,6 +5,7 @@ get a minimap and a search, and states can be dragged and tidied."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -274,6 +275,64 @@ def test_drag_a_state_to_pin_it_and_tidy_to_let_go(
         f".getBBox().x - {before[moved][0]}) < 0.5"
     )
     assert drawn_boxes(page) == before
+
+
+def edge_points(page: Any, selector: str) -> list[list[float]]:
+    return page.eval_on_selector(selector, "el => Array.from(el.points, p => [p.x, p.y])")
+
+
+def orthogonal(points: list[list[float]]) -> bool:
+    return all(
+        abs(a[0] - b[0]) < 0.5 or abs(a[1] - b[1]) < 0.5 for a, b in itertools.pairwise(points)
+    )
+
+
+def test_a_dragged_states_edges_follow_it_before_the_drop(
+    designer: Any, page: Any, artifacts: Path
+) -> None:
+    path = designer.workspace / "signup_follow.yaml"
+    path.write_text((EXAMPLES / "signup.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    open_editor(page, designer, "signup_follow.yaml")
+    moved = list(drawn_boxes(page))[1]
+    outgoing = f"#graph .edge[data-source='{moved}'] polyline"
+    incoming = f"#graph .edge[data-target='{moved}'] polyline"
+    out_before, in_before = edge_points(page, outgoing), edge_points(page, incoming)
+    scale = page.evaluate("() => document.querySelector('#graph svg').getScreenCTM().a")
+    box = page.locator(f"#graph .node[data-id='{moved}']").bounding_box()
+    assert box
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move(cx + 60, cy + 45, steps=8)
+
+    # Still held: the lines already run from and to where the state is now.
+    out_during, in_during = edge_points(page, outgoing), edge_points(page, incoming)
+    assert out_during != out_before and in_during != in_before
+    assert out_during[0][0] - out_before[0][0] == pytest.approx(60 / scale, abs=1)
+    assert out_during[0][1] - out_before[0][1] == pytest.approx(45 / scale, abs=1)
+    assert in_during[-1][0] - in_before[-1][0] == pytest.approx(60 / scale, abs=1)
+    assert in_during[-1][1] - in_before[-1][1] == pytest.approx(45 / scale, abs=1)
+    # Their far ends stay, and a right-angled route keeps its right angles.
+    assert out_during[-1] == out_before[-1] and in_during[0] == in_before[0]
+    for before, during in ((out_before, out_during), (in_before, in_during)):
+        assert orthogonal(during) or not orthogonal(before), (before, during)
+    assert (
+        page.evaluate("() => document.getElementById('yaml-text').value").count("x-designer") == 0
+    )
+    page.locator(".pane-graph").screenshot(path=str(artifacts / "graph-drag-edges-follow.png"))
+
+    page.mouse.up()
+    page.wait_for_function(
+        "() => document.getElementById('yaml-text').value.includes('x-designer')"
+    )
+    page.wait_for_function(
+        f"() => !document.querySelector(\"#graph .node[data-id='{moved}']\").hasAttribute('transform')"
+    )
+    # The server's drawing after the drop starts the edge at the dropped state.
+    dropped = drawn_boxes(page)[moved]
+    first = edge_points(page, outgoing)[0]
+    assert dropped[0] - 1 <= first[0] <= dropped[0] + dropped[2] + 1
+    assert dropped[1] - 1 <= first[1] <= dropped[1] + dropped[3] + 1
 
 
 def test_real_runs_on_the_graph_a_declined_saga_a_map_and_a_breakpoint(

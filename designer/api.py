@@ -23,6 +23,7 @@ from wfdsl.dsl.findings import has_errors
 from wfdsl.dsl.graph import build_graph
 from wfdsl.dsl.loader import parse_document
 from wfdsl.dsl.schema_check import schema as wfdsl_schema
+from wfdsl.dsl.text_metrics import TextMetrics, parse_metrics
 from wfdsl.interpreter.engine import Engine
 
 from wfdsl.errors import (
@@ -181,6 +182,20 @@ def field_of(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...] =
         )
         raise ApiError(400, "bad_request", f"field {name!r} is required ({expected})")
     return value
+
+
+#: The cookie designer/static/text_metrics.js keeps the browser's text widths in.
+TEXT_COOKIE = "wfdsl_text"
+
+
+def text_metrics(request: Request) -> TextMetrics | None:
+    """The browser's own text widths (``wfdsl_text``), the layout's input; None: an estimate."""
+    return parse_metrics(request.cookies.get(TEXT_COOKIE))
+
+
+def view_for(request: Request) -> Callable[..., dict[str, Any]]:
+    """:func:`document_view` laid out with the text widths of ``request``'s browser."""
+    return functools.partial(document_view, metrics=text_metrics(request))
 
 
 def file_path(request: Request) -> str:
@@ -355,7 +370,7 @@ async def get_file(request: Request) -> Response:
     c = ctx(request)
     rel = file_path(request)
     text = read_file(c, rel)
-    view = await off_loop(c, document_view, text, rel)
+    view = await off_loop(c, view_for(request), text, rel)
     return JSONResponse({"path": rel, "text": text, "view": view})
 
 
@@ -367,19 +382,19 @@ async def put_file(request: Request) -> Response:
         c.workspace.write(rel, text)
     except PathRefused as exc:
         raise ApiError(400, "bad_path", str(exc)) from None
-    view = await off_loop(c, document_view, text, rel)
+    view = await off_loop(c, view_for(request), text, rel)
     return JSONResponse({"path": rel, "saved": True, "view": view})
 
 
 async def validate_file(request: Request) -> Response:
     rel = file_path(request)
     text = field_of(await body(request), "text")
-    return JSONResponse(await off_loop(ctx(request), document_view, text, rel))
+    return JSONResponse(await off_loop(ctx(request), view_for(request), text, rel))
 
 
 async def graph(request: Request) -> Response:
     text = field_of(await body(request), "text")
-    return JSONResponse(await off_loop(ctx(request), document_view, text))
+    return JSONResponse(await off_loop(ctx(request), view_for(request), text))
 
 
 def _document_data(text: str) -> dict[str, Any]:
@@ -402,12 +417,14 @@ def _applied(text: str, op: dict[str, Any]) -> str:
         raise ApiError(status, code, message) from None
 
 
-def _edited_view(text: str, op: dict[str, Any], rel: str) -> dict[str, Any]:
+def _edited_view(
+    text: str, op: dict[str, Any], rel: str, metrics: TextMetrics | None = None
+) -> dict[str, Any]:
     edited = _applied(text, op)
     # Tidy (every pin removed) lays the graph out anew; other edits keep
     # the places of the states they did not touch.
     tidy = op.get("op") == "unpin" and not op.get("state")
-    return {"text": edited, **document_view(edited, rel, fresh=tidy)}
+    return {"text": edited, **document_view(edited, rel, fresh=tidy, metrics=metrics)}
 
 
 def _previewed(text: str, op: dict[str, Any], rel: str) -> dict[str, Any]:
@@ -426,8 +443,11 @@ async def edit_file(request: Request) -> Response:
     data = await body(request)
     text = field_of(data, "text")
     op = field_of(data, "op", dict)
-    apply = _previewed if request.query_params.get("preview") == "1" else _edited_view
-    return JSONResponse(await off_loop(ctx(request), apply, text, op, rel))
+    if request.query_params.get("preview") == "1":
+        return JSONResponse(await off_loop(ctx(request), _previewed, text, op, rel))
+    return JSONResponse(
+        await off_loop(ctx(request), _edited_view, text, op, rel, text_metrics(request))
+    )
 
 
 async def get_input(request: Request) -> Response:
@@ -589,7 +609,9 @@ def run_id_of(request: Request, suffix: str | None = None) -> str:
     return run_id
 
 
-async def run_details(c: Context, run_id: str) -> dict[str, Any]:
+async def run_details(
+    c: Context, run_id: str, metrics: TextMetrics | None = None
+) -> dict[str, Any]:
     run = await on_engine(c, get_run, c, run_id)
     events = await on_engine(c, c.engine.history, run.id, execution=run.execution)
     rel = c.sources.get(run.definition_hash)
@@ -597,7 +619,12 @@ async def run_details(c: Context, run_id: str) -> dict[str, Any]:
     # The graph the run is pinned to: the stored definition, not today's file.
     definition = await on_engine(c, c.engine.definition, run.definition_hash)
     if definition is not None:
-        view = await off_loop(c, document_view, definition.source, rel or definition.file)
+        view = await off_loop(
+            c,
+            functools.partial(document_view, metrics=metrics),
+            definition.source,
+            rel or definition.file,
+        )
     overlay = Overlay()
     overlay.feed(events)
     forks = await on_engine(c, c.engine.forks, run.id, execution=run.execution, limit=FORKS_SHOWN)
@@ -657,14 +684,14 @@ def _fork_json(fork: Any) -> dict[str, Any]:
     }
 
 
-async def _run_response(c: Context, run_id: str) -> Response:
-    details = await run_details(c, run_id)
+async def _run_response(c: Context, run_id: str, request: Request | None = None) -> Response:
+    details = await run_details(c, run_id, None if request is None else text_metrics(request))
     details.pop("events")
     return JSONResponse(details)
 
 
 async def get_run_route(request: Request) -> Response:
-    return await _run_response(ctx(request), run_id_of(request))
+    return await _run_response(ctx(request), run_id_of(request), request)
 
 
 async def history(request: Request) -> Response:

@@ -105,9 +105,7 @@ async def editor_page(request: Request) -> Response:
     context: Context = request.app.state.wfdsl
     rel = api.file_path(request)
     text = api.read_file(context, rel)
-    from .view import document_view
-
-    view = await api.off_loop(context, document_view, text, rel)
+    view = await api.off_loop(context, api.view_for(request), text, rel)
     return _page(
         request, "editor.html", rel, path=rel, text=text, view=view, schema_url="/api/schema"
     )
@@ -144,7 +142,9 @@ async def runs_page(request: Request) -> Response:
 async def run_page(request: Request) -> Response:
     context: Context = request.app.state.wfdsl
     # A child run's id holds "/" (parent/state): the route is {run_id:path}.
-    details = await api.run_details(context, request.path_params["run_id"])
+    details = await api.run_details(
+        context, request.path_params["run_id"], api.text_metrics(request)
+    )
     return _page(request, "run.html", f"Run {details['run']['id']}", **details)
 
 

@@ -20,6 +20,7 @@ from wfdsl.dsl.layout import Box, Layout, Point, layout
 from wfdsl.dsl.loader import parse_document
 from wfdsl.dsl.source import SourceMap
 from wfdsl.dsl.svg import to_svg
+from wfdsl.dsl.text_metrics import TextMetrics
 
 from .edits import state_slots
 
@@ -30,6 +31,7 @@ def render(
     graph: Graph,
     pins: Mapping[str, Any] | None = None,
     keep: Mapping[str, Box] | None = None,
+    metrics: TextMetrics | None = None,
 ) -> tuple[Layout, str]:
     """Layout (with pinned positions applied) and inline SVG (no XML prolog).
 
@@ -37,7 +39,7 @@ def render(
     ``GRAPHLAY_MAX_DEGREE`` edges (a 150-way choice) sends the graph to the
     builtin layout, since graphlay's native call holds the GIL for seconds
     on such a fan-out."""
-    drawing = layout(graph, pins=_valid_pins(pins or {}), keep=keep)
+    drawing = layout(graph, pins=_valid_pins(pins or {}), keep=keep, metrics=metrics)
     svg = to_svg(graph, drawing)
     if svg.startswith("<?xml"):
         svg = svg.split("\n", 1)[1]
@@ -233,12 +235,19 @@ def _remember(file: str | None, drawing: Layout) -> None:
             _LAST.popitem(last=False)
 
 
-def document_view(text: str, file: str | None = None, *, fresh: bool = False) -> dict[str, Any]:
+def document_view(
+    text: str,
+    file: str | None = None,
+    *,
+    fresh: bool = False,
+    metrics: TextMetrics | None = None,
+) -> dict[str, Any]:
     """The View of API.md for ``text``.
 
     With a ``file``, the drawing keeps the places of the last one drawn for
     that file (states an edit did not touch stay put); ``fresh`` lays it out
-    anew (the editor's Tidy)."""
+    anew (the editor's Tidy). ``metrics``: the browser's text widths (the
+    ``wfdsl_text`` cookie, :func:`text_metrics_of`), else an estimate."""
     workflow, findings = compile_text(text, file)
     view: dict[str, Any] = {
         "ok": not has_errors(findings),
@@ -252,7 +261,7 @@ def document_view(text: str, file: str | None = None, *, fresh: bool = False) ->
         return view
     loaded = parse_document(text, file)
     graph = build_graph(workflow)
-    drawing, svg = render(graph, pins_of(loaded.data), _last_drawing(file, fresh))
+    drawing, svg = render(graph, pins_of(loaded.data), _last_drawing(file, fresh), metrics)
     _remember(file, drawing)
     view["graph"], view["layout"] = graph_json(
         graph, drawing, data=loaded.data, source=loaded.source_map, findings=findings

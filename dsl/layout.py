@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .graph import Graph, Node
+from .text_metrics import ESTIMATE, TextMetrics
 
 __all__ = [
     "Box",
@@ -52,8 +53,10 @@ NODE_GAP = 28.0
 CLUSTER_PAD = 14.0
 CLUSTER_HEADER = 16.0
 DUMMY_WIDTH = 8.0
-CHAR_WIDTH = 7.8  # bold 12 px label text, a little over DejaVu Sans' widest average
-DETAIL_WIDTH = 6.6  # 11 px detail and edge-label text
+# Text widths without a measurement (text_metrics.ESTIMATE): bold 12 px
+# state names, a little over DejaVu Sans' widest average; 11 px other text.
+CHAR_WIDTH = ESTIMATE.label_other
+DETAIL_WIDTH = ESTIMATE.detail_other
 DETAIL_CHARS = 40
 LABEL_HEIGHT = 15.0
 LABEL_PAD = 8.0
@@ -82,26 +85,30 @@ class Layout:
     x: float = 0.0
     y: float = 0.0
     """The drawing's top-left corner (0, 0 unless pinned nodes lie further out)."""
+    metrics: TextMetrics = ESTIMATE
+    """The text widths the boxes were sized for (the SVG cuts labels by them)."""
 
 
-def label_size(text: str) -> tuple[float, float]:
+def label_size(text: str, metrics: TextMetrics = ESTIMATE) -> tuple[float, float]:
     """The box an edge label needs (11 px text, cut to DETAIL_CHARS)."""
-    return DETAIL_WIDTH * min(len(text), DETAIL_CHARS) + LABEL_PAD, LABEL_HEIGHT
+    return metrics.width(text[:DETAIL_CHARS]) + LABEL_PAD, LABEL_HEIGHT
 
 
-def label_chars(box: Box) -> int:
-    """How many characters of a label fit in its placed box."""
-    return max(1, round((box[2] - LABEL_PAD) / DETAIL_WIDTH))
+def label_chars(box: Box, text: str | None = None, metrics: TextMetrics = ESTIMATE) -> int:
+    """How many characters of a label (``text``, by ``metrics``) fit in its placed box."""
+    if text is None or not metrics.detail:
+        return max(1, round((box[2] - LABEL_PAD) / metrics.detail_other))
+    return max(1, metrics.fits(text, box[2] - LABEL_PAD))
 
 
-def node_size(node: Node) -> tuple[float, float]:
+def node_size(node: Node, metrics: TextMetrics = ESTIMATE) -> tuple[float, float]:
     """The box a node needs for its label (and detail line) at 12px text."""
     if node.type in ("start", "end"):
         return 22.0, 22.0
     if node.type == "join":
         return 64.0, 8.0
     width = max(
-        CHAR_WIDTH * len(node.label), DETAIL_WIDTH * min(len(node.detail or ""), DETAIL_CHARS)
+        metrics.width(node.label, "label"), metrics.width((node.detail or "")[:DETAIL_CHARS])
     )
     if node.type == "choice":  # a diamond: the text sits in its middle half
         return max(110.0, width * 1.5 + 24.0), 46.0
@@ -116,6 +123,7 @@ def layout(
     engine: Literal["auto", "builtin", "graphlay"] = "auto",
     pins: Mapping[str, Point] | None = None,
     keep: Mapping[str, Box] | None = None,
+    metrics: TextMetrics | None = None,
 ) -> Layout:
     """Lay ``graph`` out top to bottom.
 
@@ -126,7 +134,10 @@ def layout(
     again, nothing else moves. ``keep`` is the node boxes of the drawing
     this one replaces (the same document before an edit): the states an edit
     did not touch stay where they were (see :func:`_stabilise`).
+    ``metrics``: how wide the text is (the browser's own measurement, see
+    :mod:`.text_metrics`); without it, an estimate.
     """
+    text = metrics or ESTIMATE
     use = engine
     graphlay: Any = None
     if engine != "builtin":
@@ -139,8 +150,10 @@ def layout(
         else:
             if engine == "auto":
                 use = "graphlay" if _max_degree(graph) <= GRAPHLAY_MAX_DEGREE else "builtin"
-    raw = _with_graphlay(graph, graphlay) if use == "graphlay" else _Builtin(graph).run()
-    return _finish(graph, raw, pins or {}, keep, graphlay if use == "graphlay" else None)
+    raw = (
+        _with_graphlay(graph, graphlay, text) if use == "graphlay" else _Builtin(graph, text).run()
+    )
+    return _finish(graph, raw, pins or {}, keep, graphlay if use == "graphlay" else None, text)
 
 
 def _max_degree(graph: Graph) -> int:
@@ -299,6 +312,7 @@ def _finish(
     pins: Mapping[str, Point],
     keep: Mapping[str, Box] | None = None,
     graphlay: Any = None,
+    metrics: TextMetrics = ESTIMATE,
 ) -> Layout:
     """Containers, stability, pins and labels; then everything moved so the
     drawing starts at the margin (unless pins or kept places hold it)."""
@@ -312,7 +326,7 @@ def _finish(
     edges = {k: tuple((x + dx, y + dy) for x, y in line) for k, line in edges.items()}
     framed = False
     if keep:
-        stable = _stabilise(graph, groups, nodes, edges, keep, graphlay)
+        stable = _stabilise(graph, groups, nodes, edges, keep, graphlay, metrics)
         if stable is not None:
             nodes, edges = stable
             boxes = _group_boxes(groups, nodes)
@@ -327,7 +341,7 @@ def _finish(
             if (e.source in moved or e.target in moved) and e.source != e.target:
                 edges[i] = _elbow(nodes[e.source], nodes[e.target], right)
         boxes = _group_boxes(groups, nodes)
-    labels = place_labels(graph, nodes, edges)
+    labels = place_labels(graph, nodes, edges, metrics)
     if not moved and not framed:
         # Labels beside the outermost edges may reach past the margin.
         ex, ey = _origin_shift([*nodes.values(), *boxes.values(), *labels.values()], edges)
@@ -364,6 +378,7 @@ def _finish(
         containers={k[len(CONTAINER) :]: r(b) for k, b in boxes.items() if k.startswith(CONTAINER)},
         x=round(x0, 1),
         y=round(y0, 1),
+        metrics=metrics,
     )
 
 
@@ -390,6 +405,7 @@ def _stabilise(
     edges: Mapping[int, tuple[Point, ...]],
     keep: Mapping[str, Box],
     graphlay: Any,
+    metrics: TextMetrics = ESTIMATE,
 ) -> tuple[dict[str, Box], dict[int, tuple[Point, ...]]] | None:
     """The fresh layout ``nodes``/``edges`` made to keep ``keep``'s places.
 
@@ -446,7 +462,7 @@ def _stabilise(
         return None
     if _first_clash(placed, list(placed)) is not None or not _groups_clean(groups, placed):
         return None
-    routed = _route(graph, placed, graphlay)
+    routed = _route(graph, placed, graphlay, metrics)
     if routed is None:
         return None
     return placed, routed
@@ -501,7 +517,7 @@ def _groups_clean(groups: Mapping[str, _Group], nodes: Mapping[str, Box]) -> boo
 
 
 def _route(
-    graph: Graph, nodes: Mapping[str, Box], graphlay: Any
+    graph: Graph, nodes: Mapping[str, Box], graphlay: Any, metrics: TextMetrics = ESTIMATE
 ) -> dict[int, tuple[Point, ...]] | None:
     """Edges routed round boxes that stay where they are: graphlay's
     ``reroute`` over a flat copy of the graph (it takes no compound nodes),
@@ -521,7 +537,7 @@ def _route(
     for e in graph.edges:
         extra: dict[str, Any] = {}
         if e.label:
-            lw, lh = label_size(e.label)
+            lw, lh = label_size(e.label, metrics)
             extra["label_size"] = {"width": lw + 2 * LABEL_GAP, "height": lh + LABEL_GAP}
         request.edge(e.source, e.target, **extra)
     try:
@@ -635,7 +651,10 @@ def _candidates(line: tuple[Point, ...], w: float, h: float) -> Iterator[Box]:
 
 
 def place_labels(
-    graph: Graph, nodes: Mapping[str, Box], edges: Mapping[int, tuple[Point, ...]]
+    graph: Graph,
+    nodes: Mapping[str, Box],
+    edges: Mapping[int, tuple[Point, ...]],
+    metrics: TextMetrics = ESTIMATE,
 ) -> dict[int, Box]:
     """A box for every edge label, beside its edge: the first candidate that
     touches no node, no edge (its own included) and no label placed before;
@@ -659,7 +678,7 @@ def place_labels(
         for chars in (DETAIL_CHARS, 22, 12):
             if chars < DETAIL_CHARS and chars >= len(e.label):
                 continue
-            w, h = label_size(e.label[:chars])
+            w, h = label_size(e.label[:chars], metrics)
             for box in _candidates(line, w, h):
                 hits = grid.hits(box)
                 if hits < best_hits:
@@ -669,7 +688,7 @@ def place_labels(
             if best_hits == 0:
                 break
         if best is None:  # a line of one point: the label goes beside it
-            w, h = label_size(e.label)
+            w, h = label_size(e.label, metrics)
             best = (line[0][0] + LABEL_GAP, line[0][1] - h / 2, w, h)
         out[i] = best
         grid.add_box(best, ("label", i))
@@ -679,7 +698,7 @@ def place_labels(
 # ----------------------------------------------------------------- graphlay
 
 
-def _with_graphlay(graph: Graph, graphlay: Any) -> _Raw:
+def _with_graphlay(graph: Graph, graphlay: Any, metrics: TextMetrics = ESTIMATE) -> _Raw:
     request = graphlay.Graph()
     # Clusters and containers are graphlay compound nodes, so it keeps their
     # members together; their ids hold brackets, which no state name can.
@@ -693,14 +712,14 @@ def _with_graphlay(graph: Graph, graphlay: Any) -> _Raw:
         for member in g.nodes:
             home[member] = g.id
     for n in graph.nodes:
-        w, h = node_size(n)
+        w, h = node_size(n, metrics)
         where = home.get(n.id)
         parent = {"parent": index[where]} if where in index else {}
         request.node(n.id, width=w, height=h, label=n.label, **parent)
     for e in graph.edges:
         extra: dict[str, Any] = {}
         if e.label:
-            lw, lh = label_size(e.label)
+            lw, lh = label_size(e.label, metrics)
             extra["label_size"] = {"width": lw + 2 * LABEL_GAP, "height": lh + LABEL_GAP}
         request.edge(e.source, e.target, **extra)
     options = {
@@ -735,10 +754,12 @@ def _with_graphlay(graph: Graph, graphlay: Any) -> _Raw:
 class _Builtin:
     """The layered layout of the module docstring; ``\0`` starts a dummy's id."""
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, metrics: TextMetrics = ESTIMATE) -> None:
         self.graph = graph
         self.back = back_edges(graph)
-        self.size: dict[str, tuple[float, float]] = {n.id: node_size(n) for n in graph.nodes}
+        self.size: dict[str, tuple[float, float]] = {
+            n.id: node_size(n, metrics) for n in graph.nodes
+        }
         self.chain = _chains(graph)
         self.order_of = {n.id: i for i, n in enumerate(graph.nodes)}
         # Each edge as it points in the layering: back edges reversed, so a

@@ -235,7 +235,7 @@ def to_svg(graph: Graph, drawing: Layout | None = None) -> str:
         if edge.label and label:
             # Placed by the layout beside the edge, clear of nodes and edges.
             lx, ly, lw, lh = label
-            fits = label_chars(label)
+            fits = label_chars(label, edge.label, drawing.metrics)
             text = edge.label if len(edge.label) <= fits else edge.label[: fits - 1] + "…"
             lines.append(
                 f'<text x="{_f(lx + lw / 2)}" y="{_f(ly + lh - 4)}" text-anchor="middle" '

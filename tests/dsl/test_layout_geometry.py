@@ -15,10 +15,19 @@ from layout_corpus import generated_workflow
 from wfdsl.dsl.api import compile_text
 from wfdsl.dsl.graph import Graph, build_graph
 from wfdsl.dsl.layout import Box, Layout, layout
+from wfdsl.dsl.text_metrics import ESTIMATE, TextMetrics, parse_metrics
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DOCUMENTS = {p.name: p for p in sorted(EXAMPLES.glob("*.yaml"))}
 SIZES = (50, 100, 200)
+#: What Chromium measured for the graph's font here (the wfdsl_text cookie,
+#: tests/designer/browser/test_browser_graph.py writes it to the artifacts):
+#: the layout is checked with the widths a browser sends, and the estimate.
+MEASURED = parse_metrics(
+    (Path(__file__).parent / "chromium_text_metrics.txt").read_text(encoding="utf-8").strip()
+)
+assert MEASURED is not None
+METRICS = [pytest.param(ESTIMATE, id="estimate"), pytest.param(MEASURED, id="chromium")]
 
 
 def text_of(name: str) -> str:
@@ -72,10 +81,11 @@ def overlaps(graph: Graph, drawing: Layout) -> dict[str, int]:
 NAMES = [*DOCUMENTS, *(f"generated_{n}" for n in SIZES)]
 
 
+@pytest.mark.parametrize("metrics", METRICS)
 @pytest.mark.parametrize("name", NAMES)
-def test_no_label_or_node_overlaps_anything(name: str) -> None:
+def test_no_label_or_node_overlaps_anything(name: str, metrics: TextMetrics) -> None:
     graph = graph_of(name)
-    drawing = layout(graph)
+    drawing = layout(graph, metrics=metrics)
     assert drawing.engine == "graphlay"  # a real layered layout at every size
     labelled = {i for i, e in enumerate(graph.edges) if e.label}
     assert set(drawing.labels) == labelled

@@ -52,6 +52,37 @@ def test_the_graph_is_readable_at_its_default_view(
     assert counts == dict.fromkeys(counts, 0), found
 
 
+def test_states_are_sized_by_the_text_widths_this_browser_measured(
+    designer: Any, page: Any, artifacts: Path
+) -> None:
+    from wfdsl.dsl.text_metrics import ESTIMATE, parse_metrics
+
+    # Every page measures the graph's font and keeps it in a cookie (the
+    # designer fixture opened the workspace page already).
+    cookie = next(c["value"] for c in page.context.cookies() if c["name"] == "wfdsl_text")
+    metrics = parse_metrics(cookie)
+    assert metrics is not None
+    (artifacts / "text-metrics.txt").write_text(cookie + "\n", encoding="utf-8")
+    open_editor(page, designer, "order_saga.yaml")
+    drawn = page.eval_on_selector_all(
+        "#graph .node[tabindex]",
+        """els => els.map(e => [e.dataset.id, e.querySelector('text').getComputedTextLength(),
+                                e.querySelector('.shape').getBBox().width,
+                                e.querySelector('text').textContent])""",
+    )
+    widest = max(drawn, key=lambda d: d[1])
+    _, text_px, box_px, name = widest
+    # The widest name's box is its measured width plus the padding: it fits
+    # the text as drawn here (each character's width is rounded up a tenth,
+    # kerning is left out), not the per-character estimate.
+    assert metrics.width(name, "label") == pytest.approx(text_px, abs=3), widest
+    assert box_px - text_px == pytest.approx(32, abs=3), widest
+    estimated = ESTIMATE.width(name, "label") + 32
+    assert abs(box_px - estimated) > 3, (widest, estimated)
+    for _, text_px, box_px, _ in drawn:
+        assert text_px <= box_px - 8
+
+
 def paint(page: Any, overlay: dict[str, Any]) -> None:
     """Hand ``overlay`` (designer/API.md, "The run overlay") to a GraphView
     over the page's drawing, as the run page does after each SSE message."""

@@ -428,7 +428,9 @@ def _stabilise(
     fresh = {k: _moved(b, sx, sy) for k, b in nodes.items()}
     fresh_edges = {k: tuple((x + sx, y + sy) for x, y in line) for k, line in edges.items()}
     if all(_near(fresh[n], keep[n]) for n in shared):
-        return fresh, fresh_edges
+        # Exactly where they were: "near" is within rounding, and a state
+        # a tenth off the drawing before is a state that moved.
+        return {k: keep[k] if k in shared else b for k, b in fresh.items()}, fresh_edges
     placed = {n: keep[n] for n in shared}
     anchors: dict[str, list[str]] = {}
     for e in graph.edges:

@@ -230,7 +230,7 @@ export function renderLineage(box, { forked_from: origin = null, redrives = [], 
     const times = redrives.length > 1 ? ` ${redrives.length} times, last` : "";
     box.append(el("p", { id: "run-redriven" }, `Redriven${times} by `, el("strong", { class: "redrive-by", text: last.by || "someone" }), " ", lineageTime(last.at),
       last.state ? ", from " : null, last.state ? mono(last.state) : null,
-      last.failed_seq ? " (it had failed at " : null, last.failed_seq ? mono(`#${last.failed_seq}`) : null, last.failed_seq ? ")" : null));
+      last.failed_seq ? ", where it had failed (entered at " : null, last.failed_seq ? mono(`#${last.failed_seq}`) : null, last.failed_seq ? ")" : null));
   }
   if (forks.length) {
     const line = el("p", { id: "run-forks" }, "Forks: ");

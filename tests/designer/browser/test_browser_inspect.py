@@ -340,7 +340,7 @@ def test_redrive_a_failed_run_from_its_page_and_watch_it_complete(
     assert redriven.inner_text().startswith("Redriven by designer 127.0.0.1 "), (
         redriven.inner_text()
     )
-    assert ", from call (it had failed at #" in redriven.inner_text()
+    assert ", from call, where it had failed (entered at #" in redriven.inner_text()
     page.click("#graph .node[data-id='call']")
     page.wait_for_selector("#state-panel[data-state='call']")
     panel = page.locator("#state-panel")

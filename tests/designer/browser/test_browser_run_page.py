@@ -187,7 +187,7 @@ def test_a_fork_links_to_its_origin_which_lists_its_forks_and_who_redrove_it(
     assert forks.locator(".fork[data-run='d1-again'] .pill--failed").is_visible()
     redriven = page.locator("#run-redriven")
     expect(redriven).to_contain_text("Redriven by ops@example.com ")
-    expect(redriven).to_contain_text(", from split (it had failed at #")
+    expect(redriven).to_contain_text(", from split, where it had failed (entered at #")
     page.screenshot(path=str(artifacts / "run-forks-and-redrive.png"))
 
     forks.locator("a", has_text="d1-again").click()

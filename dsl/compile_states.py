@@ -351,7 +351,7 @@ class StateCompiler:
         raw_do = data.get("do")
         body = self.scope(raw_do if isinstance(raw_do, dict) else {}, (*path, "do"))
         items = (
-            self.leaves.value(data["items"], (*path, "items")) if "items" in data else Constant([])
+            self.leaves.items(data["items"], (*path, "items")) if "items" in data else Constant([])
         )
         as_ = self.leaves.item_name(data["as"], (*path, "as")) if "as" in data else "item"
         return MapState(
@@ -363,8 +363,30 @@ class StateCompiler:
             result=self._var(data, "result", path),
             catch=self.catches(data.get("catch"), (*path, "catch")),
             retry=self.retry(data["retry"], (*path, "retry")) if "retry" in data else (),
-            **_tolerance(data.get("tolerated_failures")),
+            **self._tolerance(data.get("tolerated_failures"), (*path, "tolerated_failures")),
         )
+
+    def _tolerance(self, raw: Any, path: JsonPath) -> dict[str, Any]:
+        """``tolerated_failures: 3`` (a count) or ``"10%"`` (of the items, at most 100%).
+
+        Other types and forms are the schema's findings (WF104, WF105)."""
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return {"tolerated_failures": raw}
+        if isinstance(raw, str) and raw.strip().endswith("%"):
+            try:
+                percent = float(raw.strip()[:-1])
+            except ValueError:
+                return {}
+            if not 0 <= percent <= 100:
+                self.leaves.report(
+                    "WF105",
+                    path,
+                    f"tolerated_failures {raw!r} must be a percentage from 0% to 100% of the items",
+                    suggestion="write '100%' to let every iteration fail",
+                )
+                return {}
+            return {"tolerated_percent": percent}
+        return {}
 
     def _emit(
         self, name: str, data: dict[str, Any], path: JsonPath, common: dict[str, Any]
@@ -430,15 +452,3 @@ class StateCompiler:
             message=self.leaves.optional_value(data, "message", path),
             compensate=_bool(data, "compensate"),
         )
-
-
-def _tolerance(raw: Any) -> dict[str, Any]:
-    """``tolerated_failures: 3`` (a count) or ``"10%"`` (of the items)."""
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return {"tolerated_failures": raw}
-    if isinstance(raw, str) and raw.strip().endswith("%"):
-        try:
-            return {"tolerated_percent": float(raw.strip()[:-1])}
-        except ValueError:
-            return {}
-    return {}

@@ -24,12 +24,13 @@ from .expressions import (
     CompiledValue,
     Constant,
     Expression,
+    Template,
     compile_string,
     compile_value,
     contains_expression,
     parse_expression,
 )
-from .findings import CODES, Finding
+from .findings import CODES, Finding, shown_value
 from .model import VarPath
 from .source import JsonPath, SourceMap, Span
 
@@ -97,6 +98,52 @@ class Leaves:
         if key not in data:
             return None
         return self.value(data[key], (*path, key))
+
+    def items(self, raw: Any, path: JsonPath) -> CompiledValue:
+        """A map state's ``items``: a list, or one expression that can yield one.
+
+        A literal that is not a list, text around a ``${ ... }`` (it renders to
+        a string) and an expression that reads nothing and yields a non-list
+        would fail the state on every run; they are WF104 here instead.
+        """
+        compiled = self.value(raw, path)
+        if isinstance(compiled, Constant) and not isinstance(compiled.value, list):
+            suggestion = None
+            if isinstance(raw, str) and VAR_PATH.fullmatch(raw.strip()):
+                suggestion = f"write it as an expression: '${{ {raw.strip()} }}'"
+            self.report(
+                "WF104",
+                path,
+                "items must be a list or an expression that yields one (such as "
+                f"`${{ input.lines }}`), found {shown_value(compiled.value)}",
+                suggestion=suggestion,
+            )
+        elif isinstance(compiled, Template):
+            inner = [part for part in compiled.parts if isinstance(part, Expression)]
+            self.report(
+                "WF104",
+                path,
+                f"items {_shown(raw)} mixes text with `${{ ... }}`, so it always renders "
+                "to a string, not a list",
+                suggestion=(
+                    f"write only the expression: '${{ {inner[0].source} }}'"
+                    if len(inner) == 1
+                    else None
+                ),
+            )
+        elif isinstance(compiled, Expression) and _is_constant(compiled):
+            try:
+                value = compiled.value_in({}, NO_HOOKS)
+            except ExpressionError:
+                return compiled  # WF305 already says it always fails
+            if not isinstance(value, list):
+                self.report(
+                    "WF104",
+                    path,
+                    f"items '${{ {compiled.source} }}' always yields {shown_value(value)}, "
+                    "not a list",
+                )
+        return compiled
 
     def _report_value_errors(self, raw: Any, path: JsonPath) -> None:
         """Every string under ``raw`` that fails to compile, each at its own node."""
@@ -342,9 +389,11 @@ def _strings(raw: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str]]:
             stack.extend(((*where, i), v) for i, v in reversed(list(enumerate(value))))
 
 
-def _constant_failure(expression: Expression) -> str | None:
+def _is_constant(expression: Expression) -> bool:
+    """True when the expression reads no name and calls only deterministic
+    built-ins with a valid number of arguments: it has one value forever."""
     if expression.name_uses:
-        return None
+        return False
     for call in expression.calls:
         spec = BUILTIN_FUNCTIONS.get(call.name)
         # Unknown functions and wrong arities are the checks' findings (WF302/WF304).
@@ -354,7 +403,13 @@ def _constant_failure(expression: Expression) -> str | None:
             or spec.uses_hooks
             or not spec.accepts(call.arg_count)
         ):
-            return None
+            return False
+    return True
+
+
+def _constant_failure(expression: Expression) -> str | None:
+    if not _is_constant(expression):
+        return None
     return _evaluate_constant(expression.source)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "CODES",
@@ -20,6 +20,7 @@ __all__ = [
     "Severity",
     "format_path",
     "has_errors",
+    "shown_value",
     "sort_findings",
 ]
 
@@ -299,3 +300,19 @@ def format_path(path: JsonPath) -> str:
         else:
             out += f"[{json.dumps(part)}]"
     return out
+
+
+def shown_value(value: Any) -> str:
+    """A value as it reads in a message, with its JSON type: ``string 'abc'``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, int):
+        return f"integer {value}"
+    if isinstance(value, float):
+        return f"number {value}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"string '{shown}'"
+    return "a list" if isinstance(value, list) else "a mapping"

@@ -23,7 +23,7 @@ from functools import cache
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
-from .findings import CODES, Finding, JsonPath
+from .findings import CODES, Finding, JsonPath, shown_value
 from .loader import LoadedDocument
 from .schema_compiled import Predicate, Unsupported, compile_schema
 from .suggest import did_you_mean
@@ -167,22 +167,6 @@ def _what(path: JsonPath) -> str:
     return "the state" if subject.startswith("state") else (subject or "the document")
 
 
-def _show(value: Any) -> str:
-    """A value as it reads in a message, with its JSON type."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean {str(value).lower()}"
-    if isinstance(value, int):
-        return f"integer {value}"
-    if isinstance(value, float):
-        return f"number {value}"
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"string '{shown}'"
-    return "a list" if isinstance(value, list) else "a mapping"
-
-
 _ARTICLE_TYPES = {
     "object": "a mapping",
     "array": "a list",
@@ -302,7 +286,7 @@ class _Mapper:
         yield self.finding(
             "WF104",
             f"{_prefix(path)}{_what(path)} must be {_expected(error.validator_value)}, "
-            f"found {_show(error.instance)}",
+            f"found {shown_value(error.instance)}",
             path,
         )
 
@@ -310,7 +294,7 @@ class _Mapper:
         if path == ("wfdsl",):
             found = error.instance
             detail = (
-                f"found {_show(found)}; quote it so YAML does not read a number"
+                f"found {shown_value(found)}; quote it so YAML does not read a number"
                 if isinstance(found, (int, float)) and not isinstance(found, bool)
                 else f"unsupported language version {json.dumps(found)}"
             )
@@ -324,7 +308,7 @@ class _Mapper:
         yield self.finding(
             "WF105",
             f"{_prefix(path)}{_what(path)} must be {json.dumps(error.validator_value)}, "
-            f"found {_show(error.instance)}",
+            f"found {shown_value(error.instance)}",
             path,
         )
 
@@ -332,7 +316,7 @@ class _Mapper:
         allowed = [str(v) for v in error.validator_value]
         found = error.instance
         suggestion = did_you_mean(found, allowed) if isinstance(found, str) else None
-        shown = _show(found).removeprefix("string ")
+        shown = shown_value(found).removeprefix("string ")
         if path[-1:] == ("type",) and _subject(path)[0]:
             message = f"{_prefix(path)}unknown state type {shown}"
         else:
@@ -365,7 +349,7 @@ class _Mapper:
             yield self.finding(
                 "WF104",
                 f"{_prefix(path)}{_what(path)} must be an integer or `unlimited`, "
-                f"found {_show(found)}",
+                f"found {shown_value(found)}",
                 path,
                 suggestion=(
                     f"write {found.strip()} without quotes"
@@ -383,7 +367,7 @@ class _Mapper:
             suggestion = f"did you mean '{fixed}'?" if fixed != found else None
         yield self.finding(
             "WF105",
-            f"{_prefix(path)}{_what(path)} {_show(found).removeprefix('string ')} must be {words}",
+            f"{_prefix(path)}{_what(path)} {shown_value(found).removeprefix('string ')} must be {words}",
             path,
             suggestion=suggestion,
         )
@@ -537,7 +521,7 @@ def check_embedded_schemas(doc: LoadedDocument) -> Iterator[Finding]:
             if path in reported:
                 continue
             reported.add(path)
-            found = _show(inner.instance)
+            found = shown_value(inner.instance)
             yield mapper.finding(
                 "WF107",
                 f"{_prefix(path)}{_dotted(base[2:] or base)} is not a valid JSON Schema: "

@@ -22,6 +22,9 @@ INVALID = REPO / "tests" / "dsl" / "invalid"
 EXPECT = re.compile(r"# expect: (WF\d{3}) (\d+):(\d+)")
 # Schema-level codes; WF204/WF208 only where the schema forbids the key outright.
 SCHEMA_LEVEL_EXTRA = {"end_on_succeed.yaml", "undo_on_non_task.yaml"}
+#: WF1xx mistakes only the compiler sees: whether a value can be a list needs
+#: the value compiled (a map's `items` is any JSON value to the schema).
+COMPILER_LEVEL = {"map_items_not_a_list.yaml"}
 
 
 def _findings(text: str) -> list[Finding]:
@@ -280,7 +283,7 @@ def _corpus() -> list[object]:
     for path in sorted(INVALID.glob("*.yaml")):
         text = path.read_text(encoding="utf-8")
         code, line, col = EXPECT.findall(text)[0]
-        if code < "WF200" or path.name in SCHEMA_LEVEL_EXTRA:
+        if (code < "WF200" or path.name in SCHEMA_LEVEL_EXTRA) and path.name not in COMPILER_LEVEL:
             params.append(pytest.param(text, (code, int(line), int(col)), id=path.stem))
     return params
 
@@ -296,7 +299,7 @@ def test_the_rest_of_the_corpus_is_clean_at_this_level() -> None:
     for path in sorted(INVALID.glob("*.yaml")):
         text = path.read_text(encoding="utf-8")
         code = EXPECT.findall(text)[0][0]
-        if code >= "WF200" and path.name not in SCHEMA_LEVEL_EXTRA:
+        if (code >= "WF200" and path.name not in SCHEMA_LEVEL_EXTRA) or path.name in COMPILER_LEVEL:
             assert _findings(text) == [], path.name
 
 

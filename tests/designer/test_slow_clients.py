@@ -9,18 +9,13 @@ socket's own timeout is only a safety net for when the server never closes.
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import uvicorn
-from wfdsl.designer.app import create_app
+from designer_server import serve_designer
 from wfdsl.designer.security import csrf_for
 from wfdsl.designer.server import server_config
-from wfdsl.interpreter.engine import Engine
 
 TOKEN = "test-token-0123456789"
 SAFETY = 30.0  # seconds; only reached when the server never closes the socket
@@ -30,38 +25,15 @@ SAFETY = 30.0  # seconds; only reached when the server never closes the socket
 def port(tmp_path: Path) -> Iterator[int]:
     workspace = tmp_path / "ws"
     workspace.mkdir()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    number = sock.getsockname()[1]
-    holder: dict[str, Any] = {}
-
-    def run() -> None:
-        engine = Engine(tmp_path / "store.db")
-        try:
-            app = create_app(
-                workspace,
-                engine=engine,
-                token=TOKEN,
-                allowed_hosts=[f"127.0.0.1:{number}"],
-                drive=False,
-                body_timeout=0.3,
-            )
-            server = uvicorn.Server(server_config(app, header_timeout=0.3))
-            holder["server"] = server
-            server.run(sockets=[sock])
-        finally:
-            engine.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SAFETY
-    while not (holder.get("server") and holder["server"].started):
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    yield number
-    holder["server"].should_exit = True
-    thread.join(SAFETY)
-    sock.close()
+    with serve_designer(
+        workspace,
+        tmp_path / "store.db",
+        token=TOKEN,
+        config=lambda app: server_config(app, header_timeout=0.3),
+        drive=False,
+        body_timeout=0.3,
+    ) as served:
+        yield served.port
 
 
 def read_until_closed(conn: socket.socket) -> bytes:

@@ -1,5 +1,6 @@
 """Browser tests: Playwright for Python driving Debian's Chromium against the
-real designer app, served in-process by uvicorn on a free port.
+real designer app, served in-process by uvicorn on a free port
+(tests/designer_server.py).
 
 Playwright's own browser download does not work here, so Chromium is the
 system one (``/usr/bin/chromium``, or ``$WFDSL_CHROMIUM``). Without it (or
@@ -14,15 +15,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from designer_server import Served, serve_designer
+
+__all__ = ["EXAMPLES", "Served", "serve_designer"]
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "examples"
@@ -117,72 +117,14 @@ def artifacts() -> Path:
     return folder
 
 
-@dataclass
-class Served:
-    """The running designer: its URL, token and workspace folder."""
-
-    url: str
-    token: str
-    workspace: Path
-    errors: list[str] = field(default_factory=list)
-
-
 @pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    import uvicorn
-    from wfdsl.designer.app import create_app
-    from wfdsl.designer.security import allowed_hosts_for, new_token
-    from wfdsl.interpreter.engine import Engine
-
     root = tmp_path_factory.mktemp("designer")
     workspace = root / "workspace"
     shutil.copytree(EXAMPLES, workspace)
     (workspace / "approve_me.yaml").write_text(APPROVE_ME, encoding="utf-8")
-    token = new_token()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    holder: dict[str, Any] = {}
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        # The engine (and its SQLite connection) is made on the thread that uses it.
-        try:
-            engine = Engine(root / "designer.db")
-            app = create_app(
-                workspace,
-                engine=engine,
-                token=token,
-                allowed_hosts=allowed_hosts_for("127.0.0.1", port),
-            )
-            config = uvicorn.Config(app, log_level="warning", lifespan="on")
-            server = uvicorn.Server(config)
-            holder["server"] = server
-            try:
-                server.run(sockets=[sock])
-            finally:
-                engine.close()
-        except BaseException as exc:  # reported by the fixture below
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, name="designer-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        server = holder.get("server")
-        if failure:
-            raise RuntimeError("the designer did not start") from failure[0]
-        if server is not None and server.started:
-            break
-        time.sleep(0.05)
-    else:
-        raise RuntimeError("the designer did not start within 20 s")
-    try:
-        yield Served(url=f"http://127.0.0.1:{port}", token=token, workspace=workspace)
-    finally:
-        holder["server"].should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+    with serve_designer(workspace, root / "designer.db") as served:
+        yield served
 
 
 @pytest.fixture

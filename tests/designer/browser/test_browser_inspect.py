@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,18 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, Served
+from conftest import EXAMPLES, Served, serve_designer
 from saga_runs import FAIL_ON_SIGNAL, FLAKY, REMIND, STEPS, Made, flaky_action, make_runs
 
 
 @pytest.fixture(scope="module")
 def inspected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, Made]]:
     """A designer over a store that already holds the runs to inspect."""
-    import uvicorn
-    from wfdsl.designer.app import create_app
-    from wfdsl.designer.security import allowed_hosts_for, new_token
-    from wfdsl.interpreter.engine import Engine
-
     root = tmp_path_factory.mktemp("inspect")
     workspace = root / "workspace"
     shutil.copytree(EXAMPLES, workspace)
@@ -41,47 +35,10 @@ def inspected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served
     maker.start()
     maker.join()
     (made,) = made_runs
-    token = new_token()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    holder: dict[str, Any] = {}
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            engine = Engine(root / "designer.db")
-            flaky_action(engine)
-            app = create_app(
-                workspace,
-                engine=engine,
-                token=token,
-                allowed_hosts=allowed_hosts_for("127.0.0.1", port),
-            )
-            server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-            holder["server"] = server
-            try:
-                server.run(sockets=[sock])
-            finally:
-                engine.close()
-        except BaseException as exc:  # reported below
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, name="designer-inspect", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20  # a hang guard, not a speed bound
-    while not (holder.get("server") and holder["server"].started):
-        if failure:
-            raise RuntimeError("the designer did not start") from failure[0]
-        if time.monotonic() > deadline:
-            raise RuntimeError("the designer did not start within 20 s")
-        time.sleep(0.05)
-    try:
-        yield Served(url=f"http://127.0.0.1:{port}", token=token, workspace=workspace), made
-    finally:
-        holder["server"].should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+    with serve_designer(
+        workspace, root / "designer.db", prepare=flaky_action, name="designer-inspect"
+    ) as served:
+        yield served, made
 
 
 @pytest.fixture

@@ -106,7 +106,10 @@ class Leaves:
         a string) and an expression that reads nothing and yields a non-list
         would fail the state on every run; they are WF104 here instead.
         """
+        reported = len(self.findings)
         compiled = self.value(raw, path)
+        if len(self.findings) > reported:
+            return compiled  # a syntax error (WF301) or WF305 already says what is wrong
         if isinstance(compiled, Constant) and not isinstance(compiled.value, list):
             suggestion = None
             if isinstance(raw, str) and VAR_PATH.fullmatch(raw.strip()):
@@ -135,7 +138,7 @@ class Leaves:
             try:
                 value = compiled.value_in({}, NO_HOOKS)
             except ExpressionError:
-                return compiled  # WF305 already says it always fails
+                return compiled  # not constant after all (WF305 covers the failing ones)
             if not isinstance(value, list):
                 self.report(
                     "WF104",

@@ -80,6 +80,17 @@ def test_a_wrong_map_field_is_one_finding_at_its_node(
     assert words in message, message
 
 
+@pytest.mark.parametrize(
+    ("items", "code"),
+    [
+        pytest.param("'${ input.rows'", "WF301", id="an-unclosed-expression"),
+        pytest.param("${ 1 / 0 }", "WF305", id="an-expression-that-always-fails"),
+    ],
+)
+def test_an_items_expression_that_is_wrong_is_its_own_finding_only(items: str, code: str) -> None:
+    assert [found[0] for found in findings_for(f"items: {items}")] == [code]
+
+
 def test_items_written_as_a_path_suggests_the_expression() -> None:
     text = textwrap.dedent(f"""\
         wfdsl: "1"

@@ -5,7 +5,6 @@ bounded list that still filters (on the server) and follows the run live."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Served
+from conftest import Served, serve_designer
 
 DIVIDE = """\
 wfdsl: "1"
@@ -88,11 +87,6 @@ def make_runs(store: Path) -> None:
 
 @pytest.fixture(scope="module")
 def pasts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    import uvicorn
-    from wfdsl.designer.app import create_app
-    from wfdsl.designer.security import allowed_hosts_for, new_token
-    from wfdsl.interpreter.engine import Engine
-
     root = tmp_path_factory.mktemp("pasts")
     workspace = root / "workspace"
     workspace.mkdir()
@@ -101,46 +95,8 @@ def pasts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     maker = threading.Thread(target=make_runs, args=(root / "designer.db",))
     maker.start()
     maker.join()
-    token = new_token()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    holder: dict[str, Any] = {}
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            engine = Engine(root / "designer.db")
-            app = create_app(
-                workspace,
-                engine=engine,
-                token=token,
-                allowed_hosts=allowed_hosts_for("127.0.0.1", port),
-            )
-            server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-            holder["server"] = server
-            try:
-                server.run(sockets=[sock])
-            finally:
-                engine.close()
-        except BaseException as exc:  # reported below
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, name="designer-pasts", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20  # a hang guard, not a speed bound
-    while not (holder.get("server") and holder["server"].started):
-        if failure:
-            raise RuntimeError("the designer did not start") from failure[0]
-        if time.monotonic() > deadline:
-            raise RuntimeError("the designer did not start within 20 s")
-        time.sleep(0.05)
-    try:
-        yield Served(url=f"http://127.0.0.1:{port}", token=token, workspace=workspace)
-    finally:
-        holder["server"].should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+    with serve_designer(workspace, root / "designer.db", name="designer-pasts") as served:
+        yield served
 
 
 @pytest.fixture

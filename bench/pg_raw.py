@@ -13,8 +13,9 @@ tables and the statements of ``interpreter/store/postgres``:
 2. one group commit per step of the claimed batch: lock the batch's queue
    rows in key order (``FOR UPDATE``), read the heads (version, lease
    owner and generation, newest unconsumed message) in a second statement,
-   check them, update each run row (vars, state, search, version + 1) and
-   queue row (``ready_at``) with ``executemany``, append the step's events
+   check them, update every run row (vars, state, search, version + 1) and
+   queue row (``ready_at``) in ONE statement (the store's ``unnest`` of one
+   binary array per column, ``commit.write_rows``), append the step's events
    (``state_entered``, ``action_started``, ``action_completed`` a run: what
    a no-op task step writes) with one binary COPY;
 3. after the last step the runs are completed and their leases released
@@ -71,11 +72,6 @@ FROM runs r JOIN queue q ON q.run_key = r.key
 WHERE r.key = ANY(%b::int8[]) AND r.id IS NOT NULL
 """
 
-UPDATE_RUN = (
-    "UPDATE runs SET status = %s, vars = %s, output = %s, error = %s, ended_at = %s, "
-    "state = %s, search = %s, row_version = %s WHERE key = %s"
-)
-UPDATE_QUEUE = "UPDATE queue SET ready_at = %s, needs_action = %s WHERE run_key = %s"
 COPY = "COPY events (run_key, seq, type, time, state, data) FROM STDIN (FORMAT BINARY)"
 RELEASE = """
 UPDATE queue q SET lease_owner = NULL, lease_expires_at = NULL
@@ -107,6 +103,7 @@ def work(url: str, owner: str, steps: int, limit: int) -> int:
     """Claim batches until none is left; returns how many steps this process
     committed."""
     import pg_server
+    from wfdsl.interpreter.store.postgres.commit import write_rows
 
     done = 0
     with pg_server.connect(url) as conn:
@@ -132,7 +129,7 @@ def work(url: str, owner: str, steps: int, limit: int) -> int:
                 cur.fetchall()
                 cur.execute(HEADS, (keys,))
                 heads = {row[1]: row for row in cur.fetchall()}
-                run_rows, queue_rows, events = [], [], []
+                run_rows, events = [], []
                 for key in keys:
                     _, vars_, state, search, version, _ = rows[key]
                     head = heads[key]
@@ -141,6 +138,7 @@ def work(url: str, owner: str, steps: int, limit: int) -> int:
                     status = "completed" if last else "running"
                     run_rows.append(
                         (
+                            key,
                             status,
                             vars_,
                             None,
@@ -149,10 +147,10 @@ def work(url: str, owner: str, steps: int, limit: int) -> int:
                             state,
                             search,
                             version + 1,
-                            key,
+                            None if last else now,
+                            None,
                         )
                     )
-                    queue_rows.append((None if last else now, None, key))
                     rows[key][4] = version + 1
                     call = json.dumps({"call_id": f"{key}-{step}", "action": "noop"})
                     n = seq[key]
@@ -162,8 +160,7 @@ def work(url: str, owner: str, steps: int, limit: int) -> int:
                         (key, n + 2, "action_completed", now, f"s{step}", '{"result":null}'),
                     ]
                     seq[key] = n + 3
-                cur.executemany(UPDATE_RUN, run_rows)
-                cur.executemany(UPDATE_QUEUE, queue_rows)
+                write_rows(cur, run_rows)
                 with cur.copy(COPY) as copy:
                     copy.set_types(["int8", "int4", "text", "float8", "text", "text"])
                     for event in events:

@@ -59,6 +59,7 @@ from .machine.positions import Position, positions_of
 from .machine.steps import ActionOutcome, CallAction, CallHandler, ReplyHandler, Trigger
 from .orphans import Orphans, default_owner
 from .run_ids import check_run_id, storable
+from .run_timeout import did_not_end
 from .run_view import Fork, Run, Transition
 from .schedules import Schedules, register_schedule
 from .store.errors import RunNotActive, StoreError
@@ -1020,7 +1021,7 @@ class Engine:
                 await asyncio.sleep(0)
                 continue
             if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"run {run_id!r} did not end within {timeout:g}s")
+                raise TimeoutError(did_not_end(self._view(self._row(run_id)), timeout or 0))
             if virtual and not driver.in_flight:
                 assert isinstance(self.clock, VirtualClock)
                 nxt = self.store.next_ready_at(

@@ -371,8 +371,16 @@ class ActionRunner:
                 try:
                     value = await self._within(job.future, timeout, call, thread=True)
                 except ActionTimeout:
-                    pool.abandon(job)
-                    raise
+                    if pool.abandon(job):
+                        raise
+                    # It never left the queue: every thread was busy, the action is not slow.
+                    raise ActionTimeout(
+                        f"action '{call.action}' did not start within "
+                        f"{format_duration(timeout)} (attempt {call.attempt}): it was still "
+                        f"queued, waiting for one of this process's {pool.size} sync action "
+                        "threads, all busy with other calls; give the blocking actions "
+                        "their own timeouts, or make them async"
+                    ) from None
         if type(value) is types.CoroutineType:  # a sync wrapper that returned a coroutine
             if timeout is None:
                 return await value

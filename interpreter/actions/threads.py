@@ -80,7 +80,7 @@ _DONE = 4  # returned, or skipped because it timed out or was cancelled while qu
 class _Job:
     """One sync call handed to the pool; ``future`` resolves on the caller's loop."""
 
-    __slots__ = ("action", "deadline", "fn", "future", "kwargs", "outbox", "state")
+    __slots__ = ("action", "deadline", "fn", "future", "kwargs", "outbox", "ran", "state")
 
     def __init__(
         self,
@@ -98,6 +98,7 @@ class _Job:
         self.action = action
         self.deadline = deadline
         self.state = _QUEUED
+        self.ran = False  # a thread took it and called fn
 
 
 class WorkerPool:
@@ -159,15 +160,25 @@ class WorkerPool:
                     self._start_thread()
         return job
 
-    def abandon(self, job: _Job) -> None:
+    @property
+    def size(self) -> int:
+        """How many threads take calls at once."""
+        return self._size
+
+    def abandon(self, job: _Job) -> bool:
         """``job`` outlived its timeout (its future is already cancelled): stop
-        counting its thread if the cap allows, else mark it overdue."""
+        counting its thread if the cap allows, else mark it overdue. False when
+        the call never started: it was still queued (no thread will take it
+        now), so the timeout says nothing about the action's speed."""
         with self._lock:
+            if job.state == _QUEUED:
+                job.state = _DONE
+                return False
             if job.state != _RUNNING or self._closed:
-                return  # still queued (it will be skipped) or it returned meanwhile
+                return job.ran  # returned meanwhile, or skipped past its deadline
             if len(self._abandoned) < self._max_abandoned:
                 self._let_go(job)
-                return
+                return True
             job.state = _OVERDUE
             self._overdue.append(job)
             if len(self._overdue) >= self._size:
@@ -182,6 +193,7 @@ class WorkerPool:
                     job.action,
                     self._hung_summary(),
                 )
+            return True
 
     def _let_go(self, job: _Job) -> None:
         # Called with the lock held, for a running or overdue job.
@@ -261,6 +273,7 @@ class WorkerPool:
             with lock:
                 run = run and job.state == _QUEUED and not job.future.done()
                 job.state = _RUNNING if run else _DONE
+                job.ran = run
             if run:
                 try:
                     value = job.fn(**job.kwargs)

@@ -262,3 +262,35 @@ def test_a_run_whose_task_hangs_does_not_stop_another_runs_sync_task(
         assert engine.run_until_complete(later.id, timeout=60).output == "fresh"
     stuck.release.set()
     assert stuck.all_returned()
+
+
+def test_a_call_that_times_out_still_queued_says_it_never_started(hangs: list[Hangs]) -> None:
+    """Every worker thread busy: a sync call queued behind them reaches its
+    timeout without starting. It must not read as a slow action ("did not
+    finish ... its worker thread runs on"), and it must never run later."""
+    stuck = hang(hangs)
+    ran: list[str] = []
+    registry = ActionRegistry(name="test")
+    registry.register("legacy.fetch", stuck)
+    registry.register("lookup", lambda: ran.append("lookup") or "fresh")
+
+    async def main(runner: ActionRunner) -> ActionOutcome:
+        # No timeout: it holds the only thread until the test releases it.
+        holder = asyncio.create_task(runner.run(call("legacy.fetch", "holder")))
+        while stuck.started == 0:  # the thread has taken it
+            await asyncio.sleep(0.01)
+        queued = await runner.run(call("lookup", "queued", timeout=0.05))
+        stuck.release.set()
+        await holder
+        return queued
+
+    with ActionRunner(registry, max_threads=1) as runner:
+        queued = asyncio.run(main(runner))
+        assert (queued.ok, queued.error) == (False, "Timeout")
+        assert queued.message == (
+            "action 'lookup' did not start within 50ms (attempt 1): it was still queued, "
+            "waiting for one of this process's 1 sync action threads, all busy with other "
+            "calls; give the blocking actions their own timeouts, or make them async"
+        )
+        assert runner.run_sync(call("lookup", "after", timeout=5)).ok
+        assert ran == ["lookup"], "the call that timed out in the queue never ran"

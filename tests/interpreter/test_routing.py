@@ -8,6 +8,7 @@ waits for, and only a process that has the action claims it.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from wfdsl.interpreter.clock import VirtualClock
@@ -25,6 +26,15 @@ states:
     result: receipt
     next: done
   done: {type: succeed, output: "${ vars.receipt }"}
+"""
+
+WAITS = """
+wfdsl: "1"
+name: approval
+start: approve
+states:
+  approve: {type: wait, signal: approve, next: done}
+  done: {type: succeed}
 """
 
 SPLIT = """
@@ -197,3 +207,31 @@ def test_run_until_complete_without_others_drives_only_that_run(store_url: str) 
         assert engine.history(other) == []  # never started here
         assert engine.run_until_complete(other).status == "completed"
     assert ledger == ["e:payments.charge", "e:payments.charge"]
+
+
+def test_a_wait_that_times_out_before_any_worker_took_the_call_says_so(tmp_path: Path) -> None:
+    """``run_until_complete(timeout=...)`` on real time, for a run whose call
+    names an action this process lacks and no worker has taken: not "did not
+    end", as if it were slow, but what it waits for."""
+    with Engine(tmp_path / "wf.db") as engine:
+        run_id = engine.submit(CHARGE).id
+        with pytest.raises(TimeoutError) as raised:
+            engine.run_until_complete(run_id, timeout=0)
+        assert str(raised.value) == (
+            f"run {run_id!r} did not end within 0s: it is at state 'charge', "
+            "whose call is still queued for a worker with action 'payments.charge' "
+            "(this process does not have it, and no worker that has it has taken the "
+            "call); start one with that action, e.g. `wfdsl worker --actions MODULE`"
+        )
+        assert engine.get(run_id).status == "running", "left queued, not failed"
+
+
+def test_a_wait_that_times_out_on_a_waiting_run_says_what_it_waits_for(tmp_path: Path) -> None:
+    with Engine(tmp_path / "wf.db") as engine:
+        run_id = engine.submit(WAITS).id
+        with pytest.raises(TimeoutError) as raised:
+            engine.run_until_complete(run_id, timeout=0)
+        assert str(raised.value) == (
+            f"run {run_id!r} did not end within 0s: it is waiting (state 'approve' for "
+            "signal 'approve')"
+        )

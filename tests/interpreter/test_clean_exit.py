@@ -5,6 +5,7 @@ started, and a run it must hand back is claimable at once."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import Counter
 from pathlib import Path
@@ -27,6 +28,21 @@ start: mark
 states:
   mark: {type: task, action: quick.mark, end: true}
 """
+
+
+class OpenOnDrain(logging.Handler):
+    """Opens the gate when the engine says it is finishing its calls in flight."""
+
+    def __init__(self, gate: threading.Event) -> None:
+        super().__init__(logging.INFO)
+        self.gate = gate
+        self.said: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "in flight before stopping" in message:
+            self.said.append(message)
+            self.gate.set()
 
 
 def _engine(
@@ -64,9 +80,20 @@ def test_closing_finishes_another_runs_call_it_started_so_nobody_runs_it_again(
     # Driving the whole store, it starts the other run's call on the way ...
     assert first.run_until_complete(mine).status == "completed"
     assert ledger["slow.work"] == 1 and first.get(other).status == "running"
-    # ... and exits while that call is in flight: it waits for it first.
-    threading.Timer(0.05, gate.set).start()
-    first.close()
+    # ... and exits while that call is in flight: it waits for it first. The
+    # call may finish only once close() has begun draining (its log line),
+    # so it certainly finishes inside the drain, however loaded the machine.
+    drain = OpenOnDrain(gate)
+    logger = logging.getLogger("wfdsl.interpreter.engine")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(drain)
+    try:
+        first.close()
+    finally:
+        logger.removeHandler(drain)
+        logger.setLevel(level)
+    assert drain.said == ["wfdsl: finishing 1 call(s) in flight before stopping (at most 30 s)"]
     with _engine(db, clock, ledger, gate) as second:
         assert second.run_until_complete(other).status == "completed"
         types = [e.type for e in second.history(other)]

@@ -522,6 +522,81 @@ def unpin(tree: Any, op: Mapping[str, Any]) -> None:
             del tree["x-designer"]
 
 
+# ------------------------------------------------------------------ parallel branches
+
+
+def _parallel(tree: Any, op: Mapping[str, Any]) -> tuple[str, Any]:
+    """(thread path, branches mapping) of the parallel state ``op`` names."""
+    scope, name = _locate(tree, op)
+    state = _states(scope)[name]
+    if not isinstance(state, dict) or state.get("type") != "parallel":
+        raise EditError(f"state {name!r} is not a parallel state")
+    branches = state.get("branches")
+    if branches is None:
+        branches = state["branches"] = CommentedMap()
+    if not isinstance(branches, dict):
+        raise EditError(f"parallel state {name!r}: its 'branches' is not a mapping")
+    prefix = _prefix(op)
+    return (f"{prefix}/{name}" if prefix else name), branches
+
+
+def _branch(op: Mapping[str, Any], branches: Any) -> str:
+    branch = _text(op, "branch")
+    if branch not in branches:
+        raise EditError(f"the parallel state has no branch {branch!r}")
+    return branch
+
+
+def _branch_name(op: Mapping[str, Any], key: str, branches: Any) -> str:
+    name = _text(op, key)
+    if not NAME.match(name):
+        raise EditError(
+            f"{name!r} is not a branch name: a letter or '_', then letters, digits, '_' or '-'"
+        )
+    if name in branches:
+        raise EditError(f"a branch named {name!r} already exists here")
+    return name
+
+
+def add_branch(tree: Any, op: Mapping[str, Any]) -> None:
+    """A new branch (``name``, by default ``branch_N``) at the end of a
+    parallel state's branches: one ``succeed`` state, to be built on."""
+    _, branches = _parallel(tree, op)
+    if op.get("name"):
+        name = _branch_name(op, "name", branches)
+    else:
+        n = 1
+        while f"branch_{n}" in branches:
+            n += 1
+        name = f"branch_{n}"
+    branches[name] = _as_rt({"start": "done", "states": {"done": {"type": "succeed"}}})
+
+
+def remove_branch(tree: Any, op: Mapping[str, Any]) -> None:
+    """Delete a branch and the pinned positions of the states in it."""
+    path, branches = _parallel(tree, op)
+    branch = _branch(op, branches)
+    roundtrip.delete_key(branches, branch)
+    positions = _positions(tree, False)
+    if positions is not None:
+        for key in [k for k in positions if str(k).startswith(f"{path}/{branch}/")]:
+            del positions[key]
+
+
+def rename_branch(tree: Any, op: Mapping[str, Any]) -> None:
+    """Rename a branch in place (its comment kept), and the pinned positions
+    of the states in it; a branch name is not referenced from anywhere else."""
+    path, branches = _parallel(tree, op)
+    branch = _branch(op, branches)
+    to = _branch_name(op, "to", branches)
+    _replace_key(branches, branch, to, branches[branch])
+    positions = _positions(tree, False)
+    if positions is not None:
+        old = f"{path}/{branch}/"
+        for key in [k for k in positions if str(k).startswith(old)]:
+            _replace_key(positions, key, f"{path}/{to}/{key[len(old) :]}", positions[key])
+
+
 OPS: dict[str, Callable[[Any, Mapping[str, Any]], None]] = {
     "add_state": add_state,
     "delete_state": delete_state,
@@ -532,6 +607,9 @@ OPS: dict[str, Callable[[Any, Mapping[str, Any]], None]] = {
     "set_start": set_start,
     "move": move,
     "unpin": unpin,
+    "add_branch": add_branch,
+    "remove_branch": remove_branch,
+    "rename_branch": rename_branch,
 }
 
 

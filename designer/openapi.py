@@ -78,6 +78,7 @@ _FIELDS: dict[str, Any] = {
         "properties": {
             "op": {"type": "string"},
             "state": {"type": "string"},
+            "branch": {"type": "string"},
             "to": {"type": "string"},
             "type": {"type": "string"},
         },

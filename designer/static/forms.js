@@ -12,6 +12,8 @@
 //   states              the state names of this scope, for targets
 //   id(path)            a stable element id for a field
 //   committed(id, text) a field's text reached the document (see commitOn)
+//   op(op)              send another edit about this state (add_branch, ...)
+//   previewOp(op)       why that edit cannot be done (text), or null
 //
 // The panel redraws a form when the edited document's data arrives; the
 // text a user is typing is carried into the new form (properties.js,
@@ -511,4 +513,125 @@ export function handlersSection(ctx, handlers) {
   });
   box.append(el("div", { class: "prop-map-row prop-map-new" }, newName, button("+ Add handler", add, "link prop-add")));
   return group("handlers", "Calls into a running run (`wfdsl call RUN NAME`): a guard, var changes, a signal, an answer.", box);
+}
+
+// ------------------------------------------------------------------ parallel and map
+
+// A parallel state's branches: one row each, renamed in place, removed, or
+// added; their states are drawn inside the parallel state on the graph.
+// Each change is one edit (rename_branch, remove_branch, add_branch).
+export function branchesSection(ctx, state) {
+  const branches = state.branches && typeof state.branches === "object" && !Array.isArray(state.branches) ? Object.entries(state.branches) : [];
+  const rows = el("div", { class: "prop-list prop-branches" });
+  branches.forEach(([name, body], i) => {
+    const id = ctx.id(["branches", "#name", i]);
+    const input = el("input", { id, class: "prop-branch-name", "aria-label": `branch ${i + 1} name`, spellcheck: "false", autocomplete: "off" });
+    input.value = name;
+    const status = el("p", { class: "prop-check-status", id: id + "-status", "aria-live": "polite" });
+    input.setAttribute("aria-describedby", status.id);
+    const rename = (to) => ({ op: "rename_branch", branch: name, to });
+    nameCheck(ctx, input, status, () => input.value.trim(), (to) => (to && to !== name ? rename(to) : null));
+    commitOn(ctx, input, () => input.value.trim(), (to) => (to && to !== name ? ctx.op(rename(to)) : null));
+    const states = body && typeof body.states === "object" && body.states ? Object.keys(body.states) : [];
+    const summary = states.length ? `${states.length} state${states.length === 1 ? "" : "s"}, starts at ${body.start || "?"}` : "no states yet";
+    const remove = branches.length > 1 ? button("✕", () => ctx.op({ op: "remove_branch", branch: name }), "icon danger", `Remove branch ${name}`) : null;
+    rows.append(
+      el(
+        "div",
+        { class: "prop-card prop-branch", "data-branch": name },
+        el("div", { class: "prop-map-row" }, input, remove),
+        status,
+        el("p", { class: "prop-help", text: summary }),
+      ),
+    );
+  });
+  const newId = ctx.id(["branches", "#new"]);
+  const newName = el("input", { id: newId, placeholder: "new branch name", spellcheck: "false", autocomplete: "off", "aria-label": "new branch name" });
+  const newStatus = el("p", { class: "prop-check-status", id: newId + "-status", "aria-live": "polite" });
+  const add = () => {
+    const name = newName.value.trim();
+    if (leaving(newName)) return;
+    ctx.op({ op: "add_branch", ...(name ? { name } : {}) }).then((result) => result && ctx.committed?.(newId, newName.value));
+  };
+  nameCheck(ctx, newName, newStatus, () => newName.value.trim(), (name) => (name ? { op: "add_branch", name } : null));
+  newName.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      e.preventDefault();
+      add();
+    }
+  });
+  rows.append(el("div", { class: "prop-map-row prop-map-new" }, newName, button("+ Add branch", add, "link prop-add")), newStatus);
+  return group(
+    "branches",
+    "Run at once, each on its own copy of vars; drawn inside this state.",
+    rows,
+  );
+}
+
+// A branch name checked as it is typed: the server tries the edit (not
+// applied) and says why it cannot be done (a name taken, not a name).
+function nameCheck(ctx, input, status, read, opFor) {
+  let seq = 0;
+  let timer = null;
+  const check = () => {
+    const mine = ++seq;
+    const op = opFor(read());
+    if (!op) {
+      status.className = "prop-check-status";
+      status.textContent = "";
+      input.setAttribute("aria-invalid", "false");
+      input.classList.remove("invalid");
+      return;
+    }
+    ctx.previewOp(op).then((problem) => {
+      if (mine !== seq) return;
+      input.classList.toggle("invalid", !!problem);
+      input.setAttribute("aria-invalid", problem ? "true" : "false");
+      status.className = "prop-check-status " + (problem ? "is-error" : "is-ok");
+      status.textContent = problem || "✓ valid";
+    });
+  };
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(check, 250);
+  });
+  input.addEventListener("keydown", (e) => e.key === "Enter" && clearTimeout(timer));
+}
+
+// When a parallel state completes: all branches, the first, or a count.
+export function joinField(ctx, join) {
+  const mode = join && typeof join === "object" ? "count" : join === "any" ? "any" : "all";
+  const id = ctx.id(["join"]);
+  const select = el("select", { id, "data-path": JSON.stringify(["join"]) });
+  for (const [value, text] of [
+    ["all", "when every branch has (all)"],
+    ["any", "when the first one has (any; the others are cancelled)"],
+    ["count", "when a number of them have"],
+  ]) {
+    select.append(el("option", { value, text }));
+  }
+  select.value = mode;
+  select.addEventListener("change", () => {
+    if (select.value === "all") ctx.set(["join"], join === undefined ? null : "all");
+    else if (select.value === "any") ctx.set(["join"], "any");
+    else ctx.set(["join"], { count: 2 });
+  });
+  const parts = [el("div", { class: "prop-field" }, el("label", { for: id, class: "prop-label", text: "complete" }), select)];
+  if (mode === "count") {
+    parts.push(textField(ctx, ["join", "count"], join.count, { label: "how many branches", typed: true, placeholder: "2" }));
+  }
+  return group("join", "When the parallel state completes and goes on.", ...parts);
+}
+
+// A map's settings: what it iterates, the name each iteration sees, how
+// many run at once, how many may fail. Each field is one set_field edit.
+export function mapSettings(ctx, state) {
+  return group(
+    "map",
+    "Runs its body once per item; the body is drawn inside this state.",
+    textField(ctx, ["items"], state.items, { label: "items", required: true, typed: true, placeholder: "${ input.lines }", help: "The list to iterate: an expression such as ${ input.lines }, or a JSON list." }),
+    textField(ctx, ["as"], state.as, { label: "each item as", placeholder: "item", help: "The name an iteration reads its item by (it also sees `index`)." }),
+    textField(ctx, ["concurrency"], state.concurrency, { label: "at most at once", typed: true, placeholder: "1", help: "How many iterations run at the same time (default 1)." }),
+    textField(ctx, ["tolerated_failures"], state.tolerated_failures, { label: "failures tolerated", typed: true, placeholder: "0, 3 or 10%", help: "A count or a percentage of the items; past it the map fails with ToleratedFailuresExceeded. Empty: the first failure fails the map." }),
+  );
 }

@@ -4,18 +4,22 @@
 // fields are edited in place; structured ones (choice rules, retry, catch,
 // args and other maps, wait alternatives, undo) have their own forms
 // (forms.js). Every change is one small edit on the server (set_field,
-// set_document_field), so comments and formatting survive. Only the parts
-// drawn on the graph (parallel branches, a map's body) stay in the YAML.
+// set_document_field, add/rename/remove_branch), so comments and formatting
+// survive. The states inside a branch or a map's body are edited on the
+// graph, where they are drawn.
 import { isSynthetic } from "./graph_view.js";
 import {
+  branchesSection,
   catchSection,
   choicesSection,
   commitOn,
   el,
   handlersSection,
+  joinField,
   leaving,
   liveCheck,
   mapField,
+  mapSettings,
   retrySection,
   scheduleSection,
   textField,
@@ -294,6 +298,12 @@ export class PropertyPanel {
         (path, value) => this.preview({ op: "set_field", state: node.id, path, value }),
         (node.path || []).join("."),
       );
+      ctx.op = (op) => this.edit({ ...op, state: node.id });
+      ctx.previewOp = (op) =>
+        this.preview({ ...op, state: node.id }).then(
+          () => null,
+          (err) => err.message,
+        );
       ctx.replaceState = (next) => {
         const pairs = [];
         for (const key of Object.keys(state || {})) if (!(key in next)) pairs.push([[key], null]);
@@ -352,8 +362,13 @@ export class PropertyPanel {
       const titles = { args: "args", set: "set vars", input: "input", data: "data" };
       return mapField(ctx, [key], s[key], { title: titles[key], keyHint: key === "set" ? "var path" : "name" });
     }
-    if (key === "items" && node.type === "map") {
-      return textField(ctx, ["items"], s.items, { label: "items *", typed: true, placeholder: "${ input.lines }", help: "The list to iterate: an expression such as ${ input.lines }, or a JSON list." });
+    if (node.type === "map") {
+      if (key === "items") return mapSettings(ctx, s);
+      if (["as", "concurrency", "tolerated_failures"].includes(key)) return "skip";
+    }
+    if (node.type === "parallel") {
+      if (key === "branches") return branchesSection(ctx, s);
+      if (key === "join") return joinField(ctx, s.join);
     }
     if (key === "output" && node.type === "succeed") {
       return textField(ctx, ["output"], s.output, { label: "output", typed: true, placeholder: "${ vars.result }", help: "The run's result: a value or an expression." });

@@ -151,3 +151,92 @@ def test_a_preview_gives_the_findings_an_edit_would_bring_and_nothing_else(clien
     bad = {"op": "set_field", "state": "nowhere", "path": ["timeout"], "value": "1s"}
     refused = client.post("/api/files/signup.yaml/edit?preview=1", json={"text": SIGNUP, "op": bad})
     assert refused.status_code == 400
+
+
+CHAIN = (Path(__file__).resolve().parents[2] / "examples" / "approval_chain.yaml").read_text()
+
+
+def branches_of(text: str, state: str = "review") -> dict[str, Any]:
+    found: dict[str, Any] = parse_document(text).data["states"][state]["branches"]
+    return found
+
+
+def test_a_parallel_states_branches_are_added_renamed_and_removed_one_edit_each() -> None:
+    fork = next(
+        n for n, s in parse_document(CHAIN).data["states"].items() if s["type"] == "parallel"
+    )
+    pinned = apply_edit(CHAIN, {"op": "move", "state": f"{fork}/reminders/nudge", "x": 10, "y": 20})
+    pinned = apply_edit(
+        pinned, {"op": "move", "state": f"{fork}/sign_off/signed", "x": 30, "y": 40}
+    )
+
+    added = apply_edit(pinned, {"op": "add_branch", "state": fork, "name": "audit"})
+    assert list(branches_of(added, fork)) == ["sign_off", "reminders", "audit"]
+    assert branches_of(added, fork)["audit"] == {
+        "start": "done",
+        "states": {"done": {"type": "succeed"}},
+    }
+    # Only the new branch's lines are new; the comment after the branches
+    # (on `result:`) and the one introducing `catch:` stay where they were.
+    assert (
+        added.replace(
+            "      audit:\n        start: done\n        states:\n          done:\n            type: succeed\n",
+            "",
+        )
+        == pinned
+    )
+    assert apply_edit(added, {"op": "add_branch", "state": fork}).count("branch_1:") == 1
+
+    renamed = apply_edit(
+        added, {"op": "rename_branch", "state": fork, "branch": "reminders", "to": "nudges"}
+    )
+    assert list(branches_of(renamed, fork)) == ["sign_off", "nudges", "audit"]
+    assert (
+        renamed.replace("      nudges:\n", "      reminders:\n").replace(
+            f"{fork}/nudges/nudge", f"{fork}/reminders/nudge"
+        )
+        == added
+    )
+    positions = parse_document(renamed).data["x-designer"]["positions"]
+    assert positions == {f"{fork}/nudges/nudge": [10, 20], f"{fork}/sign_off/signed": [30, 40]}
+
+    removed = apply_edit(renamed, {"op": "remove_branch", "state": fork, "branch": "sign_off"})
+    assert list(branches_of(removed, fork)) == ["nudges", "audit"]
+    positions = parse_document(removed).data["x-designer"]["positions"]
+    assert positions == {f"{fork}/nudges/nudge": [10, 20]}
+    assert comments(removed) == [c for c in comments(CHAIN) if c not in comments_in_sign_off()]
+
+
+def comments(text: str) -> list[str]:
+    return [line.split("#", 1)[1].strip() for line in text.splitlines() if " #" in line]
+
+
+def comments_in_sign_off() -> list[str]:
+    lines = CHAIN.splitlines()
+    start = lines.index("      sign_off:")
+    end = lines.index("      reminders:")
+    return comments("\n".join(lines[start:end]))
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        pytest.param({"op": "add_branch", "state": "refund"}, id="not-a-parallel-state"),
+        pytest.param({"op": "add_branch", "state": "nope"}, id="no-such-state"),
+        pytest.param({"op": "add_branch", "state": "review", "name": "reminders"}, id="add-taken"),
+        pytest.param(
+            {"op": "rename_branch", "state": "review", "branch": "reminders", "to": "sign_off"},
+            id="rename-taken",
+        ),
+        pytest.param(
+            {"op": "rename_branch", "state": "review", "branch": "reminders", "to": "has space"},
+            id="rename-not-a-name",
+        ),
+        pytest.param(
+            {"op": "remove_branch", "state": "review", "branch": "nope"}, id="remove-unknown"
+        ),
+    ],
+)
+def test_impossible_branch_edits_are_refused_with_a_reason(op: dict[str, Any]) -> None:
+    with pytest.raises(EditError):
+        apply_edit(CHAIN, op)

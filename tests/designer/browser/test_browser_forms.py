@@ -320,7 +320,9 @@ def test_single_value_fields_are_checked_while_they_are_typed(
     items = check_says(page, "#f-states-each-items", "${ input.rows", "is never closed")
     # Leaving a field commits it: once the form is drawn again, the items'
     # error stays under the field, now as the document's own finding.
-    concurrency = check_says(page, "#prop-concurrency", "0", "concurrency must be at least 1")
+    concurrency = check_says(
+        page, "#f-states-each-concurrency", "0", "concurrency must be at least 1"
+    )
     settled(page)
     assert parse_document(editor_text(page)).data["states"]["each"]["items"] == "${ input.rows"
     items_status = panel(page).locator("#f-states-each-items-status")
@@ -328,7 +330,7 @@ def test_single_value_fields_are_checked_while_they_are_typed(
     page.screenshot(path=str(artifacts / "forms-single-value-errors.png"))
     check_says(page, "#f-states-each-items", "${ input.rows }", "✓ valid")
     edited(page, lambda: items.press("Enter"))
-    check_says(page, "#prop-concurrency", "4", "✓ valid")
+    check_says(page, "#f-states-each-concurrency", "4", "✓ valid")
     edited(page, lambda: concurrency.press("Enter"))
 
     states = parse_document(editor_text(page)).data["states"]
@@ -337,3 +339,62 @@ def test_single_value_fields_are_checked_while_they_are_typed(
     assert states["each"]["items"] == "${ input.rows }"
     assert states["each"]["concurrency"] == 4
     assert page.locator("#findings .finding--error").count() == 0
+
+
+def test_a_parallel_states_branches_and_a_maps_settings_from_the_forms(
+    designer: Any, page: Any, artifacts: Path
+) -> None:
+    source = (designer.workspace / "api_orchestration.yaml").read_text(encoding="utf-8")
+    (designer.workspace / "branches.yaml").write_text(source, encoding="utf-8")
+    open_editor(page, designer, "branches.yaml")
+    select_state(page, "call_b_and_c")
+
+    # Rename a branch: checked as it is typed (a taken name is refused), one edit.
+    name = panel(page).locator("#f-states-call_b_and_c-branches-_name-0")
+    check_says(page, "#f-states-call_b_and_c-branches-_name-0", "c", "already exists")
+    check_says(page, "#f-states-call_b_and_c-branches-_name-0", "bee", "✓ valid")
+    edited(page, lambda: name.press("Enter"))
+    page.wait_for_selector("#graph .node[data-id='call_b_and_c/bee/call_b']")
+
+    # Add a branch, remove another, and join on the first to finish.
+    new = panel(page).locator("[aria-label='new branch name']")
+    new.fill("audit")
+    edited(page, lambda: new.press("Enter"))
+    page.wait_for_selector("#graph .node[data-id='call_b_and_c/audit/done']")
+    remove = panel(page).get_by_role("button", name="Remove branch c")
+    edited(page, lambda: remove.click())
+    page.wait_for_selector("#graph .node[data-id='call_b_and_c/c/call_c']", state="detached")
+    join = panel(page).locator("#f-states-call_b_and_c-join")
+    edited(page, lambda: join.select_option("count"))
+    commit(page, "#f-states-call_b_and_c-join-count", "1")
+    page.screenshot(path=str(artifacts / "forms-parallel-branches.png"))
+
+    text = editor_text(page)
+    fork = parse_document(text).data["states"]["call_b_and_c"]
+    assert list(fork["branches"]) == ["bee", "audit"]
+    assert fork["branches"]["audit"] == {"start": "done", "states": {"done": {"type": "succeed"}}}
+    assert fork["join"] == {"count": 1}
+    kept = [line for line in source.splitlines() if "#" in line]
+    assert [line for line in text.splitlines() if "#" in line] == kept
+    assert [f.format() for f in validate_text(text) if f.severity == "error"] == []
+
+    # A map's settings: what it iterates, how many at once, how many may fail.
+    source = (designer.workspace / "map_fanout.yaml").read_text(encoding="utf-8")
+    (designer.workspace / "map_settings.yaml").write_text(source, encoding="utf-8")
+    open_editor(page, designer, "map_settings.yaml")
+    select_state(page, "quote_lines")
+    check_says(page, "#f-states-quote_lines-tolerated_failures", "ten", "tolerated_failures")
+    check_says(page, "#f-states-quote_lines-tolerated_failures", "10%", "✓ valid")
+    tolerated = panel(page).locator("#f-states-quote_lines-tolerated_failures")
+    edited(page, lambda: tolerated.press("Enter"))
+    commit(page, "#f-states-quote_lines-concurrency", "8")
+    page.screenshot(path=str(artifacts / "forms-map-settings.png"))
+
+    text = editor_text(page)
+    each = parse_document(text).data["states"]["quote_lines"]
+    assert (each["concurrency"], each["tolerated_failures"]) == (8, "10%")
+    assert "    concurrency: 8             # at most four calls" in text
+    assert [line.split("#")[1] for line in text.splitlines() if "#" in line] == [
+        line.split("#")[1] for line in source.splitlines() if "#" in line
+    ]
+    assert [f.format() for f in validate_text(text) if f.severity == "error"] == []

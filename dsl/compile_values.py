@@ -30,7 +30,7 @@ from .expressions import (
     contains_expression,
     parse_expression,
 )
-from .findings import CODES, Finding, shown_value
+from .findings import Finding, finding_at, shown_value
 from .model import VarPath
 from .source import JsonPath, SourceMap, Span
 
@@ -63,20 +63,15 @@ class Leaves:
         suggestion: str | None = None,
     ) -> None:
         """A finding of ``code`` at the value (or the key) of ``path``."""
-        span = self.source_map.locate(path, key=key)
-        message = _subject(path) + message
         self.findings.append(
-            Finding(
-                code=code,
-                severity=CODES[code].severity,
-                message=message,
-                file=self.file,
-                line=span.line,
-                col=span.col,
-                path=tuple(path),
+            finding_at(
+                self.source_map,
+                self.file,
+                code,
+                _subject(path) + message,
+                path,
+                key=key,
                 suggestion=suggestion,
-                end_line=span.end_line,
-                end_col=span.end_col,
             )
         )
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .source import SourceMap
 
 __all__ = [
     "CODES",
@@ -18,6 +21,7 @@ __all__ = [
     "Finding",
     "JsonPath",
     "Severity",
+    "finding_at",
     "format_path",
     "has_errors",
     "shown_value",
@@ -316,3 +320,33 @@ def shown_value(value: Any) -> str:
         shown = value if len(value) <= 40 else value[:37] + "..."
         return f"string '{shown}'"
     return "a list" if isinstance(value, list) else "a mapping"
+
+
+def finding_at(
+    source_map: SourceMap,
+    file: str | None,
+    code: str,
+    message: str,
+    path: JsonPath,
+    *,
+    key: bool = False,
+    suggestion: str | None = None,
+) -> Finding:
+    """A finding with the code's default severity at ``path`` (its key with ``key=True``).
+
+    A path the source map does not hold (a missing key) points at its
+    nearest existing ancestor, so the finding still lands on a line.
+    """
+    span = source_map.locate(path, key=key)
+    return Finding(
+        code,
+        CODES[code].severity,
+        message,
+        file,
+        span.line,
+        span.col,
+        path=tuple(path),
+        suggestion=suggestion,
+        end_line=span.end_line,
+        end_col=span.end_col,
+    )

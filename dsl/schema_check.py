@@ -23,7 +23,7 @@ from functools import cache
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
-from .findings import CODES, Finding, JsonPath, shown_value
+from .findings import Finding, JsonPath, finding_at, shown_value
 from .loader import LoadedDocument
 from .schema_compiled import Predicate, Unsupported, compile_schema
 from .suggest import did_you_mean
@@ -199,18 +199,8 @@ class _Mapper:
         key: bool = False,
         suggestion: str | None = None,
     ) -> Finding:
-        span = self.doc.source_map.locate(path, key=key)
-        return Finding(
-            code,
-            CODES[code].severity,
-            message,
-            self.doc.file,
-            span.line,
-            span.col,
-            path=path,
-            suggestion=suggestion,
-            end_line=span.end_line,
-            end_col=span.end_col,
+        return finding_at(
+            self.doc.source_map, self.doc.file, code, message, path, key=key, suggestion=suggestion
         )
 
     def convert(self, error: ValidationError) -> Iterator[Finding]:

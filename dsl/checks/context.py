@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from ..findings import CODES, Finding
+from ..findings import Finding, finding_at
 from ..model import Workflow
 from ..source import JsonPath, SourceMap
 
@@ -34,18 +34,8 @@ class CheckContext:
         A path the source map does not hold (a missing key) points at its
         nearest existing ancestor, so the finding still lands on a line.
         """
-        span = self.source_map.locate(path, key=key)
-        return Finding(
-            code,
-            CODES[code].severity,
-            message,
-            file=self.file,
-            line=span.line,
-            col=span.col,
-            path=tuple(path),
-            suggestion=suggestion,
-            end_line=span.end_line,
-            end_col=span.end_col,
+        return finding_at(
+            self.source_map, self.file, code, message, path, key=key, suggestion=suggestion
         )
 
 

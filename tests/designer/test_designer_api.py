@@ -167,8 +167,10 @@ def test_start_signal_and_watch_a_run_over_sse(client: TestClient, workspace: Pa
                 kinds.append(line[7:])
             if line.startswith("data: "):
                 last = json.loads(line[6:])
-            if kinds and kinds[-1] == "end" and last is not None and "states" in last:
-                break
+                # the data line after "event: end" is the end's own: stop there
+                # (not at the "event: end" line, which still holds the last delta)
+                if kinds and kinds[-1] == "end":
+                    break
     assert kinds[0] == "snapshot" and kinds[-1] == "end"
     assert last is not None and last["run"]["status"] == "completed"
     assert (

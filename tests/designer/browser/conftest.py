@@ -117,6 +117,23 @@ def artifacts() -> Path:
     return folder
 
 
+def watch_script_errors(page: Any) -> list[str]:
+    """The page's script errors and Content-Security-Policy violations, as
+    they happen: a test asserts the list is empty at its end."""
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+
+    def console(message: Any) -> None:
+        text = message.text
+        if message.type == "error" and (
+            "Content Security Policy" in text or "Refused to" in text or "Uncaught" in text
+        ):
+            problems.append(f"console: {text}")
+
+    page.on("console", console)
+    return problems
+
+
 @pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("designer")
@@ -131,17 +148,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 def designer(page: Any, served: Served) -> Iterator[Served]:
     """A page that holds the token cookie and fails the test on any script
     error or Content-Security-Policy violation."""
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-
-    def console(message: Any) -> None:
-        text = message.text
-        if message.type == "error" and (
-            "Content Security Policy" in text or "Refused to" in text or "Uncaught" in text
-        ):
-            problems.append(f"console: {text}")
-
-    page.on("console", console)
+    problems = watch_script_errors(page)
     page.set_default_timeout(10_000)
     page.goto(f"{served.url}/?token={served.token}")
     served.errors = problems

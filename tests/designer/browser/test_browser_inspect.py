@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, Served, serve_designer
+from conftest import EXAMPLES, Served, serve_designer, watch_script_errors
 from saga_runs import FAIL_ON_SIGNAL, FLAKY, REMIND, STEPS, Made, flaky_action, make_runs
 
 
@@ -45,16 +45,7 @@ def inspected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served
 def user(page: Any, inspected: tuple[Served, Made]) -> Iterator[tuple[Any, Served, Made]]:
     """A page holding the token, failing the test on any script error."""
     served, made = inspected
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(f"console: {m.text}")
-            if m.type == "error" and ("Refused to" in m.text or "Uncaught" in m.text)
-            else None
-        ),
-    )
+    problems = watch_script_errors(page)
     page.set_default_timeout(10_000)
     page.goto(f"{served.url}/?token={served.token}")
     yield page, served, made

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Served, serve_designer
+from conftest import Served, serve_designer, watch_script_errors
 
 DIVIDE = """\
 wfdsl: "1"
@@ -101,16 +101,7 @@ def pasts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 @pytest.fixture
 def user(page: Any, pasts: Served) -> Iterator[tuple[Any, Served]]:
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(f"console: {m.text}")
-            if m.type == "error" and ("Refused to" in m.text or "Uncaught" in m.text)
-            else None
-        ),
-    )
+    problems = watch_script_errors(page)
     page.set_default_timeout(15_000)
     page.goto(f"{pasts.url}/?token={pasts.token}")
     yield page, pasts

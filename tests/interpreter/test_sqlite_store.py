@@ -141,3 +141,48 @@ def test_changed_runs_names_the_runs_another_connection_wrote_to(db_path: str) -
         assert seen.run_ids == {"r1", "r3"}
         again = watcher.changed_runs(seen.cursor)
         assert not again.any
+
+
+# --- what a commit remembers --------------------------------------------------------------
+
+
+def test_a_message_after_a_commit_is_seen_from_this_or_another_connection(db_path: str) -> None:
+    """A run the driver just committed is known to have no messages (no
+    query); a message sent since, by this store or another process, is not
+    missed."""
+    with SqliteStore(db_path) as store, SqliteStore(db_path) as other:
+        store.put_definition(DEFINITION)
+        create(store)
+        cursor = store.changed_runs(None).cursor
+        run = store.get_run("r1")
+        assert run is not None
+        [result] = store.commit([RunUpdate(run=run, expected_version=run.row_version)], now=11.0)
+        assert result.outcome == "ok"
+        assert store.with_messages(["r1"]) == set()
+        store.send("r1", "go", 1, now=12.0)
+        assert store.with_messages(["r1"]) == {"r1"}
+        run = store.get_run("r1")
+        assert run is not None
+        consumed = [m.seq for m in store.inbox("r1")]
+        store.commit(
+            [RunUpdate(run=run, expected_version=run.row_version, consumed=tuple(consumed))],
+            now=13.0,
+        )
+        assert store.with_messages(["r1"]) == set()
+        other.send("r1", "go", 2, now=14.0)
+        changes = store.changed_runs(cursor)
+        assert "r1" in changes.run_ids
+        assert store.with_messages(["r1"]) == {"r1"}
+
+
+def test_search_rows_follow_the_search_of_every_commit(db_path: str) -> None:
+    with SqliteStore(db_path) as store:
+        store.put_definition(DEFINITION)
+        create(store)
+        for value in (1, 1, 2, 2):
+            run = store.get_run("r1")
+            assert run is not None
+            run = replace(run, search={"n": value})
+            store.commit([RunUpdate(run=run, expected_version=run.row_version)], now=11.0)
+            rows = store._conn.execute("SELECT name, value FROM search").fetchall()  # type: ignore[union-attr]
+            assert rows == [("n", value)]

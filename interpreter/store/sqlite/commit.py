@@ -10,7 +10,7 @@ wrapper call around it.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -22,6 +22,7 @@ from .rows import (
     INSERT_EVENT,
     UPDATE_RUN,
     UPDATE_RUN_SAME_STATUS,
+    UPDATE_RUN_SAME_STATUS_AND_READY,
     event_rows,
     json_or_null,
 )
@@ -31,26 +32,26 @@ __all__ = ["GroupCommit", "move_run"]
 
 T = TypeVar("T")
 
-_SEARCH_CACHE_LIMIT: Final = 200_000
+_QUIET_LIMIT: Final = 200_000
 
 #: What :func:`_read_heads` gives per run: key, row_version, lease_owner,
-#: lease_generation, and the highest seq of its unconsumed messages.
-_Head = tuple[int, int, str | None, int, int | None]
-_MISSING: Final[_Head] = (0, 0, None, 0, None)
+#: lease_generation, the highest seq of its unconsumed messages, and the
+#: stored ready_at, needs_action and search (JSON text).
+_Head = tuple[int, int, str | None, int, int | None, float | None, str | None, str]
+_MISSING: Final[_Head] = (0, 0, None, 0, None, None, None, "")
 
 
 @dataclass(slots=True)
 class _Group:
     """One group commit in the making: the runs' heads read up front (one
-    query for the batch), the events to insert at the end, and what was
-    written. ``stale``: runs this transaction already changed (an update
-    applied, a message delivered, a child created), whose head is read again
-    if another update of the batch is about them."""
+    query for the batch) and the events to insert at the end. ``stale``:
+    runs this transaction already changed (an update applied, a message
+    delivered, a child created), whose head is read again if another update
+    of the batch is about them."""
 
     heads: dict[str, _Head] = field(default_factory=dict)
     stale: set[str] = field(default_factory=set)
     events: list[tuple[Any, ...]] = field(default_factory=list)
-    written: list[tuple[str, int, str]] = field(default_factory=list)
 
 
 def _read_heads(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, _Head]:
@@ -60,7 +61,7 @@ def _read_heads(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, _
         marks = ",".join("?" * len(chunk))
         for run_id, *head in conn.execute(
             "SELECT id, key, row_version, lease_owner, lease_generation, (SELECT max(seq) "
-            "FROM inbox WHERE run_key = runs.key AND consumed = 0) "
+            "FROM inbox WHERE run_key = runs.key AND consumed = 0), ready_at, needs_action, search "
             f"FROM runs WHERE id IN ({marks})",
             chunk,
         ):
@@ -82,9 +83,12 @@ class GroupCommit:
     """``commit`` for :class:`~.sqlite_store.SqliteStore`, which provides
     the members declared here."""
 
-    # (row_version, search JSON) this object last committed per run: when a
-    # commit's search is unchanged from it, the search rows are too.
-    _search_written: dict[str, tuple[int, str]]
+    # Runs known to have no unconsumed message: a commit's head read (under
+    # the write lock) found none, and nothing this connection did since put
+    # one there. Another connection's message empties it (changed_runs sees
+    # their commit); a commit that meets an unseen message drops its run.
+    # What ``with_messages`` answers without a query.
+    _quiet: set[str]
 
     if TYPE_CHECKING:
 
@@ -112,21 +116,7 @@ class GroupCommit:
                 conn.executemany(INSERT_EVENT, group.events)
             return results
 
-        results = self._write(f"committing {len(updates)} run update(s)", work)
-        # Only now that the transaction is durable may the cache vouch for
-        # what the search rows hold.
-        self._remember_search(group.written)
-        return results
-
-    def _remember_search(self, written: Iterable[tuple[str, int, str]]) -> None:
-        """Committed: the search rows of these (run_id, row_version, search
-        JSON) are what that JSON says, so the run's next transition need not
-        rewrite them."""
-        cache = self._search_written
-        if len(cache) > _SEARCH_CACHE_LIMIT:
-            cache.clear()
-        for run_id, version, search_json in written:
-            cache[run_id] = (version, search_json)
+        return self._write(f"committing {len(updates)} run update(s)", work)
 
     def _apply(
         self,
@@ -142,7 +132,22 @@ class GroupCommit:
         group.stale.add(run.id)
         if head is _MISSING:
             return CommitResult(run.id, "conflict", 0)
-        key, version, lease_owner, lease_generation, last_seq = head
+        (
+            key,
+            version,
+            lease_owner,
+            lease_generation,
+            last_seq,
+            was_ready,
+            was_needing,
+            was_search,
+        ) = head
+        if last_seq is None:
+            if len(self._quiet) > _QUIET_LIMIT:
+                self._quiet.clear()
+            self._quiet.add(run.id)
+        else:
+            self._quiet.discard(run.id)
         maybe_unseen = last_seq is not None and last_seq > update.inbox_seen
         lease = update.lease
         if lease is not None and (
@@ -192,22 +197,23 @@ class GroupCommit:
             ready_at = now
         new_version = version + 1
         search_json = dumps(run.search)
+        needs_action = None if finished else run.needs_action
         values = (
             dumps(run.vars),
             json_or_null(run.output),
             json_or_null(run.error),
             run.ended_at,
-            ready_at,
             dumps(run.state),
             search_json,
             new_version,
-            None if finished else run.needs_action,
             key,
         )
-        if update.previous_status == run.status:
-            conn.execute(UPDATE_RUN_SAME_STATUS, values)
+        if update.previous_status != run.status:
+            conn.execute(UPDATE_RUN, (*values, ready_at, needs_action, run.status))
+        elif ready_at != was_ready or needs_action != was_needing:
+            conn.execute(UPDATE_RUN_SAME_STATUS, (*values, ready_at, needs_action))
         else:
-            conn.execute(UPDATE_RUN, (run.status, *values))
+            conn.execute(UPDATE_RUN_SAME_STATUS_AND_READY, values)
         if update.events:
             group.events.extend(event_rows(key, update.events))
         if update.consumed:
@@ -217,9 +223,10 @@ class GroupCommit:
                 "UPDATE inbox SET consumed = 1, data = NULL WHERE seq = ? AND run_key = ?",
                 [(seq, key) for seq in update.consumed],
             )
-        if self._search_written.get(run.id) != (version, search_json):
+        if search_json != was_search:
+            # The search rows are what the stored search says (every writer
+            # keeps them so): the same text, the same rows.
             _write_search(conn, key, run.search)
-        group.written.append((run.id, new_version, search_json))
         if children:
             by_run: dict[str, list[Event]] = {}
             for event in update.new_run_events:
@@ -230,6 +237,7 @@ class GroupCommit:
                 conn.executemany(INSERT_EVENT, event_rows(child_key, by_run.get(child.id, ())))
         for message in update.outbox:
             group.stale.add(message.run_id)
+            self._quiet.discard(message.run_id)
             deliver(conn, message, now)
         return CommitResult(run.id, "ok", new_version)
 
@@ -241,7 +249,7 @@ def move_run(
     definition_hash: str,
     version: str | None,
     now: float,
-) -> tuple[CommitResult, list[tuple[str, int, str]]]:
+) -> CommitResult:
     """``update`` as one commit would apply it, and the run re-pinned to
     ``definition_hash`` (``version``) in the same transaction."""
     group = _Group()
@@ -254,4 +262,4 @@ def move_run(
             "UPDATE runs SET definition_hash = ?, version = ? WHERE id = ?",
             (definition_hash, version, update.run.id),
         )
-    return result, group.written
+    return result

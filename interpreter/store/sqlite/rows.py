@@ -24,6 +24,7 @@ __all__ = [
     "RUN_COLUMNS_BARE",
     "UPDATE_RUN",
     "UPDATE_RUN_SAME_STATUS",
+    "UPDATE_RUN_SAME_STATUS_AND_READY",
     "WAKE",
     "decode_run",
     "event_rows",
@@ -54,15 +55,24 @@ _INSERT_RUN: Final = (
     "lease_generation, needs_action, execution, pins) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-UPDATE_RUN: Final = (
-    "UPDATE runs SET status = ?, vars = ?, output = ?, error = ?, ended_at = ?, ready_at = ?, "
-    "state = ?, search = ?, row_version = ?, needs_action = ? WHERE key = ?"
+# A transition's update of its run, in three forms whose parameters share one
+# order: (vars, output, error, ended_at, state, search, row_version, key), then
+# ready_at and needs_action, then status. A column in SET rewrites its
+# indexes' entries even when its value is the same, so a column that did not
+# change is left out: `status` (two indexes, about 2 µs of every transition),
+# and `ready_at` with `needs_action` (runs_ready's page was one of the four
+# pages each step appended to the WAL: the run's own and the events' are the
+# others).
+_UPDATE_RUN_SET: Final = (
+    "UPDATE runs SET vars = ?1, output = ?2, error = ?3, ended_at = ?4, state = ?5, "
+    "search = ?6, row_version = ?7"
 )
-# The same without `status` (it did not change): rewriting the two indexes
-# that hold it costs about 2 µs of every transition.
+UPDATE_RUN_SAME_STATUS_AND_READY: Final = f"{_UPDATE_RUN_SET} WHERE key = ?8"
 UPDATE_RUN_SAME_STATUS: Final = (
-    "UPDATE runs SET vars = ?, output = ?, error = ?, ended_at = ?, ready_at = ?, "
-    "state = ?, search = ?, row_version = ?, needs_action = ? WHERE key = ?"
+    f"{_UPDATE_RUN_SET}, ready_at = ?9, needs_action = ?10 WHERE key = ?8"
+)
+UPDATE_RUN: Final = (
+    f"{_UPDATE_RUN_SET}, ready_at = ?9, needs_action = ?10, status = ?11 WHERE key = ?8"
 )
 INSERT_EVENT: Final = (
     "INSERT INTO events (run_key, seq, type, time, state, data) VALUES (?, ?, ?, ?, ?, ?)"

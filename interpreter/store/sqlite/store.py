@@ -22,7 +22,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any, Final, TypeVar
 
 from ..copy import CopyCount, Tables
@@ -66,6 +66,12 @@ _WAL_LIMIT: Final = 64 * 1024 * 1024
 # On a disk short of space the WAL is checkpointed once it holds a quarter
 # of the free space (at least this many pages) and cut back to that size.
 _MIN_WAL_PAGES: Final = 8
+# Free space is looked at after every write while it is short; while the disk
+# has 16 times the room at which the budget starts to shrink, only after this
+# many writes or seconds (a statvfs was a thirtieth of a sequential step).
+_SPACE_WRITES: Final = 64
+_SPACE_SECONDS: Final = 0.5
+_PLENTY_FACTOR: Final = 16
 
 # What SQLite answers when it cannot create or grow the -shm file (ENOSPC,
 # EFBIG): only when no other process has the store open, since theirs
@@ -130,7 +136,9 @@ class SqliteStore(GroupCommit):
         self._lease_sync = "NORMAL" if mode in ("FULL", "EXTRA") else None
         self._sync = mode
         self._lock = threading.RLock()
-        self._search_written = {}  # see GroupCommit
+        self._quiet = set()  # see GroupCommit
+        # The PRAGMA data_version changed_runs read last (None: never).
+        self._data_version: object | None = None
         self._actions_cache: tuple[Collection[str], str] | None = None
         # Where free space is watched (None: in memory) and the WAL budget
         # last set from it (see _mind_space).
@@ -138,6 +146,10 @@ class SqliteStore(GroupCommit):
         self._folder = None if memory else os.path.dirname(os.path.abspath(path))
         self._wal_pages = _WAL_PAGES
         self._page_size = 4096
+        # Writes left, and the monotonic time, until free space is looked at
+        # again (0: at the next write; see _mind_space).
+        self._space_writes = 0
+        self._space_until = 0.0
         self._conn: sqlite3.Connection | None = None
         try:
             self._conn = self._connect(mode, exclusive=False)
@@ -308,14 +320,27 @@ class SqliteStore(GroupCommit):
         11 item 4b). So once the free space is short, the WAL is checkpointed
         when it holds a quarter of it, and cut back to that size afterwards:
         the database can always take what the WAL holds. One ``statvfs`` per
-        write; the pragmas run only when the budget changes."""
+        write while free space is short (under 16 times the 4 x 4 MiB at which
+        the budget starts to shrink); with more room, one per 64 writes or
+        half a second, whichever comes first, and at the next write after
+        one the disk refused. The pragmas run only when the budget changes."""
         if self._folder is None:
             return
+        if self._space_writes > 0:
+            self._space_writes -= 1
+            if time.monotonic() < self._space_until:
+                return
         try:
             stat = os.statvfs(self._folder)
         except OSError:
             return
         free = stat.f_bavail * stat.f_frsize
+        short = 4 * _WAL_PAGES * self._page_size
+        if free >= _PLENTY_FACTOR * short:
+            self._space_writes = _SPACE_WRITES
+            self._space_until = time.monotonic() + _SPACE_SECONDS
+        else:
+            self._space_writes = 0
         pages = max(_MIN_WAL_PAGES, min(_WAL_PAGES, free // (4 * self._page_size)))
         if pages == self._wal_pages:
             return
@@ -331,6 +356,7 @@ class SqliteStore(GroupCommit):
         start instead of growing it (it fails, harmlessly, while the database
         cannot grow). PASSIVE: it never waits for readers, so a refused
         write is not held up by other processes."""
+        self._space_writes = 0  # look at the free space after the next write
         if self._folder is None or conn.in_transaction:
             return
         self._wal_pages = 0  # set the budget again after the next write
@@ -376,10 +402,12 @@ class SqliteStore(GroupCommit):
 
     def copy_in(self, tables: Tables, *, replace: bool) -> CopyCount:
         """Write a copy's rows in one transaction (interpreter/store/copy.py)."""
-        return self._write(
-            "writing the copied rows",
-            lambda conn: sqlite_copy.copy_in(conn, tables, replace=replace, where=repr(self.path)),
-        )
+
+        def work(conn: sqlite3.Connection) -> CopyCount:
+            self._quiet.clear()  # the copy may bring messages
+            return sqlite_copy.copy_in(conn, tables, replace=replace, where=repr(self.path))
+
+        return self._write("writing the copied rows", work)
 
     def close(self) -> None:
         with self._lock:
@@ -448,9 +476,7 @@ class SqliteStore(GroupCommit):
         def work(conn: sqlite3.Connection) -> RunRow:
             return sqlite_runs.create_run(conn, run, events, id_reuse, self._insert_run, now)
 
-        created = self._write(f"creating run {run.id!r}", work)
-        self._written_search([created])
-        return created
+        return self._write(f"creating run {run.id!r}", work)
 
     def create_runs(
         self, runs: Sequence[RunRow], *, id_reuse: str = "allow_if_no_running", now: float
@@ -463,14 +489,7 @@ class SqliteStore(GroupCommit):
             insert = self._insert_run
             return [sqlite_runs.create_run(conn, run, (), id_reuse, insert, now) for run in runs]
 
-        created = self._write(f"creating {len(runs)} runs", work)
-        self._written_search(created)
-        return created
-
-    def _written_search(self, rows: Iterable[RunRow]) -> None:
-        """Committed: the search rows of these runs are what their ``search``
-        says, so their first transition need not rewrite them."""
-        self._remember_search((row.id, row.row_version, dumps(row.search)) for row in rows)
+        return self._write(f"creating {len(runs)} runs", work)
 
     def _insert_run(self, conn: sqlite3.Connection, run: RunRow, generation: int) -> int:
         """Insert one run row (a new run or a group commit's child); its key."""
@@ -521,12 +540,10 @@ class SqliteStore(GroupCommit):
         version: str | None,
         now: float,
     ) -> CommitResult:
-        result, written = self._write(
+        return self._write(
             f"moving run {update.run.id!r} to definition {definition_hash[:12]}",
             lambda conn: move_run(self, conn, update, definition_hash, version, now),
         )
-        self._remember_search(written)
-        return result
 
     def prune_runs(
         self,
@@ -557,12 +574,12 @@ class SqliteStore(GroupCommit):
 
     def send(self, run_id: str, channel: str, data: Any, *, now: float) -> InboxMessage:
         encoded = json_or_null(data)
-        return self._write(
-            f"sending {channel!r} to run {run_id!r}",
-            lambda conn: sqlite_inbox.send(
-                conn, run_id, channel, data, encoded, now=now, path=self.path
-            ),
-        )
+
+        def work(conn: sqlite3.Connection) -> InboxMessage:
+            self._quiet.discard(run_id)
+            return sqlite_inbox.send(conn, run_id, channel, data, encoded, now=now, path=self.path)
+
+        return self._write(f"sending {channel!r} to run {run_id!r}", work)
 
     def inbox(
         self, run_id: str, *, after_seq: int = 0, per_channel: int | None = None
@@ -575,12 +592,18 @@ class SqliteStore(GroupCommit):
         )
 
     def with_messages(self, run_ids: Sequence[str]) -> set[str]:
-        if not run_ids:
-            return set()
-        return self._read(
-            f"looking for messages of {len(run_ids)} run(s)",
-            lambda conn: sqlite_inbox.with_messages(conn, run_ids),
-        )
+        """Asks only about runs not known to be without messages (``_quiet``):
+        one a driver just committed, in the usual tick. A message that comes
+        after the answer is caught by the commit (``inbox_seen``) either way."""
+        with self._lock:
+            quiet = self._quiet
+            unknown = [run_id for run_id in run_ids if run_id not in quiet]
+            if not unknown:
+                return set()
+            return self._read(
+                f"looking for messages of {len(unknown)} run(s)",
+                lambda conn: sqlite_inbox.with_messages(conn, unknown),
+            )
 
     # --- scheduling and leases (sqlite_leases.py) ----------------------------------------
 
@@ -702,9 +725,16 @@ class SqliteStore(GroupCommit):
         return time.time()
 
     def changed_runs(self, since: object | None) -> ChangedRuns:
-        return self._read(
-            "polling for changes", lambda conn: sqlite_leases.changed_runs(conn, since)
-        )
+        def work(conn: sqlite3.Connection) -> ChangedRuns:
+            changes = sqlite_leases.changed_runs(conn, since)
+            version = changes.cursor[0] if isinstance(changes.cursor, tuple) else None
+            if version is None or version != self._data_version:
+                # Another connection committed: it may have sent messages.
+                self._quiet.clear()
+                self._data_version = version
+            return changes
+
+        return self._read("polling for changes", work)
 
     def watch_changes(self, wake: Callable[[], None]) -> bool:
         # Another connection's commit shows only in PRAGMA data_version,

@@ -371,14 +371,26 @@ async function editNow(op, options) {
   }
   const before = new Set((state.good?.graph?.nodes || []).map((n) => n.id));
   const seq = ++state.validateSeq;
+  const sent = state.text;
+  // What is typed in the YAML while the edit is on its way is kept (see typedOver).
+  pane.track();
   let result;
   try {
-    result = await api("POST", fileUrl + "/edit", { text: state.text, op });
+    // An edit worked out now, from the document as the edits before it left it.
+    if (typeof op === "function") op = op(await panel.dataOf(sent));
+    if (!op) {
+      pane.untrack();
+      return null;
+    }
+    result = await api("POST", fileUrl + "/edit", { text: sent, op });
   } catch (err) {
+    pane.untrack();
     showError(err);
     return null;
   }
+  const typedMeanwhile = pane.untrack();
   hideError();
+  if (typedMeanwhile) return typedOver(op, options, sent, result, typedMeanwhile);
   pushUndo(state.text);
   state.text = result.text;
   pane.setText(result.text);
@@ -395,6 +407,32 @@ async function editNow(op, options) {
   const typing = document.activeElement?.closest?.("#properties, #yaml-pane");
   if (state.selected?.kind === "node" && !typing) graph.nodeElement(state.selected.id)?.focus({ preventScroll: true });
   return result;
+}
+
+// The user typed in the YAML while an edit was on its way (docs/decisions.md,
+// "Typing while an edit is on its way"). Nothing typed is lost: the edit's
+// change is applied around the typing when they touch different lines (one
+// undo step each: the edit, then the typing); when they touch the same
+// lines the typed text wins, and the edit is reported as not applied.
+function typedOver(op, options, sent, result, typedMeanwhile) {
+  const merged = pane.rebase(sent, result.text, typedMeanwhile);
+  pane.cancelPending();
+  if (state.undo[state.undo.length - 1] !== sent || state.text === sent) pushUndo(sent);
+  if (merged) {
+    pushUndo(result.text);
+    if ("select" in options) state.selected = options.select;
+  } else {
+    showError(
+      new Error(
+        `The change from the form or graph (${op.op}${op.state ? " on " + op.state : ""}) was not applied: ` +
+          "you typed in the lines it changes while it was on its way. Your text is kept; make the change again if you still want it.",
+      ),
+    );
+  }
+  state.text = pane.text;
+  updateDirty();
+  validate(state.text);
+  return merged ? result : null;
 }
 
 function pushUndo(text) {

@@ -213,6 +213,16 @@ function group(title, help, ...body) {
 
 // An ordered list of cards, each with its remove and move buttons.
 function listOf(ctx, path, items, { noun, render, fresh, title }) {
+  // Adding, moving and removing are worked out when the edit's turn comes,
+  // from the list as the document then holds it: a second click sent before
+  // the first one's reply redrew the form would otherwise act on the list
+  // as drawn (a double click on "+ Add" added one item, on "✕" removed two).
+  const listIn = (root) => {
+    let value = root;
+    for (const part of path) value = value && typeof value === "object" ? value[part] : undefined;
+    return Array.isArray(value) ? value : [];
+  };
+  const find = (list, item, i) => (sameValue(list[i], item) ? i : list.findIndex((x) => sameValue(x, item)));
   const box = el("div", { class: "prop-list" });
   items.forEach((item, i) => {
     const card = el("div", { class: "prop-card", "data-index": String(i) });
@@ -220,20 +230,34 @@ function listOf(ctx, path, items, { noun, render, fresh, title }) {
     const tools = el("span", { class: "prop-card-tools" });
     if (i > 0) {
       tools.append(
-        button("↑", () => {
-          const copy = [...items];
-          [copy[i - 1], copy[i]] = [copy[i], copy[i - 1]];
-          ctx.set(path, copy);
-        }, "icon", `Move ${noun} ${i + 1} up`),
+        button("↑", () => ctx.setLater((root) => {
+          const copy = [...listIn(root)];
+          const at = find(copy, item, i);
+          if (at <= 0) return null;
+          [copy[at - 1], copy[at]] = [copy[at], copy[at - 1]];
+          return [path, copy];
+        }), "icon", `Move ${noun} ${i + 1} up`),
       );
     }
-    tools.append(button("✕", () => ctx.set(items.length === 1 ? path : [...path, i], null), "icon danger", `Remove ${noun} ${i + 1}`));
+    tools.append(button("✕", () => ctx.setLater((root) => {
+      const list = listIn(root);
+      const at = find(list, item, i);
+      if (at < 0) return null; // already gone
+      return [list.length === 1 ? path : [...path, at], null];
+    }), "icon danger", `Remove ${noun} ${i + 1}`));
     head.append(tools);
     card.append(head, ...render(item, i));
     box.append(card);
   });
-  box.append(button(`+ Add ${noun}`, () => ctx.set(items.length ? [...path, items.length] : path, items.length ? fresh() : [fresh()]), "link prop-add"));
+  box.append(button(`+ Add ${noun}`, () => ctx.setLater((root) => {
+    const n = listIn(root).length;
+    return n ? [[...path, n], fresh()] : [path, [fresh()]];
+  }), "link prop-add"));
   return box;
+}
+
+function sameValue(a, b) {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 // A map of names to values (args, set, input, vars): one row each.

@@ -70,6 +70,13 @@ export class PropertyPanel {
       });
   }
 
+  // The plain data of `text` (the one shown, or fetched): for an edit
+  // worked out when its turn comes.
+  async dataOf(text) {
+    if (this.data?.text === text) return this.data.data;
+    return (await this.documentData(text)).data;
+  }
+
   // The plain data of the current text, fetched once per text; `then` runs
   // again with it when it was not there yet.
   currentData(then) {
@@ -147,6 +154,10 @@ export class PropertyPanel {
         (path, value) => this.edit({ op: "set_document_field", path, value }),
         (path, value) => this.preview({ op: "set_document_field", path, value }),
         "",
+        (build) => this.edit((doc) => {
+          const change = build(doc || {});
+          return change && { op: "set_document_field", path: change[0], value: change[1] };
+        }),
       );
       form.append(
         textField(ctx, ["name"], data.name, { label: "name", required: true, help: "Lower-case letters, digits, _ . and -." }),
@@ -159,10 +170,14 @@ export class PropertyPanel {
   }
 
   // What the forms call: set a value, preview it for findings, the scope's states.
-  context(commit, previewOp, prefix) {
+  // `later(build)` is an edit worked out when its turn comes: `build` gets
+  // the ctx's part of the document as it then is and returns [path, value],
+  // or null for nothing to do.
+  context(commit, previewOp, prefix, later) {
     const ctx = {
       states: this.stateNames(this.node?.cluster),
       set: (path, value) => commit(path, value),
+      setLater: (build) => later(build),
       committed: (id, text) => {
         if (this.typing.get(id) === text) this.typing.delete(id);
       },
@@ -297,6 +312,10 @@ export class PropertyPanel {
         (path, value) => this.edit({ op: "set_field", state: node.id, path, value }),
         (path, value) => this.preview({ op: "set_field", state: node.id, path, value }),
         (node.path || []).join("."),
+        (build) => this.edit((doc) => {
+          const change = build(stateIn(doc, node.path) || {});
+          return change && { op: "set_field", state: node.id, path: change[0], value: change[1] };
+        }),
       );
       ctx.op = (op) => this.edit({ ...op, state: node.id });
       ctx.previewOp = (op) =>

@@ -40,6 +40,50 @@ import {
 } from "./vendor/codemirror.js";
 import { SchemaGuide, keyOf, pathAt } from "./yaml_schema.js";
 
+// The lines that differ between two texts, as {from, to, insert} changes of
+// `a` (offsets in `a`): the common lines at both ends kept, the middle
+// matched by a longest common subsequence of lines when it is small enough
+// (else one change), so an edit's scattered lines stay apart.
+export function lineChanges(a, b) {
+  const x = a.split(/(?<=\n)/);
+  const y = b.split(/(?<=\n)/);
+  let head = 0;
+  while (head < x.length && head < y.length && x[head] === y[head]) head++;
+  let tail = 0;
+  while (tail < x.length - head && tail < y.length - head && x[x.length - 1 - tail] === y[y.length - 1 - tail]) tail++;
+  const xs = x.slice(head, x.length - tail);
+  const ys = y.slice(head, y.length - tail);
+  const offset = x.slice(0, head).join("").length;
+  const pairs = []; // [i, j] of the middle lines kept
+  if (xs.length && ys.length && xs.length * ys.length <= 250000) {
+    const n = xs.length;
+    const m = ys.length;
+    const lcs = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+    for (let i = n - 1; i >= 0; i--) {
+      for (let j = m - 1; j >= 0; j--) lcs[i][j] = xs[i] === ys[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+    }
+    for (let i = 0, j = 0; i < n && j < m; ) {
+      if (xs[i] === ys[j]) pairs.push([i++, j++]);
+      else if (lcs[i + 1][j] >= lcs[i][j + 1]) i++;
+      else j++;
+    }
+  }
+  pairs.push([xs.length, ys.length]);
+  const changes = [];
+  let i = 0;
+  let j = 0;
+  let at = offset;
+  for (const [pi, pj] of pairs) {
+    const removed = xs.slice(i, pi).join("");
+    const inserted = ys.slice(j, pj).join("");
+    if (removed || inserted) changes.push({ from: at, to: at + removed.length, insert: inserted });
+    at += removed.length + (pi < xs.length ? xs[pi].length : 0);
+    i = pi + 1;
+    j = pj + 1;
+  }
+  return changes;
+}
+
 // Whole-line decorations: the selected state's lines, and the lines a
 // finding starts on (each with its line number, data-line, for scripts).
 function lineField(effect, classOf) {
@@ -138,6 +182,7 @@ export class YamlPane {
   updated(update) {
     if (update.docChanged) {
       this.textarea.value = this.text;
+      if (this.tracking && !this.settingText) this.typed = this.typed ? this.typed.compose(update.changes) : update.changes;
       if (!this.settingText) {
         clearTimeout(this.timer);
         this.timer = setTimeout(() => this.onInput(this.text), this.debounceMs);
@@ -166,6 +211,41 @@ export class YamlPane {
     } finally {
       this.settingText = false;
     }
+  }
+
+  // Record what the user types from now on (an edit is on its way)...
+  track() {
+    this.tracking = true;
+    this.typed = null;
+  }
+
+  // ... and stop: the typing since track(), as one change set, or null.
+  untrack() {
+    const typed = this.typed;
+    this.tracking = false;
+    this.typed = null;
+    return typed;
+  }
+
+  // The edit that took `base` to `edited` applied around `typed` (what was
+  // typed since the pane showed `base`): true when done, false (the pane
+  // left as typed) when the typing touches a line the edit changes.
+  rebase(base, edited, typed) {
+    if (typed.length !== base.length) return false;
+    const changes = lineChanges(base, edited);
+    for (const { from, to } of changes) {
+      const start = base.lastIndexOf("\n", from - 1) + 1;
+      const end = base.indexOf("\n", to);
+      if (typed.touchesRange(start, end < 0 ? base.length : end)) return false;
+    }
+    const edit = EditorState.create({ doc: base }).changes(changes);
+    this.settingText = true;
+    try {
+      this.view.dispatch({ changes: edit.map(typed) });
+    } finally {
+      this.settingText = false;
+    }
+    return true;
   }
 
   cancelPending() {

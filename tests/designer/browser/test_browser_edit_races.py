@@ -1,0 +1,118 @@
+"""Edits racing the user: a slow server must never make a click or typed
+text disappear. Each race is held open with Playwright's page.route, so it
+happens the same way on a quiet and on a loaded machine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wfdsl.dsl.loader import parse_document
+
+from tests.designer.browser.test_browser_editor import open_editor, save
+from tests.designer.browser.test_browser_forms import (
+    CONDITION,
+    SLOW_CHOICE,
+    Held,
+    editor_text,
+    panel,
+    select_state,
+    settled,
+)
+
+
+def is_commit(body: Any) -> bool:
+    """A form commit of the first rule's condition (not its as-typed check)."""
+    op = body.get("op", {})
+    return op.get("op") == "set_field" and op.get("value") == CONDITION
+
+
+def test_a_fast_double_click_on_add_rule_adds_two_rules(designer: Any, page: Any) -> None:
+    (designer.workspace / "double_add.yaml").write_text(SLOW_CHOICE, encoding="utf-8")
+    open_editor(page, designer, "double_add.yaml")
+    select_state(page, "check")
+    # The first click's edit is held: the second click comes before its reply.
+    first = Held(page, "**/edit", lambda body: body.get("op", {}).get("path") == ["choices", 1])
+    panel(page).get_by_role("button", name="+ Add rule").dblclick()
+    page.wait_for_function("() => document.body.dataset.edits === '2'")
+    first.release()
+    settled(page)
+
+    rules = parse_document(editor_text(page)).data["states"]["check"]["choices"]
+    assert len(rules) == 3, rules
+    assert rules[0] == {"when": "${ true }", "next": "big"}
+    page.wait_for_function(
+        "() => document.querySelectorAll('#properties-body .prop-card').length === 3"
+    )
+
+
+def type_at_end_of_line(page: Any, line: int, words: str) -> None:
+    """Put the caret at the end of a line of the YAML pane and type there."""
+    page.evaluate(
+        """(n) => { const v = document.getElementById('yaml-pane').editorView;
+        v.focus(); v.dispatch({ selection: { anchor: v.state.doc.line(n).to } }); }""",
+        line,
+    )
+    page.keyboard.type(words)
+
+
+def line_of(text: str, start: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if line.strip().startswith(start))
+
+
+def test_typing_in_the_yaml_while_a_form_edit_is_on_its_way_is_kept(
+    designer: Any, page: Any
+) -> None:
+    (designer.workspace / "typed_meanwhile.yaml").write_text(SLOW_CHOICE, encoding="utf-8")
+    open_editor(page, designer, "typed_meanwhile.yaml")
+    select_state(page, "check")
+    when = panel(page).locator("#f-states-check-choices-0-when")
+    when.fill(CONDITION)
+    commit = Held(page, "**/edit", is_commit)
+    when.press("Enter")
+    page.wait_for_function("() => document.body.dataset.edits === '1'")
+    # Meanwhile the user types in the YAML, on another line than the edit's.
+    type_at_end_of_line(page, line_of(SLOW_CHOICE, "description:"), " Typed meanwhile.")
+    commit.release()
+    settled(page)
+
+    data = parse_document(editor_text(page)).data
+    assert data["description"].endswith(" Typed meanwhile."), data["description"]
+    assert data["states"]["check"]["choices"] == [{"when": CONDITION, "next": "big"}]
+    assert "# Kept through every edit." in editor_text(page)
+    page.wait_for_selector("#error-banner", state="hidden")
+    save(page)
+    saved = parse_document((designer.workspace / "typed_meanwhile.yaml").read_text()).data
+    assert saved["description"] == data["description"]
+    assert saved["states"]["check"]["choices"][0]["when"] == CONDITION
+    # One undo takes back the typing and keeps the form's edit.
+    page.click("#undo")
+    page.wait_for_function(
+        "() => !document.getElementById('yaml-pane').editorView.state.doc.toString()"
+        ".includes('Typed meanwhile.')"
+    )
+    assert CONDITION in editor_text(page)
+
+
+def test_typing_over_the_lines_an_edit_changes_keeps_the_typing_and_says_so(
+    designer: Any, page: Any
+) -> None:
+    (designer.workspace / "typed_over.yaml").write_text(SLOW_CHOICE, encoding="utf-8")
+    open_editor(page, designer, "typed_over.yaml")
+    select_state(page, "check")
+    when = panel(page).locator("#f-states-check-choices-0-when")
+    when.fill(CONDITION)
+    commit = Held(page, "**/edit", is_commit)
+    when.press("Enter")
+    page.wait_for_function("() => document.body.dataset.edits === '1'")
+    # The user rewrites the same condition in the YAML while the edit is held.
+    type_at_end_of_line(page, line_of(SLOW_CHOICE, "- when:"), "  # typed by hand")
+    typed = editor_text(page)
+    commit.release()
+    settled(page)
+
+    banner = page.locator("#error-banner")
+    banner.wait_for()
+    assert "was not applied" in banner.inner_text()
+    assert editor_text(page) == typed
+    save(page)
+    assert (designer.workspace / "typed_over.yaml").read_text(encoding="utf-8") == typed

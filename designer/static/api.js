@@ -63,21 +63,26 @@ export async function api(method, url, body) {
 // The banner at the top of every page (base.html).
 const banner = document.getElementById("error-banner");
 if (banner) {
-  banner.querySelector(".error-banner-close").addEventListener("click", () => hideError());
+  banner.querySelector(".error-banner-close").addEventListener("click", () => hideError({ notice: true }));
 }
 
-export function showError(err) {
+// A `notice` (something the user must read, not the state of the current
+// text) stays until it is closed or `hideError({ notice: true })`: the
+// next validation of the text does not take it away.
+export function showError(err, { notice = false } = {}) {
   const message = err instanceof ApiError ? describe(err) : String(err && err.message ? err.message : err);
   if (!banner) {
     console.error(message);
     return;
   }
   banner.querySelector(".error-banner-text").textContent = message;
+  banner.dataset.notice = notice ? "true" : "false";
   banner.hidden = false;
 }
 
-export function hideError() {
-  if (banner) banner.hidden = true;
+export function hideError({ notice = false } = {}) {
+  if (!banner || (banner.dataset.notice === "true" && !notice)) return;
+  banner.hidden = true;
 }
 
 function describe(err) {

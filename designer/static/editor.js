@@ -389,7 +389,7 @@ async function editNow(op, options) {
     return null;
   }
   const typedMeanwhile = pane.untrack();
-  hideError();
+  hideError({ notice: true });
   if (typedMeanwhile) return typedOver(op, options, sent, result, typedMeanwhile);
   pushUndo(state.text);
   state.text = result.text;
@@ -424,9 +424,10 @@ function typedOver(op, options, sent, result, typedMeanwhile) {
   } else {
     showError(
       new Error(
-        `The change from the form or graph (${op.op}${op.state ? " on " + op.state : ""}) was not applied: ` +
-          "you typed in the lines it changes while it was on its way. Your text is kept; make the change again if you still want it.",
+        `Your change${op.state ? ` to '${op.state}'` : ""} from the form or graph was not applied: ` +
+          "you typed in the YAML lines it changes while it was on its way. Your text is kept; make the change again if you still want it.",
       ),
+      { notice: true },
     );
   }
   state.text = pane.text;

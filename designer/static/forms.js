@@ -222,7 +222,14 @@ function listOf(ctx, path, items, { noun, render, fresh, title }) {
     for (const part of path) value = value && typeof value === "object" ? value[part] : undefined;
     return Array.isArray(value) ? value : [];
   };
-  const find = (list, item, i) => (sameValue(list[i], item) ? i : list.findIndex((x) => sameValue(x, item)));
+  // The card's item by value; when its value changed (a field of the card
+  // committed just before the click) but nothing was added or removed, it
+  // is still the one at its index.
+  const find = (list, item, i) => {
+    if (sameValue(list[i], item)) return i;
+    const at = list.findIndex((x) => sameValue(x, item));
+    return at < 0 && list.length === items.length ? i : at;
+  };
   const box = el("div", { class: "prop-list" });
   items.forEach((item, i) => {
     const card = el("div", { class: "prop-card", "data-index": String(i) });

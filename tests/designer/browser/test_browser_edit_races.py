@@ -4,6 +4,7 @@ happens the same way on a quiet and on a loaded machine."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from wfdsl.dsl.loader import parse_document
@@ -26,7 +27,9 @@ def is_commit(body: Any) -> bool:
     return op.get("op") == "set_field" and op.get("value") == CONDITION
 
 
-def test_a_fast_double_click_on_add_rule_adds_two_rules(designer: Any, page: Any) -> None:
+def test_a_fast_double_click_on_add_rule_adds_two_rules(
+    designer: Any, page: Any, artifacts: Path
+) -> None:
     (designer.workspace / "double_add.yaml").write_text(SLOW_CHOICE, encoding="utf-8")
     open_editor(page, designer, "double_add.yaml")
     select_state(page, "check")
@@ -43,6 +46,7 @@ def test_a_fast_double_click_on_add_rule_adds_two_rules(designer: Any, page: Any
     page.wait_for_function(
         "() => document.querySelectorAll('#properties-body .prop-card').length === 3"
     )
+    page.screenshot(path=str(artifacts / "race-double-add-rule.png"))
 
 
 def type_at_end_of_line(page: Any, line: int, words: str) -> None:
@@ -94,7 +98,7 @@ def test_typing_in_the_yaml_while_a_form_edit_is_on_its_way_is_kept(
 
 
 def test_typing_over_the_lines_an_edit_changes_keeps_the_typing_and_says_so(
-    designer: Any, page: Any
+    designer: Any, page: Any, artifacts: Path
 ) -> None:
     (designer.workspace / "typed_over.yaml").write_text(SLOW_CHOICE, encoding="utf-8")
     open_editor(page, designer, "typed_over.yaml")
@@ -116,3 +120,41 @@ def test_typing_over_the_lines_an_edit_changes_keeps_the_typing_and_says_so(
     assert editor_text(page) == typed
     save(page)
     assert (designer.workspace / "typed_over.yaml").read_text(encoding="utf-8") == typed
+    # The notice stays while the user goes on typing (the next validation
+    # of the text, drawn as a finding on the line typed, does not hide it).
+    broken = line_of(typed, "next: big")
+    type_at_end_of_line(page, broken, "x")
+    page.locator(f"#yaml-pane .cm-line.marker--error[data-line='{broken}']").wait_for()
+    assert banner.is_visible()
+    assert "was not applied" in banner.inner_text()
+    page.screenshot(path=str(artifacts / "race-typed-over-edit.png"))
+
+
+TWO_RULES = SLOW_CHOICE.replace(
+    "        next: big\n",
+    "        next: big\n      - when: ${ false }\n        next: small\n",
+)
+
+
+def test_a_rule_moved_up_right_after_its_condition_was_typed_keeps_both(
+    designer: Any, page: Any, artifacts: Path
+) -> None:
+    (designer.workspace / "move_typed.yaml").write_text(TWO_RULES, encoding="utf-8")
+    open_editor(page, designer, "move_typed.yaml")
+    select_state(page, "check")
+    when = panel(page).locator("#f-states-check-choices-1-when")
+    when.fill(CONDITION)
+    # Leaving the field commits it; its reply is held until the click that
+    # left it (moving the same rule up) is queued behind it.
+    commit = Held(page, "**/edit", lambda body: body.get("op", {}).get("value") == CONDITION)
+    panel(page).get_by_role("button", name="Move rule 2 up").click()
+    page.wait_for_function("() => document.body.dataset.edits === '2'")
+    commit.release()
+    settled(page)
+
+    rules = parse_document(editor_text(page)).data["states"]["check"]["choices"]
+    assert rules == [
+        {"when": CONDITION, "next": "small"},
+        {"when": "${ true }", "next": "big"},
+    ], rules
+    page.screenshot(path=str(artifacts / "race-move-typed-rule.png"))

@@ -79,7 +79,10 @@ def claim_ready(
     limit: int,
     actions: list[str] | None = None,
     tree: str | None = None,
+    searches: list[tuple[str, int, str]] | None = None,
 ) -> list[tuple[RunRow, Lease]]:
+    """Lease up to ``limit`` due runs to ``owner``; ``searches`` gets (run
+    id, row_version, search JSON) of each run claimed."""
     params = {
         "owner": owner,
         "now": now,
@@ -127,6 +130,8 @@ def claim_ready(
             _log.error("wfdsl: %s", exc)
             continue
         claimed.append((run, Lease(run.id, owner, int(generations[key]), expires)))
+        if searches is not None:
+            searches.append((run.id, run.row_version, row[13]))
     claimed.sort(key=lambda pair: (pair[0].ready_at or 0.0, pair[0].id))
     return claimed
 

@@ -551,12 +551,27 @@ class PostgresStore:
     ) -> list[tuple[RunRow, Lease]]:
         expires = now + lease_seconds
         names = None if actions is None else sorted(actions)
+        searches: list[tuple[str, int, str]] = []
+
+        def work(cur: Any) -> list[tuple[RunRow, Lease]]:
+            searches.clear()  # a retried transaction reads them again
+            return pg_leases.claim_ready(
+                cur,
+                owner,
+                now=now,
+                expires=expires,
+                limit=limit,
+                actions=names,
+                tree=tree,
+                searches=searches,
+            )
+
         claimed: list[tuple[RunRow, Lease]] = self._write(
-            f"claiming ready runs for {owner!r}",
-            lambda cur: pg_leases.claim_ready(
-                cur, owner, now=now, expires=expires, limit=limit, actions=names, tree=tree
-            ),
+            f"claiming ready runs for {owner!r}", work
         )
+        # A run's search rows are what its search JSON says: the claimer's
+        # first commit need not rewrite them (a fired timer, a taken-over run).
+        self._remember_search(searches)
         return claimed
 
     def claim(self, run_id: str, owner: str, *, now: float, lease_seconds: float) -> Lease | None:

@@ -18,14 +18,9 @@ tables and the statements of ``interpreter/store/postgres``:
    binary array per column, ``commit.write_rows``), append the step's events
    (``state_entered``, ``action_started``, ``action_completed`` a run: what
    a no-op task step writes) with one binary COPY;
-3. after the last step the runs are completed and their leases released
-   (the store's ``unnest`` release, joined by id first: the store's own
-   form, ``FROM runs r, unnest(...) l WHERE r.id = l.id AND q.lease_owner =
-   l.owner ...``, is planned as a merge join on (owner, generation), which
-   every lease of one claim shares: 512 leases join 262,144 rows, ~600 ms a
-   release here; fenced behind ``OFFSET 0`` it takes ~40 ms. The limit
-   should not carry a planner accident; wfdsl's own renew and release
-   still do, see the scenario's ``top_statements``).
+3. the last step's write completes the runs and ends their leases (the
+   ``release`` column of the same ``unnest``, as a wfdsl commit of a run it
+   keeps nothing of does): no release transaction.
 
 What it leaves out is exactly wfdsl's own work: the machine, the driver's
 bookkeeping, building rows and JSON text, the reads a tick makes besides
@@ -73,14 +68,6 @@ WHERE r.key = ANY(%b::int8[]) AND r.id IS NOT NULL
 """
 
 COPY = "COPY events (run_key, seq, type, time, state, data) FROM STDIN (FORMAT BINARY)"
-RELEASE = """
-UPDATE queue q SET lease_owner = NULL, lease_expires_at = NULL
-FROM (SELECT r.key, l.owner, l.generation
-      FROM unnest(%(ids)b::text[], %(owners)b::text[], %(generations)b::int8[])
-          AS l(id, owner, generation)
-      JOIN runs r ON r.id = l.id OFFSET 0) x
-WHERE q.run_key = x.key AND q.lease_owner = x.owner AND q.lease_generation = x.generation
-"""
 
 
 def prepare(url: str, runs: int, steps: int) -> None:
@@ -149,6 +136,7 @@ def work(url: str, owner: str, steps: int, limit: int) -> int:
                             version + 1,
                             None if last else now,
                             None,
+                            last,  # the last step's write ends the lease, as wfdsl's does
                         )
                     )
                     rows[key][4] = version + 1
@@ -167,15 +155,6 @@ def work(url: str, owner: str, steps: int, limit: int) -> int:
                         copy.write_row(event)
                 conn.commit()
                 done += len(keys)
-            cur.execute(
-                RELEASE,
-                {
-                    "ids": ids,
-                    "owners": [owner] * len(ids),
-                    "generations": [generations[k] for k in keys],
-                },
-            )
-            conn.commit()
 
 
 def child() -> None:

@@ -311,7 +311,7 @@ class Driver:
         if not work:
             return 0
         self._active_at = time.monotonic()
-        return self._advance_work(work, now)
+        return self._advance_work(work, now, release_in_commit=True)
 
     def drive_one(
         self,
@@ -340,7 +340,20 @@ class Driver:
             held.row = row
         self._advance_work({run_id: _Work(row, lease, triggers)}, now, issue_calls=issue_calls)
 
-    def _advance_work(self, work: dict[str, _Work], now: float, *, issue_calls: bool = True) -> int:
+    def _advance_work(
+        self,
+        work: dict[str, _Work],
+        now: float,
+        *,
+        issue_calls: bool = True,
+        release_in_commit: bool = False,
+    ) -> int:
+        """Prepare, group-commit and settle ``work``. ``release_in_commit``
+        (a tick's own work, not a control's pass, whose caller reuses its
+        lease): a run this process keeps nothing of after its commit has
+        its lease dropped by that commit (``RunUpdate.release``), not by a
+        ``release`` transaction after it: a tick firing N timers is one
+        claim and one commit."""
         self._due_read = None  # its commits and releases move what is due
         prepared: dict[str, Prepared] = {}
         # One read tells which runs have messages; the others skip their inbox.
@@ -354,6 +367,7 @@ class Driver:
                     now,
                     has_messages=run_id in with_messages,
                     issue_calls=issue_calls,
+                    release=release_in_commit,
                 )
             except Exception as exc:  # a poison run must not stop the others (G7)
                 _log.exception("run %r: cannot advance, leaving it for later", run_id)
@@ -361,12 +375,12 @@ class Driver:
         to_commit = [p for p in prepared.values() if p.changed]
         results = self.store.commit([p.update for p in to_commit], now=now) if to_commit else []
         release: list[Lease] = []
-        committed: list[tuple[RunRow, Lease | None]] = []
+        committed: list[tuple[RunRow, Lease | None, bool]] = []
         for p, result in zip(to_commit, results, strict=True):
             run_id = p.update.run.id
             if result.outcome == "ok":
                 row = with_row_version(p.update.run, result.row_version)
-                committed.append((row, p.update.lease))
+                committed.append((row, p.update.lease, p.update.release))
                 if run_id in self.watched:
                     self.watched[run_id] = row
                 self._after_commit(row, p.update.lease, p.commands, p.update.events, p.waiting)
@@ -397,7 +411,10 @@ class Driver:
                     if isinstance(command, ReplyHandler):
                         self.replies[command.call_id] = command
                 self._settle(p.update.run, p.update.lease, release)
-        for row, lease in committed:
+        for row, lease, released in committed:
+            if released:  # its lease ended with the commit
+                self.held.pop(row.id, None)
+                continue
             self._settle(row, lease, release)
         if release:
             self.store.release(release)
@@ -491,13 +508,17 @@ class Driver:
         *,
         has_messages: bool = True,
         issue_calls: bool = True,
+        release: bool = False,
     ) -> Prepared:
         """Apply ``triggers`` in order to ``row``: one update, its commands.
         ``has_messages=False``: the inbox was empty when the tick looked (a
         message arriving since keeps the run ready at commit: ``inbox_seen``).
         Control requests waiting in the inbox are applied first (after a
         start). ``issue_calls=False``: no call will be started
-        here, so the run is handed back with the calls it needs."""
+        here, so the run is handed back with the calls it needs.
+        ``release``: the commit may drop the lease (``RunUpdate.release``)
+        when this process will keep nothing of the run: no call of it in
+        flight or about to start here, no outcome waiting, no hand-back."""
         workflow = self.definitions.get(row.definition_hash)
         inbox = self.store.inbox(row.id, per_channel=INBOX_WINDOW) if has_messages else []
         requested: list[int] = []
@@ -582,8 +603,24 @@ class Driver:
             inbox_seen=inbox_seen,
             lease=lease,
             previous_status=start.status,
+            release=release
+            and lease is not None
+            and not handback
+            and self._keeps_nothing(row.id, commands),
         )
         return Prepared(update, commands, list(triggers), changed, waiting, handback)
+
+    def _keeps_nothing(self, run_id: str, commands: Sequence[Command]) -> bool:
+        """Whether, once these ``commands`` are applied, this process holds
+        nothing of ``run_id``: no call of it in flight, none to start (a
+        cache hit or an inline action is an outcome still to apply), no
+        outcome waiting. What ``_settle`` would then release."""
+        held = self.held.get(run_id)
+        if held is not None and held.calls:
+            return False
+        if self.pending.get(run_id):
+            return False
+        return not any(type(command) is CallAction for command in commands)
 
     def _lacks(self, action: str | None) -> bool:
         """Whether this process has no action ``action``: only then is a run

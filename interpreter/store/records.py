@@ -224,7 +224,10 @@ class RunUpdate:
     ``lease`` (when driving under one) is checked: owner and generation must
     still match. ``previous_status``, when given, is the status the update was
     computed from: the store may then skip rewriting the status indexes when
-    it did not change.
+    it did not change. ``release``: the driver keeps nothing of the run
+    after this commit (it parks, ends or waits for another process), so the
+    store drops ``lease`` in the same transaction (fenced as the update
+    is), instead of a ``release`` transaction after it.
     """
 
     run: RunRow
@@ -237,6 +240,7 @@ class RunUpdate:
     inbox_seen: int = 0
     lease: Lease | None = None
     previous_status: str | None = None
+    release: bool = False
 
 
 @dataclass(frozen=True, slots=True)

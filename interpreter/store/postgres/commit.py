@@ -34,10 +34,13 @@ __all__ = ["Head", "apply_group", "lock_runs", "write_rows"]
 _WRITE_RUNS: Final = (
     "WITH u AS (SELECT * FROM unnest(%(key)b::int8[], %(status)b::text[], %(vars)b::text[], "
     "%(output)b::text[], %(error)b::text[], %(ended)b::float8[], %(state)b::text[], "
-    "%(search)b::text[], %(version)b::int8[], %(ready)b::float8[], %(needs)b::text[]) "
+    "%(search)b::text[], %(version)b::int8[], %(ready)b::float8[], %(needs)b::text[], "
+    "%(release)b::bool[]) "
     "AS u(key, status, vars, output, error, ended_at, state, search, row_version, ready_at, "
-    "needs_action)), "
-    "q AS (UPDATE queue SET ready_at = u.ready_at, needs_action = u.needs_action "
+    "needs_action, release)), "
+    "q AS (UPDATE queue SET ready_at = u.ready_at, needs_action = u.needs_action, "
+    "lease_owner = CASE WHEN u.release THEN NULL ELSE queue.lease_owner END, "
+    "lease_expires_at = CASE WHEN u.release THEN NULL ELSE queue.lease_expires_at END "
     "FROM u WHERE queue.run_key = u.key) "
     "UPDATE runs SET status = u.status, vars = u.vars, output = u.output, error = u.error, "
     "ended_at = u.ended_at, state = u.state, search = u.search, row_version = u.row_version "
@@ -55,6 +58,7 @@ _COLUMNS: Final = (
     "version",
     "ready",
     "needs",
+    "release",
 )
 _INSERT_MESSAGE: Final = (
     "INSERT INTO inbox (run_key, channel, data, sent_at) VALUES (%s, %s, %s, %s)"
@@ -102,7 +106,9 @@ class _Group:
     heads: dict[str, Head]
     delivered: set[int] = field(default_factory=set)
     #: run key -> (key, status, vars, output, error, ended_at, state,
-    #: search, row_version, ready_at, needs_action): see _COLUMNS.
+    #: search, row_version, ready_at, needs_action, release): see _COLUMNS;
+    #: ``release``: the queue row's lease ends with this write
+    #: (``RunUpdate.release``; fenced: the head's lease was checked).
     rows: dict[int, tuple[Any, ...]] = field(default_factory=dict)
     consumed: list[tuple[int, int]] = field(default_factory=list)
     messages: list[tuple[Any, ...]] = field(default_factory=list)
@@ -211,8 +217,11 @@ def _apply(
         new_version,
         None if ready_at is None else float(ready_at),
         None if finished else run.needs_action,
+        update.release and lease is not None,
     )
     head.row_version = new_version
+    if update.release and lease is not None:
+        head.lease_owner = None
     head.status = run.status
     if update.events:
         group.events.extend(event_rows(head.key, update.events))

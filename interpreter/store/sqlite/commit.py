@@ -20,6 +20,7 @@ from ..records import FINAL_STATUSES, CommitResult, Event, RunRow, RunUpdate
 from .inbox import deliver
 from .rows import (
     INSERT_EVENT,
+    UNLEASED,
     UPDATE_RUN,
     UPDATE_RUN_SAME_STATUS,
     UPDATE_RUN_SAME_STATUS_AND_READY,
@@ -209,11 +210,14 @@ class GroupCommit:
             key,
         )
         if update.previous_status != run.status:
-            conn.execute(UPDATE_RUN, (*values, ready_at, needs_action, run.status))
+            statement, params = UPDATE_RUN, (*values, ready_at, needs_action, run.status)
         elif ready_at != was_ready or needs_action != was_needing:
-            conn.execute(UPDATE_RUN_SAME_STATUS, (*values, ready_at, needs_action))
+            statement, params = UPDATE_RUN_SAME_STATUS, (*values, ready_at, needs_action)
         else:
-            conn.execute(UPDATE_RUN_SAME_STATUS_AND_READY, values)
+            statement, params = UPDATE_RUN_SAME_STATUS_AND_READY, values
+        if update.release and lease is not None:
+            statement = UNLEASED[statement]
+        conn.execute(statement, params)
         if update.events:
             group.events.extend(event_rows(key, update.events))
         if update.consumed:

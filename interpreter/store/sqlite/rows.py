@@ -22,6 +22,7 @@ __all__ = [
     "RUN_COLUMNS",
     "RUN_COLUMNS_ANY",
     "RUN_COLUMNS_BARE",
+    "UNLEASED",
     "UPDATE_RUN",
     "UPDATE_RUN_SAME_STATUS",
     "UPDATE_RUN_SAME_STATUS_AND_READY",
@@ -74,6 +75,13 @@ UPDATE_RUN_SAME_STATUS: Final = (
 UPDATE_RUN: Final = (
     f"{_UPDATE_RUN_SET}, ready_at = ?9, needs_action = ?10, status = ?11 WHERE key = ?8"
 )
+#: Each of the three forms, also dropping the run's lease (``RunUpdate.release``).
+UNLEASED: Final = {
+    form: form.replace(
+        " WHERE key = ?8", ", lease_owner = NULL, lease_expires_at = NULL WHERE key = ?8"
+    )
+    for form in (UPDATE_RUN, UPDATE_RUN_SAME_STATUS, UPDATE_RUN_SAME_STATUS_AND_READY)
+}
 INSERT_EVENT: Final = (
     "INSERT INTO events (run_key, seq, type, time, state, data) VALUES (?, ?, ?, ?, ?, ?)"
 )

@@ -210,7 +210,8 @@ class GroupCommit:
             key,
         )
         if update.previous_status != run.status:
-            statement, params = UPDATE_RUN, (*values, ready_at, needs_action, run.status)
+            params: tuple[Any, ...] = (*values, ready_at, needs_action, run.status)
+            statement = UPDATE_RUN
         elif ready_at != was_ready or needs_action != was_needing:
             statement, params = UPDATE_RUN_SAME_STATUS, (*values, ready_at, needs_action)
         else:

@@ -80,14 +80,12 @@ def claim_ready(
     limit: int,
     actions: str | None = None,
     tree: str | None = None,
-    searches: list[tuple[str, int, str]] | None = None,
 ) -> list[tuple[RunRow, Lease]]:
     """Lease up to ``limit`` due runs to ``owner`` until ``expires``, by
     ready time; a damaged run among them is set aside instead. ``actions``
     (a JSON array of names): a run handed back for an action is taken only
     when the action is among them. ``tree``: only that run and its
-    subflow children. ``searches`` gets (run id, row_version, search JSON)
-    of each run claimed: its search rows hold what that JSON says."""
+    subflow children."""
     # One statement: the candidates are chosen and leased under the
     # same write lock, so two owners can never both take a run.
     rows = conn.execute(
@@ -120,8 +118,6 @@ def claim_ready(
             _log.error("wfdsl: %s", exc)
             continue
         claimed.append((run, Lease(row[0], owner, row[-1], expires)))
-        if searches is not None:
-            searches.append((run.id, run.row_version, row[13]))
     claimed.sort(key=lambda pair: (pair[0].ready_at or 0.0, pair[0].id))
     return claimed
 

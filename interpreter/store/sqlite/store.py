@@ -631,25 +631,13 @@ class SqliteStore(GroupCommit):
     ) -> list[tuple[RunRow, Lease]]:
         expires = now + lease_seconds
         names = self._actions_json(actions)
-        searches: list[tuple[str, int, str]] = []
-        claimed = self._write(
+        return self._write(
             f"claiming ready runs for {owner!r}",
             lambda conn: sqlite_leases.claim_ready(
-                conn,
-                owner,
-                now=now,
-                expires=expires,
-                limit=limit,
-                actions=names,
-                tree=tree,
-                searches=searches,
+                conn, owner, now=now, expires=expires, limit=limit, actions=names, tree=tree
             ),
             leases_only=True,
         )
-        # A run's search rows are what its search JSON says: the claimer's
-        # first commit need not rewrite them (a fired timer, a taken-over run).
-        self._remember_search(searches)
-        return claimed
 
     def claim(self, run_id: str, owner: str, *, now: float, lease_seconds: float) -> Lease | None:
         expires = now + lease_seconds

@@ -422,6 +422,7 @@ function typedOver(op, options, sent, result, typedMeanwhile) {
     pushUndo(result.text);
     if ("select" in options) state.selected = options.select;
   } else {
+    panel.forgetTyped();
     showError(
       new Error(
         `Your change${op.state ? ` to '${op.state}'` : ""} from the form or graph was not applied: ` +

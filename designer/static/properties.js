@@ -199,6 +199,12 @@ export class PropertyPanel {
     return ctx;
   }
 
+  // An edit from a field was not applied (the YAML typed meanwhile won):
+  // the next redraw shows the document's values, not the text typed.
+  forgetTyped() {
+    this.typing.clear();
+  }
+
   focusName() {
     const input = this.root.querySelector("input[name='state-name']");
     if (input) {

@@ -118,6 +118,11 @@ def test_typing_over_the_lines_an_edit_changes_keeps_the_typing_and_says_so(
     banner.wait_for()
     assert "was not applied" in banner.inner_text()
     assert editor_text(page) == typed
+    # The form shows what the document holds, not the value that was not
+    # applied: the user sees at once that the change is not in the flow.
+    page.wait_for_function(
+        "() => document.getElementById('f-states-check-choices-0-when')?.value === '${ true }'"
+    )
     save(page)
     assert (designer.workspace / "typed_over.yaml").read_text(encoding="utf-8") == typed
     # The notice stays while the user goes on typing (the next validation

@@ -21,6 +21,7 @@ const state = {
   selected: null,
   undo: [],
   redo: [],
+  undoPushes: 0, // how many undo steps were ever pushed (a mark for typedOver)
   validateSeq: 0,
   coverage: null, // what the flow's test files take, while "Test coverage" is pressed
   busy: Promise.resolve(), // the last queued edit (see edit)
@@ -372,6 +373,7 @@ async function editNow(op, options) {
   const before = new Set((state.good?.graph?.nodes || []).map((n) => n.id));
   const seq = ++state.validateSeq;
   const sent = state.text;
+  const mark = state.undoPushes;
   // What is typed in the YAML while the edit is on its way is kept (see typedOver).
   pane.track();
   let result;
@@ -390,7 +392,7 @@ async function editNow(op, options) {
   }
   const typedMeanwhile = pane.untrack();
   hideError({ notice: true });
-  if (typedMeanwhile) return typedOver(op, options, sent, result, typedMeanwhile);
+  if (typedMeanwhile) return typedOver(op, options, sent, result, typedMeanwhile, mark);
   pushUndo(state.text);
   state.text = result.text;
   pane.setText(result.text);
@@ -414,10 +416,13 @@ async function editNow(op, options) {
 // change is applied around the typing when they touch different lines (one
 // undo step each: the edit, then the typing); when they touch the same
 // lines the typed text wins, and the edit is reported as not applied.
-function typedOver(op, options, sent, result, typedMeanwhile) {
+function typedOver(op, options, sent, result, typedMeanwhile, mark) {
   const merged = pane.rebase(sent, result.text, typedMeanwhile);
   pane.cancelPending();
-  if (state.undo[state.undo.length - 1] !== sent || state.text === sent) pushUndo(sent);
+  // The steps each pause in that typing pushed were texts without the edit:
+  // all the typing of the held edit is one undo step, after the edit's.
+  state.undo.splice(Math.max(0, state.undo.length - (state.undoPushes - mark)));
+  pushUndo(sent);
   if (merged) {
     pushUndo(result.text);
     if ("select" in options) state.selected = options.select;
@@ -438,6 +443,7 @@ function typedOver(op, options, sent, result, typedMeanwhile) {
 }
 
 function pushUndo(text) {
+  state.undoPushes++;
   state.undo.push(text);
   if (state.undo.length > 200) state.undo.shift();
   state.redo = [];

@@ -97,6 +97,47 @@ def test_typing_in_the_yaml_while_a_form_edit_is_on_its_way_is_kept(
     assert CONDITION in editor_text(page)
 
 
+def test_typing_in_several_pauses_while_an_edit_is_held_is_one_undo_step(
+    designer: Any, page: Any
+) -> None:
+    (designer.workspace / "typed_pauses.yaml").write_text(SLOW_CHOICE, encoding="utf-8")
+    open_editor(page, designer, "typed_pauses.yaml")
+    select_state(page, "check")
+    when = panel(page).locator("#f-states-check-choices-0-when")
+    when.fill(CONDITION)
+    commit = Held(page, "**/edit", is_commit)
+    when.press("Enter")
+    page.wait_for_function("() => document.body.dataset.edits === '1'")
+    # Two bursts of typing, each ended by a pause (the pane validates it).
+    line = line_of(SLOW_CHOICE, "description:")
+    for words in (" One.", " Two."):
+        with page.expect_request(
+            lambda r, w=words: r.url.endswith("/validate") and w in (r.post_data or "")
+        ):
+            type_at_end_of_line(page, line, words)
+    commit.release()
+    settled(page)
+    data = parse_document(editor_text(page)).data
+    assert data["description"].endswith(" One. Two."), data["description"]
+    assert data["states"]["check"]["choices"][0]["when"] == CONDITION
+
+    # Undo takes back all the typing of the held edit, then the edit, and
+    # then there is nothing more to undo in this fresh document.
+    page.click("#undo")
+    page.wait_for_function(
+        "() => !document.getElementById('yaml-pane').editorView.state.doc.toString()"
+        ".includes(' One.')"
+    )
+    assert CONDITION in editor_text(page)
+    page.click("#undo")
+    page.wait_for_function(
+        "() => document.getElementById('yaml-pane').editorView.state.doc.toString()"
+        ".includes('when: ${ true }')"
+    )
+    assert editor_text(page) == SLOW_CHOICE
+    assert page.locator("#undo").is_disabled()
+
+
 def test_typing_over_the_lines_an_edit_changes_keeps_the_typing_and_says_so(
     designer: Any, page: Any, artifacts: Path
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from wfdsl.cli_errors import EXIT_REJECTED, CliError
+from wfdsl.cli_options import existing_store
 from wfdsl.cli_output import emit_json
 from wfdsl.interpreter.store.copy import DestinationNotEmpty, copy_store
 from wfdsl.interpreter.store.open import open_store, redact
@@ -39,12 +40,7 @@ def copy(source: str, destination: str, replace: bool, as_json: bool) -> None:
     Runs keep their ids, executions, histories, inboxes, timers and search
     attributes; definitions and schedules come along. DST gets all of it in
     one transaction, or nothing."""
-    if "://" not in source:
-        from pathlib import Path
-
-        if source != ":memory:" and not Path(source).exists():
-            raise CliError("no_store", f"no store at {source}", 4)
-    src = open_store(source, brief=True)
+    src = open_store(existing_store(source, hint=False), brief=True)
     try:
         dst = open_store(destination)
         try:

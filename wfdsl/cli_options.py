@@ -5,14 +5,19 @@ document them the same way."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
+
+from wfdsl.cli_errors import EXIT_NOT_FOUND, CliError
+from wfdsl.interpreter.store.open import sqlite_file
 
 __all__ = [
     "actions_option",
     "allow_shell_option",
     "db_option",
     "default_db",
+    "existing_store",
     "lease_option",
     "owner_option",
     "synchronous_option",
@@ -22,6 +27,22 @@ __all__ = [
 def default_db() -> str:
     """``$WFDSL_DB``, else ``wfdsl.db`` in the working directory."""
     return os.environ.get("WFDSL_DB") or "wfdsl.db"
+
+
+def existing_store(db: str | None, *, hint: bool = True) -> str:
+    """The store a command on stored runs opens (``--db``, else the
+    default), refused when it is a SQLite file that does not exist: such a
+    command reads or acts on runs that must already be there, and opening
+    the file would leave an empty store behind a typo (exit 4). ``hint``:
+    say how to name another store (``--db``, ``$WFDSL_DB``)."""
+    target = db or default_db()
+    path = sqlite_file(target)
+    if path is None or path == ":memory:" or Path(path).exists():
+        return target
+    message = f"no store at {path}"
+    if hint:
+        message += " (nothing has run with this store yet; give --db PATH or set $WFDSL_DB)"
+    raise CliError("no_store", message, EXIT_NOT_FOUND)
 
 
 db_option = click.option(

@@ -59,13 +59,16 @@ from wfdsl.cli_options import (
 from wfdsl.cli_output import emit_json
 from wfdsl.cli_words import describe_position
 from wfdsl.dsl.api import load as load_flow
-from wfdsl.dsl.model import MapState, ParallelState, Scope
+from wfdsl.dsl.model import MapState, ParallelState, Scope, Workflow
 from wfdsl.dsl.suggest import did_you_mean
 from wfdsl.errors import RunAlreadyExists, ValidationError, WfdslError
+from wfdsl.interpreter.actions.check import missing_in_process
 from wfdsl.interpreter.actions.registry import ActionImportError, load_modules
 from wfdsl.interpreter.clock import VirtualClock
 from wfdsl.interpreter.engine import Engine
+from wfdsl.interpreter.input_check import check_input
 from wfdsl.interpreter.machine.limits import MAX_PAYLOAD_BYTES
+from wfdsl.interpreter.run_ids import check_run_id
 from wfdsl.interpreter.run_view import Run, event_to_json
 from wfdsl.interpreter.store.errors import StoreError, passing
 from wfdsl.interpreter.store.open import redact
@@ -194,16 +197,13 @@ def run(
     load_actions(actions)
     if not Path(flow).is_file():
         raise CliError("invalid", f"no such workflow file: {flow}", EXIT_INVALID)
-    if break_at is not None:
-        try:
-            _check_break_at(flow, break_at)
-        except ValidationError as exc:
-            raise _invalid(exc) from None
+    # Everything the user gave is checked before the store is opened: a
+    # mistyped flow, input or run id must not leave an empty store behind.
+    _check_run(flow, value, run_id, break_at, allow_shell)
     memory = virtual_time and db is None and not os.environ.get("WFDSL_DB")
     engine = _engine(db, virtual=virtual_time, allow_shell=allow_shell, synchronous=synchronous)
     try:
         try:
-            _check_actions(engine, flow)
             submitted = engine.submit(flow, input=value, run_id=run_id, break_at=break_at)
         except ValidationError as exc:
             raise _invalid(exc) from None
@@ -237,12 +237,32 @@ def _state_names(scope: Scope, prefix: str = "") -> list[str]:
     return names
 
 
-def _check_break_at(flow: str, break_at: str) -> None:
+def _check_run(
+    flow: str, value: Any, run_id: str | None, break_at: str | None, allow_shell: bool
+) -> None:
+    """Exit 2 on a mistake in what ``run`` was given, without a store: the
+    document's findings, a ``--break-at`` naming no state, actions this
+    process cannot call, a run id that cannot be stored, input failing the
+    flow's ``input`` schema. ``Engine.submit`` checks the same again."""
+    try:
+        workflow = load_flow(Path(flow))
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    if break_at is not None:
+        _check_break_at(workflow, flow, break_at)
+    _check_actions(workflow, flow, allow_shell)
+    try:
+        if run_id is not None:
+            check_run_id(run_id)
+        check_input(workflow, value)
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+
+
+def _check_break_at(workflow: Workflow, flow: str, break_at: str) -> None:
     """``--break-at`` must name a state of FLOW (a name, or a path in a
     branch or map body); a typo would otherwise never pause anything."""
-    from wfdsl.dsl.api import load
-
-    names = _state_names(load(flow).root)
+    names = _state_names(workflow.root)
     if break_at in names:
         return
     hint = did_you_mean(break_at, names)
@@ -252,11 +272,11 @@ def _check_break_at(flow: str, break_at: str) -> None:
     )
 
 
-def _check_actions(engine: Engine, flow: str) -> None:
+def _check_actions(workflow: Workflow, flow: str, allow_shell: bool) -> None:
     """Exit 2, before anything is stored, when FLOW names actions this
     process cannot call: ``run`` drives the run itself, so it would only
     wait for ever (a worker would leave such a call to one that has it)."""
-    missing = engine.missing_actions(load_flow(Path(flow)))
+    missing = missing_in_process(workflow, allow_shell=allow_shell)
     if not missing:
         return
     names = sorted({m.action for m in missing})
@@ -397,6 +417,7 @@ def worker(
     stop_metrics: Callable[[], None] | None = None
     try:
         load_actions(actions)
+        _check_named(flows)  # before the store is opened: a typo leaves no store
         engine = _patiently(
             lambda: Engine(
                 db or default_db(),
@@ -480,6 +501,19 @@ def _flow_files(flows: Sequence[str]) -> list[tuple[Path, bool]]:
         else:
             found.append((path, True))
     return found
+
+
+def _check_named(flows: Sequence[str]) -> None:
+    """Exit 2 when a FLOW named on the command line is invalid (every error
+    finding on stderr), before the worker opens, and so creates, its store."""
+    for path, named in _flow_files(flows):
+        if not named:
+            continue
+        try:
+            load_flow(path)
+        except ValidationError as exc:
+            _report_invalid(exc, as_json=False)
+            sys.exit(EXIT_INVALID)
 
 
 def _register(engine: Engine, flows: Sequence[str]) -> None:

@@ -19,12 +19,11 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from pathlib import Path
 
 import click
 
 from wfdsl.cli_errors import EXIT_NOT_FOUND, EXIT_REJECTED, EXIT_USAGE, CliError
-from wfdsl.cli_options import db_option, default_db
+from wfdsl.cli_options import db_option, existing_store
 from wfdsl.cli_output import emit_json, stamp
 from wfdsl.cli_words import describe_position
 from wfdsl.dsl.suggest import did_you_mean
@@ -62,20 +61,6 @@ _CODES_ACT = (
 STATUSES = tuple(sorted(ACTIVE_STATUSES | FINAL_STATUSES))
 
 
-def _store_path(db: str | None) -> str:
-    """The store to open; a missing file is refused rather than created:
-    these commands read or act on runs that must already exist."""
-    path = db or default_db()
-    if path == ":memory:" or "://" in path or Path(path).exists():
-        return path
-    raise CliError(
-        "no_store",
-        f"no store at {path} (nothing has run with this store yet; "
-        "give --db PATH or set $WFDSL_DB)",
-        EXIT_NOT_FOUND,
-    )
-
-
 @contextmanager
 def _engine(db: str | None, *, hint: str = "") -> Iterator[Engine]:
     """An engine for one command; user-facing errors become exit codes."""
@@ -83,7 +68,7 @@ def _engine(db: str | None, *, hint: str = "") -> Iterator[Engine]:
     # past the busy timeout) is not a refusal: StoreError reaches the group,
     # which prints it as one line and exits 74 like every other command.
     # brief: on a full disk with no -shm file to map, reads still work.
-    engine = Engine(store=open_store(_store_path(db), brief=True))
+    engine = Engine(store=open_store(existing_store(db), brief=True))
     try:
         yield engine
     except RunNotFound as exc:

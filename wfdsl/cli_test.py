@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from wfdsl.cli_options import db_option, existing_store
 from wfdsl.cli_output import console, plural, render_finding
-from wfdsl.cli_run import db_option, default_db
 from wfdsl.errors import RunNotFound
 from wfdsl.interpreter.engine import Engine
 
@@ -133,7 +133,7 @@ def record(
 
     if output and os.path.exists(output):
         raise click.UsageError(f"{output} exists; record into a new file")
-    engine = Engine(db or default_db())
+    engine = Engine(existing_store(db))
     try:
         run = engine.get(run_id)
         history = engine.history(run.id)

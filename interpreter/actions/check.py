@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from wfdsl.dsl.model import TaskState, Workflow, iter_states
 
-__all__ = ["MissingAction", "missing_actions"]
+__all__ = ["MissingAction", "missing_actions", "missing_in_process"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +45,18 @@ def missing_actions(workflow: Workflow, available: Collection[str]) -> list[Miss
             span = source.locate(path)
             found.append(MissingAction(action, state.name, f"{file}:{span.line}:{span.col}"))
     return found
+
+
+def missing_in_process(workflow: Workflow, *, allow_shell: bool = False) -> list[MissingAction]:
+    """Every use of an action no engine of this process could call (the
+    process-wide registry, the workflow's ``imports:``, entry points, the
+    built-ins; ``shell`` only with ``allow_shell``): what
+    ``Engine.missing_actions`` answers for an engine without actions of its
+    own, without opening a store, so that ``wfdsl run`` refuses such a flow
+    before it creates one."""
+    from .registry import load_modules
+    from .runner import ActionRunner
+
+    if workflow.imports:
+        load_modules(workflow.imports, origin=f"imports: of {workflow.name}")
+    return missing_actions(workflow, ActionRunner(allow_shell=allow_shell).available())

@@ -14,7 +14,7 @@ from wfdsl.errors import WfdslError
 
 from .protocol import Store
 
-__all__ = ["POSTGRES_SCHEMES", "StoreUrlError", "is_url", "open_store", "redact"]
+__all__ = ["POSTGRES_SCHEMES", "StoreUrlError", "is_url", "open_store", "redact", "sqlite_file"]
 
 POSTGRES_SCHEMES = frozenset({"postgresql", "postgres"})
 
@@ -23,8 +23,9 @@ class StoreUrlError(WfdslError, ValueError):
     """The ``--db`` value names no backend this installation can open."""
 
 
-def _sqlite_path(target: str) -> str | None:
-    """The file a SQLite target names, or None when it is another scheme."""
+def sqlite_file(target: str) -> str | None:
+    """The file a SQLite target (a path or ``sqlite:///path``) names
+    (``":memory:"`` for none), or None when it is another backend's URL."""
     if "://" not in target:
         return target
     parts = urlsplit(target)
@@ -40,7 +41,7 @@ def open_store(target: str, **options: Any) -> Store:
     """The store ``target`` names: a file path or ``sqlite:///path`` (SQLite),
     ``postgresql://...`` (PostgreSQL). ``options`` that a backend does not
     use (SQLite's ``synchronous``, ``brief``) are ignored by it."""
-    path = _sqlite_path(target)
+    path = sqlite_file(target)
     if path is not None:
         from .sqlite import SqliteStore
 

@@ -58,6 +58,7 @@ from .store.errors import StoreError
 from .store.protocol import Store
 from .store.records import (
     FINAL_STATUSES,
+    CommitResult,
     Event,
     InboxMessage,
     Lease,
@@ -354,7 +355,11 @@ class Driver:
         its lease dropped by that commit (``RunUpdate.release``), not by a
         ``release`` transaction after it: a tick firing N timers is one
         claim and one commit."""
-        self._due_read = None  # its commits and releases move what is due
+        # Its commits and releases may move what is due: the known due time
+        # is dropped now, and kept after all only when they cannot have
+        # moved it earlier (_keeps_due).
+        known = self._due_read
+        self._due_read = None
         prepared: dict[str, Prepared] = {}
         # One read tells which runs have messages; the others skip their inbox.
         with_messages = self.store.with_messages(list(work))
@@ -418,7 +423,35 @@ class Driver:
             self._settle(row, lease, release)
         if release:
             self.store.release(release)
+        elif known is not None and self._keeps_due(work, to_commit, results):
+            self._due_read = known
         return len(committed)
+
+    def _keeps_due(
+        self,
+        work: dict[str, _Work],
+        to_commit: Sequence[Prepared],
+        results: Sequence[CommitResult],
+    ) -> bool:
+        """Whether these commits leave the known next due time (``_due``)
+        valid: nothing ready earlier than it can have appeared. Every run
+        of the pass committed (none parked, refused or lost), stays leased
+        here, created no run, sent no message, and is next ready no
+        earlier than the known time. A run that became ready later than it
+        was leaves the known time early, which costs one look, never a
+        missed wake-up. Saves a ``next_ready_at`` read per step of a run
+        driven alone (a call in flight is ready only at its lease's end)."""
+        if len(to_commit) != len(work) or any(r.outcome != "ok" for r in results):
+            return False
+        known = self._due
+        for p in to_commit:
+            update = p.update
+            if update.new_runs or update.outbox or update.release:
+                return False
+            ready_at = update.run.ready_at
+            if ready_at is not None and (known is None or ready_at < known):
+                return False
+        return True
 
     def _gather(self, now: float) -> dict[str, _Work]:
         work: dict[str, _Work] = {}

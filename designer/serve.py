@@ -40,9 +40,20 @@ actions_option = click.option(
     metavar="MOD",
     help="Python module (or .py file) registering actions; repeatable.",
 )
+
+
+def _positive_seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """As `wfdsl worker --lease`: zero, negative, NaN or infinite is a usage error."""
+    if not value > 0 or value == float("inf"):
+        raise click.BadParameter(f"{value:g} is not a positive number of seconds")
+    return value
+
+
 lease_option = click.option(
     "--lease",
     "lease_seconds",
+    type=float,
+    callback=_positive_seconds,
     default=30.0,
     show_default=True,
     metavar="SECONDS",

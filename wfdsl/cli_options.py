@@ -71,9 +71,21 @@ actions_option = click.option(
     metavar="MOD",
     help="Python module (or .py file) registering actions; repeatable.",
 )
+
+
+def _positive_seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """A lease of zero, a negative or a NaN length would expire at once (or
+    never compare): refused with a usage error (exit 2) naming the option."""
+    if not value > 0 or value == float("inf"):
+        raise click.BadParameter(f"{value:g} is not a positive number of seconds")
+    return value
+
+
 lease_option = click.option(
     "--lease",
     "lease_seconds",
+    type=float,
+    callback=_positive_seconds,
     default=30.0,
     show_default=True,
     metavar="SECONDS",

@@ -120,3 +120,14 @@ def test_serve_takes_the_worker_options_and_shows_path() -> None:
 def test_runs_list_json_of_an_empty_store_is_an_empty_list(stored: Path) -> None:
     code, out, _ = invoke("runs", "list", "--status", "failed", "--json")
     assert code == 0 and json.loads(out) == []
+
+
+@pytest.mark.parametrize("command", ["worker", "serve"])
+@pytest.mark.parametrize("lease", ["0", "-1", "nan"])
+def test_a_lease_that_is_not_a_positive_number_of_seconds_is_refused(
+    workdir: Path, command: str, lease: str
+) -> None:
+    code, _, err = invoke(command, "--lease", lease)
+    assert code == 2
+    assert "--lease" in err and "Traceback" not in err
+    assert not (workdir / "wfdsl.db").exists()

@@ -63,17 +63,24 @@ def line_of(text: str, start: str) -> int:
     return next(i for i, line in enumerate(text.splitlines(), 1) if line.strip().startswith(start))
 
 
-def test_typing_in_the_yaml_while_a_form_edit_is_on_its_way_is_kept(
-    designer: Any, page: Any
-) -> None:
-    (designer.workspace / "typed_meanwhile.yaml").write_text(SLOW_CHOICE, encoding="utf-8")
-    open_editor(page, designer, "typed_meanwhile.yaml")
+def hold_condition_commit(designer: Any, page: Any, name: str) -> Held:
+    """Open SLOW_CHOICE as `name`, commit the first rule's condition from
+    the form, and hold that edit on its way until `.release()`."""
+    (designer.workspace / name).write_text(SLOW_CHOICE, encoding="utf-8")
+    open_editor(page, designer, name)
     select_state(page, "check")
     when = panel(page).locator("#f-states-check-choices-0-when")
     when.fill(CONDITION)
     commit = Held(page, "**/edit", is_commit)
     when.press("Enter")
     page.wait_for_function("() => document.body.dataset.edits === '1'")
+    return commit
+
+
+def test_typing_in_the_yaml_while_a_form_edit_is_on_its_way_is_kept(
+    designer: Any, page: Any
+) -> None:
+    commit = hold_condition_commit(designer, page, "typed_meanwhile.yaml")
     # Meanwhile the user types in the YAML, on another line than the edit's.
     type_at_end_of_line(page, line_of(SLOW_CHOICE, "description:"), " Typed meanwhile.")
     commit.release()
@@ -100,14 +107,7 @@ def test_typing_in_the_yaml_while_a_form_edit_is_on_its_way_is_kept(
 def test_typing_in_several_pauses_while_an_edit_is_held_is_one_undo_step(
     designer: Any, page: Any
 ) -> None:
-    (designer.workspace / "typed_pauses.yaml").write_text(SLOW_CHOICE, encoding="utf-8")
-    open_editor(page, designer, "typed_pauses.yaml")
-    select_state(page, "check")
-    when = panel(page).locator("#f-states-check-choices-0-when")
-    when.fill(CONDITION)
-    commit = Held(page, "**/edit", is_commit)
-    when.press("Enter")
-    page.wait_for_function("() => document.body.dataset.edits === '1'")
+    commit = hold_condition_commit(designer, page, "typed_pauses.yaml")
     # Two bursts of typing, each ended by a pause (the pane validates it).
     line = line_of(SLOW_CHOICE, "description:")
     for words in (" One.", " Two."):
@@ -141,14 +141,7 @@ def test_typing_in_several_pauses_while_an_edit_is_held_is_one_undo_step(
 def test_typing_over_the_lines_an_edit_changes_keeps_the_typing_and_says_so(
     designer: Any, page: Any, artifacts: Path
 ) -> None:
-    (designer.workspace / "typed_over.yaml").write_text(SLOW_CHOICE, encoding="utf-8")
-    open_editor(page, designer, "typed_over.yaml")
-    select_state(page, "check")
-    when = panel(page).locator("#f-states-check-choices-0-when")
-    when.fill(CONDITION)
-    commit = Held(page, "**/edit", is_commit)
-    when.press("Enter")
-    page.wait_for_function("() => document.body.dataset.edits === '1'")
+    commit = hold_condition_commit(designer, page, "typed_over.yaml")
     # The user rewrites the same condition in the YAML while the edit is held.
     type_at_end_of_line(page, line_of(SLOW_CHOICE, "- when:"), "  # typed by hand")
     typed = editor_text(page)

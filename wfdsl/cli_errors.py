@@ -21,6 +21,7 @@ __all__ = [
     "EXIT_STORE",
     "EXIT_USAGE",
     "CliError",
+    "invalid_document",
 ]
 
 EXIT_FAILED = 1  # the run failed or was cancelled; validate: the document has errors
@@ -59,3 +60,13 @@ class CliError(Exception):
             "error": {"code": self.code, "message": self.message, "exit": self.exit_code}
             | self.details
         }
+
+
+def invalid_document(exc: Any) -> CliError:
+    """An invalid document or input (a ``ValidationError``): every error
+    finding on stderr (``file:line:col: error[...]``), and the findings in
+    the ``--json`` error document."""
+    findings = [f for f in exc.findings if f.severity == "error"] or list(exc.findings)
+    message = "\n".join(f.format() for f in findings) if findings else str(exc)
+    findings_json = {"findings": [f.to_json() for f in exc.findings]}
+    return CliError("invalid", message, EXIT_INVALID, findings_json, prefix=not findings)

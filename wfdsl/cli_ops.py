@@ -133,7 +133,10 @@ def migrate(
 ) -> None:
     """Tell which active runs of workflow NAME can move to the version in
     FLOW, and with --apply move them."""
-    from wfdsl.cli_errors import EXIT_FAILED, EXIT_INVALID
+    from pathlib import Path
+
+    from wfdsl.cli_errors import EXIT_FAILED, EXIT_INVALID, invalid_document
+    from wfdsl.dsl.api import load as load_flow
     from wfdsl.errors import ValidationError
 
     mapping: dict[str, str] = {}
@@ -142,6 +145,12 @@ def migrate(
         if not sep or not old.strip() or not new.strip():
             raise CliError("usage", f"--map {item!r}: expected OLD=NEW state names", EXIT_USAGE)
         mapping[old.strip()] = new.strip()
+    # What was typed is checked before the store is looked for: an invalid
+    # FLOW is named (exit 2) even where there is no store yet.
+    try:
+        load_flow(Path(to))
+    except ValidationError as exc:
+        raise invalid_document(exc) from None
     try:
         with _engine(db) as engine:
             report = engine.migrate(name, to, mapping=mapping, apply=apply)

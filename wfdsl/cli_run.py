@@ -45,7 +45,13 @@ from typing import Any, TypeVar
 
 import click
 
-from wfdsl.cli_errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, CliError
+from wfdsl.cli_errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    CliError,
+    invalid_document,
+)
 from wfdsl.cli_live import Live, LogLines, stream_for
 from wfdsl.cli_options import (
     actions_option,
@@ -206,7 +212,7 @@ def run(
         try:
             submitted = engine.submit(flow, input=value, run_id=run_id, break_at=break_at)
         except ValidationError as exc:
-            raise _invalid(exc) from None
+            raise invalid_document(exc) from None
         except RunAlreadyExists as exc:
             raise CliError("run_exists", str(exc), EXIT_INVALID) from None
         stream = stream_for(as_json)
@@ -247,7 +253,7 @@ def _check_run(
     try:
         workflow = load_flow(Path(flow))
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise invalid_document(exc) from None
     if break_at is not None:
         _check_break_at(workflow, flow, break_at)
     _check_actions(workflow, flow, allow_shell)
@@ -256,7 +262,7 @@ def _check_run(
             check_run_id(run_id)
         check_input(workflow, value)
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise invalid_document(exc) from None
 
 
 def _check_break_at(workflow: Workflow, flow: str, break_at: str) -> None:
@@ -354,15 +360,6 @@ def _finish(finished: Run | None, run_id: str, as_json: bool) -> int:
         reason = f"{error.get('error', '')}: {error.get('message', '')}".strip(": ")
         click.echo(f"run {finished.id} {finished.status}" + (f": {reason}" if reason else ""))
     return code
-
-
-def _invalid(exc: ValidationError) -> CliError:
-    """An invalid document or input: every error finding on stderr, and the
-    findings in the ``--json`` error document."""
-    findings = [f for f in exc.findings if f.severity == "error"] or list(exc.findings)
-    message = "\n".join(f.format() for f in findings) if findings else str(exc)
-    findings_json = {"findings": [f.to_json() for f in exc.findings]}
-    return CliError("invalid", message, EXIT_INVALID, findings_json, prefix=not findings)
 
 
 def _report_invalid(exc: ValidationError, as_json: bool) -> None:

@@ -61,3 +61,16 @@ def test_an_invalid_flow_exits_2(workdir: Path) -> None:
     assert code == 2 and "bad.yaml" in err
     code, _, err = invoke("migrate", "--check", "claim", "--to", "v2.yaml", "--map", "review")
     assert code == 2 and "expected OLD=NEW" in err
+
+
+def test_an_invalid_flow_is_named_before_a_missing_store(workdir: Path) -> None:
+    """The mistake in what was typed comes first: an invalid FLOW exits 2
+    with its findings even where there is no store yet (and makes none)."""
+    (workdir / "bad.yaml").write_text('wfdsl: "1"\nname: claim\nstart: nowhere\nstates: {}\n')
+    code, _, err = invoke("migrate", "--check", "claim", "--to", "bad.yaml")
+    assert code == 2
+    assert err.startswith("bad.yaml:4:9: error[WF105]")  # file:line:col of the finding
+    assert "no store" not in err
+    assert not (workdir / "wfdsl.db").exists()
+    code, _, err = invoke("migrate", "--check", "claim", "--to", "missing.yaml")
+    assert code == 2 and err.startswith("missing.yaml:1:1: error[WF009]: the file does not exist")
